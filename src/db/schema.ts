@@ -1,0 +1,57 @@
+/**
+ * The D1 schema, as drizzle tables. `npm run db:generate` turns changes here into SQL migrations in
+ * migrations/, which wrangler applies (`npm run dev` locally, `npm run deploy` remotely).
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/** A not-null millisecond timestamp that defaults to the time of insert. */
+const timestampMs = (name: string) =>
+  integer(name, { mode: "timestamp_ms" }).notNull().default(sql`(cast(unixepoch('subsec') * 1000 as integer))`);
+
+export const users = sqliteTable(
+  "users",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    /** Shown as typed; unique regardless of case (see the index below). */
+    username: text("username").notNull(),
+    /** Stored lower-cased, so lookups and uniqueness ignore case. */
+    email: text("email").notNull(),
+    passwordHash: text("password_hash").notNull(),
+    /** Lockable: failures in a row since the last success; reset on success or after the lock expires. */
+    failedLoginCount: integer("failed_login_count").notNull().default(0),
+    lockedUntil: integer("locked_until", { mode: "timestamp_ms" }),
+    /** Trackable. */
+    signInCount: integer("sign_in_count").notNull().default(0),
+    lastSignInAt: integer("last_sign_in_at", { mode: "timestamp_ms" }),
+    /**
+     * Bumped to revoke every session cookie and socket token issued before: both carry the generation
+     * they were issued under and stop verifying once it moves on.
+     */
+    tokenGeneration: integer("token_generation").notNull().default(0),
+    createdAt: timestampMs("created_at"),
+    updatedAt: timestampMs("updated_at"),
+  },
+  (table) => [
+    uniqueIndex("users_username_lower_unique").on(sql`lower(${table.username})`),
+    uniqueIndex("users_email_unique").on(table.email),
+  ],
+);
+
+export const posts = sqliteTable(
+  "posts",
+  {
+    /** AUTOINCREMENT: ids are never reused, so "posts after id N" (catch-up) stays meaningful forever. */
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    room: text("room").notNull(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id),
+    message: text("message").notNull(),
+    insertedAt: timestampMs("inserted_at"),
+  },
+  (table) => [index("posts_room_id_idx").on(table.room, table.id)],
+);
+
+export type UserRow = typeof users.$inferSelect;
+export type PostRow = typeof posts.$inferSelect;

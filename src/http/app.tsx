@@ -1,0 +1,53 @@
+/**
+ * The Hono app. Order matters:
+ * 1. every request needs the token secret (fail closed) and a database handle;
+ * 2. the socket endpoint answers before any page middleware, so nothing rewrites its 101 response;
+ * 3. pages get security headers and the session, then account and page routes.
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { ErrorPage } from "../views/error";
+import { render } from "../views/render";
+import type { AppEnv } from "./env";
+import { database } from "./middleware/database";
+import { securityHeaders } from "./middleware/security-headers";
+import { session } from "./middleware/session";
+import { requireTokenSecret } from "./middleware/token-secret";
+import { accountRoutes } from "./routes/accounts";
+import { pageRoutes } from "./routes/pages";
+import { SOCKET_PATH, socketRoutes } from "./routes/socket";
+
+export function createApp() {
+  const app = new Hono<AppEnv>();
+  app.use("*", requireTokenSecret(), database());
+  app.route("/", socketRoutes);
+  app.use("*", securityHeaders(), session());
+  app.route("/", accountRoutes);
+  app.route("/", pageRoutes);
+
+  app.notFound((c) =>
+    render(
+      c,
+      <ErrorPage status={404} message="There is no page at this address." viewer={c.var.viewer ?? null} />,
+      404,
+    ),
+  );
+
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) {
+      if (error.res) return error.res;
+      if (c.req.path === SOCKET_PATH) return c.text(error.message, error.status);
+      return render(
+        c,
+        <ErrorPage status={error.status} message={error.message} viewer={c.var.viewer ?? null} />,
+        error.status,
+      );
+    }
+    console.error(`[pyre] ${c.req.method} ${c.req.path} failed:`, error);
+    const message = "Please try again in a moment.";
+    if (c.req.path === SOCKET_PATH) return c.text(message, 500);
+    return render(c, <ErrorPage status={500} message={message} viewer={c.var.viewer ?? null} />, 500);
+  });
+
+  return app;
+}

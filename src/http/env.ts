@@ -1,0 +1,23 @@
+import type { TokenSecret } from "../auth/secret";
+import type { Database } from "../db/client";
+import type { User } from "../db/users";
+
+/** Who is looking at a page: the logged-in user and the socket token their page embeds. */
+export interface Viewer {
+  user: User;
+  /** Signed for audience "user socket"; goes into `<meta name="user_token">`. */
+  socketToken: string;
+}
+
+/** Hono's environment for pyre: bindings from wrangler.toml, per-request dependencies on `c.var`. */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    /** Set by `requireTokenSecret()`; no handler runs without it. */
+    secret: TokenSecret;
+    /** Set by `database()`. */
+    db: Database;
+    /** Set by `session()`: null when logged out. */
+    viewer: Viewer | null;
+  };
+}

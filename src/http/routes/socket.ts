@@ -1,0 +1,58 @@
+/**
+ * `GET /socket/websocket`: the Phoenix socket endpoint (Phoenix.Socket's connect/3). It verifies
+ * everything before any room is touched: an upgrade, an allowed Origin, a room name, a protocol version
+ * it speaks, and a valid, unexpired, unrevoked token. Only then does it admit the socket to the room's
+ * Durable Object, passing the verified identity in a request of its own making.
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { verifyUserToken } from "../../auth/token";
+import { admissionRequest } from "../../realtime/admission";
+import { isRoomName } from "../../shared/rooms";
+import type { AppEnv } from "../env";
+import { isAllowedOrigin } from "../origin";
+import { readSocketCredentials } from "../socket-credentials";
+
+export const SOCKET_PATH = "/socket/websocket";
+const SERIALIZER_VERSION = "2.0.0";
+
+export const socketRoutes = new Hono<AppEnv>();
+
+socketRoutes.get(SOCKET_PATH, async (c) => {
+  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
+    throw refusal(426, "This is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket).", {
+      Upgrade: "websocket",
+    });
+  }
+  const origin = c.req.header("Origin");
+  if (origin !== undefined && !isAllowedOrigin(origin, c.req.url, c.env.ALLOWED_ORIGINS)) {
+    throw refusal(403, `Origin ${origin} may not open sockets here.`);
+  }
+  const room = c.req.query("room");
+  if (room === undefined || room === "") throw refusal(400, "Missing room: connect with params {room: NAME}.");
+  if (!isRoomName(room)) throw refusal(400, "Invalid room: room names are 1 to 64 of A-Z a-z 0-9 _ -.");
+  const vsn = c.req.query("vsn");
+  if (vsn !== undefined && vsn !== SERIALIZER_VERSION) {
+    throw refusal(400, `Unsupported vsn ${vsn}: pyre speaks the Phoenix V2 JSON serializer (vsn=2.0.0).`);
+  }
+
+  const credentials = readSocketCredentials(c.req.raw);
+  if (!credentials.ok) throw refusal(403, `Invalid token: ${credentials.problem}.`);
+  if (credentials.token === undefined || credentials.token === "") {
+    throw refusal(403, "Missing token: pass the page's user_token as authToken or params.token.");
+  }
+  const verified = await verifyUserToken(credentials.token, c.var.secret, c.var.db);
+  if (!verified.ok) throw refusal(403, `Token ${verified.reason}: reload the page to get a fresh one.`);
+
+  const rooms = c.env.ROOMS;
+  const stub = rooms.get(rooms.idFromName(room));
+  const user = { id: verified.user.id, username: verified.user.username };
+  return stub.fetch(admissionRequest({ room, user, phoenixSubprotocol: credentials.phoenixSubprotocol }));
+});
+
+/** Socket refusals are plain text: the client is a program, and the status code is what it acts on. */
+function refusal(status: 400 | 403 | 426, message: string, headers: Record<string, string> = {}): HTTPException {
+  return new HTTPException(status, {
+    res: new Response(message, { status, headers: { "Content-Type": "text/plain; charset=utf-8", ...headers } }),
+  });
+}

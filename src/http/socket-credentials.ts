@@ -1,0 +1,45 @@
+/**
+ * Where a socket's token comes from. Phoenix clients send it one of two ways:
+ * - `authToken` (phoenix.js 1.8+): subprotocols `phoenix` and `base64url.bearer.phx.<base64, unpadded>`,
+ *   which keeps the token out of URLs and so out of access logs; the server must then select `phoenix`;
+ * - `params: {token}`: the `token` query parameter.
+ * The subprotocol wins when both are present.
+ */
+const BEARER_PREFIX = "base64url.bearer.phx.";
+
+export type SocketCredentials =
+  | { ok: true; token: string | undefined; phoenixSubprotocol: boolean }
+  | { ok: false; problem: string };
+
+export function readSocketCredentials(request: Request): SocketCredentials {
+  const offered = (request.headers.get("Sec-WebSocket-Protocol") ?? "")
+    .split(",")
+    .map((protocol) => protocol.trim())
+    .filter((protocol) => protocol !== "");
+  const phoenixSubprotocol = offered.includes("phoenix");
+  const bearer = offered.find((protocol) => protocol.startsWith(BEARER_PREFIX));
+  if (bearer !== undefined) {
+    const token = decodeBase64(bearer.slice(BEARER_PREFIX.length));
+    if (token === undefined) return { ok: false, problem: "the bearer subprotocol is not valid base64" };
+    return { ok: true, token, phoenixSubprotocol };
+  }
+  const query = new URL(request.url).searchParams.get("token");
+  return { ok: true, token: query ?? undefined, phoenixSubprotocol };
+}
+
+/**
+ * Phoenix labels it base64url but encodes with `btoa` minus padding (standard alphabet), so both alphabets
+ * are accepted.
+ */
+function decodeBase64(text: string): string | undefined {
+  if (text === "" || !/^[A-Za-z0-9+/_-]+$/.test(text)) return undefined;
+  const standard = text.replace(/-/g, "+").replace(/_/g, "/");
+  try {
+    const binary = atob(standard + "=".repeat((4 - (standard.length % 4)) % 4));
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(
+      Uint8Array.from(binary, (char) => char.charCodeAt(0)),
+    );
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,64 @@
+import type { Viewer } from "../http/env";
+import { mentions } from "../shared/mentions";
+import type { Post } from "../shared/post";
+import { formatPostTime } from "../shared/time";
+import { Layout } from "./layout";
+
+export interface RoomPageProps {
+  viewer: Viewer;
+  room: string;
+  posts: Post[];
+}
+
+/**
+ * The room as served: recent posts are in the HTML (so they show without script), and /assets/room.js then
+ * connects, joins with `last_seen_id` and keeps the list live. The composer stays disabled until joined.
+ */
+export function RoomPage({ viewer, room, posts }: RoomPageProps) {
+  const username = viewer.user.username;
+  return (
+    <Layout title={`#${room}`} viewer={viewer} scripts={["/assets/room.js"]}>
+      <section class="room card" id="room" data-room={room} data-username={username}>
+        <header class="room-header">
+          <h1>#{room}</h1>
+          <output id="connection" class="status" data-state="offline">
+            Offline
+          </output>
+          <label class="toggle">
+            <input type="checkbox" id="mentions_only" />
+            Only posts that mention @{username}
+          </label>
+        </header>
+        <ol id="posts" class="posts" aria-live="polite">
+          {posts.map((post) => (
+            <PostItem post={post} highlight={mentions(post.message, username)} />
+          ))}
+        </ol>
+        <p class="empty" id="posts_empty" hidden={posts.length > 0}>
+          No posts yet. Say hello!
+        </p>
+        <form id="composer" class="composer">
+          <label for="post_message" class="visually-hidden">
+            Message
+          </label>
+          <input id="post_message" name="message" autocomplete="off" placeholder={`Message #${room}`} disabled />
+          <button type="submit" class="button primary" id="post_send" disabled>
+            Send
+          </button>
+        </form>
+        <p id="post_error" class="field-error" role="alert" hidden></p>
+      </section>
+    </Layout>
+  );
+}
+
+/** Must stay in step with `renderPost` in src/client/posts.ts, which builds the same markup live. */
+export function PostItem({ post, highlight }: { post: Post; highlight: boolean }) {
+  return (
+    <li class={highlight ? "post mention" : "post"} data-id={post.id}>
+      <span class="author">{post.user.username}</span>
+      <time datetime={post.inserted_at}>{formatPostTime(post.inserted_at, new Date(), "UTC")}</time>
+      <p class="message">{post.message}</p>
+    </li>
+  );
+}

@@ -1,0 +1,157 @@
+import { env } from "cloudflare:workers";
+import { SignJWT } from "jose";
+import { describe, expect, it } from "vitest";
+import type { TokenSecret } from "../../src/auth/secret";
+import {
+  SESSION_AUDIENCE,
+  SOCKET_AUDIENCE,
+  signUserToken,
+  TOKEN_MAX_AGE_SECONDS,
+  verifyUserToken,
+} from "../../src/auth/token";
+import { bumpTokenGeneration } from "../../src/db/users";
+import { db, makeUser, testSecret } from "../helpers/users";
+
+const secret = testSecret();
+const key = new TextEncoder().encode(secret);
+
+function base64url(value: object): string {
+  return btoa(JSON.stringify(value)).replace(/=/g, "").replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+describe("signUserToken / verifyUserToken", () => {
+  it("round-trips: the token names the user, for the socket audience, valid for two weeks", async () => {
+    const user = await makeUser("tok_roundtrip");
+    const token = await signUserToken(user, secret);
+    const result = await verifyUserToken(token, secret, db);
+    expect(result).toMatchObject({ ok: true, user: { id: user.id, username: "tok_roundtrip" } });
+
+    const [header, payload] = token
+      .split(".")
+      .slice(0, 2)
+      .map((part) => JSON.parse(atob(part.replace(/-/g, "+").replace(/_/g, "/"))));
+    expect(header).toEqual({ alg: "HS256", typ: "JWT" });
+    expect(payload).toMatchObject({ sub: String(user.id), aud: "user socket", gen: 0 });
+    expect(payload.exp - payload.iat).toBe(TOKEN_MAX_AGE_SECONDS);
+    expect(TOKEN_MAX_AGE_SECONDS).toBe(1_209_600);
+  });
+
+  it("is still valid just before two weeks and expired just after", async () => {
+    const user = await makeUser("tok_expiry");
+    const issued = new Date("2026-01-01T00:00:00Z");
+    const token = await signUserToken(user, secret, { now: issued });
+    const justBefore = new Date(issued.getTime() + (TOKEN_MAX_AGE_SECONDS - 60) * 1000);
+    const justAfter = new Date(issued.getTime() + (TOKEN_MAX_AGE_SECONDS + 1) * 1000);
+    expect((await verifyUserToken(token, secret, db, { now: justBefore })).ok).toBe(true);
+    expect(await verifyUserToken(token, secret, db, { now: justAfter })).toEqual({ ok: false, reason: "expired" });
+  });
+
+  it("refuses a token whose exp was stretched past the two-week max age", async () => {
+    const user = await makeUser("tok_maxage");
+    const iat = Math.floor(Date.now() / 1000) - TOKEN_MAX_AGE_SECONDS - 10;
+    const token = await new SignJWT({ gen: 0 })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(String(user.id))
+      .setAudience(SOCKET_AUDIENCE)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + 10 * TOKEN_MAX_AGE_SECONDS)
+      .sign(key);
+    expect(await verifyUserToken(token, secret, db)).toEqual({ ok: false, reason: "expired" });
+  });
+
+  it("refuses the wrong audience, both ways", async () => {
+    const user = await makeUser("tok_audience");
+    const session = await signUserToken(user, secret, { audience: SESSION_AUDIENCE });
+    const socket = await signUserToken(user, secret);
+    expect(await verifyUserToken(session, secret, db)).toEqual({ ok: false, reason: "invalid" });
+    expect(await verifyUserToken(socket, secret, db, { audience: SESSION_AUDIENCE })).toEqual({
+      ok: false,
+      reason: "invalid",
+    });
+  });
+
+  it("refuses a tampered payload and a tampered signature", async () => {
+    const user = await makeUser("tok_tamper");
+    const other = await makeUser("tok_tamper_victim");
+    const token = await signUserToken(user, secret);
+    const [header, payload, signature] = token.split(".") as [string, string, string];
+    const claims = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/")));
+    const forged = `${header}.${base64url({ ...claims, sub: String(other.id) })}.${signature}`;
+    expect(await verifyUserToken(forged, secret, db)).toEqual({ ok: false, reason: "invalid" });
+
+    const flipped = signature.startsWith("A") ? `B${signature.slice(1)}` : `A${signature.slice(1)}`;
+    expect(await verifyUserToken(`${header}.${payload}.${flipped}`, secret, db)).toEqual({
+      ok: false,
+      reason: "invalid",
+    });
+  });
+
+  it("refuses a token signed with another key", async () => {
+    const user = await makeUser("tok_otherkey");
+    const token = await signUserToken(user, "another-secret-that-is-also-32-characters-long" as TokenSecret);
+    expect(await verifyUserToken(token, secret, db)).toEqual({ ok: false, reason: "invalid" });
+  });
+
+  it('refuses alg "none" (an unsigned token)', async () => {
+    const user = await makeUser("tok_none");
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { sub: String(user.id), aud: SOCKET_AUDIENCE, gen: 0, iat: now, exp: now + 3600 };
+    const unsigned = `${base64url({ alg: "none", typ: "JWT" })}.${base64url(claims)}.`;
+    expect(await verifyUserToken(unsigned, secret, db)).toEqual({ ok: false, reason: "invalid" });
+  });
+
+  it("refuses HS512 even with the right key: only HS256 is accepted", async () => {
+    const user = await makeUser("tok_hs512");
+    const token = await new SignJWT({ gen: 0 })
+      .setProtectedHeader({ alg: "HS512" })
+      .setSubject(String(user.id))
+      .setAudience(SOCKET_AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode(secret.repeat(2)));
+    expect(await verifyUserToken(token, secret, db)).toEqual({ ok: false, reason: "invalid" });
+  });
+
+  it.each([
+    ["not a JWT", "hello"],
+    ["empty", ""],
+    ["three dots of nothing", ".."],
+  ])("refuses garbage (%s)", async (_, token) => {
+    expect(await verifyUserToken(token, secret, db)).toEqual({ ok: false, reason: "invalid" });
+  });
+
+  it("refuses well-signed tokens with a bad subject or generation", async () => {
+    const sign = (claims: Record<string, unknown>, subject: string) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject(subject)
+        .setAudience(SOCKET_AUDIENCE)
+        .setIssuedAt()
+        .setExpirationTime("1h")
+        .sign(key);
+    expect(await verifyUserToken(await sign({ gen: 0 }, "abc"), secret, db)).toEqual({ ok: false, reason: "invalid" });
+    expect(await verifyUserToken(await sign({ gen: "0" }, "1"), secret, db)).toEqual({ ok: false, reason: "invalid" });
+    expect(await verifyUserToken(await sign({}, "1"), secret, db)).toEqual({ ok: false, reason: "invalid" });
+  });
+
+  it("reports revoked once the user's generation moved on (logout), and for a deleted user", async () => {
+    const user = await makeUser("tok_revoked");
+    const token = await signUserToken(user, secret);
+    await bumpTokenGeneration(db, user.id);
+    expect(await verifyUserToken(token, secret, db)).toEqual({ ok: false, reason: "revoked" });
+
+    const ghost = await signUserToken({ id: 999_999, tokenGeneration: 0 }, secret);
+    expect(await verifyUserToken(ghost, secret, db)).toEqual({ ok: false, reason: "revoked" });
+  });
+
+  it("signs new tokens with the new generation after a bump", async () => {
+    const user = await makeUser("tok_regen");
+    await bumpTokenGeneration(db, user.id);
+    const fresh = await verifyUserToken(await signUserToken({ id: user.id, tokenGeneration: 1 }, secret), secret, db);
+    expect(fresh.ok).toBe(true);
+  });
+
+  it("uses the test TOKEN_SECRET binding", () => {
+    expect(env.TOKEN_SECRET).toBe("test-secret-that-is-long-enough-for-hs256-0123456789");
+  });
+});

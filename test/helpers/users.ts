@@ -1,0 +1,32 @@
+/** Users made straight in D1 (through the app's own query code), for tests that are not about signing up. */
+import { env } from "cloudflare:workers";
+import { hashPassword } from "../../src/auth/password";
+import { readTokenSecret, type TokenSecret } from "../../src/auth/secret";
+import { signUserToken, type TokenOptions } from "../../src/auth/token";
+import { createDatabase } from "../../src/db/client";
+import { createUser, type User } from "../../src/db/users";
+
+export const db = createDatabase(env.DB);
+
+export function testSecret(): TokenSecret {
+  const result = readTokenSecret(env.TOKEN_SECRET);
+  if (!result.ok) throw new Error("vitest.config.ts must bind a TOKEN_SECRET");
+  return result.secret;
+}
+
+let passwordHash: Promise<string> | undefined;
+
+export async function makeUser(username: string): Promise<User> {
+  passwordHash ??= hashPassword("correct horse battery");
+  const created = await createUser(db, {
+    username,
+    email: `${username.toLowerCase()}@example.com`,
+    passwordHash: await passwordHash,
+  });
+  if (!created.ok) throw new Error(`could not create ${username}: ${created.taken} taken`);
+  return created.user;
+}
+
+export function tokenFor(user: User, options?: TokenOptions): Promise<string> {
+  return signUserToken(user, testSecret(), options);
+}

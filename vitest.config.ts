@@ -1,0 +1,27 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+// Tests run inside workerd with the real bindings from wrangler.toml: a local D1 with our migrations
+// applied (test/setup/apply-migrations.ts) and the real Room Durable Object.
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations("./migrations");
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            // A test-only key; real ones come from `wrangler secret put` or .dev.vars.
+            TOKEN_SECRET: "test-secret-that-is-long-enough-for-hs256-0123456789",
+          },
+        },
+      }),
+    ],
+    test: {
+      include: ["test/**/*.test.ts", "test/**/*.test.tsx"],
+      exclude: ["test/e2e/**"],
+      setupFiles: ["./test/setup/apply-migrations.ts"],
+    },
+  };
+});
