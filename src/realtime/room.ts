@@ -31,9 +31,11 @@ export class Room extends DurableObject<Env> {
       const admission = readAdmission(request);
       if (!admission) return new Response("Not an admission from the socket endpoint", { status: 400 });
 
+      // Rebuild the map before accepting: a socket accepted first would be found without its attachment.
+      const members = this.#members();
       const { 0: client, 1: server } = new WebSocketPair();
       this.ctx.acceptWebSocket(server);
-      this.#members().set(server, Connection.open(server, admission.room, admission.user));
+      members.set(server, Connection.open(server, admission.room, admission.user));
       const headers = admission.phoenixSubprotocol ? { "Sec-WebSocket-Protocol": "phoenix" } : undefined;
       return new Response(null, { status: 101, webSocket: client, headers });
     } catch (problem) {
@@ -124,6 +126,6 @@ export class Room extends DurableObject<Env> {
   }
 
   #log(where: string, problem: unknown): void {
-    console.error(`[pyre] ${where} (room ${this.ctx.id.toString()}):`, problem);
+    console.error(`[pyre] ${where} (room ${this.ctx.id.name ?? this.ctx.id.toString()}):`, problem);
   }
 }

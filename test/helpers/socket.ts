@@ -157,7 +157,7 @@ export async function connectAndJoin(user: User, room: string, params: Record<st
   const socket = await connect(user, room);
   const joined = await socket.join(room, params);
   expect(joined.status).toBe("ok");
-  return { socket, joined };
+  return { socket, joined, joinRef: joined.joinRef };
 }
 
 async function describe(response: Response): Promise<string> {
