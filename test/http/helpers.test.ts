@@ -23,6 +23,7 @@ describe("safeNextPath", () => {
     "https://evil.example/",
     "javascript:alert(1)",
     "/\nLocation: https://evil.example",
+    "//[",
   ])("refuses %j", (next) => {
     expect(safeNextPath(next)).toBeUndefined();
   });
