@@ -9,10 +9,10 @@ export const RoomEvent = {
   newPost: "new_post",
 } as const;
 
-/** `phx_join` payload; every field is optional. */
 /** The most posts a catch-up join reply holds; a client that gets this many may have missed more. */
 export const CATCH_UP_LIMIT = 500;
 
+/** `phx_join` payload; every field is optional. */
 export interface JoinParams {
   /** Receive only posts that `@mention` you (the join reply's history is not filtered). */
   mentions_only?: boolean;

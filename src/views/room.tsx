@@ -52,7 +52,7 @@ export function RoomPage({ viewer, room, posts }: RoomPageProps) {
   );
 }
 
-/** Must stay in step with `renderPost` in src/client/posts.ts, which builds the same markup live. */
+/** Must stay in step with `renderPost` in src/client/post-list.ts, which builds the same markup live. */
 export function PostItem({ post, highlight }: { post: Post; highlight: boolean }) {
   return (
     <li class={highlight ? "post mention" : "post"} data-id={post.id}>

@@ -1,0 +1,247 @@
+/**
+ * Two people in real headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core), each in
+ * their own browser context (own cookies): they sign up through the real form, open the same room and
+ * chat through the page's own script (/assets/room.js on the phoenix client).
+ */
+import { existsSync } from "node:fs";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { PASSWORD, uniqueName, waitUntil } from "./helpers";
+
+/** Debian's chromium; E2E_CHROMIUM points elsewhere (never a downloaded browser). */
+const CHROMIUM = process.env.E2E_CHROMIUM ?? "/usr/bin/chromium";
+const baseUrl = inject("baseUrl");
+
+interface ShownPost {
+  id: string | null;
+  author: string | null | undefined;
+  message: string | null | undefined;
+  classes: string[];
+}
+
+interface Person {
+  username: string;
+  context: BrowserContext;
+  page: Page;
+  /** Messages of every dialog (alert, confirm...) the page opened. */
+  dialogs: string[];
+  /** Uncaught exceptions in the page. */
+  pageErrors: string[];
+}
+
+let browser: Browser | undefined;
+const people: Person[] = [];
+let a: Person;
+let b: Person;
+let room: string;
+
+async function newPerson(prefix: string): Promise<Person> {
+  if (!browser) throw new Error("the browser is not running");
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const person: Person = { username: uniqueName(prefix), context, page, dialogs: [], pageErrors: [] };
+  people.push(person);
+  page.on("dialog", (dialog) => {
+    person.dialogs.push(`${dialog.type()}: ${dialog.message()}`);
+    void dialog.dismiss().catch(() => {});
+  });
+  page.on("pageerror", (error) => {
+    person.pageErrors.push(String(error));
+  });
+  return person;
+}
+
+/** Signs up through the real form, as a person would, landing logged in on the home page. */
+async function signUp(person: Person): Promise<void> {
+  const { page, username } = person;
+  await page.goto(`${baseUrl}/register`);
+  await page.fill("#username", username);
+  await page.fill("#email", `${username}@example.com`);
+  await page.fill("#password", PASSWORD);
+  await Promise.all([
+    page.waitForURL(`${baseUrl}/`, { timeout: 15_000 }),
+    page.click('main form[action^="/register"] button[type=submit]'),
+  ]);
+  expect(await page.textContent("#whoami")).toContain(username);
+}
+
+/** Opens the room page and waits until the page has joined: live status and an enabled composer. */
+async function openRoom(person: Person): Promise<void> {
+  const { page } = person;
+  await page.goto(`${baseUrl}/rooms/${room}`);
+  await waitForLive(page);
+}
+
+async function waitForLive(page: Page): Promise<void> {
+  await page.waitForSelector('#connection[data-state="live"]', { timeout: 15_000 });
+  await page.waitForSelector("#post_message:enabled", { timeout: 15_000 });
+}
+
+function shownPosts(page: Page): Promise<ShownPost[]> {
+  return page.$$eval("#posts li.post", (items) =>
+    items.map((item) => ({
+      id: item.getAttribute("data-id"),
+      author: item.querySelector(".author")?.textContent,
+      message: item.querySelector(".message")?.textContent,
+      classes: Array.from(item.classList),
+    })),
+  );
+}
+
+/** Waits until `person`'s list shows a post with exactly this message, and returns it. */
+function waitForPost(person: Person, message: string): Promise<ShownPost> {
+  return waitUntil(`${person.username}'s page shows ${JSON.stringify(message.slice(0, 60))}`, async () =>
+    (await shownPosts(person.page)).find((post) => post.message === message),
+  );
+}
+
+async function countShown(person: Person, message: string): Promise<number> {
+  return (await shownPosts(person.page)).filter((post) => post.message === message).length;
+}
+
+/** Fills the composer and presses Enter, as a person sends a message. */
+async function send(person: Person, message: string): Promise<void> {
+  await person.page.fill("#post_message", message);
+  await person.page.press("#post_message", "Enter");
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `${CHROMIUM} does not exist: the browser e2e tests need Debian's chromium (apt-get install -y chromium).`,
+    );
+  }
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  a = await newPerson("ann");
+  b = await newPerson("ben");
+  room = uniqueName("e2e");
+  await signUp(a);
+  await signUp(b);
+  await openRoom(a);
+  await openRoom(b);
+});
+
+afterEach(() => {
+  for (const person of people) {
+    expect(person.pageErrors, `uncaught errors in ${person.username}'s page`).toEqual([]);
+    expect(person.dialogs, `dialogs opened in ${person.username}'s page`).toEqual([]);
+  }
+});
+
+afterAll(async () => {
+  for (const person of people.splice(0)) await person.context.close().catch(() => {});
+  await browser?.close();
+});
+
+describe("two people chatting in Chromium", () => {
+  it("delivers a typed message live to the other page, shows it once to the sender and clears the input", async () => {
+    await a.page.locator("#post_message").pressSequentially("hello from A");
+    await a.page.press("#post_message", "Enter");
+    await waitUntil("A's input is cleared", async () => (await a.page.inputValue("#post_message")) === "");
+
+    const atB = await waitForPost(b, "hello from A");
+    expect(atB.author).toBe(a.username);
+    expect(atB.classes).not.toContain("own");
+    expect(atB.id).toMatch(/^\d+$/);
+
+    // A gets both the push reply and the broadcast; once a later post shows, both copies have arrived.
+    await send(a, "second from A");
+    await waitForPost(a, "second from A");
+    const atA = (await shownPosts(a.page)).filter((post) => post.message === "hello from A");
+    expect(atA).toEqual([{ id: atB.id, author: a.username, message: "hello from A", classes: ["post", "own"] }]);
+    expect(await a.page.locator(`#posts li[data-id="${atB.id}"]`).count()).toBe(1);
+    await waitForPost(b, "second from A");
+    expect(await countShown(b, "hello from A")).toBe(1);
+    expect(await b.page.isHidden("#posts_empty")).toBe(true);
+  });
+
+  it("shows HTML in a message as text, never as markup", async () => {
+    const attack = "<img src=x onerror=alert(1)>";
+    await send(a, attack);
+    const atB = await waitForPost(b, attack);
+    expect(atB.message).toBe(attack);
+    await waitForPost(a, attack);
+    expect(await b.page.locator("#posts img").count()).toBe(0);
+    expect(await a.page.locator("#posts img").count()).toBe(0);
+    // A later post arriving proves the page went on working after rendering it.
+    await send(a, "after the attack");
+    await waitForPost(b, "after the attack");
+    expect(b.dialogs).toEqual([]);
+    expect(a.dialogs).toEqual([]);
+  });
+
+  it("highlights a post that mentions the reader", async () => {
+    const message = `@${b.username} look`;
+    await send(a, message);
+    const atB = await waitForPost(b, message);
+    expect(atB.classes).toContain("mention");
+    const atA = await waitForPost(a, message);
+    expect(atA.classes).not.toContain("mention");
+    expect(atA.classes).toContain("own");
+  });
+
+  it("refuses a too-long message on the page, keeping what was typed, and sends nothing", async () => {
+    const tooLong = "z".repeat(2001);
+    await a.page.fill("#post_message", tooLong);
+    await a.page.press("#post_message", "Enter");
+    await a.page.waitForSelector("#post_error:visible", { timeout: 10_000 });
+    expect(await a.page.textContent("#post_error")).toContain("too long");
+    expect(await a.page.inputValue("#post_message")).toBe(tooLong);
+
+    // The next message goes through and clears the error; the long one was never posted.
+    await send(a, "short again");
+    await waitForPost(b, "short again");
+    await waitForPost(a, "short again");
+    expect(await a.page.isHidden("#post_error")).toBe(true);
+    expect(await countShown(b, tooLong)).toBe(0);
+    expect(await countShown(a, tooLong)).toBe(0);
+  });
+
+  it("serves the room's posts in the page's HTML, escaped, and shows them once after a reload", async () => {
+    const plain = "for the record";
+    const marked = `@${b.username} <b>bold</b> & "quoted" <img src=x onerror=alert(2)>`;
+    await send(a, plain);
+    const first = await waitForPost(b, plain);
+    await send(a, marked);
+    const second = await waitForPost(b, marked);
+
+    const response = await b.page.request.get(`${baseUrl}/rooms/${room}`);
+    expect(response.status()).toBe(200);
+    const html = await response.text();
+    const list = /<ol id="posts"[^>]*>([\s\S]*?)<\/ol>/.exec(html)?.[1];
+    expect(list, 'the room page has an <ol id="posts">').toBeDefined();
+    expect(list).toMatch(
+      new RegExp(`<li class="post" data-id="${first.id}"><span class="author">${a.username}</span>`),
+    );
+    expect(list).toContain(`<p class="message">${plain}</p>`);
+    expect(list).toMatch(new RegExp(`<li class="post mention" data-id="${second.id}">`));
+    expect(list).toContain("&lt;b&gt;bold&lt;/b&gt; &amp;");
+    expect(list).toContain("&lt;img src=x onerror=alert(2)&gt;");
+    expect(list).not.toContain("<b>");
+    expect(list).not.toContain("<img");
+
+    await b.page.reload();
+    await waitForLive(b.page);
+    const shown = await shownPosts(b.page);
+    const ids = shown.map((post) => Number(post.id));
+    expect(new Set(ids).size, "no post is shown twice").toBe(ids.length);
+    expect(ids).toEqual([...ids].sort((x, y) => x - y));
+    expect(shown.filter((post) => post.id === first.id || post.id === second.id)).toEqual([
+      { id: first.id, author: a.username, message: plain, classes: ["post"] },
+      { id: second.id, author: a.username, message: marked, classes: ["post", "mention"] },
+    ]);
+    expect(await b.page.locator("#posts img").count()).toBe(0);
+  });
+});
