@@ -5,6 +5,7 @@ const TITLES: Record<number, string> = {
   400: "That request doesn't make sense",
   403: "Not allowed",
   404: "Nothing here",
+  413: "Too large",
   426: "Upgrade required",
   500: "Something broke on our side",
 };

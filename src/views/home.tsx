@@ -1,6 +1,6 @@
 import type { RoomSummary } from "../db/posts";
 import type { Viewer } from "../http/env";
-import { formatPostTime } from "../shared/time";
+import { formatAge } from "../shared/time";
 import { Layout } from "./layout";
 
 export interface HomePageProps {
@@ -55,9 +55,7 @@ export function HomePage({ viewer, rooms, roomName, roomError }: HomePageProps) 
             {rooms.map((summary) => (
               <li>
                 <a href={`/rooms/${summary.room}`}>#{summary.room}</a>
-                <time datetime={summary.lastPostAt.toISOString()}>
-                  {formatPostTime(summary.lastPostAt.toISOString(), new Date(), "UTC")}
-                </time>
+                <time datetime={summary.lastPostAt.toISOString()}>last post {formatAge(summary.lastPostAt)}</time>
               </li>
             ))}
           </ul>

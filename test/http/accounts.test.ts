@@ -109,6 +109,17 @@ describe("GET/POST /register", () => {
     expect(user?.passwordHash).not.toContain(PASSWORD);
   });
 
+  it("refuses a form body over 16 KiB with 413 before parsing it", async () => {
+    const page = await new Visitor().post("/register", {
+      username: "big_form",
+      email: "big@example.com",
+      password: "p".repeat(17 * 1024),
+    });
+    expect(page.status).toBe(413);
+    expect(page.html).toContain("larger than 16 KiB");
+    expect(await findUserByEmail(db, "big@example.com")).toBeUndefined();
+  });
+
   it("treats a form that is not a form (JSON) as blank fields", async () => {
     const page = await new Visitor().request("/register", {
       method: "POST",

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { checkMessage, MESSAGE_MAX_LENGTH } from "../../src/shared/post";
 import { isRoomName, roomTopic } from "../../src/shared/rooms";
-import { formatPostTime } from "../../src/shared/time";
+import { formatAge, formatPostTime } from "../../src/shared/time";
 
 describe("checkMessage", () => {
   it("trims and accepts up to 2000 code points", () => {
@@ -49,5 +49,18 @@ describe("formatPostTime", () => {
   it("shows the time alone today and the date before", () => {
     expect(formatPostTime("2026-11-29T09:05:00Z", now, "UTC")).toBe("09:05");
     expect(formatPostTime("2026-11-28T23:59:00Z", now, "UTC")).toBe("Nov 28, 23:59");
+  });
+});
+
+describe("formatAge", () => {
+  const now = new Date("2026-11-29T15:00:00Z");
+  it.each([
+    [0, "just now"],
+    [59_000, "just now"],
+    [5 * 60_000, "5 min ago"],
+    [3 * 3600_000 + 1, "3 h ago"],
+    [50 * 3600_000, "2 d ago"],
+  ])("%i ms ago reads %j", (ago, text) => {
+    expect(formatAge(new Date(now.getTime() - ago), now)).toBe(text);
   });
 });
