@@ -4,7 +4,7 @@
  * chat through the page's own script (/assets/room.js on the phoenix client).
  */
 import { existsSync } from "node:fs";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page, type WebSocketRoute } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { PASSWORD, uniqueName, waitUntil } from "./helpers";
 
@@ -243,5 +243,74 @@ describe("two people chatting in Chromium", () => {
       { id: second.id, author: a.username, message: marked, classes: ["post", "mention"] },
     ]);
     expect(await b.page.locator("#posts img").count()).toBe(0);
+  });
+});
+
+describe("staying in step", () => {
+  /** Whether a post is on screen (mentions-only mode hides others' posts that do not mention you). */
+  async function isVisible(person: Person, message: string): Promise<boolean> {
+    const item = person.page.locator("#posts li.post", { has: person.page.locator(".message", { hasText: message }) });
+    return (await item.count()) === 1 && (await item.isVisible());
+  }
+
+  it("mentions only: shows just the posts that mention you, then everything missed when switched off", async () => {
+    await b.page.check("#mentions_only");
+    await waitForLive(b.page);
+    const plain = `plain while ${b.username} filters`;
+    const mention = `@${b.username} this one is for you`;
+    await send(a, plain);
+    await send(a, mention);
+    await waitForPost(b, mention);
+    await waitForPost(a, mention);
+    expect(await isVisible(b, mention)).toBe(true);
+    expect(await isVisible(b, plain)).toBe(false);
+
+    await b.page.uncheck("#mentions_only");
+    await waitForLive(b.page);
+    await waitUntil("the filtered post shows once mentions-only is off", () => isVisible(b, plain));
+    expect(await countShown(b, plain)).toBe(1);
+    expect(await countShown(b, mention)).toBe(1);
+  });
+
+  it("after losing its connection, the page catches up on everything posted meanwhile, once each", async () => {
+    // Route B's socket through the test so the connection can be cut and refused while "offline".
+    let offline = false;
+    const live: WebSocketRoute[] = [];
+    await b.page.routeWebSocket(/\/socket\/websocket/, (ws) => {
+      if (offline) {
+        void ws.close({ code: 4000, reason: "test: offline" });
+        return;
+      }
+      ws.connectToServer();
+      live.push(ws);
+    });
+    await b.page.reload();
+    await waitForLive(b.page);
+    await send(a, "before the outage");
+    await waitForPost(b, "before the outage");
+
+    offline = true;
+    for (const ws of live.splice(0)) await ws.close({ code: 4000, reason: "test: connection lost" });
+    await waitUntil(
+      "B notices it is offline",
+      async () => (await b.page.getAttribute("#connection", "data-state")) !== "live",
+    );
+    expect(await b.page.isDisabled("#post_message")).toBe(true);
+
+    // More than the 50 recent posts a plain join returns: only `last_seen_id` catch-up brings them all.
+    const missed = Array.from({ length: 55 }, (_, n) => `missed ${n + 1}`);
+    for (const message of missed) await send(a, message);
+    await waitForPost(a, "missed 55");
+
+    offline = false;
+    await waitForLive(b.page);
+    await waitUntil("B shows every missed post", async () => {
+      const shown = new Set((await shownPosts(b.page)).map((post) => post.message));
+      return missed.every((message) => shown.has(message));
+    });
+    for (const message of ["before the outage", ...missed]) expect(await countShown(b, message)).toBe(1);
+    const ids = (await shownPosts(b.page)).map((post) => Number(post.id));
+    expect(ids).toEqual([...ids].sort((x, y) => x - y));
+    await b.page.unrouteAll({ behavior: "ignoreErrors" });
   });
 });
