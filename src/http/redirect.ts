@@ -1,8 +1,8 @@
 /**
  * Where to go after logging in: `next` when it is a path on this site, else undefined (the caller goes
- * to "/"). The path is resolved the way a browser would resolve the Location header; anything that lands
- * on another origin (//host, /\host, a scheme) or carries control characters is refused, so a login link
- * cannot be turned into an open redirect.
+ * to "/"). The path is resolved the way a browser resolves a Location header, and the result must itself
+ * be a plain local path: "/..//evil.example" resolves to "//evil.example", which a browser would read as
+ * another host, so it is refused like "//host", "/\host", schemes and control characters.
  */
 export function safeNextPath(next: string | undefined): string | undefined {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
@@ -14,5 +14,7 @@ export function safeNextPath(next: string | undefined): string | undefined {
   } catch {
     return undefined; // e.g. "//[" names an invalid host
   }
-  return url.origin === base ? url.pathname + url.search + url.hash : undefined;
+  const path = url.pathname + url.search + url.hash;
+  if (url.origin !== base || path.startsWith("//") || path.startsWith("/\\")) return undefined;
+  return path;
 }

@@ -166,6 +166,7 @@ describe("GET/POST /login", () => {
     "javascript:alert(1)",
     "rooms/relative",
     "/\t/evil.example",
+    "/..//evil.example",
   ])("refuses a `next` that could leave the site (%s) and goes to / instead", async (next) => {
     await new Visitor().register(`next_${next.length}_${next.charCodeAt(1)}`);
     const page = await new Visitor().post(`/login?next=${encodeURIComponent(next)}`, {

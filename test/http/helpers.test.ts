@@ -24,6 +24,11 @@ describe("safeNextPath", () => {
     "javascript:alert(1)",
     "/\nLocation: https://evil.example",
     "//[",
+    "/..//evil.example",
+    "/.//evil.example",
+    "/a/..//evil.example",
+    "/%2e%2e//evil.example",
+    "/..\\/evil.example",
   ])("refuses %j", (next) => {
     expect(safeNextPath(next)).toBeUndefined();
   });
