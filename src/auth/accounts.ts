@@ -5,6 +5,7 @@
  */
 import type { Database } from "../db/client";
 import { createUser, findUserByEmail, recordFailedLogin, recordSuccessfulLogin, type User } from "../db/users";
+import { codePointLength } from "../shared/text";
 import { hashPassword, verifyAgainstNothing, verifyPassword } from "./password";
 
 export const LOCKOUT = { maxFailures: 5, durationMs: 15 * 60 * 1000 } as const;
@@ -60,17 +61,19 @@ export async function logIn(db: Database, form: FormFields, now = new Date()): P
   if (Object.keys(errors).length > 0) return { ok: false, reason: "blank", errors };
 
   const user = await findUserByEmail(db, email);
-  if (!user || password.length > PASSWORD_MAX_LENGTH) {
-    await verifyAgainstNothing(password.slice(0, PASSWORD_MAX_LENGTH));
-    return { ok: false, reason: "invalid" };
-  }
-  if (isLocked(user, now)) return { ok: false, reason: "locked", until: user.lockedUntil as Date };
+  if (user && isLocked(user, now)) return { ok: false, reason: "locked", until: user.lockedUntil as Date };
 
-  if (await verifyPassword(password, user.passwordHash)) {
+  // Unknown email, over-long password and wrong password all cost one PBKDF2 and one failure write, so
+  // the response time does not tell whether an account exists.
+  const checkable = user !== undefined && codePointLength(password) <= PASSWORD_MAX_LENGTH;
+  const matches = checkable
+    ? await verifyPassword(password, user.passwordHash)
+    : await verifyAgainstNothing(password.slice(0, PASSWORD_MAX_LENGTH));
+  if (user && matches) {
     await recordSuccessfulLogin(db, user.id, now);
     return { ok: true, user };
   }
-  const updated = await recordFailedLogin(db, user.id, now, {
+  const updated = await recordFailedLogin(db, user?.id ?? NO_SUCH_USER, now, {
     maxFailures: LOCKOUT.maxFailures,
     lockUntil: new Date(now.getTime() + LOCKOUT.durationMs),
   });
@@ -78,13 +81,16 @@ export async function logIn(db: Database, form: FormFields, now = new Date()): P
   return { ok: false, reason: "invalid" };
 }
 
+/** Ids start at 1: the failure write for an unknown email updates no row. */
+const NO_SUCH_USER = 0;
+
 function isLocked(user: User, now: Date): boolean {
   return user.lockedUntil !== null && user.lockedUntil.getTime() > now.getTime();
 }
 
 function checkPassword(password: string): string | undefined {
   if (password === "") return "can't be blank";
-  const length = [...password].length;
+  const length = codePointLength(password);
   if (length < PASSWORD_MIN_LENGTH) return `must be at least ${PASSWORD_MIN_LENGTH} characters`;
   if (length > PASSWORD_MAX_LENGTH) return `must be at most ${PASSWORD_MAX_LENGTH} characters`;
   return undefined;

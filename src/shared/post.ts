@@ -1,3 +1,5 @@
+import { codePointLength } from "./text";
+
 /**
  * A post as every client sees it, over the socket and in pages. Shared by the worker and the browser.
  */
@@ -27,10 +29,4 @@ export function checkMessage(raw: unknown): MessageCheck {
     return { ok: false, error: `is too long (${length} characters, at most ${MESSAGE_MAX_LENGTH})` };
   }
   return { ok: true, message };
-}
-
-function codePointLength(text: string): number {
-  let count = 0;
-  for (const _ of text) count++;
-  return count;
 }

@@ -241,6 +241,12 @@ describe("GET/POST /login", () => {
     expect((await findUserByEmail(db, email))?.failedLoginCount).toBe(1);
   });
 
+  it("logs in with a long password of emoji, counted in characters the same way as at sign-up", async () => {
+    const password = "🔥".repeat(200); // 200 characters, 400 UTF-16 units
+    expect((await new Visitor().register("emoji_pw", password)).status).toBe(303);
+    expect((await new Visitor().logIn("emoji_pw@example.com", password)).status).toBe(303);
+  });
+
   it("resets the failure count on a successful login", async () => {
     await new Visitor().register("reset_count");
     const email = "reset_count@example.com";
