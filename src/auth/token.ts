@@ -43,7 +43,9 @@ export function signUserToken(
 }
 
 export type TokenFailure = "expired" | "invalid" | "revoked";
-export type TokenVerification = { ok: true; user: User } | { ok: false; reason: TokenFailure };
+export type TokenVerification =
+  | { ok: true; user: User /** When the token stops being valid. */; expiresAt: Date }
+  | { ok: false; reason: TokenFailure };
 
 /**
  * Checks signature, algorithm, audience, expiry and age, then that the user still exists and the token's
@@ -59,10 +61,12 @@ export async function verifyUserToken(
   if (!claims.ok) return claims;
   const user = await findUserById(db, claims.userId);
   if (!user || user.tokenGeneration !== claims.generation) return { ok: false, reason: "revoked" };
-  return { ok: true, user };
+  return { ok: true, user, expiresAt: claims.expiresAt };
 }
 
-type ClaimsResult = { ok: true; userId: number; generation: number } | { ok: false; reason: TokenFailure };
+type ClaimsResult =
+  | { ok: true; userId: number; generation: number; expiresAt: Date }
+  | { ok: false; reason: TokenFailure };
 
 async function verifyClaims(
   token: string,
@@ -84,7 +88,7 @@ async function verifyClaims(
       return { ok: false, reason: "invalid" };
     }
     if (typeof generation !== "number" || !Number.isSafeInteger(generation)) return { ok: false, reason: "invalid" };
-    return { ok: true, userId, generation };
+    return { ok: true, userId, generation, expiresAt: new Date((payload.exp as number) * 1000) };
   } catch (error) {
     if (error instanceof errors.JWTExpired) return { ok: false, reason: "expired" };
     if (error instanceof errors.JOSEError || error instanceof TypeError) return { ok: false, reason: "invalid" };

@@ -2,14 +2,14 @@
  * The `#posts` list: server-rendered posts plus live ones, each shown once (by id) and in id order,
  * whether it arrived in the join reply, as the reply to our own push, or as a broadcast.
  */
-import { mentions } from "../shared/mentions";
 import type { Post } from "../shared/post";
+import { postClassName, type Reader } from "../shared/post-view";
 import { formatPostTime } from "../shared/time";
 
 export class PostList {
   readonly #list: HTMLOListElement;
   readonly #empty: HTMLElement | null;
-  readonly #username: string;
+  readonly #reader: Reader;
   readonly #ids = new Set<number>();
   /**
    * Every post up to this id has been received. Only complete sources (join replies, and broadcasts
@@ -17,10 +17,10 @@ export class PostList {
    */
   #completeThrough: number | undefined;
 
-  constructor(list: HTMLOListElement, empty: HTMLElement | null, username: string) {
+  constructor(list: HTMLOListElement, empty: HTMLElement | null, reader: Reader) {
     this.#list = list;
     this.#empty = empty;
-    this.#username = username;
+    this.#reader = reader;
     for (const item of list.querySelectorAll<HTMLLIElement>("li[data-id]")) {
       const id = Number(item.dataset.id);
       this.#ids.add(id);
@@ -44,11 +44,14 @@ export class PostList {
   add(post: Post): void {
     if (this.#ids.has(post.id)) return;
     this.#ids.add(post.id);
-    const item = renderPost(post, this.#username);
-    const later = [...this.#list.children].find((child) => Number((child as HTMLElement).dataset.id) > post.id);
-    this.#list.insertBefore(item, later ?? null);
+    const list = this.#list;
+    // Follow new posts only when the reader is at the bottom; someone reading history stays put.
+    const following = list.scrollTop + list.clientHeight >= list.scrollHeight - 48;
+    const item = renderPost(post, this.#reader);
+    const later = [...list.children].find((child) => Number((child as HTMLElement).dataset.id) > post.id);
+    list.insertBefore(item, later ?? null);
     if (this.#empty) this.#empty.hidden = true;
-    if (!later) item.scrollIntoView({ block: "end" });
+    if (!later && following) list.scrollTop = list.scrollHeight;
   }
 
   /** In mentions-only mode, posts that neither mention the viewer nor are theirs are hidden. */
@@ -58,11 +61,9 @@ export class PostList {
 }
 
 /** The same markup as `PostItem` in src/views/room.tsx, built with text nodes only: never HTML. */
-function renderPost(post: Post, viewer: string): HTMLLIElement {
+function renderPost(post: Post, reader: Reader): HTMLLIElement {
   const item = document.createElement("li");
-  item.className = "post";
-  if (mentions(post.message, viewer)) item.classList.add("mention");
-  if (post.user.username === viewer) item.classList.add("own");
+  item.className = postClassName(post, reader);
   item.dataset.id = String(post.id);
 
   const author = document.createElement("span");

@@ -8,15 +8,26 @@
  */
 import { type Channel, Socket } from "phoenix";
 import { checkMessage, type Post } from "../shared/post";
-import { CATCH_UP_LIMIT, type JoinParams, type JoinResponse, RoomEvent } from "../shared/room-channel";
+import {
+  CATCH_UP_LIMIT,
+  type JoinParams,
+  type JoinResponse,
+  type NewPostParams,
+  RoomEvent,
+  SESSION_ENDED_CLOSE_CODE,
+} from "../shared/room-channel";
 import { roomTopic } from "../shared/rooms";
 import { PostList } from "./post-list";
-import { showConnectionState } from "./status";
+import { type ConnectionState, showConnectionState } from "./status";
 
 interface ErrorResponse {
   reason?: string;
+  detail?: string;
   errors?: Record<string, string>;
 }
+
+/** Failed connection attempts in a row before the status suggests reloading (a 403 looks like any error). */
+const FAILURES_BEFORE_HINT = 3;
 
 function start(): void {
   const roomElement = document.getElementById("room");
@@ -24,19 +35,26 @@ function start(): void {
   if (!roomElement || !token) return;
 
   const room = roomElement.dataset.room ?? "";
-  const username = roomElement.dataset.username ?? "";
-  const status = byId<HTMLElement>("connection");
+  const reader = { id: Number(roomElement.dataset.userId), username: roomElement.dataset.username ?? "" };
+  const statusElement = byId<HTMLElement>("connection");
   const input = byId<HTMLInputElement>("post_message");
   const send = byId<HTMLButtonElement>("post_send");
   const form = byId<HTMLFormElement>("composer");
   const errorBox = byId<HTMLElement>("post_error");
   const mentionsToggle = byId<HTMLInputElement>("mentions_only");
-  const posts = new PostList(byId<HTMLOListElement>("posts"), document.getElementById("posts_empty"), username);
+  const posts = new PostList(byId<HTMLOListElement>("posts"), document.getElementById("posts_empty"), reader);
 
-  let mentionsOnly = false;
+  let mentionsOnly = mentionsToggle.checked;
+  posts.setMentionsOnly(mentionsOnly);
+  let sessionEnded = false;
+  let failuresInARow = 0;
+
   const setComposerEnabled = (enabled: boolean) => {
     input.disabled = !enabled;
     send.disabled = !enabled;
+  };
+  const status = (state: ConnectionState, detail?: string) => {
+    if (!sessionEnded) showConnectionState(statusElement, state, detail);
   };
   const showError = (message: string | null) => {
     errorBox.hidden = message === null;
@@ -44,10 +62,22 @@ function start(): void {
   };
 
   const socket = new Socket("/socket", { authToken: token, params: { room } });
-  socket.onOpen(() => showConnectionState(status, "connecting"));
+  socket.onOpen(() => {
+    failuresInARow = 0;
+    status("connecting");
+  });
   socket.onError(() => {
+    failuresInARow += 1;
     setComposerEnabled(false);
-    showConnectionState(status, "reconnecting");
+    status("reconnecting", failuresInARow >= FAILURES_BEFORE_HINT ? "reload the page if this lasts" : undefined);
+  });
+  socket.onClose((event: CloseEvent) => {
+    if (event.code !== SESSION_ENDED_CLOSE_CODE) return;
+    // The token was revoked (logged out elsewhere) or expired: reconnecting with it would be refused.
+    status("error", "your session has ended; reload the page or log in again");
+    sessionEnded = true;
+    setComposerEnabled(false);
+    socket.disconnect();
   });
 
   const joinRoom = (): Channel => {
@@ -62,13 +92,13 @@ function start(): void {
     });
     channel.onError(() => {
       setComposerEnabled(false);
-      showConnectionState(status, "reconnecting");
+      status("reconnecting");
     });
     channel
       .join()
       .receive("ok", (response: JoinResponse) => {
         posts.addComplete(response.posts);
-        showConnectionState(status, "live");
+        status("live");
         setComposerEnabled(true);
         if (response.posts.length >= CATCH_UP_LIMIT) {
           showError("You were away for a while: reload the page to see every post you missed.");
@@ -76,9 +106,9 @@ function start(): void {
       })
       .receive("error", (response: ErrorResponse) => {
         setComposerEnabled(false);
-        showConnectionState(status, "error", response.reason ?? "join refused");
+        status("error", response.detail ?? response.reason ?? "join refused");
       })
-      .receive("timeout", () => showConnectionState(status, "reconnecting"));
+      .receive("timeout", () => status("reconnecting"));
     return channel;
   };
 
@@ -89,7 +119,7 @@ function start(): void {
     mentionsOnly = mentionsToggle.checked;
     posts.setMentionsOnly(mentionsOnly);
     setComposerEnabled(false);
-    showConnectionState(status, "connecting");
+    status("connecting");
     channel.leave();
     channel = joinRoom();
   });
@@ -105,7 +135,7 @@ function start(): void {
     showError(null);
     input.value = "";
     channel
-      .push(RoomEvent.newPost, { message: checked.message })
+      .push(RoomEvent.newPost, { message: checked.message } satisfies NewPostParams)
       .receive("ok", (post: Post) => posts.add(post))
       .receive("error", (response: ErrorResponse) => {
         showError(describeError(response));
@@ -122,6 +152,7 @@ function describeError(response: ErrorResponse): string {
   const field = response.errors?.message;
   if (field) return `Message ${field}.`;
   if (response.reason === "unavailable") return "The message could not be stored. Please try again.";
+  if (response.reason === "unauthorized") return "Your session has ended: reload the page or log in again.";
   return `The message was refused (${response.reason ?? "unknown reason"}).`;
 }
 

@@ -50,16 +50,38 @@ export async function postsAfter(db: Database, room: string, afterId: number, li
   return rows.map(toPost);
 }
 
+/**
+ * Stores a post by `user`, but only while the token generation the poster connected with is still the
+ * user's current one: one INSERT ... SELECT, so a logout that lands at the same moment cannot slip a post
+ * through. Returns undefined when the generation has moved on (the user logged out since).
+ */
 export async function insertPost(
   db: Database,
-  fields: { room: string; user: { id: number; username: string }; message: string; insertedAt: Date },
-): Promise<Post> {
+  fields: {
+    room: string;
+    user: { id: number; username: string };
+    tokenGeneration: number;
+    message: string;
+    insertedAt: Date;
+  },
+): Promise<Post | undefined> {
   const [row] = await db
     .insert(posts)
-    .values({ room: fields.room, userId: fields.user.id, message: fields.message, insertedAt: fields.insertedAt })
+    .select(
+      db
+        // INSERT ... SELECT takes every column in table order; a null id lets AUTOINCREMENT choose.
+        .select({
+          id: sql`null`.as("id"),
+          room: sql`${fields.room}`.as("room"),
+          userId: users.id,
+          message: sql`${fields.message}`.as("message"),
+          insertedAt: sql`${fields.insertedAt.getTime()}`.as("inserted_at"),
+        })
+        .from(users)
+        .where(and(eq(users.id, fields.user.id), eq(users.tokenGeneration, fields.tokenGeneration))),
+    )
     .returning({ id: posts.id, message: posts.message, insertedAt: posts.insertedAt });
-  if (!row) throw new Error("INSERT ... RETURNING gave no row");
-  return toPost({ ...row, userId: fields.user.id, username: fields.user.username });
+  return row && toPost({ ...row, userId: fields.user.id, username: fields.user.username });
 }
 
 export interface RoomSummary {

@@ -54,4 +54,3 @@ export const posts = sqliteTable(
 );
 
 export type UserRow = typeof users.$inferSelect;
-export type PostRow = typeof posts.$inferSelect;

@@ -89,6 +89,12 @@ export async function recordSuccessfulLogin(db: Database, id: number, now: Date)
     .where(eq(users.id, id));
 }
 
+/** The user's current token generation; undefined if the user no longer exists. */
+export async function currentTokenGeneration(db: Database, id: number): Promise<number | undefined> {
+  const [row] = await db.select({ generation: users.tokenGeneration }).from(users).where(eq(users.id, id));
+  return row?.generation;
+}
+
 /** Revokes every session cookie and socket token the user holds. */
 export async function bumpTokenGeneration(db: Database, id: number): Promise<void> {
   await db

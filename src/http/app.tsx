@@ -2,14 +2,17 @@
  * The Hono app. Order matters:
  * 1. every request needs the token secret (fail closed) and a database handle;
  * 2. the socket endpoint answers before any page middleware, so nothing rewrites its 101 response;
- * 3. pages get security headers and the session, then account and page routes.
+ * 3. pages get security headers, the session, CSRF protection and a form size limit (the last two only
+ *    act on POSTs), then account and page routes.
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ErrorPage } from "../views/error";
 import { render } from "../views/render";
 import type { AppEnv } from "./env";
+import { csrfProtection } from "./middleware/csrf";
 import { database } from "./middleware/database";
+import { formBodyLimit } from "./middleware/form-limit";
 import { securityHeaders } from "./middleware/security-headers";
 import { session } from "./middleware/session";
 import { requireTokenSecret } from "./middleware/token-secret";
@@ -21,7 +24,7 @@ export function createApp() {
   const app = new Hono<AppEnv>();
   app.use("*", requireTokenSecret(), database());
   app.route("/", socketRoutes);
-  app.use("*", securityHeaders(), session());
+  app.use("*", securityHeaders(), session(), csrfProtection(), formBodyLimit());
   app.route("/", accountRoutes);
   app.route("/", pageRoutes);
 

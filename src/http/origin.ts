@@ -8,9 +8,14 @@ export function isAllowedOrigin(origin: string, requestUrl: string, allowedOrigi
   return parseAllowedOrigins(allowedOrigins).includes(origin);
 }
 
+/** The var rarely changes, so each distinct value is parsed (and its bad entries logged) once. */
+const parsed = new Map<string, string[]>();
+
 /** "https://a.example, https://b.example" → normalised origins; entries that are not URLs are ignored. */
 export function parseAllowedOrigins(value: string | undefined): string[] {
   if (!value) return [];
+  const known = parsed.get(value);
+  if (known) return known;
   const origins: string[] = [];
   for (const entry of value.split(",")) {
     const trimmed = entry.trim();
@@ -21,5 +26,6 @@ export function parseAllowedOrigins(value: string | undefined): string[] {
       console.error(`[pyre] ALLOWED_ORIGINS: ignoring ${JSON.stringify(trimmed)}, which is not an origin URL`);
     }
   }
+  parsed.set(value, origins);
   return origins;
 }

@@ -3,13 +3,14 @@
  * admission request carrying only what the room needs. It is a fresh Request, never the client's, so
  * no header a client sent can reach the room or pose as an identity.
  */
-import type { Member } from "./connection";
+import { isMember, isTokenGrant, type Member, type TokenGrant } from "./connection";
 
 const ADMISSION_HEADER = "x-pyre-admission";
 
 export interface Admission {
   room: string;
   user: Member;
+  token: TokenGrant;
   /** The client offered Phoenix's `phoenix` subprotocol (authToken); the room must select it. */
   phoenixSubprotocol: boolean;
 }
@@ -23,22 +24,24 @@ export function admissionRequest(admission: Admission): Request {
 export function readAdmission(request: Request): Admission | undefined {
   const header = request.headers.get(ADMISSION_HEADER);
   if (header === null) return undefined;
+  let value: Partial<Admission>;
   try {
-    const value = JSON.parse(header) as Partial<Admission>;
-    if (
-      typeof value.room === "string" &&
-      typeof value.user?.id === "number" &&
-      typeof value.user.username === "string" &&
-      typeof value.phoenixSubprotocol === "boolean"
-    ) {
-      return {
-        room: value.room,
-        user: { id: value.user.id, username: value.user.username },
-        phoenixSubprotocol: value.phoenixSubprotocol,
-      };
-    }
+    value = JSON.parse(header);
   } catch {
-    // Falls through: not an admission.
+    return undefined;
   }
-  return undefined;
+  if (
+    typeof value.room !== "string" ||
+    !isMember(value.user) ||
+    !isTokenGrant(value.token) ||
+    typeof value.phoenixSubprotocol !== "boolean"
+  ) {
+    return undefined;
+  }
+  return {
+    room: value.room,
+    user: { id: value.user.id, username: value.user.username },
+    token: { generation: value.token.generation, expiresAt: value.token.expiresAt },
+    phoenixSubprotocol: value.phoenixSubprotocol,
+  };
 }

@@ -12,9 +12,17 @@ export interface Member {
   username: string;
 }
 
+/** What the verified token granted: revoked when the user's generation moves on, over at `expiresAt`. */
+export interface TokenGrant {
+  generation: number;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+}
+
 export interface ConnectionState {
   room: string;
   user: Member;
+  token: TokenGrant;
   /** The join_ref of the current join of the room's topic; null while not joined. */
   joinRef: string | null;
   /** Joined with `mentions_only: true`: receives only posts that mention `user.username`. */
@@ -32,8 +40,8 @@ export class Connection {
   }
 
   /** A new socket: writes its first attachment. */
-  static open(ws: WebSocket, room: string, user: Member): Connection {
-    const connection = new Connection(ws, { room, user, joinRef: null, mentionsOnly: false });
+  static open(ws: WebSocket, room: string, user: Member, token: TokenGrant): Connection {
+    const connection = new Connection(ws, { room, user, token, joinRef: null, mentionsOnly: false });
     ws.serializeAttachment(connection.#state);
     return connection;
   }
@@ -66,13 +74,22 @@ export class Connection {
   }
 }
 
+export function isMember(value: unknown): value is Member {
+  const member = value as Partial<Member> | null;
+  return typeof member?.id === "number" && typeof member.username === "string";
+}
+
+export function isTokenGrant(value: unknown): value is TokenGrant {
+  const grant = value as Partial<TokenGrant> | null;
+  return typeof grant?.generation === "number" && typeof grant.expiresAt === "number";
+}
+
 function isConnectionState(value: unknown): value is ConnectionState {
-  if (typeof value !== "object" || value === null) return false;
-  const state = value as Partial<ConnectionState>;
+  const state = value as Partial<ConnectionState> | null;
   return (
-    typeof state.room === "string" &&
-    typeof state.user?.id === "number" &&
-    typeof state.user.username === "string" &&
+    typeof state?.room === "string" &&
+    isMember(state.user) &&
+    isTokenGrant(state.token) &&
     (state.joinRef === null || typeof state.joinRef === "string") &&
     typeof state.mentionsOnly === "boolean"
   );

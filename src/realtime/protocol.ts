@@ -9,7 +9,6 @@ export const PhoenixEvent = {
   leave: "phx_leave",
   reply: "phx_reply",
   close: "phx_close",
-  error: "phx_error",
   heartbeat: "heartbeat",
 } as const;
 

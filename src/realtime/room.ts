@@ -35,7 +35,7 @@ export class Room extends DurableObject<Env> {
       const members = this.#members();
       const { 0: client, 1: server } = new WebSocketPair();
       this.ctx.acceptWebSocket(server);
-      members.set(server, Connection.open(server, admission.room, admission.user));
+      members.set(server, Connection.open(server, admission.room, admission.user, admission.token));
       const headers = admission.phoenixSubprotocol ? { "Sec-WebSocket-Protocol": "phoenix" } : undefined;
       return new Response(null, { status: 101, webSocket: client, headers });
     } catch (problem) {
@@ -113,6 +113,7 @@ export class Room extends DurableObject<Env> {
       db: this.#database,
       broadcast: (event, payload) => this.#broadcast(room, event, payload),
       serially: (task) => this.#sequencer.run(task),
+      drop: (connection, code, reason) => this.#drop(connection, code, reason),
       log: (where, problem) => this.#log(where, problem),
     };
   }

@@ -71,11 +71,6 @@ export function encodeReply(joinRef: string | null, ref: string, topic: string, 
   return JSON.stringify([joinRef, ref, topic, PhoenixEvent.reply, reply]);
 }
 
-/** `[join_ref, null, topic, event, payload]`: a message for one member's channel (phx_close, ...). */
-export function encodePush(joinRef: string | null, topic: string, event: string, payload: Payload): string {
-  return JSON.stringify([joinRef, null, topic, event, payload]);
-}
-
 /** `[null, null, topic, event, payload]`: the same string goes to every member, so it is encoded once. */
 export function encodeBroadcast(topic: string, event: string, payload: object): string {
   return JSON.stringify([null, null, topic, event, payload]);

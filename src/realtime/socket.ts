@@ -7,17 +7,19 @@
  * A socket is bound to one room, so the only topic it can join is `room:ROOM` for that room.
  */
 
-import { RoomErrorReason } from "../shared/room-channel";
+import { RoomErrorReason, SESSION_ENDED_CLOSE_CODE } from "../shared/room-channel";
 import { roomTopic } from "../shared/rooms";
 import type { Connection } from "./connection";
 import { error, type Message, ok, PHOENIX_TOPIC, PhoenixEvent, type Reply } from "./protocol";
-import { type ChannelContext, handleIn, join } from "./room-channel";
+import { type ChannelContext, type ChannelResult, handleIn, join } from "./room-channel";
 import { encodeClose, encodeReply } from "./serializer";
 import { CloseCode } from "./transport";
 
 export interface SocketContext extends ChannelContext {
   /** Runs room-wide work in order; see sequencer.ts. */
   serially(task: () => Promise<void>): Promise<void>;
+  /** Closes the connection and forgets it. */
+  drop(connection: Connection, code: number, reason: string): void;
 }
 
 const unmatchedTopic = error(RoomErrorReason.unmatchedTopic);
@@ -34,7 +36,7 @@ export function handleMessage(connection: Connection, message: Message, context:
     } catch (problem) {
       // A bug in a handler answers this one message with an error; the room and other members go on.
       context.log(`Socket:handle ${message.event}`, problem);
-      replyTo(connection, message, error("internal error"));
+      replyTo(connection, message, error(RoomErrorReason.internalError));
     }
   });
 }
@@ -57,13 +59,13 @@ async function route(connection: Connection, message: Message, context: SocketCo
     if (topic !== ownTopic) return replyTo(connection, message, unmatchedTopic, null);
     const joinRef = message.joinRef ?? message.ref;
     if (joinRef === null) {
-      connection.close(CloseCode.invalidPayload, "phx_join must carry a join_ref or ref");
+      context.drop(connection, CloseCode.invalidPayload, "phx_join must carry a join_ref or ref");
       return;
     }
     endChannel(connection, topic);
-    const result = await join(message.payload, context);
+    const result = await join(message.payload, connection.state, context);
     if (result.ok) connection.update({ joinRef, mentionsOnly: result.mentionsOnly });
-    return replyTo(connection, message, result.reply);
+    return answer(connection, message, result, context);
   }
 
   if (event === PhoenixEvent.leave) {
@@ -73,12 +75,19 @@ async function route(connection: Connection, message: Message, context: SocketCo
       endChannel(connection, topic);
       return;
     }
-    // Not joined, or a leave that raced a close: Phoenix answers ok and nothing else changes.
+    // Not joined, or a leave that raced a close. Phoenix would answer "unmatched topic" or nothing; an ok
+    // is as true (the channel is not joined) and never leaves the client's leave waiting on a timeout.
     return replyTo(connection, message, ok());
   }
 
   if (topic !== ownTopic || !connection.joined) return replyTo(connection, message, unmatchedTopic, null);
-  replyTo(connection, message, await handleIn(event, message.payload, connection.state.user, context));
+  return answer(connection, message, await handleIn(event, message.payload, connection.state, context), context);
+}
+
+/** Sends the channel's reply, then ends the socket if its session is over (Phoenix's `disconnect`). */
+function answer(connection: Connection, message: Message, result: ChannelResult, context: SocketContext): void {
+  replyTo(connection, message, result.reply);
+  if (result.endSession) context.drop(connection, SESSION_ENDED_CLOSE_CODE, result.endSession);
 }
 
 /** Closes the connection's current channel, if any, telling that channel instance with `phx_close`. */

@@ -7,8 +7,6 @@
 export const MAX_FRAME_BYTES = 64 * 1024;
 
 export const CloseCode = {
-  /** The server ended the connection on purpose; Phoenix clients do not reconnect after 1000. */
-  normal: 1000,
   /** The frame could not be decoded as Phoenix V2 JSON. */
   invalidPayload: 1007,
   /** The frame exceeded {@link MAX_FRAME_BYTES}. */

@@ -40,4 +40,17 @@ export const RoomErrorReason = {
   unknownEvent: "unknown event",
   /** The frame had a ref but fields of the wrong type; `detail` says which. */
   malformedFrame: "malformed frame",
+  /**
+   * The socket's token was revoked (logout) or has expired; `detail` says which. The room then closes
+   * the socket with {@link SESSION_ENDED_CLOSE_CODE}.
+   */
+  unauthorized: "unauthorized",
+  /** A bug on the server; the message was not handled. */
+  internalError: "internal error",
 } as const;
+
+/**
+ * The close code of a socket whose token was revoked or expired. Reconnecting with the same token is
+ * refused (403), so a page should stop and ask the person to reload or log in again.
+ */
+export const SESSION_ENDED_CLOSE_CODE = 4001;

@@ -1,6 +1,6 @@
 import type { Viewer } from "../http/env";
-import { mentions } from "../shared/mentions";
 import type { Post } from "../shared/post";
+import { postClassName, type Reader } from "../shared/post-view";
 import { formatPostTime } from "../shared/time";
 import { Layout } from "./layout";
 
@@ -15,23 +15,24 @@ export interface RoomPageProps {
  * connects, joins with `last_seen_id` and keeps the list live. The composer stays disabled until joined.
  */
 export function RoomPage({ viewer, room, posts }: RoomPageProps) {
-  const username = viewer.user.username;
+  const { id, username } = viewer.user;
+  const reader: Reader = { id, username };
   return (
     <Layout title={`#${room}`} viewer={viewer} scripts={["/assets/room.js"]}>
-      <section class="room card" id="room" data-room={room} data-username={username}>
+      <section class="room card" id="room" data-room={room} data-user-id={id} data-username={username}>
         <header class="room-header">
           <h1>#{room}</h1>
           <output id="connection" class="status" data-state="offline">
             Offline
           </output>
           <label class="toggle">
-            <input type="checkbox" id="mentions_only" />
+            <input type="checkbox" id="mentions_only" autocomplete="off" />
             Only posts that mention @{username}
           </label>
         </header>
         <ol id="posts" class="posts" aria-live="polite">
           {posts.map((post) => (
-            <PostItem post={post} highlight={mentions(post.message, username)} />
+            <PostItem post={post} reader={reader} />
           ))}
         </ol>
         <p class="empty" id="posts_empty" hidden={posts.length > 0}>
@@ -53,9 +54,9 @@ export function RoomPage({ viewer, room, posts }: RoomPageProps) {
 }
 
 /** Must stay in step with `renderPost` in src/client/post-list.ts, which builds the same markup live. */
-export function PostItem({ post, highlight }: { post: Post; highlight: boolean }) {
+export function PostItem({ post, reader }: { post: Post; reader: Reader }) {
   return (
-    <li class={highlight ? "post mention" : "post"} data-id={post.id}>
+    <li class={postClassName(post, reader)} data-id={post.id}>
       <span class="author">{post.user.username}</span>
       <time datetime={post.inserted_at}>{formatPostTime(post.inserted_at, new Date(), "UTC")}</time>
       <p class="message">{post.message}</p>

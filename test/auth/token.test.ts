@@ -33,6 +33,7 @@ describe("signUserToken / verifyUserToken", () => {
     expect(header).toEqual({ alg: "HS256", typ: "JWT" });
     expect(payload).toMatchObject({ sub: String(user.id), aud: "user socket", gen: 0 });
     expect(payload.exp - payload.iat).toBe(TOKEN_MAX_AGE_SECONDS);
+    expect(result.ok && result.expiresAt.getTime()).toBe(payload.exp * 1000);
     expect(TOKEN_MAX_AGE_SECONDS).toBe(1_209_600);
   });
 

@@ -4,7 +4,9 @@ import { hashPassword } from "../../src/auth/password";
 import { readTokenSecret, type TokenSecret } from "../../src/auth/secret";
 import { signUserToken, type TokenOptions } from "../../src/auth/token";
 import { createDatabase } from "../../src/db/client";
+import { insertPost } from "../../src/db/posts";
 import { createUser, type User } from "../../src/db/users";
+import type { Post } from "../../src/shared/post";
 
 export const db = createDatabase(env.DB);
 
@@ -29,4 +31,17 @@ export async function makeUser(username: string): Promise<User> {
 
 export function tokenFor(user: User, options?: TokenOptions): Promise<string> {
   return signUserToken(user, testSecret(), options);
+}
+
+/** Stores a post by `author` straight through the app's query code, as the room would. */
+export async function postAs(author: User, room: string, message: string, insertedAt = new Date()): Promise<Post> {
+  const post = await insertPost(db, {
+    room,
+    user: author,
+    tokenGeneration: author.tokenGeneration,
+    message,
+    insertedAt,
+  });
+  if (!post) throw new Error(`${author.username}'s token generation is stale`);
+  return post;
 }

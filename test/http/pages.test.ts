@@ -1,8 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { verifyUserToken } from "../../src/auth/token";
-import { insertPost } from "../../src/db/posts";
-import { db, makeUser, testSecret } from "../helpers/users";
+import { db, makeUser, postAs, testSecret } from "../helpers/users";
 import { userTokenOf, Visitor } from "../helpers/visitor";
 
 async function loggedIn(username: string): Promise<Visitor> {
@@ -53,8 +52,8 @@ describe("layout", () => {
 describe("GET /", () => {
   it("lists rooms with recent posts, most recent first, and offers to open any room", async () => {
     const author = await makeUser("home_author");
-    await insertPost(db, { room: "older", user: author, message: "one", insertedAt: new Date(Date.now() - 60_000) });
-    await insertPost(db, { room: "newer", user: author, message: "two", insertedAt: new Date() });
+    await postAs(author, "older", "one", new Date(Date.now() - 60_000));
+    await postAs(author, "newer", "two", new Date());
     const page = await new Visitor().get("/");
     expect(page.html).toContain('action="/rooms"');
     const newer = page.html.indexOf('href="/rooms/newer"');
@@ -108,9 +107,9 @@ describe("GET /rooms/:room", () => {
   it("renders the room's recent posts on the server, oldest first, with the composer", async () => {
     const author = await makeUser("room_author");
     for (let n = 1; n <= 3; n++) {
-      await insertPost(db, { room: "ordered", user: author, message: `post number ${n}`, insertedAt: new Date() });
+      await postAs(author, "ordered", `post number ${n}`, new Date());
     }
-    await insertPost(db, { room: "elsewhere", user: author, message: "not in this room", insertedAt: new Date() });
+    await postAs(author, "elsewhere", "not in this room", new Date());
     const page = await (await loggedIn("room_reader")).get("/rooms/ordered");
     expect(page.status).toBe(200);
     const list = /<ol id="posts"[^>]*>([\s\S]*?)<\/ol>/.exec(page.html)?.[1] ?? "";
@@ -125,7 +124,7 @@ describe("GET /rooms/:room", () => {
   it("shows only the 50 most recent posts", async () => {
     const author = await makeUser("busy_author");
     for (let n = 1; n <= 55; n++) {
-      await insertPost(db, { room: "busy", user: author, message: `busy ${n} end`, insertedAt: new Date() });
+      await postAs(author, "busy", `busy ${n} end`, new Date());
     }
     const page = await (await loggedIn("busy_reader")).get("/rooms/busy");
     const shown = [...page.html.matchAll(/busy (\d+) end/g)].map((match) => Number(match[1]));
@@ -137,7 +136,7 @@ describe("GET /rooms/:room", () => {
   it("escapes post text: a <script> post is shown as text", async () => {
     const author = await makeUser("xss_author");
     const attack = `<script>alert("pwned")</script><img src=x onerror=alert(1)>`;
-    await insertPost(db, { room: "xss", user: author, message: attack, insertedAt: new Date() });
+    await postAs(author, "xss", attack, new Date());
     const page = await (await loggedIn("xss_reader")).get("/rooms/xss");
     expect(page.html).not.toContain(attack);
     expect(page.html).not.toContain("<img src=x");
@@ -146,10 +145,24 @@ describe("GET /rooms/:room", () => {
     );
   });
 
+  it("marks the viewer's own posts, so mentions-only mode keeps them in view", async () => {
+    const visitor = await loggedIn("own_reader");
+    const me = await db.query.users.findFirst({ where: (users, { eq }) => eq(users.username, "own_reader") });
+    if (!me) throw new Error("own_reader was not created");
+    await postAs(me, "own", "written by me");
+    const page = await visitor.get("/rooms/own");
+    expect(page.html).toMatch(/<li class="post own" data-id="\d+"><span class="author">own_reader<\/span>/);
+  });
+
+  it("is never cached when it carries a user's token", async () => {
+    const page = await (await loggedIn("no_cache_reader")).get("/rooms/nocache");
+    expect(page.headers.get("Cache-Control")).toBe("private, no-store");
+  });
+
   it("highlights posts that mention the viewer", async () => {
     const author = await makeUser("mention_author");
-    await insertPost(db, { room: "hl", user: author, message: "hey @hl_reader look", insertedAt: new Date() });
-    await insertPost(db, { room: "hl", user: author, message: "nothing for you", insertedAt: new Date() });
+    await postAs(author, "hl", "hey @hl_reader look", new Date());
+    await postAs(author, "hl", "nothing for you", new Date());
     const page = await (await loggedIn("hl_reader")).get("/rooms/hl");
     expect(page.html).toMatch(
       /<li class="post mention" data-id="\d+"><span class="author">mention_author<\/span><time[^>]*>[^<]*<\/time><p class="message">hey @hl_reader look/,

@@ -416,7 +416,17 @@ describe("bad frames never hurt the room or other members", () => {
     expect(witness.broadcasts("new_post")).toHaveLength(1);
   });
 
-  it("accepts a frame of just under 64 KiB (the check counts UTF-8 bytes)", async () => {
+  it("counts the limit in UTF-8 bytes: 30,000 euro signs are 90,000 bytes, closed with 1009", async () => {
+    const { stillWorks } = await roomWithWitness("utf8_size");
+    const { socket } = await joined(await member(), "utf8_size");
+    const frame = JSON.stringify([null, "5", "room:utf8_size", "new_post", { message: "€".repeat(30_000) }]);
+    expect(frame.length).toBeLessThan(64 * 1024); // under the limit in UTF-16 units
+    socket.sendRaw(frame);
+    expect((await socket.closed).code).toBe(1009);
+    await stillWorks();
+  });
+
+  it("accepts a frame of exactly 64 KiB", async () => {
     const { socket } = await joined(await member(), "under_limit");
     // 2000 four-byte characters fit easily; pad with a large ignored field up to just below the limit.
     const frame: Frame = [null, "5", "room:under_limit", "new_post", { message: "ok", pad: "" }];

@@ -44,6 +44,19 @@ describe("D1 failures", () => {
     expect(frame[4]).toEqual(retried.response);
   });
 
+  it("answers heartbeats without touching storage, even with D1 failing", async () => {
+    const socket = await joinedAs("heartbeat_no_db", "heartbeat_no_db");
+    await env.DB.exec("ALTER TABLE posts RENAME TO posts_elsewhere");
+    await env.DB.exec("ALTER TABLE users RENAME TO users_elsewhere");
+    try {
+      await socket.barrier(); // a heartbeat and its ok reply
+      await socket.barrier();
+    } finally {
+      await env.DB.exec("ALTER TABLE posts_elsewhere RENAME TO posts");
+      await env.DB.exec("ALTER TABLE users_elsewhere RENAME TO users");
+    }
+  });
+
   it("answers a join whose history cannot be read with `unavailable`, leaving the socket usable", async () => {
     const socket = await connect(await makeUser("history_down"), "history_down");
     open.push(socket);

@@ -27,6 +27,8 @@ export function session() {
       }
     }
     await next();
+    // A page for a logged-in user carries their socket token: no cache may keep it.
+    if (c.var.viewer) c.header("Cache-Control", "private, no-store");
   });
 }
 

@@ -1,33 +1,14 @@
 /** Sign up, log in, log out. */
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { HTTPException } from "hono/http-exception";
 import { LOCKOUT, logIn, register } from "../../auth/accounts";
 import { bumpTokenGeneration } from "../../db/users";
 import { LoginPage, RegisterPage } from "../../views/accounts";
 import { render } from "../../views/render";
 import type { AppEnv } from "../env";
-import { csrfProtection } from "../middleware/csrf";
 import { endSession, startSession } from "../middleware/session";
 import { safeNextPath } from "../redirect";
 
 export const accountRoutes = new Hono<AppEnv>();
-
-/** Our forms are a few hundred bytes; anything far larger is refused before it is parsed. */
-export const FORM_MAX_BYTES = 16 * 1024;
-
-accountRoutes.use(
-  "*",
-  csrfProtection(),
-  bodyLimit({
-    maxSize: FORM_MAX_BYTES,
-    onError: () => {
-      throw new HTTPException(413, {
-        message: `That form was larger than ${FORM_MAX_BYTES / 1024} KiB, so it was refused.`,
-      });
-    },
-  }),
-);
 
 accountRoutes.get("/register", (c) => {
   const next = safeNextPath(c.req.query("next"));

@@ -46,8 +46,14 @@ socketRoutes.get(SOCKET_PATH, async (c) => {
 
   const rooms = c.env.ROOMS;
   const stub = rooms.get(rooms.idFromName(room));
-  const user = { id: verified.user.id, username: verified.user.username };
-  return stub.fetch(admissionRequest({ room, user, phoenixSubprotocol: credentials.phoenixSubprotocol }));
+  return stub.fetch(
+    admissionRequest({
+      room,
+      user: { id: verified.user.id, username: verified.user.username },
+      token: { generation: verified.user.tokenGeneration, expiresAt: verified.expiresAt.getTime() },
+      phoenixSubprotocol: credentials.phoenixSubprotocol,
+    }),
+  );
 });
 
 /** Socket refusals are plain text: the client is a program, and the status code is what it acts on. */

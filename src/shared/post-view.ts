@@ -1,0 +1,19 @@
+import { mentions } from "./mentions";
+import type { Post } from "./post";
+
+/** Who is reading: the page's logged-in user. */
+export interface Reader {
+  id: number;
+  username: string;
+}
+
+/**
+ * The class list of a post's `<li>`, computed the same way by the server's `PostItem` and the browser's
+ * live rendering: `mention` when it mentions the reader, `own` when the reader wrote it.
+ */
+export function postClassName(post: Post, reader: Reader): string {
+  let className = "post";
+  if (mentions(post.message, reader.username)) className += " mention";
+  if (post.user.id === reader.id) className += " own";
+  return className;
+}
