@@ -313,4 +313,24 @@ describe("staying in step", () => {
     expect(ids).toEqual([...ids].sort((x, y) => x - y));
     await b.page.unrouteAll({ behavior: "ignoreErrors" });
   });
+
+  it("tells a page whose session ended elsewhere (logout in another tab) instead of retrying forever", async () => {
+    const carol = await newPerson("cat");
+    await signUp(carol);
+    await openRoom(carol);
+    const otherTab = await carol.context.newPage();
+    await otherTab.goto(`${baseUrl}/`);
+    await Promise.all([otherTab.waitForURL(`${baseUrl}/`), otherTab.click('form[action="/logout"] button')]);
+    expect(await otherTab.locator('meta[name="user_token"]').count()).toBe(0);
+
+    await send(carol, "am I still here?");
+    await waitUntil("the page says the session ended", async () =>
+      ((await carol.page.textContent("#connection")) ?? "").includes("session has ended"),
+    );
+    expect(await carol.page.getAttribute("#connection", "data-state")).toBe("error");
+    expect(await carol.page.isDisabled("#post_message")).toBe(true);
+    expect(await carol.page.inputValue("#post_message")).toBe("am I still here?");
+    expect(await carol.page.textContent("#post_error")).toContain("session has ended");
+    await otherTab.close();
+  });
 });
