@@ -1,3 +1,5 @@
+import { decodeBase64, encodeBase64 } from "./base64";
+
 /**
  * Password hashing with PBKDF2-SHA256 through WebCrypto, the only slow KDF the Workers runtime offers
  * natively.
@@ -19,7 +21,7 @@ const SCHEME = "pbkdf2-sha256";
 export async function hashPassword(password: string): Promise<string> {
   const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
   const hash = await derive(password, salt, PBKDF2_ITERATIONS);
-  return [SCHEME, PBKDF2_ITERATIONS, toBase64(salt), toBase64(hash)].join("$");
+  return [SCHEME, PBKDF2_ITERATIONS, encodeBase64(salt), encodeBase64(hash)].join("$");
 }
 
 /** Compares in constant time; a malformed stored value never matches. */
@@ -30,9 +32,10 @@ export async function verifyPassword(password: string, stored: string): Promise<
   // Above the cap production would throw; below it never happens unless a hash was tampered with.
   if (parts.length !== 4 || scheme !== SCHEME || !Number.isInteger(iterations)) return false;
   if (iterations < 1 || iterations > PBKDF2_ITERATIONS) return false;
-  if (saltText === undefined || hashText === undefined) return false;
-  const expected = fromBase64(hashText);
-  const actual = await derive(password, fromBase64(saltText), iterations);
+  const salt = decodeBase64(saltText ?? "");
+  const expected = decodeBase64(hashText ?? "");
+  if (!salt || !expected) return false;
+  const actual = await derive(password, salt, iterations);
   return expected.byteLength === actual.byteLength && crypto.subtle.timingSafeEqual(expected, actual);
 }
 
@@ -49,16 +52,4 @@ async function derive(password: string, salt: Uint8Array, iterations: number): P
   const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(password), "PBKDF2", false, ["deriveBits"]);
   const bits = await crypto.subtle.deriveBits({ name: "PBKDF2", hash: "SHA-256", salt, iterations }, key, HASH_BITS);
   return new Uint8Array(bits);
-}
-
-function toBase64(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes));
-}
-
-function fromBase64(text: string): Uint8Array {
-  try {
-    return Uint8Array.from(atob(text), (char) => char.charCodeAt(0));
-  } catch {
-    return new Uint8Array(0);
-  }
 }

@@ -5,6 +5,8 @@
  * - `params: {token}`: the `token` query parameter.
  * The subprotocol wins when both are present.
  */
+import { decodeBase64 } from "../auth/base64";
+
 const BEARER_PREFIX = "base64url.bearer.phx.";
 
 export type SocketCredentials =
@@ -19,7 +21,7 @@ export function readSocketCredentials(request: Request): SocketCredentials {
   const phoenixSubprotocol = offered.includes("phoenix");
   const bearer = offered.find((protocol) => protocol.startsWith(BEARER_PREFIX));
   if (bearer !== undefined) {
-    const token = decodeBase64(bearer.slice(BEARER_PREFIX.length));
+    const token = decodeToken(bearer.slice(BEARER_PREFIX.length));
     if (token === undefined) return { ok: false, problem: "the bearer subprotocol is not valid base64" };
     return { ok: true, token, phoenixSubprotocol };
   }
@@ -27,18 +29,12 @@ export function readSocketCredentials(request: Request): SocketCredentials {
   return { ok: true, token: query ?? undefined, phoenixSubprotocol };
 }
 
-/**
- * Phoenix labels it base64url but encodes with `btoa` minus padding (standard alphabet), so both alphabets
- * are accepted.
- */
-function decodeBase64(text: string): string | undefined {
-  if (text === "" || !/^[A-Za-z0-9+/_-]+$/.test(text)) return undefined;
-  const standard = text.replace(/-/g, "+").replace(/_/g, "/");
+/** The token is text: base64 that decodes to nothing, or to bytes that are not UTF-8, is refused. */
+function decodeToken(text: string): string | undefined {
+  const bytes = decodeBase64(text);
+  if (!bytes || bytes.byteLength === 0) return undefined;
   try {
-    const binary = atob(standard + "=".repeat((4 - (standard.length % 4)) % 4));
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(
-      Uint8Array.from(binary, (char) => char.charCodeAt(0)),
-    );
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
     return undefined;
   }

@@ -1,0 +1,20 @@
+/** Base64 for the Workers runtime (atob/btoa), shared by password hashes and socket credentials. */
+
+export function encodeBase64(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes));
+}
+
+/**
+ * Decodes standard or URL-safe base64, with or without padding (Phoenix's "base64url" bearer is really
+ * unpadded standard base64). Undefined when the text is not base64.
+ */
+export function decodeBase64(text: string): Uint8Array | undefined {
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(text)) return undefined;
+  const standard = text.replace(/=+$/, "").replace(/-/g, "+").replace(/_/g, "/");
+  try {
+    const binary = atob(standard + "=".repeat((4 - (standard.length % 4)) % 4));
+    return Uint8Array.from(binary, (char) => char.charCodeAt(0));
+  } catch {
+    return undefined;
+  }
+}
