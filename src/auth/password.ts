@@ -1,5 +1,3 @@
-import { decodeBase64, encodeBase64 } from "./base64";
-
 /**
  * Password hashing with PBKDF2-SHA256 through WebCrypto, the only slow KDF the Workers runtime offers
  * natively.
@@ -7,6 +5,7 @@ import { decodeBase64, encodeBase64 } from "./base64";
  * Stored form: `pbkdf2-sha256$<iterations>$<salt, base64>$<hash, base64>`, so the iteration count can be
  * raised later without breaking existing hashes.
  */
+import { decodeBase64, encodeBase64 } from "./base64";
 
 /**
  * The most the Workers runtime allows: production refuses PBKDF2 above 100,000 iterations with
