@@ -75,8 +75,8 @@ async function route(connection: Connection, message: Message, context: SocketCo
       endChannel(connection, topic);
       return;
     }
-    // Not joined, or a leave that raced a close. Phoenix would answer "unmatched topic" or nothing; an ok
-    // is as true (the channel is not joined) and never leaves the client's leave waiting on a timeout.
+    // Not joined: Phoenix answers ok too. A leave that raced a close (an old join_ref): Phoenix sends
+    // nothing, but an ok is as true and never leaves the client's leave waiting for its timeout.
     return replyTo(connection, message, ok());
   }
 
