@@ -44,7 +44,12 @@ export function signUserToken(
 
 export type TokenFailure = "expired" | "invalid" | "revoked";
 export type TokenVerification =
-  | { ok: true; user: User /** When the token stops being valid. */; expiresAt: Date }
+  | {
+      ok: true;
+      user: User;
+      /** When the token stops being valid. */
+      expiresAt: Date;
+    }
   | { ok: false; reason: TokenFailure };
 
 /**
