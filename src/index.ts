@@ -5,5 +5,6 @@
 import { createApp } from "./http/app";
 
 export { Room } from "./realtime/room";
+export { UserSockets } from "./realtime/user-sockets";
 
 export default createApp() satisfies ExportedHandler<Env>;

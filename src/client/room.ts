@@ -135,7 +135,7 @@ function start(): void {
     showError(null);
     input.value = "";
     channel
-      .push(RoomEvent.newPost, { message: checked.message } satisfies NewPostParams)
+      .push(RoomEvent.newPost, { message: checked.value } satisfies NewPostParams)
       .receive("ok", (post: Post) => posts.add(post))
       .receive("error", (response: ErrorResponse) => {
         showError(describeError(response));

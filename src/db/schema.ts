@@ -49,8 +49,25 @@ export const posts = sqliteTable(
       .references(() => users.id),
     message: text("message").notNull(),
     insertedAt: timestampMs("inserted_at"),
+    /** The sender's idempotency key (`client_id`), when given: a retried push finds its original here. */
+    clientId: text("client_id"),
   },
-  (table) => [index("posts_room_id_idx").on(table.room, table.id)],
+  (table) => [
+    index("posts_room_id_idx").on(table.room, table.id),
+    // Unique per user, enforced here rather than in a room's memory, so a retry after a reconnect, an
+    // eviction or a deploy still finds its original. NULLs are distinct, so posts without one never clash.
+    uniqueIndex("posts_user_client_id_unique").on(table.userId, table.clientId),
+  ],
 );
+
+/**
+ * One row per room that has posts, for the home page's list: kept by a trigger on `posts` (see the
+ * migration `rooms_stats`), so every writer keeps it right and reading it never scans the posts.
+ */
+export const rooms = sqliteTable("rooms", {
+  name: text("name").primaryKey(),
+  postCount: integer("post_count").notNull(),
+  lastPostAt: integer("last_post_at", { mode: "timestamp_ms" }).notNull(),
+});
 
 export type UserRow = typeof users.$inferSelect;

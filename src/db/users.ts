@@ -95,10 +95,16 @@ export async function currentTokenGeneration(db: Database, id: number): Promise<
   return row?.generation;
 }
 
-/** Revokes every session cookie and socket token the user holds. */
-export async function bumpTokenGeneration(db: Database, id: number): Promise<void> {
-  await db
+/**
+ * Revokes every session cookie and socket token the user holds, in D1; returns the new generation (tokens
+ * of any lower one are revoked), or undefined if the user no longer exists. See auth/revocation.ts for
+ * the whole of it, live sockets included.
+ */
+export async function bumpTokenGeneration(db: Database, id: number): Promise<number | undefined> {
+  const [row] = await db
     .update(users)
     .set({ tokenGeneration: sql`${users.tokenGeneration} + 1`, updatedAt: new Date() })
-    .where(eq(users.id, id));
+    .where(eq(users.id, id))
+    .returning({ generation: users.tokenGeneration });
+  return row?.generation;
 }

@@ -1,7 +1,7 @@
 /**
- * The one way into a room: after the worker has verified the token and the Origin, it builds an
- * admission request carrying only what the room needs. It is a fresh Request, never the client's, so
- * no header a client sent can reach the room or pose as an identity.
+ * The one way into a room: after the worker has verified the token and the Origin (and taken a socket
+ * slot for the user), it builds an admission request carrying only what the room needs. It is a fresh
+ * Request, never the client's, so no header a client sent can reach the room or pose as an identity.
  */
 import { isMember, isTokenGrant, type Member, type TokenGrant } from "./connection";
 
@@ -11,6 +11,8 @@ export interface Admission {
   room: string;
   user: Member;
   token: TokenGrant;
+  /** The user's socket slot, which the room gives back when the socket ends; null for a relayed socket. */
+  slot: string | null;
   /** The client offered Phoenix's `phoenix` subprotocol (authToken); the room must select it. */
   phoenixSubprotocol: boolean;
 }
@@ -34,6 +36,7 @@ export function readAdmission(request: Request): Admission | undefined {
     typeof value.room !== "string" ||
     !isMember(value.user) ||
     !isTokenGrant(value.token) ||
+    (value.slot !== null && typeof value.slot !== "string") ||
     typeof value.phoenixSubprotocol !== "boolean"
   ) {
     return undefined;
@@ -42,6 +45,7 @@ export function readAdmission(request: Request): Admission | undefined {
     room: value.room,
     user: { id: value.user.id, username: value.user.username },
     token: { generation: value.token.generation, expiresAt: value.token.expiresAt },
+    slot: value.slot,
     phoenixSubprotocol: value.phoenixSubprotocol,
   };
 }

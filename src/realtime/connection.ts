@@ -3,8 +3,10 @@
  *
  * All of that state lives in the socket's attachment (merge-written on every change), so a room that was
  * evicted from memory and woken by the next frame rebuilds every connection from `getWebSockets()` and
- * loses nothing (the workers-chat-demo idiom).
+ * loses nothing: membership, join, mention filter, presence and the poster's rate-limit bucket (the
+ * workers-chat-demo idiom).
  */
+import type { BucketState } from "./rate-limit";
 import { closeQuietly, sendQuietly } from "./transport";
 
 export interface Member {
@@ -19,18 +21,33 @@ export interface TokenGrant {
   expiresAt: number;
 }
 
+/** This join's entry in the room's presence. */
+export interface PresenceEntry {
+  phxRef: string;
+  /** ISO 8601. */
+  onlineAt: string;
+}
+
 export interface ConnectionState {
   room: string;
   user: Member;
   token: TokenGrant;
+  /** The user's socket slot (see user-sockets.ts), released when this socket ends; null for relayed sockets. */
+  slot: string | null;
   /** The join_ref of the current join of the room's topic; null while not joined. */
   joinRef: string | null;
   /** Joined with `mentions_only: true`: receives only posts that mention `user.username`. */
   mentionsOnly: boolean;
+  /** Set while joined. */
+  presence: PresenceEntry | null;
+  /** The user's post bucket as of this socket's last post, so rate limits survive an eviction. */
+  postBucket: BucketState | null;
 }
 
 export class Connection {
   #state: ConnectionState;
+  /** This socket's messages, handled one after another (see socket.ts); never persisted. */
+  #inbox: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly ws: WebSocket,
@@ -40,8 +57,17 @@ export class Connection {
   }
 
   /** A new socket: writes its first attachment. */
-  static open(ws: WebSocket, room: string, user: Member, token: TokenGrant): Connection {
-    const connection = new Connection(ws, { room, user, token, joinRef: null, mentionsOnly: false });
+  static open(ws: WebSocket, fields: Pick<ConnectionState, "room" | "user" | "token" | "slot">): Connection {
+    const connection = new Connection(ws, {
+      room: fields.room,
+      user: fields.user,
+      token: fields.token,
+      slot: fields.slot,
+      joinRef: null,
+      mentionsOnly: false,
+      presence: null,
+      postBucket: null,
+    });
     ws.serializeAttachment(connection.#state);
     return connection;
   }
@@ -63,6 +89,13 @@ export class Connection {
   update(patch: Partial<ConnectionState>): void {
     this.#state = { ...this.#state, ...patch };
     this.ws.serializeAttachment(this.#state);
+  }
+
+  /** Runs `task` after every task queued before it on this socket; a failure does not stop the ones after. */
+  serially(task: () => Promise<void>): Promise<void> {
+    const result = this.#inbox.then(task);
+    this.#inbox = result.catch(() => undefined);
+    return result;
   }
 
   send(text: string): boolean {
@@ -90,7 +123,10 @@ function isConnectionState(value: unknown): value is ConnectionState {
     typeof state?.room === "string" &&
     isMember(state.user) &&
     isTokenGrant(state.token) &&
+    (state.slot === null || typeof state.slot === "string") &&
     (state.joinRef === null || typeof state.joinRef === "string") &&
-    typeof state.mentionsOnly === "boolean"
+    typeof state.mentionsOnly === "boolean" &&
+    (state.presence === null || typeof state.presence?.phxRef === "string") &&
+    (state.postBucket === null || typeof state.postBucket?.tokens === "number")
   );
 }

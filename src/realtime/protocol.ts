@@ -1,6 +1,6 @@
 /**
  * The Phoenix Channels V2 message model (Phoenix.Socket.Message / Reply / Broadcast), independent of how
- * it is encoded. See serializer.ts for the JSON form and ../shared/room-channel.ts for pyre's own events.
+ * it is encoded. See serializer.ts for the wire forms and ../shared/room-channel.ts for pyre's own events.
  */
 
 /** Events the protocol itself defines; everything else belongs to a channel. */
@@ -9,6 +9,7 @@ export const PhoenixEvent = {
   leave: "phx_leave",
   reply: "phx_reply",
   close: "phx_close",
+  error: "phx_error",
   heartbeat: "heartbeat",
 } as const;
 
@@ -23,7 +24,8 @@ export interface Message {
   ref: string | null;
   topic: string;
   event: string;
-  payload: Payload;
+  /** A JSON object, or the bytes of a V2 binary push (Phoenix's `{:binary, data}`). */
+  payload: Payload | ArrayBuffer;
 }
 
 /** What a handler answers to a message with a ref: `phx_reply {status, response}`. */
@@ -40,4 +42,8 @@ export function ok(response: object = {}): Reply {
 
 export function error(reason: string, details: Payload = {}): Reply {
   return { status: "error", response: { ...details, reason } };
+}
+
+export function isBinary(payload: Payload | ArrayBuffer): payload is ArrayBuffer {
+  return payload instanceof ArrayBuffer;
 }

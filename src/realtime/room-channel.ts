@@ -1,23 +1,43 @@
 /**
- * The room channel (a Phoenix.Channel): `join/3`, `handle_in/3` and `handle_out/3` for topic `room:ROOM`.
+ * The room channel (a Phoenix.Channel for topic `room:ROOM`): `join`, `after_join`, `handle_in`,
+ * `handle_out` and `terminate`.
  *
- * Plain functions over a {@link ChannelContext}; they never touch the WebSocket. The socket layer
- * (socket.ts) routes frames here and acts on what they return, and the Durable Object (room.ts) provides
- * the context.
+ * Plain functions over the {@link RoomServices} the Durable Object provides (history, the post writer,
+ * presence, limits, fan-out); they never touch a WebSocket directly. The socket layer (socket.ts) routes
+ * frames here and sends what these return.
  */
-import type { Database } from "../db/client";
-import { insertPost, postsAfter, recentPosts } from "../db/posts";
-import { currentTokenGeneration } from "../db/users";
+import type { PostDraft } from "../db/posts";
 import { mentions } from "../shared/mentions";
-import { checkMessage, type Post } from "../shared/post";
-import { CATCH_UP_LIMIT, type JoinResponse, RoomErrorReason, RoomEvent } from "../shared/room-channel";
-import type { ConnectionState } from "./connection";
-import { error, ok, type Payload, type Reply } from "./protocol";
+import { checkClientId, checkMessage, type Post } from "../shared/post";
+import {
+  CATCH_UP_LIMIT,
+  type JoinResponse,
+  RECENT_POSTS_LIMIT,
+  RoomErrorReason,
+  RoomEvent,
+  type TypingPayload,
+} from "../shared/room-channel";
+import type { Connection, ConnectionState, PresenceEntry } from "./connection";
+import type { Delivery } from "./fanout";
+import type { RecentHistory } from "./history";
+import type { PostWriter, WriteResult } from "./post-writer";
+import type { Presence } from "./presence";
+import { error, isBinary, ok, type Payload, type Reply } from "./protocol";
+import type { PostRateLimits } from "./rate-limit";
+import { encodePush } from "./serializer";
+import type { TypingThrottle } from "./typing";
 
-export interface ChannelContext {
-  room: string;
-  db: Database;
-  /** Sends `event` to every joined member whose {@link handleOut} accepts it. */
+export interface RoomServices {
+  readonly room: string;
+  readonly topic: string;
+  readonly history: RecentHistory;
+  readonly writer: PostWriter;
+  readonly rateLimits: PostRateLimits;
+  readonly typing: TypingThrottle;
+  readonly presence: Presence;
+  /** D1: the oldest `limit` posts after `afterId`, for catch-ups from further back than memory holds. */
+  postsAfter(afterId: number, limit: number): Promise<Post[]>;
+  /** Sends an event to every joined member, each as {@link handleOut} decides. */
   broadcast(event: string, payload: object): void;
   log(where: string, problem: unknown): void;
 }
@@ -31,80 +51,187 @@ export interface ChannelResult {
   endSession?: SessionEnd;
 }
 
-export type JoinResult = (ChannelResult & { ok: false }) | { ok: true; reply: Reply; mentionsOnly: boolean };
+/**
+ * A join that may go ahead carries a `snapshot` to take at the very moment the member is subscribed, so
+ * no post can fall between the history in the reply and the first broadcast the member receives.
+ */
+export type JoinPlan =
+  | ({ ok: false } & ChannelResult)
+  | { ok: true; mentionsOnly: boolean; snapshot: () => JoinResponse };
 
-export async function join(params: Payload, member: ConnectionState, context: ChannelContext): Promise<JoinResult> {
+export async function join(
+  params: Payload | ArrayBuffer,
+  member: Readonly<ConnectionState>,
+  services: RoomServices,
+): Promise<JoinPlan> {
+  if (isBinary(params)) return { ok: false, reply: invalid({ params: "must be a JSON object, not binary" }) };
   const errors: Record<string, string> = {};
-  const mentionsOnly = params.mentions_only ?? false;
-  if (typeof mentionsOnly !== "boolean") errors.mentions_only = "must be true or false";
-  const lastSeenId = params.last_seen_id;
-  if (lastSeenId !== undefined && lastSeenId !== null && !isPostId(lastSeenId)) {
-    errors.last_seen_id = "must be a non-negative integer";
-  }
-  if (Object.keys(errors).length > 0) return { ok: false, reply: error(RoomErrorReason.invalid, { errors }) };
+  const rawMentionsOnly = params.mentions_only ?? false;
+  if (typeof rawMentionsOnly !== "boolean") errors.mentions_only = "must be true or false";
+  const rawLastSeenId = params.last_seen_id ?? null;
+  if (rawLastSeenId !== null && !isPostId(rawLastSeenId)) errors.last_seen_id = "must be a non-negative integer";
+  if (Object.keys(errors).length > 0) return { ok: false, reply: invalid(errors) };
+  const mentionsOnly = rawMentionsOnly === true;
+  const lastSeenId = isPostId(rawLastSeenId) ? rawLastSeenId : null;
+  // Revocation reaches the room as it happens (user-sockets.ts), so only expiry is left to check here.
+  if (isExpired(member)) return { ok: false, ...endSession("token expired") };
 
-  let posts: Post[];
   try {
-    const ended = await sessionEnded(member, context.db);
-    if (ended) return { ok: false, ...endSession(ended) };
-    posts = isPostId(lastSeenId)
-      ? await postsAfter(context.db, context.room, lastSeenId, CATCH_UP_LIMIT)
-      : await recentPosts(context.db, context.room);
+    await services.history.ready();
+    if (lastSeenId === null) {
+      return {
+        ok: true,
+        mentionsOnly,
+        snapshot: () => ({ posts: services.history.newest(RECENT_POSTS_LIMIT), has_more: false }),
+      };
+    }
+    if (services.history.after(lastSeenId) !== undefined) {
+      return {
+        ok: true,
+        mentionsOnly,
+        // Memory may have moved past `lastSeenId` by subscription time; then the client pages over HTTP.
+        snapshot: () => catchUpFrom(services.history.after(lastSeenId)),
+      };
+    }
+    // Memory does not reach back that far: read the gap from D1, then close it from memory at subscription.
+    const older = await services.postsAfter(lastSeenId, CATCH_UP_LIMIT + 1);
+    return {
+      ok: true,
+      mentionsOnly,
+      snapshot: () => {
+        if (older.length > CATCH_UP_LIMIT) return catchUp(older, true);
+        const newer = services.history.after(older.at(-1)?.id ?? lastSeenId);
+        return newer ? catchUp([...older, ...newer], false) : catchUp(older, true);
+      },
+    };
   } catch (problem) {
-    context.log("RoomChannel:join", problem);
+    services.log("RoomChannel:join", problem);
     return { ok: false, reply: error(RoomErrorReason.unavailable) };
   }
-  return { ok: true, reply: ok({ posts } satisfies JoinResponse), mentionsOnly: mentionsOnly === true };
 }
 
-export async function handleIn(
-  event: string,
-  payload: Payload,
-  member: ConnectionState,
-  context: ChannelContext,
-): Promise<ChannelResult> {
-  if (event !== RoomEvent.newPost) return { reply: error(RoomErrorReason.unknownEvent, { event }) };
+function catchUpFrom(posts: Post[] | undefined): JoinResponse {
+  return posts ? catchUp(posts, false) : { posts: [], has_more: true };
+}
 
-  const checked = checkMessage(payload.message);
-  if (!checked.ok) return { reply: error(RoomErrorReason.invalid, { errors: { message: checked.error } }) };
-  if (isExpired(member)) return endSession("token expired");
+function catchUp(posts: Post[], more: boolean): JoinResponse {
+  if (posts.length > CATCH_UP_LIMIT) return { posts: posts.slice(0, CATCH_UP_LIMIT), has_more: true };
+  return { posts, has_more: more };
+}
 
-  let post: Post | undefined;
-  try {
-    post = await insertPost(context.db, {
-      room: context.room,
-      user: member.user,
-      tokenGeneration: member.token.generation,
-      message: checked.message,
-      insertedAt: new Date(),
-    });
-  } catch (problem) {
-    context.log("RoomChannel:handle_in new_post", problem);
-    return { reply: error(RoomErrorReason.unavailable) };
-  }
-  if (!post) return endSession("token revoked");
-  // Only a stored post is broadcast: whatever a member saw is in D1.
-  context.broadcast(RoomEvent.newPost, post);
-  return { reply: ok(post) };
+/** Phoenix's `after_join`: tells the joiner who is here, then tells everyone about the joiner. */
+export function afterJoin(connection: Connection, services: RoomServices): void {
+  const { joinRef, user } = connection.state;
+  if (joinRef === null) return;
+  const presence: PresenceEntry = { phxRef: newPresenceRef(), onlineAt: new Date().toISOString() };
+  connection.update({ presence });
+  connection.send(encodePush(joinRef, services.topic, RoomEvent.presenceState, services.presence.stateJson()));
+  services.presence.track(String(user.id), presenceMeta(connection.state.user.username, presence));
+}
+
+/** Phoenix's `terminate`: the join is over (leave, rejoin, close). */
+export function terminate(connection: Connection, services: RoomServices): void {
+  const { presence, user } = connection.state;
+  if (presence) services.presence.untrack(String(user.id), presenceMeta(user.username, presence));
+}
+
+export function presenceMeta(username: string, entry: PresenceEntry) {
+  return { username, online_at: entry.onlineAt, phx_ref: entry.phxRef };
 }
 
 /**
- * Phoenix's intercept + handle_out: decides, per member, whether a broadcast reaches them. A member who
- * joined with `mentions_only` gets only the posts that mention them.
+ * Phoenix's `handle_in`. A post's reply waits for D1 (group commit), so it comes back as a promise; the
+ * socket does not wait for it before handling the member's next frame.
  */
-export function handleOut(event: string, payload: object, member: ConnectionState): boolean {
-  if (event !== RoomEvent.newPost || !member.mentionsOnly) return true;
-  return mentions((payload as Post).message, member.user.username);
+export function handleIn(
+  event: string,
+  payload: Payload | ArrayBuffer,
+  connection: Connection,
+  services: RoomServices,
+): ChannelResult | Promise<ChannelResult> {
+  switch (event) {
+    case RoomEvent.newPost:
+      return newPost(payload, connection, services);
+    case RoomEvent.typing:
+      return typing(connection, services);
+    default:
+      return { reply: error(RoomErrorReason.unknownEvent, { event }) };
+  }
 }
 
-/** A token is checked at the upgrade; a long-lived socket is checked again on every join and post. */
-async function sessionEnded(member: ConnectionState, db: Database): Promise<SessionEnd | undefined> {
-  if (isExpired(member)) return "token expired";
-  const generation = await currentTokenGeneration(db, member.user.id);
-  return generation === member.token.generation ? undefined : "token revoked";
+function newPost(
+  payload: Payload | ArrayBuffer,
+  connection: Connection,
+  services: RoomServices,
+): ChannelResult | Promise<ChannelResult> {
+  if (isBinary(payload)) return { reply: invalid({ message: "must be text, not binary" }) };
+  const message = checkMessage(payload.message);
+  const clientId = checkClientId(payload.client_id);
+  if (!message.ok || !clientId.ok) {
+    const errors: Record<string, string> = {};
+    if (!message.ok) errors.message = message.error;
+    if (!clientId.ok) errors.client_id = clientId.error;
+    return { reply: invalid(errors) };
+  }
+  const member = connection.state;
+  if (isExpired(member)) return endSession("token expired");
+  const allowed = services.rateLimits.take(connection);
+  if (!allowed.ok) {
+    return { reply: error(RoomErrorReason.rateLimited, { retry_after_ms: allowed.retryAfterMs }) };
+  }
+  const draft: PostDraft = {
+    room: services.room,
+    user: member.user,
+    tokenGeneration: member.token.generation,
+    message: message.value,
+    clientId: clientId.value,
+    insertedAt: new Date(),
+  };
+  return services.writer.submit(draft).then(answerWrite);
 }
 
-function isExpired(member: ConnectionState): boolean {
+/** Stored posts were broadcast by the writer before this runs; a duplicate is answered, never broadcast again. */
+function answerWrite(result: WriteResult): ChannelResult {
+  switch (result.kind) {
+    case "stored":
+    case "duplicate":
+      return { reply: ok(result.post) };
+    case "client_id taken":
+      return { reply: invalid({ client_id: "was already used for a post in another room" }) };
+    case "revoked":
+      return endSession("token revoked");
+    case "unavailable":
+      return { reply: error(RoomErrorReason.unavailable) };
+  }
+}
+
+function typing(connection: Connection, services: RoomServices): ChannelResult {
+  const member = connection.state;
+  if (isExpired(member)) return endSession("token expired");
+  if (services.typing.shouldRelay(connection.ws)) {
+    services.broadcast(RoomEvent.typing, { user: member.user } satisfies TypingPayload);
+  }
+  return { reply: ok() };
+}
+
+/**
+ * Phoenix's intercept + `handle_out`: how each member receives an event. A member who joined with
+ * `mentions_only` gets only the posts that mention them, as a push from their own channel; typing goes to
+ * everyone but the typist's own sockets.
+ */
+export function handleOut(event: string, payload: object, member: Readonly<ConnectionState>): Delivery {
+  switch (event) {
+    case RoomEvent.newPost:
+      if (!member.mentionsOnly) return "broadcast";
+      return mentions((payload as Post).message, member.user.username) ? "push" : "skip";
+    case RoomEvent.typing:
+      return (payload as TypingPayload).user.id === member.user.id ? "skip" : "broadcast";
+    default:
+      return "broadcast";
+  }
+}
+
+function isExpired(member: Readonly<ConnectionState>): boolean {
   return Date.now() >= member.token.expiresAt;
 }
 
@@ -112,6 +239,18 @@ function endSession(reason: SessionEnd): ChannelResult {
   return { reply: error(RoomErrorReason.unauthorized, { detail: reason }), endSession: reason };
 }
 
+function invalid(errors: Record<string, string>): Reply {
+  return error(RoomErrorReason.invalid, { errors });
+}
+
 function isPostId(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** Like Phoenix's refs: unique enough to tell metas apart, short enough to send to every member. */
+function newPresenceRef(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(9));
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_");
 }

@@ -1,7 +1,8 @@
 /**
- * Phoenix's V2 JSON serializer (Phoenix.Socket.V2.JSONSerializer): frames are JSON arrays
- * `[join_ref, ref, topic, event, payload]`. Decoding is strict and says exactly what is wrong, so a
- * client with a bug learns why instead of timing out.
+ * Phoenix's V2 serializer (Phoenix.Socket.V2.JSONSerializer). Text frames are JSON arrays
+ * `[join_ref, ref, topic, event, payload]`; binary frames are V2 binary pushes, which the official
+ * client sends for a push whose payload is an ArrayBuffer. Decoding is strict and says exactly what is
+ * wrong, so a client with a bug learns why instead of timing out.
  */
 import type { Message, Payload, Reply } from "./protocol";
 import { PhoenixEvent } from "./protocol";
@@ -11,13 +12,14 @@ export type Decoded =
   | { kind: "message"; message: Message }
   /** A frame with a string ref but fields of the wrong type: answerable with an error reply. */
   | { kind: "invalid"; joinRef: string | null; ref: string; topic: string; detail: string }
-  /** Not a V2 frame at all (not JSON, not a 5-array, binary, or unanswerable): the socket is closed. */
+  /** Not a V2 frame at all (not JSON, not a 5-array, not a binary push, or unanswerable): the socket is closed. */
   | { kind: "undecodable"; detail: string };
 
 export function decode(raw: string | ArrayBuffer): Decoded {
-  if (typeof raw !== "string") {
-    return { kind: "undecodable", detail: "binary frames are not supported; send JSON text frames" };
-  }
+  return typeof raw === "string" ? decodeText(raw) : decodeBinary(raw);
+}
+
+function decodeText(raw: string): Decoded {
   let frame: unknown;
   try {
     frame = JSON.parse(raw);
@@ -66,6 +68,48 @@ function describeProblem(
   return undefined;
 }
 
+/** The kind byte of a V2 binary frame sent by a client: a push (replies and broadcasts only go the other way). */
+const BINARY_PUSH = 0;
+const BINARY_HEADER_BYTES = 5;
+const fatalUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * `<0, join_ref size, ref size, topic size, event size, join_ref, ref, topic, event, data>`, as phoenix.js
+ * encodes it. An empty join_ref or ref means none (the client has no way to send null in this form).
+ */
+function decodeBinary(raw: ArrayBuffer): Decoded {
+  const bytes = new Uint8Array(raw);
+  if (bytes.byteLength < BINARY_HEADER_BYTES || bytes[0] !== BINARY_PUSH) {
+    return { kind: "undecodable", detail: "binary frames must be Phoenix V2 binary pushes (kind 0)" };
+  }
+  const sizes = [bytes[1], bytes[2], bytes[3], bytes[4]] as [number, number, number, number];
+  const fields: string[] = [];
+  let offset = BINARY_HEADER_BYTES;
+  for (const size of sizes) {
+    if (offset + size > bytes.byteLength) {
+      return { kind: "undecodable", detail: "binary push is shorter than its header says" };
+    }
+    try {
+      fields.push(fatalUtf8.decode(bytes.subarray(offset, offset + size)));
+    } catch {
+      return { kind: "undecodable", detail: "binary push has a header field that is not UTF-8" };
+    }
+    offset += size;
+  }
+  const [joinRef, ref, topic, event] = fields as [string, string, string, string];
+  if (topic === "" || event === "") return { kind: "undecodable", detail: "binary push needs a topic and an event" };
+  return {
+    kind: "message",
+    message: {
+      joinRef: joinRef === "" ? null : joinRef,
+      ref: ref === "" ? null : ref,
+      topic,
+      event,
+      payload: raw.slice(offset),
+    },
+  };
+}
+
 /** `[join_ref, ref, topic, "phx_reply", {status, response}]`: the answer to the message with `ref`. */
 export function encodeReply(joinRef: string | null, ref: string, topic: string, reply: Reply): string {
   return JSON.stringify([joinRef, ref, topic, PhoenixEvent.reply, reply]);
@@ -74,6 +118,15 @@ export function encodeReply(joinRef: string | null, ref: string, topic: string, 
 /** `[null, null, topic, event, payload]`: the same string goes to every member, so it is encoded once. */
 export function encodeBroadcast(topic: string, event: string, payload: object): string {
   return JSON.stringify([null, null, topic, event, payload]);
+}
+
+/**
+ * `[join_ref, null, topic, event, payload]`: a push from one member's channel (Phoenix's `push/3`, and
+ * what an intercepted broadcast becomes in `handle_out`). Takes the payload already encoded, so a
+ * broadcast that reaches many members through their own channels is still serialised only once.
+ */
+export function encodePush(joinRef: string, topic: string, event: string, payloadJson: string): string {
+  return `[${JSON.stringify(joinRef)},null,${JSON.stringify(topic)},${JSON.stringify(event)},${payloadJson}]`;
 }
 
 /**

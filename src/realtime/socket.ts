@@ -1,44 +1,39 @@
 /**
  * The socket layer (Phoenix.Socket's role): answers heartbeats, routes `phx_join` / `phx_leave` and the
- * channel's own events for one connection, and keeps Phoenix's rules exactly: replies echo the refs,
- * a second join closes the first with `phx_close`, a leave is answered ok then closed, and anything for a
- * topic this socket has not joined is answered "unmatched topic".
+ * channel's own events for one connection, and keeps Phoenix's rules exactly: replies echo the refs, a
+ * second join closes the first with `phx_close`, a leave is answered ok then closed, a push for a topic
+ * this socket has not joined is answered "unmatched topic", and a push carrying the join_ref of an earlier
+ * join is discarded (answered "stale join_ref", so no client waits out a timeout).
  *
  * A socket is bound to one room, so the only topic it can join is `room:ROOM` for that room.
+ *
+ * Each socket's frames are handled in order, but no socket waits for another's: heartbeats and leaves
+ * are answered at once, and a post's reply (which waits for D1) does not hold up the member's next frame.
  */
-
 import { RoomErrorReason, SESSION_ENDED_CLOSE_CODE } from "../shared/room-channel";
-import { roomTopic } from "../shared/rooms";
 import type { Connection } from "./connection";
 import { error, type Message, ok, PHOENIX_TOPIC, PhoenixEvent, type Reply } from "./protocol";
-import { type ChannelContext, type ChannelResult, handleIn, join } from "./room-channel";
+import { afterJoin, type ChannelResult, handleIn, join, type RoomServices, terminate } from "./room-channel";
 import { encodeClose, encodeReply } from "./serializer";
 import { CloseCode } from "./transport";
 
-export interface SocketContext extends ChannelContext {
-  /** Runs room-wide work in order; see sequencer.ts. */
-  serially(task: () => Promise<void>): Promise<void>;
+export interface SocketContext extends RoomServices {
   /** Closes the connection and forgets it. */
   drop(connection: Connection, code: number, reason: string): void;
 }
 
 const unmatchedTopic = error(RoomErrorReason.unmatchedTopic);
+const staleJoin = error(RoomErrorReason.staleJoin);
 
-/** Handles one decoded message. Heartbeats are answered at once; everything else waits its turn. */
+/** Handles one decoded message from `connection`. */
 export function handleMessage(connection: Connection, message: Message, context: SocketContext): Promise<void> {
   if (message.topic === PHOENIX_TOPIC && message.event === PhoenixEvent.heartbeat) {
     replyTo(connection, message, ok());
     return Promise.resolve();
   }
-  return context.serially(async () => {
-    try {
-      await route(connection, message, context);
-    } catch (problem) {
-      // A bug in a handler answers this one message with an error; the room and other members go on.
-      context.log(`Socket:handle ${message.event}`, problem);
-      replyTo(connection, message, error(RoomErrorReason.internalError));
-    }
-  });
+  return connection.serially(() =>
+    route(connection, message, context).catch((problem) => internalError(connection, message, context, problem)),
+  );
 }
 
 /** A frame with a ref but fields of the wrong type. */
@@ -51,28 +46,20 @@ export function handleMalformed(
   );
 }
 
+/** The connection is going away (closed, dropped): its join ends without a `phx_close` to send. */
+export function handleGone(connection: Connection, context: SocketContext): void {
+  if (connection.joined) terminate(connection, context);
+}
+
 async function route(connection: Connection, message: Message, context: SocketContext): Promise<void> {
-  const ownTopic = roomTopic(connection.state.room);
   const { topic, event } = message;
+  if (event === PhoenixEvent.join) return routeJoin(connection, message, context);
 
-  if (event === PhoenixEvent.join) {
-    if (topic !== ownTopic) return replyTo(connection, message, unmatchedTopic, null);
-    const joinRef = message.joinRef ?? message.ref;
-    if (joinRef === null) {
-      context.drop(connection, CloseCode.invalidPayload, "phx_join must carry a join_ref or ref");
-      return;
-    }
-    endChannel(connection, topic);
-    const result = await join(message.payload, connection.state, context);
-    if (result.ok) connection.update({ joinRef, mentionsOnly: result.mentionsOnly });
-    return answer(connection, message, result, context);
-  }
-
+  const current = connection.state.joinRef;
   if (event === PhoenixEvent.leave) {
-    const current = connection.state.joinRef;
-    if (topic === ownTopic && current !== null && (message.joinRef ?? current) === current) {
+    if (topic === context.topic && current !== null && (message.joinRef ?? current) === current) {
       replyTo(connection, message, ok());
-      endChannel(connection, topic);
+      endChannel(connection, context);
       return;
     }
     // Not joined: Phoenix answers ok too. A leave that raced a close (an old join_ref): Phoenix sends
@@ -80,8 +67,34 @@ async function route(connection: Connection, message: Message, context: SocketCo
     return replyTo(connection, message, ok());
   }
 
-  if (topic !== ownTopic || !connection.joined) return replyTo(connection, message, unmatchedTopic, null);
-  return answer(connection, message, await handleIn(event, message.payload, connection.state, context), context);
+  if (topic !== context.topic || current === null) return replyTo(connection, message, unmatchedTopic, null);
+  // A null join_ref is valid on pushes (Phoenix allows it); another join's is a message to a channel that is gone.
+  if (message.joinRef !== null && message.joinRef !== current) return replyTo(connection, message, staleJoin);
+
+  const result = handleIn(event, message.payload, connection, context);
+  if (!(result instanceof Promise)) return answer(connection, message, result, context);
+  // The reply comes when D1 has the post; meanwhile this socket's next frames go ahead.
+  void result.then(
+    (settled) => answer(connection, message, settled, context),
+    (problem) => internalError(connection, message, context, problem),
+  );
+}
+
+async function routeJoin(connection: Connection, message: Message, context: SocketContext): Promise<void> {
+  if (message.topic !== context.topic) return replyTo(connection, message, unmatchedTopic, null);
+  const joinRef = message.joinRef ?? message.ref;
+  if (joinRef === null) {
+    context.drop(connection, CloseCode.invalidPayload, "phx_join must carry a join_ref or ref");
+    return;
+  }
+  endChannel(connection, context);
+  const plan = await join(message.payload, connection.state, context);
+  if (!plan.ok) return answer(connection, message, plan, context);
+  // From here to the reply nothing awaits: the snapshot and the subscription happen at the same moment.
+  const response = plan.snapshot();
+  connection.update({ joinRef, mentionsOnly: plan.mentionsOnly });
+  replyTo(connection, message, ok(response));
+  afterJoin(connection, context);
 }
 
 /** Sends the channel's reply, then ends the socket if its session is over (Phoenix's `disconnect`). */
@@ -90,12 +103,19 @@ function answer(connection: Connection, message: Message, result: ChannelResult,
   if (result.endSession) context.drop(connection, SESSION_ENDED_CLOSE_CODE, result.endSession);
 }
 
-/** Closes the connection's current channel, if any, telling that channel instance with `phx_close`. */
-function endChannel(connection: Connection, topic: string): void {
+/** Ends the connection's current join, if any, telling that channel instance with `phx_close`. */
+function endChannel(connection: Connection, context: SocketContext): void {
   const joinRef = connection.state.joinRef;
   if (joinRef === null) return;
-  connection.update({ joinRef: null, mentionsOnly: false });
-  connection.send(encodeClose(joinRef, topic));
+  terminate(connection, context);
+  connection.update({ joinRef: null, mentionsOnly: false, presence: null });
+  connection.send(encodeClose(joinRef, context.topic));
+}
+
+function internalError(connection: Connection, message: Message, context: SocketContext, problem: unknown): void {
+  // A bug in a handler answers this one message with an error; the room and other members go on.
+  context.log(`Socket:handle ${message.event}`, problem);
+  replyTo(connection, message, error(RoomErrorReason.internalError));
 }
 
 function replyTo(

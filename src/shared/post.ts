@@ -13,20 +13,42 @@ export interface Post {
 
 export const MESSAGE_MAX_LENGTH = 2000;
 
-export type MessageCheck = { ok: true; message: string } | { ok: false; error: string };
+export type FieldCheck<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/**
+ * Control characters other than newline and tab, and UTF-16 surrogates that are not part of a pair (JSON
+ * can carry them as `\ud800`). Such a message is refused, never silently cleaned, so what is stored is
+ * exactly what the sender meant.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
+const FORBIDDEN_CHARACTERS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]|\p{Surrogate}/u;
 
 /**
  * Trims a message and checks its length in Unicode code points (what a person counts as characters
  * for most text), so an emoji counts once, not twice as in UTF-16.
  */
-export function checkMessage(raw: unknown): MessageCheck {
+export function checkMessage(raw: unknown): FieldCheck<string> {
   if (raw === undefined || raw === null) return { ok: false, error: "can't be blank" };
   if (typeof raw !== "string") return { ok: false, error: "must be a string" };
+  if (FORBIDDEN_CHARACTERS.test(raw)) {
+    return { ok: false, error: "must not contain control characters or unpaired surrogates" };
+  }
   const message = raw.trim();
   if (message === "") return { ok: false, error: "can't be blank" };
   const length = codePointLength(message);
   if (length > MESSAGE_MAX_LENGTH) {
     return { ok: false, error: `is too long (${length} characters, at most ${MESSAGE_MAX_LENGTH})` };
   }
-  return { ok: true, message };
+  return { ok: true, value: message };
+}
+
+const CLIENT_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
+
+/** The optional idempotency key of a push: absent is fine, anything but 1–64 of A-Z a-z 0-9 - is not. */
+export function checkClientId(raw: unknown): FieldCheck<string | null> {
+  if (raw === undefined || raw === null) return { ok: true, value: null };
+  if (typeof raw !== "string" || !CLIENT_ID_PATTERN.test(raw)) {
+    return { ok: false, error: "must be 1 to 64 of A-Z, a-z, 0-9 and -" };
+  }
+  return { ok: true, value: raw };
 }

@@ -5,37 +5,85 @@
 import type { Post } from "./post";
 
 export const RoomEvent = {
-  /** Client push `{message}`, replied with the stored Post; also the broadcast of every stored Post. */
+  /** Client push `{message, client_id?}`, replied with the stored Post; also the broadcast of every stored Post. */
   newPost: "new_post",
+  /** Client push `{}` while someone types; relayed to the other members as `{user: {id, username}}`. */
+  typing: "typing",
+  /** Pushed to a member right after its join: everyone present (Phoenix.Presence's `presence_state`). */
+  presenceState: "presence_state",
+  /** Broadcast when members join or leave: `{joins, leaves}` (Phoenix.Presence's `presence_diff`). */
+  presenceDiff: "presence_diff",
 } as const;
 
-/** The most posts a catch-up join reply holds; a client that gets this many may have missed more. */
+/** The most posts a catch-up join reply holds; `has_more` says there are more to page through. */
 export const CATCH_UP_LIMIT = 500;
+
+/** How many of the newest posts a plain join (no `last_seen_id`) replies with. */
+export const RECENT_POSTS_LIMIT = 50;
+
+/** A typing member is relayed at most once per this many milliseconds; extra pushes are acknowledged only. */
+export const TYPING_RELAY_INTERVAL_MS = 2_000;
 
 /** `phx_join` payload; every field is optional. */
 export interface JoinParams {
   /** Receive only posts that `@mention` you (the join reply's history is not filtered). */
   mentions_only?: boolean;
-  /** Catch up: the join reply holds the posts with a greater id (exclusive), up to 500. */
+  /** Catch up: the join reply holds the posts with a greater id (exclusive), oldest first, up to 500. */
   last_seen_id?: number;
 }
 
 export interface JoinResponse {
   posts: Post[];
+  /**
+   * True when a catch-up reply stopped at {@link CATCH_UP_LIMIT} posts and more were posted after the
+   * last one: page on with `GET /rooms/ROOM/posts?after=ID` until a page comes back short.
+   */
+  has_more: boolean;
 }
 
 export interface NewPostParams {
   message: string;
+  /**
+   * Makes the push idempotent: 1–64 of A-Z a-z 0-9 and `-` (a UUID fits). Pushing the same `client_id`
+   * again (a retry) answers ok with the original post and broadcasts nothing new.
+   */
+  client_id?: string;
+}
+
+/** The `typing` relay's payload. */
+export interface TypingPayload {
+  user: { id: number; username: string };
+}
+
+/** One presence entry per open join; a person with two tabs is one key (their user id) with two metas. */
+export interface PresenceMeta {
+  username: string;
+  /** ISO 8601: when this join began. */
+  online_at: string;
+  /** Unique per join; how Phoenix.Presence (and the JS `Presence` class) tells metas apart. */
+  phx_ref: string;
+}
+
+/** Keyed by user id as a string, the shape the official JS `Presence` class syncs. */
+export type PresenceState = Record<string, { metas: PresenceMeta[] }>;
+
+export interface PresenceDiff {
+  joins: PresenceState;
+  leaves: PresenceState;
 }
 
 /** Error `reason`s a room channel replies with. */
 export const RoomErrorReason = {
   /** The payload failed validation; `errors` maps each field to what is wrong with it. */
   invalid: "invalid",
-  /** Storage failed; nothing was stored or broadcast, so the client may retry. */
+  /** Storage failed or was too slow; the post was not acknowledged. Retry with the same `client_id`. */
   unavailable: "unavailable",
+  /** Too many posts too fast; `retry_after_ms` says when the next one will be taken. Nothing was stored. */
+  rateLimited: "rate_limited",
   /** The topic is not this socket's room, or the channel is not joined. */
   unmatchedTopic: "unmatched topic",
+  /** The push carried the join_ref of an earlier join of this topic; it was discarded, as Phoenix does. */
+  staleJoin: "stale join_ref",
   /** The event is not one the room channel handles; `event` names it. */
   unknownEvent: "unknown event",
   /** The frame had a ref but fields of the wrong type; `detail` says which. */

@@ -197,6 +197,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
         "--env-file",
         envFile,
         "--show-interactive-dev-session=false",
+        // The tests post faster than a person would (55 posts in a couple of seconds); the post rate
+        // limit itself is tested in the Workers pool.
+        "--var",
+        "POSTS_PER_SECOND:1000",
+        "--var",
+        "POSTS_BURST:1000",
       ],
       { cwd: ROOT, env: childEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true },
     );

@@ -124,7 +124,7 @@ describe("room channel over the official phoenix client", () => {
     const room = uniqueName("e2e");
     const a = await enter(room, alice);
     const b = await enter(room, bob);
-    expect(a.joined).toEqual({ posts: [] });
+    expect(a.joined).toEqual({ posts: [], has_more: false });
 
     const stored = await post(a, "hello bob", alice.username);
 
@@ -173,13 +173,13 @@ describe("room channel over the official phoenix client", () => {
     expect(second.id).toBeLessThan(third.id);
 
     const fresh = await enter(room, bob, {});
-    expect(fresh.joined).toEqual({ posts: [first, second, third] });
+    expect(fresh.joined).toEqual({ posts: [first, second, third], has_more: false });
 
     const catchingUp = await enter(room, bob, { last_seen_id: first.id });
-    expect(catchingUp.joined).toEqual({ posts: [second, third] });
+    expect(catchingUp.joined).toEqual({ posts: [second, third], has_more: false });
 
     const upToDate = await enter(room, bob, { last_seen_id: third.id });
-    expect(upToDate.joined).toEqual({ posts: [] });
+    expect(upToDate.joined).toEqual({ posts: [], has_more: false });
   });
 
   it("refuses blank and too-long messages with reason invalid, and broadcasts nothing for them", async () => {

@@ -130,8 +130,21 @@ export class TestSocket {
     expect(reply.status).toBe("ok");
   }
 
+  /** Frames of `event` sent to every member alike: `[null, null, topic, event, payload]`. */
   broadcasts(event: string): Frame[] {
     return this.frames.filter((f) => f[0] === null && f[1] === null && f[3] === event);
+  }
+
+  /** Frames of `event` pushed by this member's own channel: `[join_ref, null, topic, event, payload]`. */
+  pushes(event: string, joinRef?: string): Frame[] {
+    return this.frames.filter(
+      (f) => f[0] !== null && f[1] === null && f[3] === event && (!joinRef || f[0] === joinRef),
+    );
+  }
+
+  /** Every frame of `event`, broadcast or pushed. */
+  received(event: string): Frame[] {
+    return this.frames.filter((f) => f[1] === null && f[3] === event);
   }
 
   close(): void {
@@ -141,6 +154,18 @@ export class TestSocket {
       // already closed
     }
   }
+}
+
+/**
+ * Closes the sockets and waits for each close to complete, so the room has finished with them (and given
+ * their slots back) before the next test.
+ */
+export async function closeAll(sockets: TestSocket[]): Promise<void> {
+  const closing = sockets.splice(0);
+  for (const socket of closing) socket.close();
+  await Promise.all(
+    closing.map((socket) => Promise.race([socket.closed, new Promise((resolve) => setTimeout(resolve, 2_000))])),
+  );
 }
 
 /** Connects `user` to `room` and returns a socket ready to join. */

@@ -4,7 +4,7 @@ import { hashPassword } from "../../src/auth/password";
 import { readTokenSecret, type TokenSecret } from "../../src/auth/secret";
 import { signUserToken, type TokenOptions } from "../../src/auth/token";
 import { createDatabase } from "../../src/db/client";
-import { insertPost } from "../../src/db/posts";
+import { storePosts } from "../../src/db/posts";
 import { createUser, type User } from "../../src/db/users";
 import type { Post } from "../../src/shared/post";
 
@@ -33,15 +33,14 @@ export function tokenFor(user: User, options?: TokenOptions): Promise<string> {
   return signUserToken(user, testSecret(), options);
 }
 
-/** Stores a post by `author` straight through the app's query code, as the room would. */
+/**
+ * Stores a post by `author` straight through the app's query code, as the room would. Only for rooms whose
+ * Durable Object has not loaded its history yet: the room is the only writer of its posts once it has.
+ */
 export async function postAs(author: User, room: string, message: string, insertedAt = new Date()): Promise<Post> {
-  const post = await insertPost(db, {
-    room,
-    user: author,
-    tokenGeneration: author.tokenGeneration,
-    message,
-    insertedAt,
-  });
-  if (!post) throw new Error(`${author.username}'s token generation is stale`);
-  return post;
+  const [outcome] = await storePosts(db, [
+    { room, user: author, tokenGeneration: author.tokenGeneration, message, clientId: null, insertedAt },
+  ]);
+  if (outcome?.kind !== "stored") throw new Error(`could not store a post by ${author.username}: ${outcome?.kind}`);
+  return outcome.post;
 }

@@ -5,13 +5,11 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { connectAndJoin, type TestSocket } from "../helpers/socket";
+import { closeAll, connectAndJoin, type TestSocket } from "../helpers/socket";
 import { makeUser } from "../helpers/users";
 
 const open: TestSocket[] = [];
-afterEach(() => {
-  for (const socket of open.splice(0)) socket.close();
-});
+afterEach(() => closeAll(open));
 
 function roomStub(room: string) {
   return env.ROOMS.get(env.ROOMS.idFromName(room));
@@ -38,7 +36,7 @@ describe("hibernation", () => {
       plain.response.id,
       mention.response.id,
     ]);
-    expect(f.socket.broadcasts("new_post").map((frame) => frame[4].id)).toEqual([mention.response.id]);
+    expect(f.socket.received("new_post").map((frame) => frame[4].id)).toEqual([mention.response.id]);
 
     // The join ref survived too: leaving closes the original join.
     const left = await f.socket.push("room:sleepy", "phx_leave", {}, f.joinRef);

@@ -6,13 +6,11 @@ import { and, eq } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { posts } from "../../src/db/schema";
 import type { User } from "../../src/db/users";
-import { connect, connectAndJoin, type Frame, type TestSocket } from "../helpers/socket";
+import { closeAll, connect, connectAndJoin, type Frame, type TestSocket } from "../helpers/socket";
 import { db, makeUser } from "../helpers/users";
 
 const open: TestSocket[] = [];
-afterEach(() => {
-  for (const socket of open.splice(0)) socket.close();
-});
+afterEach(() => closeAll(open));
 
 let userCount = 0;
 async function member(prefix = "member"): Promise<User> {
@@ -37,7 +35,13 @@ describe("join", () => {
     open.push(socket);
     socket.send(["7", "7", "room:join_refs", "phx_join", {}]);
     const reply = await socket.waitFor((f) => f[1] === "7");
-    expect(reply).toEqual(["7", "7", "room:join_refs", "phx_reply", { status: "ok", response: { posts: [] } }]);
+    expect(reply).toEqual([
+      "7",
+      "7",
+      "room:join_refs",
+      "phx_reply",
+      { status: "ok", response: { posts: [], has_more: false } },
+    ]);
   });
 
   it("refuses any topic but this socket's own room: unmatched topic", async () => {
@@ -179,7 +183,7 @@ describe("mentions only (intercept / handle_out)", () => {
     const watcher = await makeUser("Watcher");
     const everyone = await member("everyone");
     const p = (await joined(poster, "mentions")).socket;
-    const w = (await joined(watcher, "mentions", { mentions_only: true })).socket;
+    const { socket: w, joinRef: watcherJoin } = await joined(watcher, "mentions", { mentions_only: true });
     const e = (await joined(everyone, "mentions")).socket;
 
     const messages = [
@@ -194,8 +198,11 @@ describe("mentions only (intercept / handle_out)", () => {
     }
     await w.barrier();
     await e.barrier();
-    expect(w.broadcasts("new_post").map((f) => f[4].message)).toEqual(["hey @watcher, look", "(@WATCHER)"]);
+    // What passes the filter is a push from the watcher's own channel, carrying its join_ref (as in Phoenix).
+    expect(w.received("new_post").map((f) => f[4].message)).toEqual(["hey @watcher, look", "(@WATCHER)"]);
+    expect(w.received("new_post").every((f) => f[0] === watcherJoin)).toBe(true);
     expect(e.broadcasts("new_post").map((f) => f[4].message)).toEqual(messages);
+    expect(e.received("new_post")).toHaveLength(messages.length);
   });
 
   it("filters the sender's own broadcast too, but still replies to it", async () => {
@@ -205,7 +212,7 @@ describe("mentions only (intercept / handle_out)", () => {
     expect(reply.status).toBe("ok");
     const mention = await q.push("room:self_filter", "new_post", { message: "note to @quiet_one" });
     await q.barrier();
-    expect(q.broadcasts("new_post").map((f) => f[4].id)).toEqual([mention.response.id]);
+    expect(q.received("new_post").map((f) => f[4].id)).toEqual([mention.response.id]);
   });
 
   it("does not filter the join reply's history", async () => {
@@ -345,7 +352,7 @@ describe("socket-level protocol", () => {
     await p.push("room:double", "new_post", { message: "not for you" });
     await p.push("room:double", "new_post", { message: "@rejoiner hi" });
     await w.barrier();
-    expect(w.broadcasts("new_post").map((f) => f[4].message)).toEqual(["@rejoiner hi"]);
+    expect(w.received("new_post").map((f) => f[4].message)).toEqual(["@rejoiner hi"]);
   });
 
   it("closes the socket with 1007 when a join carries no ref at all", async () => {

@@ -1,56 +1,88 @@
 /**
- * A socket outlives the check at its upgrade, so the room checks the token's grant again: a member who
- * logged out (generation bumped) or whose token expired can neither post nor rejoin, and their socket is
- * closed with 4001 so the page can say why.
+ * A socket outlives the check at its upgrade. Logging out (or changing the password) ends every socket of
+ * the user in every room at once, listeners included; a post that slips in before the notice is refused
+ * by D1 itself; and an expired token can neither post nor rejoin. Ended sockets close with 4001 so the
+ * page can say why.
  */
+import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
+import { revokeTokens } from "../../src/auth/revocation";
 import { TOKEN_MAX_AGE_SECONDS } from "../../src/auth/token";
 import { posts } from "../../src/db/schema";
 import { bumpTokenGeneration } from "../../src/db/users";
+import { admissionRequest } from "../../src/realtime/admission";
 import { SESSION_ENDED_CLOSE_CODE } from "../../src/shared/room-channel";
-import { connectAndJoin, TestSocket, upgrade } from "../helpers/socket";
+import { closeAll, connect, connectAndJoin, TestSocket, upgrade } from "../helpers/socket";
 import { db, makeUser, tokenFor } from "../helpers/users";
 
 const open: TestSocket[] = [];
-afterEach(() => {
-  for (const socket of open.splice(0)) socket.close();
-});
+afterEach(() => closeAll(open));
 
 async function storedIn(room: string): Promise<number> {
   return (await db.select().from(posts).where(eq(posts.room, room))).length;
 }
 
+function roomStub(room: string) {
+  return env.ROOMS.get(env.ROOMS.idFromName(room));
+}
+
 describe("a session that ends while its socket is open", () => {
-  it("refuses a post after logout, closes that socket with 4001, and leaves others alone", async () => {
+  it("closes every socket of the user in every room at logout, listeners included, and nobody else's", async () => {
     const leaver = await makeUser("logs_out");
     const other = await makeUser("stays_in");
-    const l = await connectAndJoin(leaver, "revoked_room");
-    const o = await connectAndJoin(other, "revoked_room");
+    const reader = await connectAndJoin(leaver, "revoked_a"); // only listens
+    const writer = await connectAndJoin(leaver, "revoked_b");
+    const idle = await connect(leaver, "revoked_c"); // connected, never joined
+    const bystander = await connectAndJoin(other, "revoked_a");
+    open.push(reader.socket, writer.socket, idle, bystander.socket);
+    const oldToken = await tokenFor(leaver);
+
+    await revokeTokens(env, db, leaver.id); // what POST /logout does
+    for (const socket of [reader.socket, writer.socket, idle]) {
+      expect(await socket.closed).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "token revoked" });
+    }
+
+    const fine = await bystander.socket.push("room:revoked_a", "new_post", { message: "still here" });
+    expect(fine.status).toBe("ok");
+    const refused = await upgrade({ room: "revoked_a", token: oldToken });
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toMatch(/revoked/);
+  });
+
+  it("refuses a post whose token was revoked behind the room's back: D1 checks the generation on insert", async () => {
+    const leaver = await makeUser("slips_through");
+    const other = await makeUser("watches");
+    const l = await connectAndJoin(leaver, "guarded_room");
+    const o = await connectAndJoin(other, "guarded_room");
     open.push(l.socket, o.socket);
 
-    await bumpTokenGeneration(db, leaver.id); // what POST /logout does
-    const refused = await l.socket.push("room:revoked_room", "new_post", { message: "after logout" });
+    await bumpTokenGeneration(db, leaver.id); // the room is never told
+    const refused = await l.socket.push("room:guarded_room", "new_post", { message: "after logout" });
     expect(refused.status).toBe("error");
     expect(refused.response).toEqual({ reason: "unauthorized", detail: "token revoked" });
     expect(await l.socket.closed).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "token revoked" });
-    expect(await storedIn("revoked_room")).toBe(0);
+    expect(await storedIn("guarded_room")).toBe(0);
 
-    const fine = await o.socket.push("room:revoked_room", "new_post", { message: "still here" });
+    const fine = await o.socket.push("room:guarded_room", "new_post", { message: "still here" });
     expect(fine.status).toBe("ok");
     await o.socket.barrier();
     expect(o.socket.broadcasts("new_post").map((f) => f[4].message)).toEqual(["still here"]);
   });
 
-  it("refuses a rejoin after logout the same way", async () => {
-    const user = await makeUser("rejoins_after_logout");
-    const { socket } = await connectAndJoin(user, "revoked_rejoin");
-    open.push(socket);
-    await bumpTokenGeneration(db, user.id);
-    const rejoin = await socket.join("revoked_rejoin");
-    expect(rejoin.status).toBe("error");
-    expect(rejoin.response).toEqual({ reason: "unauthorized", detail: "token revoked" });
-    expect((await socket.closed).code).toBe(SESSION_ENDED_CLOSE_CODE);
+  it("refuses a socket that reaches the room after the room heard of the revocation", async () => {
+    const user = await makeUser("late_admission");
+    await roomStub("race_room").endUserSockets(user.id, 1);
+    const admitted = await roomStub("race_room").fetch(
+      admissionRequest({
+        room: "race_room",
+        user: { id: user.id, username: user.username },
+        token: { generation: 0, expiresAt: Date.now() + 60_000 },
+        slot: null,
+        phoenixSubprotocol: false,
+      }),
+    );
+    expect(admitted.status).toBe(403);
   });
 
   it("refuses a post once the token has expired", async () => {
@@ -69,5 +101,8 @@ describe("a session that ends while its socket is open", () => {
     expect(late.response).toEqual({ reason: "unauthorized", detail: "token expired" });
     expect(await socket.closed).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "token expired" });
     expect(await storedIn("expiring")).toBe(0);
+
+    const rejoin = await upgrade({ room: "expiring", token: await tokenFor(user, { now: issuedAt }) });
+    expect(rejoin.status).toBe(403);
   });
 });

@@ -4,12 +4,12 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { connect, connectAndJoin, type TestSocket } from "../helpers/socket";
+import { closeAll, connect, connectAndJoin, type TestSocket } from "../helpers/socket";
 import { makeUser } from "../helpers/users";
 
 const open: TestSocket[] = [];
 afterEach(async () => {
-  for (const socket of open.splice(0)) socket.close();
+  await closeAll(open);
   await env.DB.exec("DROP TRIGGER IF EXISTS fail_post_inserts");
 });
 

@@ -5,7 +5,7 @@ import { formatAge, formatPostTime } from "../../src/shared/time";
 
 describe("checkMessage", () => {
   it("trims and accepts up to 2000 code points", () => {
-    expect(checkMessage("  hi  ")).toEqual({ ok: true, message: "hi" });
+    expect(checkMessage("  hi  ")).toEqual({ ok: true, value: "hi" });
     expect(checkMessage("é".repeat(MESSAGE_MAX_LENGTH))).toMatchObject({ ok: true });
     expect(checkMessage("👩🏽‍🚀".repeat(400))).toMatchObject({ ok: true }); // 4 code points each: 1600
   });

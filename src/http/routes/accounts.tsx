@@ -1,7 +1,7 @@
 /** Sign up, log in, log out. */
 import { Hono } from "hono";
 import { LOCKOUT, logIn, register } from "../../auth/accounts";
-import { bumpTokenGeneration } from "../../db/users";
+import { revokeTokens } from "../../auth/revocation";
 import { LoginPage, RegisterPage } from "../../views/accounts";
 import { render } from "../../views/render";
 import type { AppEnv } from "../env";
@@ -62,7 +62,7 @@ accountRoutes.post("/login", async (c) => {
 accountRoutes.post("/logout", async (c) => {
   const viewer = c.var.viewer;
   // Bumping the generation revokes this session, the user's other sessions and every socket token issued.
-  if (viewer) await bumpTokenGeneration(c.var.db, viewer.user.id);
+  if (viewer) await revokeTokens(c.env, c.var.db, viewer.user.id);
   endSession(c);
   return c.redirect("/", 303);
 });

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { activeRooms, recentPosts } from "../../db/posts";
+import { RECENT_POSTS_LIMIT } from "../../shared/room-channel";
 import { isRoomName } from "../../shared/rooms";
 import { HomePage } from "../../views/home";
 import { render } from "../../views/render";
@@ -34,5 +35,8 @@ pageRoutes.get("/rooms/:room", async (c) => {
   if (!isRoomName(room)) throw new HTTPException(404, { message: `There is no room "${room}". ${ROOM_NAME_RULE}` });
   const viewer = c.var.viewer;
   if (!viewer) return redirectToLogin(c);
-  return render(c, <RoomPage viewer={viewer} room={room} posts={await recentPosts(c.var.db, room)} />);
+  return render(
+    c,
+    <RoomPage viewer={viewer} room={room} posts={await recentPosts(c.var.db, room, RECENT_POSTS_LIMIT)} />,
+  );
 });

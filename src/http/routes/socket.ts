@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { verifyUserToken } from "../../auth/token";
 import { admissionRequest } from "../../realtime/admission";
+import { userSockets } from "../../realtime/user-sockets";
 import { isRoomName } from "../../shared/rooms";
 import type { AppEnv } from "../env";
 import { isAllowedOrigin } from "../origin";
@@ -44,20 +45,38 @@ socketRoutes.get(SOCKET_PATH, async (c) => {
   const verified = await verifyUserToken(credentials.token, c.var.secret, c.var.db);
   if (!verified.ok) throw refusal(403, `Token ${verified.reason}: reload the page to get a fresh one.`);
 
+  const user = verified.user;
+  const slots = userSockets(c.env, user.id);
+  const opened = await slots.open(user.id, user.tokenGeneration, `room:${room}`);
+  if (!opened.ok) {
+    if (opened.reason === "revoked") throw refusal(403, "Token revoked: reload the page to get a fresh one.");
+    throw refusal(
+      429,
+      `Too many open sockets: at most ${opened.limit} per user across all rooms. Close a tab or another app's connection, then try again.`,
+    );
+  }
+
   const rooms = c.env.ROOMS;
   const stub = rooms.get(rooms.idFromName(room));
-  return stub.fetch(
-    admissionRequest({
-      room,
-      user: { id: verified.user.id, username: verified.user.username },
-      token: { generation: verified.user.tokenGeneration, expiresAt: verified.expiresAt.getTime() },
-      phoenixSubprotocol: credentials.phoenixSubprotocol,
-    }),
-  );
+  try {
+    return await stub.fetch(
+      admissionRequest({
+        room,
+        user: { id: user.id, username: user.username },
+        token: { generation: user.tokenGeneration, expiresAt: verified.expiresAt.getTime() },
+        slot: opened.slot,
+        phoenixSubprotocol: credentials.phoenixSubprotocol,
+      }),
+    );
+  } catch (problem) {
+    // The room never took the socket, so nothing else will give its slot back.
+    await slots.close(opened.slot);
+    throw problem;
+  }
 });
 
 /** Socket refusals are plain text: the client is a program, and the status code is what it acts on. */
-function refusal(status: 400 | 403 | 426, message: string, headers: Record<string, string> = {}): HTTPException {
+function refusal(status: 400 | 403 | 426 | 429, message: string, headers: Record<string, string> = {}): HTTPException {
   return new HTTPException(status, {
     res: new Response(message, { status, headers: { "Content-Type": "text/plain; charset=utf-8", ...headers } }),
   });

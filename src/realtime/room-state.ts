@@ -1,0 +1,178 @@
+/**
+ * Everything one room holds while it is awake: its members' connections, presence, recent history, the
+ * post writer, rate limits and typing throttles, wired together as the {@link SocketContext} that the
+ * socket layer and the room channel work with.
+ *
+ * It is built when the room wakes, from `getWebSockets()` and each socket's attachment (the
+ * workers-chat-demo idiom), so hibernation and eviction lose nothing a member could notice: who is
+ * here, who has joined with which join_ref and filter, who is present, and each poster's bucket. The
+ * recent history is read from D1 again on first use.
+ */
+import { createDatabase, type Database } from "../db/client";
+import { postsAfter, recentPosts, storePosts } from "../db/posts";
+import type { Post } from "../shared/post";
+import { CATCH_UP_LIMIT, type PresenceDiff, RoomEvent } from "../shared/room-channel";
+import { roomTopic } from "../shared/rooms";
+import type { Admission } from "./admission";
+import { Connection } from "./connection";
+import { fanOut } from "./fanout";
+import { RecentHistory } from "./history";
+import { PostWriter } from "./post-writer";
+import { Presence } from "./presence";
+import { PostRateLimits } from "./rate-limit";
+import { handleOut, presenceMeta } from "./room-channel";
+import type { RoomConfig } from "./room-config";
+import { handleGone, type SocketContext } from "./socket";
+import { CloseCode, closeQuietly } from "./transport";
+import { TypingThrottle } from "./typing";
+import { userSockets } from "./user-sockets";
+
+/** How many recent posts the room keeps in memory: enough for any join and most catch-ups. */
+export const HISTORY_CAPACITY = CATCH_UP_LIMIT;
+
+export class RoomState implements SocketContext {
+  readonly topic: string;
+  readonly history: RecentHistory;
+  readonly writer: PostWriter;
+  readonly rateLimits: PostRateLimits;
+  readonly typing = new TypingThrottle();
+  readonly presence: Presence;
+  readonly #members = new Map<WebSocket, Connection>();
+  readonly #db: Database;
+
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly env: Env,
+    readonly room: string,
+    config: RoomConfig,
+    readonly log: (where: string, problem: unknown) => void,
+  ) {
+    this.topic = roomTopic(room);
+    this.#db = createDatabase(env.DB);
+    this.presence = new Presence((diff) => this.#broadcastPresence(diff));
+    this.history = new RecentHistory((limit) => recentPosts(this.#db, room, limit), HISTORY_CAPACITY);
+    this.rateLimits = new PostRateLimits({ perSecond: config.postsPerSecond, burst: config.postsBurst });
+    this.writer = new PostWriter({
+      store: (drafts) => storePosts(this.#db, drafts),
+      onStored: (posts) => this.#announce(posts),
+      log,
+      timeoutMs: config.postStoreTimeoutMs,
+    });
+
+    for (const ws of ctx.getWebSockets()) {
+      const connection = Connection.restore(ws);
+      if (connection) this.#members.set(ws, connection);
+      else closeQuietly(ws, CloseCode.internalError, "lost connection state; reconnect");
+    }
+    const members = [...this.#members.values()];
+    this.rateLimits.restore(members);
+    this.presence.rebuild(
+      members.flatMap(({ state }) =>
+        state.joinRef !== null && state.presence
+          ? [[String(state.user.id), presenceMeta(state.user.username, state.presence)] as const]
+          : [],
+      ),
+    );
+  }
+
+  /** The room name a woken instance finds in its sockets' attachments, if it has any. */
+  static roomOf(ctx: DurableObjectState): string | undefined {
+    for (const ws of ctx.getWebSockets()) {
+      const connection = Connection.restore(ws);
+      if (connection) return connection.state.room;
+    }
+    return undefined;
+  }
+
+  /** Accepts an admitted socket, unless its token generation was revoked while it was on its way. */
+  admit(admission: Admission): Response {
+    if (admission.token.generation < revokedBelow(this.ctx.storage, admission.user.id)) {
+      if (admission.slot) void this.#release(admission.user.id, admission.slot);
+      return new Response("Token revoked: reload the page to get a fresh one.", { status: 403 });
+    }
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server);
+    this.#members.set(server, Connection.open(server, admission));
+    const headers = admission.phoenixSubprotocol ? { "Sec-WebSocket-Protocol": "phoenix" } : undefined;
+    return new Response(null, { status: 101, webSocket: client, headers });
+  }
+
+  get(ws: WebSocket): Connection | undefined {
+    return this.#members.get(ws);
+  }
+
+  get size(): number {
+    return this.#members.size;
+  }
+
+  /** Closes the connection and forgets it. */
+  drop(connection: Connection, code: number, reason: string): void {
+    void this.forget(connection);
+    connection.close(code, reason);
+  }
+
+  /**
+   * The connection has ended: its join ends, its presence leaves, its slot is given back (resolves once
+   * it is, so a client that waits for the close can open a new socket in its place). Idempotent.
+   */
+  forget(connection: Connection): Promise<void> {
+    if (!this.#members.delete(connection.ws)) return Promise.resolve();
+    handleGone(connection, this);
+    const { user, slot } = connection.state;
+    return slot ? this.#release(user.id, slot) : Promise.resolve();
+  }
+
+  broadcast(event: string, payload: object): void {
+    fanOut(this.#members.values(), this.topic, event, payload, handleOut);
+  }
+
+  postsAfter(afterId: number, limit: number): Promise<Post[]> {
+    return postsAfter(this.#db, this.room, afterId, limit);
+  }
+
+  liveSlots(userId: number): string[] {
+    const slots: string[] = [];
+    for (const { state } of this.#members.values()) {
+      if (state.user.id === userId && state.slot) slots.push(state.slot);
+    }
+    return slots;
+  }
+
+  /** Remembers the revocation (for sockets still on their way here) and closes the sockets it ends. */
+  endUserSockets(userId: number, validFrom: number, code: number): void {
+    rememberRevocation(this.ctx.storage, userId, validFrom);
+    for (const connection of [...this.#members.values()]) {
+      const { user, token } = connection.state;
+      if (user.id === userId && token.generation < validFrom) this.drop(connection, code, "token revoked");
+    }
+  }
+
+  #release(userId: number, slot: string): Promise<void> {
+    return userSockets(this.env, userId)
+      .close(slot)
+      .catch((problem) => this.log("Room:release slot", problem));
+  }
+
+  /** Stored posts, in id order: into the history, then out to the members. */
+  #announce(posts: readonly Post[]): void {
+    this.history.append(posts);
+    for (const post of posts) this.broadcast(RoomEvent.newPost, post);
+  }
+
+  #broadcastPresence(diff: PresenceDiff): void {
+    try {
+      this.broadcast(RoomEvent.presenceDiff, diff);
+    } catch (problem) {
+      this.log("Room:presence_diff", problem);
+    }
+  }
+}
+
+/** Token generations of `userId` below this were revoked (see user-sockets.ts). */
+export function revokedBelow(storage: DurableObjectStorage, userId: number): number {
+  return storage.kv.get<number>(`validFrom:${userId}`) ?? 0;
+}
+
+export function rememberRevocation(storage: DurableObjectStorage, userId: number, validFrom: number): void {
+  if (validFrom > revokedBelow(storage, userId)) storage.kv.put(`validFrom:${userId}`, validFrom);
+}

@@ -1,0 +1,130 @@
+/**
+ * UserSockets: one Durable Object per user that knows every socket the user has open, in any room
+ * (Phoenix's socket `id`, "users_socket:ID", through which an app disconnects all of a user's sockets).
+ *
+ * - It caps a user's concurrent sockets: the socket endpoint asks it for a slot before admitting a
+ *   socket, and the holder (the room, or a socket session) gives the slot back when the socket ends, so a
+ *   closed tab frees its place at once. Slots whose holder lost them without saying so (a crash, a deploy)
+ *   are found by asking the holders when the cap is reached.
+ * - It ends them: logging out or changing the password bumps the user's token generation and tells this
+ *   object, which tells every holder to close the user's sockets of older generations, listeners included,
+ *   and refuses slots for them from then on.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { logError } from "../log";
+import { readRoomConfig } from "./room-config";
+
+/** Who holds a slot: `room:NAME` (a room-bound socket) or `session:ID` (a socket session, many rooms). */
+export type SlotHolder = `room:${string}` | `session:${string}`;
+
+/** What a slot holder answers: the room Durable Object, and the socket session. */
+export interface SocketHolder {
+  /** The slots of `userId`'s sockets it still holds. */
+  liveSlots(userId: number): Promise<string[]>;
+  /** Closes `userId`'s sockets whose token generation is below `validFrom`, and refuses them from now on. */
+  endUserSockets(userId: number, validFrom: number): Promise<void>;
+}
+
+export type OpenResult =
+  | { ok: true; slot: string }
+  | { ok: false; reason: "limit"; limit: number }
+  | { ok: false; reason: "revoked" };
+
+/** A slot younger than this may still be on its way to its holder, so a reconciliation leaves it alone. */
+const RECONCILE_MIN_AGE_MS = 10_000;
+
+export class UserSockets extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(
+      `CREATE TABLE IF NOT EXISTS slots (
+        id TEXT PRIMARY KEY, holder TEXT NOT NULL, generation INTEGER NOT NULL, opened_at INTEGER NOT NULL
+      )`,
+    );
+  }
+
+  /** A slot for a new socket of token generation `generation`, held by `holder`; refused at the cap or if revoked. */
+  async open(userId: number, generation: number, holder: SlotHolder): Promise<OpenResult> {
+    if (generation < this.#validFrom()) return { ok: false, reason: "revoked" };
+    const limit = readRoomConfig(this.env).socketsPerUser;
+    if (this.#count() >= limit) await this.#reconcile(userId);
+    // Checked again after the await: revocation or other opens may have landed meanwhile.
+    if (generation < this.#validFrom()) return { ok: false, reason: "revoked" };
+    if (this.#count() >= limit) return { ok: false, reason: "limit", limit };
+    const slot = crypto.randomUUID();
+    this.ctx.storage.sql.exec(
+      "INSERT INTO slots (id, holder, generation, opened_at) VALUES (?, ?, ?, ?)",
+      slot,
+      holder,
+      generation,
+      Date.now(),
+    );
+    return { ok: true, slot };
+  }
+
+  /** The socket holding `slot` has ended. */
+  async close(slot: string): Promise<void> {
+    this.ctx.storage.sql.exec("DELETE FROM slots WHERE id = ?", slot);
+  }
+
+  /** Tokens of generations below `validFrom` are revoked: ends their sockets everywhere and refuses new ones. */
+  async revoke(userId: number, validFrom: number): Promise<void> {
+    if (validFrom > this.#validFrom()) this.ctx.storage.kv.put("validFrom", validFrom);
+    const holders = this.ctx.storage.sql
+      .exec<{ holder: string }>("SELECT DISTINCT holder FROM slots WHERE generation < ?", validFrom)
+      .toArray();
+    this.ctx.storage.sql.exec("DELETE FROM slots WHERE generation < ?", validFrom);
+    await Promise.all(
+      holders.map(async ({ holder }) => {
+        try {
+          await holderStub(this.env, holder as SlotHolder).endUserSockets(userId, validFrom);
+        } catch (problem) {
+          logError(`UserSockets:revoke ${holder}`, problem);
+        }
+      }),
+    );
+  }
+
+  #validFrom(): number {
+    return this.ctx.storage.kv.get<number>("validFrom") ?? 0;
+  }
+
+  #count(): number {
+    return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM slots").one().n;
+  }
+
+  /** Asks each holder of older slots which it still holds, and frees the rest. */
+  async #reconcile(userId: number): Promise<void> {
+    const settledBefore = Date.now() - RECONCILE_MIN_AGE_MS;
+    const rows = this.ctx.storage.sql
+      .exec<{ id: string; holder: string }>("SELECT id, holder FROM slots WHERE opened_at < ?", settledBefore)
+      .toArray();
+    const byHolder = new Map<string, string[]>();
+    for (const { id, holder } of rows) byHolder.set(holder, [...(byHolder.get(holder) ?? []), id]);
+    await Promise.all(
+      [...byHolder].map(async ([holder, slots]) => {
+        let live: Set<string>;
+        try {
+          live = new Set(await holderStub(this.env, holder as SlotHolder).liveSlots(userId));
+        } catch (problem) {
+          logError(`UserSockets:reconcile ${holder}`, problem);
+          return; // keep its slots: better to refuse a socket than to exceed the cap on a guess
+        }
+        for (const slot of slots)
+          if (!live.has(slot)) this.ctx.storage.sql.exec("DELETE FROM slots WHERE id = ?", slot);
+      }),
+    );
+  }
+}
+
+export function userSockets(env: Env, userId: number): DurableObjectStub<UserSockets> {
+  return env.USER_SOCKETS.get(env.USER_SOCKETS.idFromName(String(userId)));
+}
+
+function holderStub(env: Env, holder: SlotHolder): SocketHolder {
+  const separator = holder.indexOf(":");
+  const kind = holder.slice(0, separator);
+  const name = holder.slice(separator + 1);
+  if (kind === "room") return env.ROOMS.get(env.ROOMS.idFromName(name));
+  throw new Error(`unknown slot holder ${holder}`);
+}
