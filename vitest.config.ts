@@ -14,6 +14,8 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
             // A test-only key; real ones come from `wrangler secret put` or .dev.vars.
             TOKEN_SECRET: "test-secret-that-is-long-enough-for-hs256-0123456789",
+            // The fault tests make D1 slower than this on purpose; 5 s (the default) would only slow them.
+            POST_STORE_TIMEOUT_MS: "1000",
           },
         },
       }),

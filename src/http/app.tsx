@@ -17,6 +17,7 @@ import { securityHeaders } from "./middleware/security-headers";
 import { session } from "./middleware/session";
 import { requireTokenSecret } from "./middleware/token-secret";
 import { accountRoutes } from "./routes/accounts";
+import { historyRoutes } from "./routes/history";
 import { pageRoutes } from "./routes/pages";
 import { SOCKET_PATH, socketRoutes } from "./routes/socket";
 
@@ -26,6 +27,7 @@ export function createApp() {
   app.route("/", socketRoutes);
   app.use("*", securityHeaders(), session(), csrfProtection(), formBodyLimit());
   app.route("/", accountRoutes);
+  app.route("/", historyRoutes);
   app.route("/", pageRoutes);
 
   app.notFound((c) =>

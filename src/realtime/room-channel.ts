@@ -86,24 +86,13 @@ export async function join(
       };
     }
     if (services.history.after(lastSeenId) !== undefined) {
-      return {
-        ok: true,
-        mentionsOnly,
-        // Memory may have moved past `lastSeenId` by subscription time; then the client pages over HTTP.
-        snapshot: () => catchUpFrom(services.history.after(lastSeenId)),
-      };
+      // Memory may have moved past `lastSeenId` by subscription time; then the client pages over HTTP.
+      return { ok: true, mentionsOnly, snapshot: () => catchUpFrom(services.history.after(lastSeenId)) };
     }
-    // Memory does not reach back that far: read the gap from D1, then close it from memory at subscription.
-    const older = await services.postsAfter(lastSeenId, CATCH_UP_LIMIT + 1);
-    return {
-      ok: true,
-      mentionsOnly,
-      snapshot: () => {
-        if (older.length > CATCH_UP_LIMIT) return catchUp(older, true);
-        const newer = services.history.after(older.at(-1)?.id ?? lastSeenId);
-        return newer ? catchUp([...older, ...newer], false) : catchUp(older, true);
-      },
-    };
+    // Memory does not reach back that far, so more posts were missed than a reply holds: the oldest of
+    // them from D1, and the client pages on from there (live posts arrive meanwhile, deduplicated by id).
+    const oldest = await services.postsAfter(lastSeenId, CATCH_UP_LIMIT);
+    return { ok: true, mentionsOnly, snapshot: () => ({ posts: oldest, has_more: true }) };
   } catch (problem) {
     services.log("RoomChannel:join", problem);
     return { ok: false, reply: error(RoomErrorReason.unavailable) };
@@ -111,12 +100,8 @@ export async function join(
 }
 
 function catchUpFrom(posts: Post[] | undefined): JoinResponse {
-  return posts ? catchUp(posts, false) : { posts: [], has_more: true };
-}
-
-function catchUp(posts: Post[], more: boolean): JoinResponse {
-  if (posts.length > CATCH_UP_LIMIT) return { posts: posts.slice(0, CATCH_UP_LIMIT), has_more: true };
-  return { posts, has_more: more };
+  if (!posts) return { posts: [], has_more: true };
+  return { posts: posts.slice(0, CATCH_UP_LIMIT), has_more: posts.length > CATCH_UP_LIMIT };
 }
 
 /** Phoenix's `after_join`: tells the joiner who is here, then tells everyone about the joiner. */

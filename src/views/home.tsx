@@ -55,7 +55,13 @@ export function HomePage({ viewer, rooms, roomName, roomError }: HomePageProps) 
             {rooms.map((summary) => (
               <li>
                 <a href={`/rooms/${summary.room}`}>#{summary.room}</a>
-                <time datetime={summary.lastPostAt.toISOString()}>last post {formatAge(summary.lastPostAt)}</time>
+                <span class="room-meta">
+                  <span class="post-count">
+                    {summary.postCount} {summary.postCount === 1 ? "post" : "posts"}
+                  </span>
+                  {" · "}
+                  <time datetime={summary.lastPostAt.toISOString()}>last post {formatAge(summary.lastPostAt)}</time>
+                </span>
               </li>
             ))}
           </ul>

@@ -1,0 +1,70 @@
+/**
+ * `GET /rooms/:room/posts`: a room's history as JSON, for scrolling back and for catching up on more
+ * than a join reply holds. `{posts: Post[]}`, oldest first:
+ * - `before=ID`: the `limit` newest posts with an id below ID;
+ * - `after=ID`: the `limit` oldest posts with an id above ID (page on with the last id until a page
+ *   comes back shorter than `limit`);
+ * - neither: the newest `limit` posts.
+ * `limit` is 1–200, 50 by default. For a logged-in page (the session cookie) or any app holding the
+ * page's socket token (`Authorization: Bearer TOKEN`).
+ */
+
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { SOCKET_AUDIENCE, verifyUserToken } from "../../auth/token";
+import { postsAfter, postsBefore, recentPosts } from "../../db/posts";
+import type { Post } from "../../shared/post";
+import { isRoomName } from "../../shared/rooms";
+import type { AppEnv } from "../env";
+
+export const HISTORY_DEFAULT_LIMIT = 50;
+export const HISTORY_MAX_LIMIT = 200;
+
+export const historyRoutes = new Hono<AppEnv>();
+
+historyRoutes.get("/rooms/:room/posts", async (c) => {
+  c.header("Cache-Control", "private, no-store");
+  if (!(await isAuthorized(c))) {
+    return c.json(
+      { error: "Log in (or send the socket token as Authorization: Bearer) to read a room's history." },
+      401,
+    );
+  }
+  const room = c.req.param("room");
+  if (!isRoomName(room)) return c.json({ error: "Room names are 1 to 64 of A-Z a-z 0-9 _ -." }, 404);
+
+  const before = positiveInteger(c.req.query("before"));
+  const after = positiveInteger(c.req.query("after"));
+  const limit = positiveInteger(c.req.query("limit"));
+  const problems: string[] = [];
+  if (before === null) problems.push("before must be a positive integer (a post id)");
+  if (after === null) problems.push("after must be a positive integer (a post id)");
+  if (limit === null) problems.push(`limit must be a positive integer, at most ${HISTORY_MAX_LIMIT}`);
+  else if (limit !== undefined && limit > HISTORY_MAX_LIMIT)
+    problems.push(`limit must be at most ${HISTORY_MAX_LIMIT}`);
+  if (before !== undefined && after !== undefined) problems.push("give before or after, not both");
+  if (problems.length > 0) return c.json({ error: `${problems.join("; ")}.` }, 400);
+
+  const count = limit ?? HISTORY_DEFAULT_LIMIT;
+  let posts: Post[];
+  if (before) posts = await postsBefore(c.var.db, room, before, count);
+  else if (after) posts = await postsAfter(c.var.db, room, after, count);
+  else posts = await recentPosts(c.var.db, room, count);
+  return c.json({ posts });
+});
+
+async function isAuthorized(c: Context<AppEnv>): Promise<boolean> {
+  if (c.var.viewer) return true;
+  const bearer = /^Bearer (\S+)$/.exec(c.req.header("Authorization") ?? "")?.[1];
+  if (bearer === undefined) return false;
+  const verified = await verifyUserToken(bearer, c.var.secret, c.var.db, { audience: SOCKET_AUDIENCE });
+  return verified.ok;
+}
+
+/** undefined when absent, null when present but not a positive integer. */
+function positiveInteger(raw: string | undefined): number | undefined | null {
+  if (raw === undefined) return undefined;
+  if (!/^[1-9][0-9]{0,15}$/.test(raw)) return null;
+  const value = Number(raw);
+  return Number.isSafeInteger(value) ? value : null;
+}
