@@ -7,6 +7,7 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { logError } from "../log";
 import { ErrorPage } from "../views/error";
 import { render } from "../views/render";
 import type { AppEnv } from "./env";
@@ -46,7 +47,7 @@ export function createApp() {
         error.status,
       );
     }
-    console.error(`[pyre] ${c.req.method} ${c.req.path} failed:`, error);
+    logError(`${c.req.method} ${c.req.path}`, error);
     const message = "Please try again in a moment.";
     if (c.req.path === SOCKET_PATH) return c.text(message, 500);
     return render(c, <ErrorPage status={500} message={message} viewer={c.var.viewer ?? null} />, 500);

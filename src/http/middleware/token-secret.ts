@@ -1,6 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
 import { readTokenSecret, TOKEN_SECRET_HELP } from "../../auth/secret";
+import { logError } from "../../log";
 import type { AppEnv } from "../env";
 
 /**
@@ -11,7 +12,7 @@ export function requireTokenSecret() {
   return createMiddleware<AppEnv>(async (c, next) => {
     const result = readTokenSecret(c.env.TOKEN_SECRET);
     if (!result.ok) {
-      console.error(`[pyre] TOKEN_SECRET is ${result.problem}; refusing to serve. ${TOKEN_SECRET_HELP}`);
+      logError("TOKEN_SECRET", `is ${result.problem}; refusing to serve. ${TOKEN_SECRET_HELP}`);
       throw new HTTPException(500, {
         message: "This server is not configured: its signing secret is missing. The server log says how to set it.",
       });
