@@ -14,6 +14,9 @@ export default defineConfig(async () => {
             TEST_MIGRATIONS: migrations,
             // A test-only key; real ones come from `wrangler secret put` or .dev.vars.
             TOKEN_SECRET: "test-secret-that-is-long-enough-for-hs256-0123456789",
+            // An app scheme (Capacitor's), whose URL origin is the opaque "null": test/http/origins.test.ts
+            // proves it admits the app and not every page that sends `Origin: null`.
+            ALLOWED_ORIGINS: "capacitor://localhost",
           },
         },
       }),

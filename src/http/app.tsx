@@ -1,6 +1,6 @@
 /**
  * The Hono app. Order matters:
- * 1. every request needs the token secret (fail closed) and a database handle;
+ * 1. every request needs the token secret and valid vars (both fail closed) and a database handle;
  * 2. the socket endpoint answers before any page middleware, so nothing rewrites its 101 response;
  * 3. pages get security headers, the session, CSRF protection and a form size limit (the last two only
  *    act on POSTs), then account and page routes.
@@ -11,6 +11,7 @@ import { logError } from "../log";
 import { ErrorPage } from "../views/error";
 import { render } from "../views/render";
 import type { AppEnv } from "./env";
+import { requireConfig } from "./middleware/config";
 import { csrfProtection } from "./middleware/csrf";
 import { database } from "./middleware/database";
 import { formBodyLimit } from "./middleware/form-limit";
@@ -23,7 +24,7 @@ import { SOCKET_PATH, socketRoutes } from "./routes/socket";
 
 export function createApp() {
   const app = new Hono<AppEnv>();
-  app.use("*", requireTokenSecret(), database());
+  app.use("*", requireTokenSecret(), requireConfig(), database());
   app.route("/", socketRoutes);
   app.use("*", securityHeaders(), session(), csrfProtection(), formBodyLimit());
   app.route("/", accountRoutes);

@@ -1,6 +1,7 @@
 import type { TokenSecret } from "../auth/secret";
 import type { Database } from "../db/client";
 import type { User } from "../db/users";
+import type { Config } from "./config";
 
 /** Who is looking at a page: the logged-in user and the socket token their page embeds. */
 export interface Viewer {
@@ -15,6 +16,8 @@ export interface AppEnv {
   Variables: {
     /** Set by `requireTokenSecret()`; no handler runs without it. */
     secret: TokenSecret;
+    /** Set by `requireConfig()`: the vars, parsed; no handler runs without them. */
+    config: Config;
     /** Set by `database()`. */
     db: Database;
     /** Set by `session()`: null when logged out. */

@@ -25,7 +25,7 @@ socketRoutes.get(SOCKET_PATH, async (c) => {
     });
   }
   const origin = c.req.header("Origin");
-  if (origin !== undefined && !isAllowedOrigin(origin, c.req.url, c.env.ALLOWED_ORIGINS)) {
+  if (origin !== undefined && !isAllowedOrigin(origin, c.req.url, c.var.config.allowedOrigins)) {
     throw refusal(403, `Origin ${origin} may not open sockets here.`);
   }
   const room = c.req.query("room");
