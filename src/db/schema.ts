@@ -18,10 +18,7 @@ export const users = sqliteTable(
     /** Stored lower-cased, so lookups and uniqueness ignore case. */
     email: text("email").notNull(),
     passwordHash: text("password_hash").notNull(),
-    /** Lockable: failures in a row since the last success; reset on success or after the lock expires. */
-    failedLoginCount: integer("failed_login_count").notNull().default(0),
-    lockedUntil: integer("locked_until", { mode: "timestamp_ms" }),
-    /** Trackable. */
+    /** Trackable. (Lockable lives in login_failures, keyed by email, so unknown emails lock too.) */
     signInCount: integer("sign_in_count").notNull().default(0),
     lastSignInAt: integer("last_sign_in_at", { mode: "timestamp_ms" }),
     /**
@@ -52,5 +49,18 @@ export const posts = sqliteTable(
   },
   (table) => [index("posts_room_id_idx").on(table.room, table.id)],
 );
+
+/**
+ * Lockable, per email address whether or not an account has it, so a lockout never tells which emails
+ * exist: failed logins in a row, and until when the address is locked once they reach the limit. A row is
+ * deleted by a successful login; a lock that has expired starts a fresh count.
+ */
+export const loginFailures = sqliteTable("login_failures", {
+  /** Normalised like users.email: trimmed and lower-cased. */
+  email: text("email").primaryKey(),
+  failures: integer("failures").notNull(),
+  lockedUntil: integer("locked_until", { mode: "timestamp_ms" }),
+  updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+});
 
 export type UserRow = typeof users.$inferSelect;

@@ -1,4 +1,4 @@
-/** Queries on users: accounts (registerable), logins (authenticatable, lockable, trackable), revocation. */
+/** Queries on users: accounts (registerable), logins (authenticatable, trackable), revocation. */
 import { eq, sql } from "drizzle-orm";
 import type { Database } from "./client";
 import { type UserRow, users } from "./schema";
@@ -52,36 +52,11 @@ function takenField(error: unknown): "username" | "email" | undefined {
   return undefined;
 }
 
-/**
- * Counts a failed login and, on reaching `maxFailures` in a row, locks the account until `lockUntil`.
- * One UPDATE, so concurrent failures cannot lose a count. A lock that has expired starts a fresh count.
- */
-export async function recordFailedLogin(
-  db: Database,
-  id: number,
-  now: Date,
-  policy: { maxFailures: number; lockUntil: Date },
-): Promise<User | undefined> {
-  const expired = sql`${users.lockedUntil} is not null and ${users.lockedUntil} <= ${now.getTime()}`;
-  const failures = sql`(case when ${expired} then 0 else ${users.failedLoginCount} end) + 1`;
-  const [user] = await db
-    .update(users)
-    .set({
-      failedLoginCount: failures,
-      lockedUntil: sql`case when ${failures} >= ${policy.maxFailures} then ${policy.lockUntil.getTime()} else null end`,
-      updatedAt: now,
-    })
-    .where(eq(users.id, id))
-    .returning();
-  return user;
-}
-
+/** Trackable: one more sign-in, and when. (The lockout's count is in login-failures.ts.) */
 export async function recordSuccessfulLogin(db: Database, id: number, now: Date): Promise<void> {
   await db
     .update(users)
     .set({
-      failedLoginCount: 0,
-      lockedUntil: null,
       signInCount: sql`${users.signInCount} + 1`,
       lastSignInAt: now,
       updatedAt: now,

@@ -1,10 +1,11 @@
 /** Sign up, log in, log out. */
 import { Hono } from "hono";
-import { LOCKOUT, logIn, register } from "../../auth/accounts";
+import { logIn, register } from "../../auth/accounts";
 import { bumpTokenGeneration } from "../../db/users";
 import { LoginPage, RegisterPage } from "../../views/accounts";
 import { render } from "../../views/render";
 import type { AppEnv } from "../env";
+import { lockedMessage } from "../lockout-message";
 import { endSession, startSession } from "../middleware/session";
 import { safeNextPath } from "../redirect";
 
@@ -48,14 +49,8 @@ accountRoutes.post("/login", async (c) => {
       return render(c, <LoginPage email={email} errors={result.errors} next={next} />, 422);
     case "invalid":
       return render(c, <LoginPage email={email} alert="Wrong email or password." next={next} />, 401);
-    case "locked": {
-      const minutes = Math.ceil((result.until.getTime() - Date.now()) / 60_000);
-      const alert =
-        `Too many failed attempts: this account is locked for ${Math.max(minutes, 1)} more ` +
-        `minute${minutes === 1 ? "" : "s"} (${LOCKOUT.maxFailures} wrong passwords in a row lock it for ` +
-        `${LOCKOUT.durationMs / 60_000} minutes).`;
-      return render(c, <LoginPage email={email} alert={alert} next={next} />, 429);
-    }
+    case "locked":
+      return render(c, <LoginPage email={email} alert={lockedMessage(result.until)} next={next} />, 429);
   }
 });
 
