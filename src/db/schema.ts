@@ -3,7 +3,7 @@
  * migrations/, which wrangler applies (`npm run dev` locally, `npm run deploy` remotely).
  */
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** A not-null millisecond timestamp that defaults to the time of insert. */
 const timestampMs = (name: string) =>
@@ -62,5 +62,21 @@ export const loginFailures = sqliteTable("login_failures", {
   lockedUntil: integer("locked_until", { mode: "timestamp_ms" }),
   updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
 });
+
+/**
+ * Abuse limits: attempts per client address and action ("register", "login") in a fixed window that
+ * starts at the address's first attempt after the previous window ended.
+ */
+export const ipAttempts = sqliteTable(
+  "ip_attempts",
+  {
+    action: text("action", { enum: ["register", "login"] }).notNull(),
+    /** A client address as ipKey() writes it: IPv4, an IPv6 /64, or "unknown". */
+    ip: text("ip").notNull(),
+    windowStartedAt: integer("window_started_at", { mode: "timestamp_ms" }).notNull(),
+    attempts: integer("attempts").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.action, table.ip] })],
+);
 
 export type UserRow = typeof users.$inferSelect;

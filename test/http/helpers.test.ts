@@ -1,5 +1,6 @@
 /** The small pure pieces of the HTTP layer: redirects, origins, socket credentials. */
 import { describe, expect, it } from "vitest";
+import { clientAddressKey } from "../../src/http/client-address";
 import { isAllowedOrigin, parseAllowedOrigins } from "../../src/http/origin";
 import { safeNextPath } from "../../src/http/redirect";
 import { readSocketCredentials } from "../../src/http/socket-credentials";
@@ -95,6 +96,27 @@ describe("origins", () => {
   it("treats an empty or missing value as no extra origins", () => {
     expect(parseAllowedOrigins("")).toEqual({ ok: true, origins: new Set() });
     expect(parseAllowedOrigins(undefined)).toEqual({ ok: true, origins: new Set() });
+  });
+});
+
+describe("clientAddressKey", () => {
+  it.each([
+    ["203.0.113.9", "203.0.113.9"],
+    [" 203.0.113.9 ", "203.0.113.9"],
+    [undefined, "unknown"],
+    ["", "unknown"],
+    ["2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"],
+    ["2001:0DB8:0001:0002::9", "2001:db8:1:2::/64"],
+    ["2001:db8::1", "2001:db8:0:0::/64"],
+    ["::1", "0:0:0:0::/64"],
+    ["fe80::1%eth0", "fe80:0:0:0::/64"],
+    ["::ffff:198.51.100.7", "198.51.100.7"],
+    ["64:ff9b::198.51.100.7", "64:ff9b:0:0::/64"],
+    ["not:an:address", "not:an:address"],
+    ["1::2::3", "1::2::3"],
+    ["x".repeat(100), "x".repeat(64)],
+  ])("keys %j as %j", (header, key) => {
+    expect(clientAddressKey(header)).toBe(key);
   });
 });
 

@@ -4,6 +4,7 @@ import { logIn, register } from "../../auth/accounts";
 import { bumpTokenGeneration } from "../../db/users";
 import { LoginPage, RegisterPage } from "../../views/accounts";
 import { render } from "../../views/render";
+import { countAttempt } from "../attempt-limit";
 import type { AppEnv } from "../env";
 import { lockedMessage } from "../lockout-message";
 import { endSession, startSession } from "../middleware/session";
@@ -20,11 +21,14 @@ accountRoutes.get("/register", (c) => {
 accountRoutes.post("/register", async (c) => {
   const next = safeNextPath(c.req.query("next"));
   const form = await c.req.parseBody();
-  const result = await register(c.var.db, form);
-  if (!result.ok) {
-    const values = { username: field(form.username), email: field(form.email) };
-    return render(c, <RegisterPage values={values} errors={result.errors} next={next} />, 422);
+  const values = { username: field(form.username), email: field(form.email) };
+  const allowed = await countAttempt(c, "register");
+  if (!allowed.ok) {
+    c.header("Retry-After", String(allowed.retryAfterSeconds));
+    return render(c, <RegisterPage values={values} alert={allowed.message} next={next} />, 429);
   }
+  const result = await register(c.var.db, form);
+  if (!result.ok) return render(c, <RegisterPage values={values} errors={result.errors} next={next} />, 422);
   await startSession(c, result.user);
   return c.redirect(next ?? "/", 303);
 });
@@ -39,6 +43,11 @@ accountRoutes.post("/login", async (c) => {
   const next = safeNextPath(c.req.query("next"));
   const form = await c.req.parseBody();
   const email = field(form.email);
+  const allowed = await countAttempt(c, "login");
+  if (!allowed.ok) {
+    c.header("Retry-After", String(allowed.retryAfterSeconds));
+    return render(c, <LoginPage email={email} alert={allowed.message} next={next} />, 429);
+  }
   const result = await logIn(c.var.db, form);
   if (result.ok) {
     await startSession(c, result.user);

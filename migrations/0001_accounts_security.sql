@@ -1,3 +1,11 @@
+CREATE TABLE `ip_attempts` (
+	`action` text NOT NULL,
+	`ip` text NOT NULL,
+	`window_started_at` integer NOT NULL,
+	`attempts` integer NOT NULL,
+	PRIMARY KEY(`action`, `ip`)
+);
+--> statement-breakpoint
 CREATE TABLE `login_failures` (
 	`email` text PRIMARY KEY NOT NULL,
 	`failures` integer NOT NULL,
