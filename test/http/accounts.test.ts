@@ -4,7 +4,7 @@ import { verifyUserToken } from "../../src/auth/token";
 import { users } from "../../src/db/schema";
 import { findUserByEmail } from "../../src/db/users";
 import { createApp } from "../../src/http/app";
-import { db, testSecret } from "../helpers/users";
+import { db, testSecrets } from "../helpers/users";
 import { LOCAL_ORIGIN, PUBLIC_ORIGIN, parseSetCookie, userTokenOf, Visitor } from "../helpers/visitor";
 
 const PASSWORD = "correct horse battery";
@@ -224,7 +224,7 @@ describe("POST /logout", () => {
     expect(room.location).toBe("/login?next=%2Frooms%2Flobby");
 
     // And the socket token the page had stops verifying.
-    expect(await verifyUserToken(oldSocketToken ?? "", testSecret(), db)).toEqual({ ok: false, reason: "revoked" });
+    expect(await verifyUserToken(oldSocketToken ?? "", testSecrets(), db)).toEqual({ ok: false, reason: "revoked" });
   });
 
   it("is harmless when nobody is logged in", async () => {
@@ -312,7 +312,7 @@ describe("session cookie", () => {
     const visitor = new Visitor();
     await visitor.register("cookie_swap");
     const sessionToken = visitor.cookies.get("pyre_session") ?? "";
-    expect(await verifyUserToken(sessionToken, testSecret(), db)).toEqual({ ok: false, reason: "invalid" });
+    expect(await verifyUserToken(sessionToken, testSecrets(), db)).toEqual({ ok: false, reason: "invalid" });
 
     const socketToken = (await visitor.socketToken()) ?? "";
     const impostor = new Visitor();

@@ -19,9 +19,9 @@ export function session() {
     const cookie = sessionCookie(c.req.url);
     const token = getCookie(c, cookie.name);
     if (token !== undefined) {
-      const verified = await verifyUserToken(token, c.var.secret, c.var.db, { audience: SESSION_AUDIENCE });
+      const verified = await verifyUserToken(token, c.var.secrets, c.var.db, { audience: SESSION_AUDIENCE });
       if (verified.ok) {
-        c.set("viewer", { user: verified.user, socketToken: await signUserToken(verified.user, c.var.secret) });
+        c.set("viewer", { user: verified.user, socketToken: await signUserToken(verified.user, c.var.secrets) });
       } else {
         deleteCookie(c, cookie.name, cookie.options);
       }
@@ -40,7 +40,7 @@ export function redirectToLogin(c: Context<AppEnv>) {
 
 export async function startSession(c: Context<AppEnv>, user: User): Promise<void> {
   const cookie = sessionCookie(c.req.url);
-  const token = await signUserToken(user, c.var.secret, { audience: SESSION_AUDIENCE });
+  const token = await signUserToken(user, c.var.secrets, { audience: SESSION_AUDIENCE });
   setCookie(c, cookie.name, token, { ...cookie.options, maxAge: TOKEN_MAX_AGE_SECONDS });
 }
 

@@ -41,7 +41,7 @@ socketRoutes.get(SOCKET_PATH, async (c) => {
   if (credentials.token === undefined || credentials.token === "") {
     throw refusal(403, "Missing token: pass the page's user_token as authToken or params.token.");
   }
-  const verified = await verifyUserToken(credentials.token, c.var.secret, c.var.db);
+  const verified = await verifyUserToken(credentials.token, c.var.secrets, c.var.db);
   if (!verified.ok) throw refusal(403, `Token ${verified.reason}: reload the page to get a fresh one.`);
 
   const rooms = c.env.ROOMS;
