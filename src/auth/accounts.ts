@@ -5,7 +5,7 @@
  */
 import type { Database } from "../db/client";
 import { claimLoginAttempt, clearLoginFailures, type LockoutPolicy } from "../db/login-failures";
-import { createUser, findUserByEmail, recordSuccessfulLogin, type User } from "../db/users";
+import { createUser, findUserByEmail, recordSuccessfulLogin, setPasswordHash, type User } from "../db/users";
 import { codePointLength } from "../shared/text";
 import { hashPassword, verifyAgainstNothing, verifyPassword } from "./password";
 
@@ -35,8 +35,8 @@ export async function register(db: Database, form: FormFields): Promise<Registra
   if (email === "") errors.email = "can't be blank";
   else if (email.length > EMAIL_MAX_LENGTH || !EMAIL_PATTERN.test(email)) errors.email = "is not a valid email address";
 
-  const passwordProblem = checkPassword(password);
-  if (passwordProblem) errors.password = passwordProblem;
+  const problem = passwordProblem(password);
+  if (problem) errors.password = problem;
 
   if (Object.keys(errors).length > 0) return { ok: false, errors };
 
@@ -102,7 +102,44 @@ export async function checkPasswordFor(
   return { ok: false, reason: "invalid" };
 }
 
-function checkPassword(password: string): string | undefined {
+export type PasswordChangeField = "current_password" | "new_password";
+export type PasswordChangeResult =
+  | { ok: true }
+  | { ok: false; reason: "blank or weak"; errors: FieldErrors<PasswordChangeField> }
+  | { ok: false; reason: "wrong"; errors: FieldErrors<PasswordChangeField> }
+  | { ok: false; reason: "locked"; until: Date };
+
+/**
+ * Sets a new password for `user` once the current one is confirmed. The form is checked first, so a
+ * too-short new password costs no attempt; the current password is then checked like a login (counted
+ * towards the email's lock). Revoking the user's sessions is the caller's part (http/revocation.ts), after
+ * this, so that nothing signed in with the old password outlives the change.
+ */
+export async function changePassword(
+  db: Database,
+  user: User,
+  form: FormFields,
+  now = new Date(),
+): Promise<PasswordChangeResult> {
+  const current = rawText(form.current_password);
+  const next = rawText(form.new_password);
+  const errors: FieldErrors<PasswordChangeField> = {};
+  if (current === "") errors.current_password = "can't be blank";
+  const problem = passwordProblem(next);
+  if (problem) errors.new_password = problem;
+  if (Object.keys(errors).length > 0) return { ok: false, reason: "blank or weak", errors };
+
+  const check = await checkPasswordFor(db, user.email, current, now);
+  if (!check.ok && check.reason === "locked") return check;
+  // The email is the user's own, so a match is this user; the id check costs nothing and says so.
+  if (!check.ok || check.user.id !== user.id) {
+    return { ok: false, reason: "wrong", errors: { current_password: "is wrong" } };
+  }
+  await setPasswordHash(db, user.id, await hashPassword(next), now);
+  return { ok: true };
+}
+
+function passwordProblem(password: string): string | undefined {
   if (password === "") return "can't be blank";
   const length = codePointLength(password);
   if (length < PASSWORD_MIN_LENGTH) return `must be at least ${PASSWORD_MIN_LENGTH} characters`;

@@ -70,10 +70,19 @@ export async function currentTokenGeneration(db: Database, id: number): Promise<
   return row?.generation;
 }
 
-/** Revokes every session cookie and socket token the user holds. */
-export async function bumpTokenGeneration(db: Database, id: number): Promise<void> {
-  await db
+/**
+ * Revokes every session cookie and socket token the user holds; returns the new generation (undefined if
+ * the user no longer exists). Call it through http/revocation.ts, the one place revocation happens.
+ */
+export async function bumpTokenGeneration(db: Database, id: number): Promise<number | undefined> {
+  const [row] = await db
     .update(users)
     .set({ tokenGeneration: sql`${users.tokenGeneration} + 1`, updatedAt: new Date() })
-    .where(eq(users.id, id));
+    .where(eq(users.id, id))
+    .returning({ generation: users.tokenGeneration });
+  return row?.generation;
+}
+
+export async function setPasswordHash(db: Database, id: number, passwordHash: string, now: Date): Promise<void> {
+  await db.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, id));
 }

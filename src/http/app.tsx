@@ -18,6 +18,7 @@ import { formBodyLimit } from "./middleware/form-limit";
 import { securityHeaders } from "./middleware/security-headers";
 import { session } from "./middleware/session";
 import { requireTokenSecret } from "./middleware/token-secret";
+import { accountPageRoutes } from "./routes/account";
 import { accountRoutes } from "./routes/accounts";
 import { pageRoutes } from "./routes/pages";
 import { SOCKET_PATH, socketRoutes } from "./routes/socket";
@@ -28,6 +29,7 @@ export function createApp() {
   app.route("/", socketRoutes);
   app.use("*", securityHeaders(), session(), csrfProtection(), formBodyLimit());
   app.route("/", accountRoutes);
+  app.route("/", accountPageRoutes);
   app.route("/", pageRoutes);
 
   app.notFound((c) =>

@@ -32,10 +32,13 @@ export function session() {
   });
 }
 
-/** For members-only pages: sends the visitor to log in, and back here afterwards. */
-export function redirectToLogin(c: Context<AppEnv>) {
+/**
+ * For members-only pages: sends the visitor to log in, and back afterwards: to this page, or to `back`
+ * when this request cannot be repeated by a redirect (a form post).
+ */
+export function redirectToLogin(c: Context<AppEnv>, back?: string) {
   const here = new URL(c.req.url);
-  return c.redirect(`/login?next=${encodeURIComponent(here.pathname + here.search)}`, 303);
+  return c.redirect(`/login?next=${encodeURIComponent(back ?? here.pathname + here.search)}`, 303);
 }
 
 export async function startSession(c: Context<AppEnv>, user: User): Promise<void> {

@@ -1,7 +1,6 @@
-/** Sign up, log in, log out. */
+/** Sign up, log in, log out. (Changing the password is in account.tsx.) */
 import { Hono } from "hono";
 import { logIn, register } from "../../auth/accounts";
-import { bumpTokenGeneration } from "../../db/users";
 import { LoginPage, RegisterPage } from "../../views/accounts";
 import { render } from "../../views/render";
 import { countAttempt } from "../attempt-limit";
@@ -9,6 +8,7 @@ import type { AppEnv } from "../env";
 import { lockedMessage } from "../lockout-message";
 import { endSession, startSession } from "../middleware/session";
 import { safeNextPath } from "../redirect";
+import { revokeEverySession } from "../revocation";
 
 export const accountRoutes = new Hono<AppEnv>();
 
@@ -65,8 +65,8 @@ accountRoutes.post("/login", async (c) => {
 
 accountRoutes.post("/logout", async (c) => {
   const viewer = c.var.viewer;
-  // Bumping the generation revokes this session, the user's other sessions and every socket token issued.
-  if (viewer) await bumpTokenGeneration(c.var.db, viewer.user.id);
+  // Logging out ends this session, the user's other sessions and every socket token issued.
+  if (viewer) await revokeEverySession(c, viewer.user);
   endSession(c);
   return c.redirect("/", 303);
 });
