@@ -82,18 +82,17 @@ export async function checkPasswordFor(
   password: string,
   now = new Date(),
 ): Promise<PasswordCheck> {
-  // PBKDF2 takes any length, but an over-long password must cost what a normal one does.
-  const bounded = codePointLength(password) <= PASSWORD_MAX_LENGTH ? password : undefined;
+  // No account has an over-long password, so one is never checked; it costs what a normal one does.
+  const checkable = codePointLength(password) <= PASSWORD_MAX_LENGTH;
+  const costOfACheck = () => verifyAgainstNothing(password.slice(0, PASSWORD_MAX_LENGTH));
   const claim = await claimLoginAttempt(db, email, now, LOCKOUT);
   if (!claim.claimed) {
-    await verifyAgainstNothing(password.slice(0, PASSWORD_MAX_LENGTH));
+    await costOfACheck();
     return { ok: false, reason: "locked", until: claim.lockedUntil };
   }
   const user = await findUserByEmail(db, email);
   const matches =
-    user !== undefined && bounded !== undefined
-      ? await verifyPassword(bounded, user.passwordHash)
-      : await verifyAgainstNothing(password.slice(0, PASSWORD_MAX_LENGTH));
+    user !== undefined && checkable ? await verifyPassword(password, user.passwordHash) : await costOfACheck();
   if (user && matches) {
     await clearLoginFailures(db, email);
     return { ok: true, user };

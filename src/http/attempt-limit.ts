@@ -1,7 +1,7 @@
 /**
  * The per-address abuse limits on sign-ups and logins. Every attempt is counted before any work on it
  * (before the form is validated or a password hashed), whatever its outcome; an address over its limit
- * is told when it may try again.
+ * is told when it may try again, in words for the form and in a Retry-After header (set here) for programs.
  */
 import type { Context } from "hono";
 import { countIpAttempt, type LimitedAction } from "../db/ip-attempts";
@@ -25,6 +25,7 @@ export async function countAttempt(
   const windowEndsMs = count.windowStartedAt.getTime() + limits.windowMs;
   const retryAfterSeconds = Math.max(Math.ceil((windowEndsMs - now.getTime()) / 1000), 1);
   const minutes = Math.ceil(retryAfterSeconds / 60);
+  c.header("Retry-After", String(retryAfterSeconds));
   return {
     ok: false,
     retryAfterSeconds,

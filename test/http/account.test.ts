@@ -3,14 +3,16 @@
  * one is checked like at sign-up, and a change revokes every session and socket token the user held while
  * this browser carries on in a fresh session.
  */
+import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { LOCKOUT } from "../../src/auth/accounts";
 import { verifyUserToken } from "../../src/auth/token";
 import { loginFailures } from "../../src/db/schema";
+import { createApp } from "../../src/http/app";
 import { upgrade } from "../helpers/socket";
 import { db, testSecrets } from "../helpers/users";
-import { type Page, userTokenOf, Visitor } from "../helpers/visitor";
+import { LOCAL_ORIGIN, type Page, userTokenOf, Visitor } from "../helpers/visitor";
 
 const PASSWORD = "correct horse battery";
 const NEW_PASSWORD = "a whole new horse";
@@ -161,5 +163,31 @@ describe("POST /account", () => {
     expect(page.html).toContain("submitted from another site");
     expect((await visitor.get("/")).html).toContain('id="whoami">acct_csrf<');
     expect((await new Visitor().logIn("acct_csrf@example.com", PASSWORD)).status).toBe(303);
+  });
+
+  it("counts towards the per-address login cap, answering 429 with when to try again", async () => {
+    const visitor = await signedUp("acct_ip_cap");
+    const cookie = [...visitor.cookies].map(([name, value]) => `${name}=${value}`).join("; ");
+    const post = (current: string) =>
+      createApp().request(
+        `${LOCAL_ORIGIN}/account`,
+        {
+          method: "POST",
+          headers: {
+            Origin: LOCAL_ORIGIN,
+            Cookie: cookie,
+            "CF-Connecting-IP": visitor.ip,
+            "Content-Type": "application/x-www-form-urlencoded",
+          },
+          body: new URLSearchParams({ current_password: current, new_password: NEW_PASSWORD }).toString(),
+        },
+        { ...env, LOGINS_PER_IP: "1" },
+      );
+    // The sign-up was no login: the first try is within the cap, the second (right this time) is over it.
+    expect((await post("a wrong guess")).status).toBe(401);
+    const refused = await post(PASSWORD);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("Retry-After")).not.toBeNull();
+    expect(await refused.text()).toContain("Too many login attempts from your network. Try again in 10 minutes.");
   });
 });

@@ -23,7 +23,6 @@ accountPageRoutes.post("/account", async (c) => {
   // Confirming the current password is a password check like a login: the same per-address cap applies.
   const allowed = await countAttempt(c, "login");
   if (!allowed.ok) {
-    c.header("Retry-After", String(allowed.retryAfterSeconds));
     return render(c, <AccountPage viewer={viewer} alert={allowed.message} />, 429);
   }
   const result = await changePassword(c.var.db, viewer.user, await c.req.parseBody());

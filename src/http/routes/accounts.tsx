@@ -24,7 +24,6 @@ accountRoutes.post("/register", async (c) => {
   const values = { username: field(form.username), email: field(form.email) };
   const allowed = await countAttempt(c, "register");
   if (!allowed.ok) {
-    c.header("Retry-After", String(allowed.retryAfterSeconds));
     return render(c, <RegisterPage values={values} alert={allowed.message} next={next} />, 429);
   }
   const result = await register(c.var.db, form);
@@ -45,7 +44,6 @@ accountRoutes.post("/login", async (c) => {
   const email = field(form.email);
   const allowed = await countAttempt(c, "login");
   if (!allowed.ok) {
-    c.header("Retry-After", String(allowed.retryAfterSeconds));
     return render(c, <LoginPage email={email} alert={allowed.message} next={next} />, 429);
   }
   const result = await logIn(c.var.db, form);
