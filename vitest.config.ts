@@ -16,6 +16,9 @@ export default defineConfig(async () => {
             TOKEN_SECRET: "test-secret-that-is-long-enough-for-hs256-0123456789",
             // The fault tests make D1 slower than this on purpose; 5 s (the default) would only slow them.
             POST_STORE_TIMEOUT_MS: "1000",
+            // An app scheme (Capacitor's), whose URL origin is the opaque "null": test/http/origins.test.ts
+            // proves it admits the app and not every page that sends `Origin: null`.
+            ALLOWED_ORIGINS: "capacitor://localhost",
           },
         },
       }),

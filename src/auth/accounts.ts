@@ -1,14 +1,15 @@
 /**
  * Accounts, after the seed's Coherence modules: registerable (sign up), authenticatable (log in with email
- * and password), lockable (5 failures in a row lock the account for 15 minutes) and trackable (sign-in count
- * and time). HTTP-free: routes/accounts.tsx turns these results into pages.
+ * and password), lockable (5 failures in a row lock the email address for 15 minutes, whether or not it has
+ * an account) and trackable (sign-in count and time). HTTP-free: routes/accounts.tsx turns these results into pages.
  */
 import type { Database } from "../db/client";
-import { createUser, findUserByEmail, recordFailedLogin, recordSuccessfulLogin, type User } from "../db/users";
+import { claimLoginAttempt, clearLoginFailures, type LockoutPolicy } from "../db/login-failures";
+import { createUser, findUserByEmail, recordSuccessfulLogin, setPasswordHash, type User } from "../db/users";
 import { codePointLength } from "../shared/text";
 import { hashPassword, verifyAgainstNothing, verifyPassword } from "./password";
 
-export const LOCKOUT = { maxFailures: 5, durationMs: 15 * 60 * 1000 } as const;
+export const LOCKOUT: LockoutPolicy = { maxFailures: 5, durationMs: 15 * 60 * 1000 };
 
 export const USERNAME_PATTERN = /^[A-Za-z0-9_]{3,24}$/;
 export const PASSWORD_MIN_LENGTH = 8;
@@ -34,8 +35,8 @@ export async function register(db: Database, form: FormFields): Promise<Registra
   if (email === "") errors.email = "can't be blank";
   else if (email.length > EMAIL_MAX_LENGTH || !EMAIL_PATTERN.test(email)) errors.email = "is not a valid email address";
 
-  const passwordProblem = checkPassword(password);
-  if (passwordProblem) errors.password = passwordProblem;
+  const problem = passwordProblem(password);
+  if (problem) errors.password = problem;
 
   if (Object.keys(errors).length > 0) return { ok: false, errors };
 
@@ -45,12 +46,8 @@ export async function register(db: Database, form: FormFields): Promise<Registra
 }
 
 export type LoginField = "email" | "password";
-export type LoginResult =
-  | { ok: true; user: User }
-  | { ok: false; reason: "blank"; errors: FieldErrors<LoginField> }
-  /** Unknown email and wrong password look the same, so the answer never tells whether an email exists. */
-  | { ok: false; reason: "invalid" }
-  | { ok: false; reason: "locked"; until: Date };
+/** Unknown email and wrong password look the same, locked or not, so no answer tells whether an email exists. */
+export type LoginResult = PasswordCheck | { ok: false; reason: "blank"; errors: FieldErrors<LoginField> };
 
 export async function logIn(db: Database, form: FormFields, now = new Date()): Promise<LoginResult> {
   const email = text(form.email);
@@ -60,35 +57,88 @@ export async function logIn(db: Database, form: FormFields, now = new Date()): P
   if (password === "") errors.password = "can't be blank";
   if (Object.keys(errors).length > 0) return { ok: false, reason: "blank", errors };
 
-  const user = await findUserByEmail(db, email);
-  if (user && isLocked(user, now)) return { ok: false, reason: "locked", until: user.lockedUntil as Date };
+  const result = await checkPasswordFor(db, email, password, now);
+  if (result.ok) await recordSuccessfulLogin(db, result.user.id, now);
+  return result;
+}
 
-  // Unknown email, over-long password and wrong password all cost one PBKDF2 and one failure write, so
-  // the response time does not tell whether an account exists.
-  const checkable = user !== undefined && codePointLength(password) <= PASSWORD_MAX_LENGTH;
-  const matches = checkable
-    ? await verifyPassword(password, user.passwordHash)
-    : await verifyAgainstNothing(password.slice(0, PASSWORD_MAX_LENGTH));
+export type PasswordCheck =
+  | { ok: true; user: User }
+  | { ok: false; reason: "invalid" }
+  | { ok: false; reason: "locked"; until: Date };
+
+/**
+ * One counted password check for `email` (lockable): logging in and confirming the current password to
+ * change it both go through here, so both count towards the same lock.
+ *
+ * The attempt is claimed first (counted atomically, and only while the email is unlocked), then checked;
+ * a success clears the count. Every path costs one PBKDF2, the locked one included, and the count is kept
+ * per email whether or not an account has it, so neither the answer nor its timing tells which emails
+ * have accounts.
+ */
+export async function checkPasswordFor(
+  db: Database,
+  email: string,
+  password: string,
+  now = new Date(),
+): Promise<PasswordCheck> {
+  // No account has an over-long password, so one is never checked; it costs what a normal one does.
+  const checkable = codePointLength(password) <= PASSWORD_MAX_LENGTH;
+  const costOfACheck = () => verifyAgainstNothing(password.slice(0, PASSWORD_MAX_LENGTH));
+  const claim = await claimLoginAttempt(db, email, now, LOCKOUT);
+  if (!claim.claimed) {
+    await costOfACheck();
+    return { ok: false, reason: "locked", until: claim.lockedUntil };
+  }
+  const user = await findUserByEmail(db, email);
+  const matches =
+    user !== undefined && checkable ? await verifyPassword(password, user.passwordHash) : await costOfACheck();
   if (user && matches) {
-    await recordSuccessfulLogin(db, user.id, now);
+    await clearLoginFailures(db, email);
     return { ok: true, user };
   }
-  const updated = await recordFailedLogin(db, user?.id ?? NO_SUCH_USER, now, {
-    maxFailures: LOCKOUT.maxFailures,
-    lockUntil: new Date(now.getTime() + LOCKOUT.durationMs),
-  });
-  if (updated && isLocked(updated, now)) return { ok: false, reason: "locked", until: updated.lockedUntil as Date };
+  if (claim.lockedUntil !== null) return { ok: false, reason: "locked", until: claim.lockedUntil };
   return { ok: false, reason: "invalid" };
 }
 
-/** Ids start at 1: the failure write for an unknown email updates no row. */
-const NO_SUCH_USER = 0;
+export type PasswordChangeField = "current_password" | "new_password";
+export type PasswordChangeResult =
+  | { ok: true }
+  | { ok: false; reason: "blank or weak"; errors: FieldErrors<PasswordChangeField> }
+  | { ok: false; reason: "wrong"; errors: FieldErrors<PasswordChangeField> }
+  | { ok: false; reason: "locked"; until: Date };
 
-function isLocked(user: User, now: Date): boolean {
-  return user.lockedUntil !== null && user.lockedUntil.getTime() > now.getTime();
+/**
+ * Sets a new password for `user` once the current one is confirmed. The form is checked first, so a
+ * too-short new password costs no attempt; the current password is then checked like a login (counted
+ * towards the email's lock). Revoking the user's sessions is the caller's part (http/revocation.ts), after
+ * this, so that nothing signed in with the old password outlives the change.
+ */
+export async function changePassword(
+  db: Database,
+  user: User,
+  form: FormFields,
+  now = new Date(),
+): Promise<PasswordChangeResult> {
+  const current = rawText(form.current_password);
+  const next = rawText(form.new_password);
+  const errors: FieldErrors<PasswordChangeField> = {};
+  if (current === "") errors.current_password = "can't be blank";
+  const problem = passwordProblem(next);
+  if (problem) errors.new_password = problem;
+  if (Object.keys(errors).length > 0) return { ok: false, reason: "blank or weak", errors };
+
+  const check = await checkPasswordFor(db, user.email, current, now);
+  if (!check.ok && check.reason === "locked") return check;
+  // The email is the user's own, so a match is this user; the id check costs nothing and says so.
+  if (!check.ok || check.user.id !== user.id) {
+    return { ok: false, reason: "wrong", errors: { current_password: "is wrong" } };
+  }
+  await setPasswordHash(db, user.id, await hashPassword(next), now);
+  return { ok: true };
 }
 
-function checkPassword(password: string): string | undefined {
+function passwordProblem(password: string): string | undefined {
   if (password === "") return "can't be blank";
   const length = codePointLength(password);
   if (length < PASSWORD_MIN_LENGTH) return `must be at least ${PASSWORD_MIN_LENGTH} characters`;

@@ -1,15 +1,22 @@
 /**
- * Ending every session of a user (logout, password change): the token generation moves on in D1, which
- * revokes every session cookie and socket token issued before, and then every live socket of theirs is
- * closed, in every room, listeners included (through their UserSockets object), so nobody keeps reading
- * a room after logging out. A reconnect with an old token is refused at the upgrade.
+ * The one place a user's sessions end: logging out and changing the password both come here.
+ *
+ * The token generation moves on in D1, which revokes every session cookie and socket token issued before
+ * (each carries the generation it was signed under); then every live socket of the user is closed, in
+ * every room, listeners included, through their UserSockets object, so nobody keeps reading a room after
+ * logging out. A reconnect with an old token is refused at the upgrade.
  */
 import type { Database } from "../db/client";
-import { bumpTokenGeneration } from "../db/users";
+import { bumpTokenGeneration, type User } from "../db/users";
 import { userSockets } from "../realtime/user-sockets";
 
-export async function revokeTokens(env: Env, db: Database, userId: number): Promise<void> {
-  const generation = await bumpTokenGeneration(db, userId);
-  if (generation === undefined) return;
-  await userSockets(env, userId).revoke(userId, generation);
+/**
+ * Revokes every session and socket of `user`, in every browser and app. Returns the user as they now are
+ * (the new generation), for a caller that starts a fresh session; undefined if the user is gone.
+ */
+export async function revokeEverySession(env: Env, db: Database, user: User): Promise<User | undefined> {
+  const generation = await bumpTokenGeneration(db, user.id);
+  if (generation === undefined) return undefined;
+  await userSockets(env, user.id).revoke(user.id, generation);
+  return { ...user, tokenGeneration: generation };
 }

@@ -5,12 +5,17 @@
  * so one can never stand in for the other.
  *
  * Claims: `sub` is the user id, `gen` the user's token generation at signing time. Bumping the generation
- * in D1 (logout) revokes every token signed before.
+ * in D1 (logout, password change) revokes every token signed before.
+ *
+ * Keys rotate: the header's `kid` names the secret that signed the token (a fingerprint of it), and a token
+ * verifies only under the secret its kid names, TOKEN_SECRET or TOKEN_SECRET_PREVIOUS. New tokens are
+ * always signed with TOKEN_SECRET. A token without a kid, or with one neither secret has, is invalid.
  */
-import { errors, jwtVerify, SignJWT } from "jose";
+import { errors, type JWTHeaderParameters, jwtVerify, SignJWT } from "jose";
 import type { Database } from "../db/client";
 import { findUserById, type User } from "../db/users";
-import type { TokenSecret } from "./secret";
+import { encodeBase64 } from "./base64";
+import type { TokenSecret, TokenSecrets } from "./secret";
 
 export const SOCKET_AUDIENCE = "user socket";
 export const SESSION_AUDIENCE = "user session";
@@ -27,14 +32,15 @@ export interface TokenOptions {
   now?: Date;
 }
 
-export function signUserToken(
+export async function signUserToken(
   user: Pick<User, "id" | "tokenGeneration">,
-  secret: TokenSecret,
+  secrets: TokenSecrets,
   { audience = SOCKET_AUDIENCE, now = new Date() }: TokenOptions = {},
 ): Promise<string> {
+  const secret = secrets.current;
   const issuedAt = Math.floor(now.getTime() / 1000);
   return new SignJWT({ gen: user.tokenGeneration })
-    .setProtectedHeader({ alg: ALGORITHM, typ: "JWT" })
+    .setProtectedHeader({ alg: ALGORITHM, typ: "JWT", kid: await keyId(secret) })
     .setSubject(String(user.id))
     .setAudience(audience)
     .setIssuedAt(issuedAt)
@@ -58,11 +64,11 @@ export type TokenVerification =
  */
 export async function verifyUserToken(
   token: string,
-  secret: TokenSecret,
+  secrets: TokenSecrets,
   db: Database,
   { audience = SOCKET_AUDIENCE, now = new Date() }: TokenOptions = {},
 ): Promise<TokenVerification> {
-  const claims = await verifyClaims(token, secret, audience, now);
+  const claims = await verifyClaims(token, secrets, audience, now);
   if (!claims.ok) return claims;
   const user = await findUserById(db, claims.userId);
   if (!user || user.tokenGeneration !== claims.generation) return { ok: false, reason: "revoked" };
@@ -75,12 +81,12 @@ type ClaimsResult =
 
 async function verifyClaims(
   token: string,
-  secret: TokenSecret,
+  secrets: TokenSecrets,
   audience: TokenAudience,
   now: Date,
 ): Promise<ClaimsResult> {
   try {
-    const { payload } = await jwtVerify(token, keyBytes(secret), {
+    const { payload } = await jwtVerify(token, (header) => keyNamedBy(header, secrets), {
       algorithms: [ALGORITHM],
       audience,
       maxTokenAge: TOKEN_MAX_AGE_SECONDS,
@@ -99,6 +105,38 @@ async function verifyClaims(
     if (error instanceof errors.JOSEError || error instanceof TypeError) return { ok: false, reason: "invalid" };
     throw error;
   }
+}
+
+/** The secret the token's kid names; a missing or unknown kid fails like a bad signature. */
+async function keyNamedBy(header: JWTHeaderParameters, secrets: TokenSecrets): Promise<Uint8Array> {
+  if (typeof header.kid === "string") {
+    for (const secret of [secrets.current, secrets.previous]) {
+      if (secret !== undefined && header.kid === (await keyId(secret))) return keyBytes(secret);
+    }
+  }
+  throw new errors.JWKSNoMatchingKey("the token's kid names no key this server holds");
+}
+
+/** Each secret's kid, computed once per secret value (a Worker sees one or two). */
+const keyIds = new Map<string, Promise<string>>();
+
+/**
+ * A secret's key id: the first 8 bytes of SHA-256 over a label and the secret, base64url (11 characters).
+ * It names the key without revealing it: 64 bits of a hash say nothing useful about a 32-character secret.
+ */
+export function keyId(secret: TokenSecret): Promise<string> {
+  let id = keyIds.get(secret);
+  if (id === undefined) {
+    id = crypto.subtle
+      .digest("SHA-256", new TextEncoder().encode(`pyre token key id\0${secret}`))
+      .then((digest) => base64url(new Uint8Array(digest).slice(0, 8)));
+    keyIds.set(secret, id);
+  }
+  return id;
+}
+
+function base64url(bytes: Uint8Array): string {
+  return encodeBase64(bytes).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
 }
 
 function keyBytes(secret: TokenSecret): Uint8Array {

@@ -3,7 +3,7 @@
  * migrations/, which wrangler applies (`npm run dev` locally, `npm run deploy` remotely).
  */
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** A not-null millisecond timestamp that defaults to the time of insert. */
 const timestampMs = (name: string) =>
@@ -18,10 +18,7 @@ export const users = sqliteTable(
     /** Stored lower-cased, so lookups and uniqueness ignore case. */
     email: text("email").notNull(),
     passwordHash: text("password_hash").notNull(),
-    /** Lockable: failures in a row since the last success; reset on success or after the lock expires. */
-    failedLoginCount: integer("failed_login_count").notNull().default(0),
-    lockedUntil: integer("locked_until", { mode: "timestamp_ms" }),
-    /** Trackable. */
+    /** Trackable. (Lockable lives in login_failures, keyed by email, so unknown emails lock too.) */
     signInCount: integer("sign_in_count").notNull().default(0),
     lastSignInAt: integer("last_sign_in_at", { mode: "timestamp_ms" }),
     /**
@@ -69,5 +66,34 @@ export const rooms = sqliteTable("rooms", {
   postCount: integer("post_count").notNull(),
   lastPostAt: integer("last_post_at", { mode: "timestamp_ms" }).notNull(),
 });
+
+/**
+ * Lockable, per email address whether or not an account has it, so a lockout never tells which emails
+ * exist: failed logins in a row, and until when the address is locked once they reach the limit. A row is
+ * deleted by a successful login; a lock that has expired starts a fresh count.
+ */
+export const loginFailures = sqliteTable("login_failures", {
+  /** Normalised like users.email: trimmed and lower-cased. */
+  email: text("email").primaryKey(),
+  failures: integer("failures").notNull(),
+  lockedUntil: integer("locked_until", { mode: "timestamp_ms" }),
+  updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+});
+
+/**
+ * Abuse limits: attempts per client address and action ("register", "login") in a fixed window that
+ * starts at the address's first attempt after the previous window ended.
+ */
+export const ipAttempts = sqliteTable(
+  "ip_attempts",
+  {
+    action: text("action", { enum: ["register", "login"] }).notNull(),
+    /** A client address as ipKey() writes it: IPv4, an IPv6 /64, or "unknown". */
+    ip: text("ip").notNull(),
+    windowStartedAt: integer("window_started_at", { mode: "timestamp_ms" }).notNull(),
+    attempts: integer("attempts").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.action, table.ip] })],
+);
 
 export type UserRow = typeof users.$inferSelect;

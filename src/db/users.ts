@@ -1,4 +1,4 @@
-/** Queries on users: accounts (registerable), logins (authenticatable, lockable, trackable), revocation. */
+/** Queries on users: accounts (registerable), logins (authenticatable, trackable), revocation. */
 import { eq, sql } from "drizzle-orm";
 import type { Database } from "./client";
 import { type UserRow, users } from "./schema";
@@ -52,36 +52,11 @@ function takenField(error: unknown): "username" | "email" | undefined {
   return undefined;
 }
 
-/**
- * Counts a failed login and, on reaching `maxFailures` in a row, locks the account until `lockUntil`.
- * One UPDATE, so concurrent failures cannot lose a count. A lock that has expired starts a fresh count.
- */
-export async function recordFailedLogin(
-  db: Database,
-  id: number,
-  now: Date,
-  policy: { maxFailures: number; lockUntil: Date },
-): Promise<User | undefined> {
-  const expired = sql`${users.lockedUntil} is not null and ${users.lockedUntil} <= ${now.getTime()}`;
-  const failures = sql`(case when ${expired} then 0 else ${users.failedLoginCount} end) + 1`;
-  const [user] = await db
-    .update(users)
-    .set({
-      failedLoginCount: failures,
-      lockedUntil: sql`case when ${failures} >= ${policy.maxFailures} then ${policy.lockUntil.getTime()} else null end`,
-      updatedAt: now,
-    })
-    .where(eq(users.id, id))
-    .returning();
-  return user;
-}
-
+/** Trackable: one more sign-in, and when. (The lockout's count is in login-failures.ts.) */
 export async function recordSuccessfulLogin(db: Database, id: number, now: Date): Promise<void> {
   await db
     .update(users)
     .set({
-      failedLoginCount: 0,
-      lockedUntil: null,
       signInCount: sql`${users.signInCount} + 1`,
       lastSignInAt: now,
       updatedAt: now,
@@ -97,8 +72,8 @@ export async function currentTokenGeneration(db: Database, id: number): Promise<
 
 /**
  * Revokes every session cookie and socket token the user holds, in D1; returns the new generation (tokens
- * of any lower one are revoked), or undefined if the user no longer exists. See auth/revocation.ts for
- * the whole of it, live sockets included.
+ * of any lower one are revoked), or undefined if the user no longer exists. Call it through
+ * auth/revocation.ts, which also ends the user's live sockets.
  */
 export async function bumpTokenGeneration(db: Database, id: number): Promise<number | undefined> {
   const [row] = await db
@@ -107,4 +82,8 @@ export async function bumpTokenGeneration(db: Database, id: number): Promise<num
     .where(eq(users.id, id))
     .returning({ generation: users.tokenGeneration });
   return row?.generation;
+}
+
+export async function setPasswordHash(db: Database, id: number, passwordHash: string, now: Date): Promise<void> {
+  await db.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, id));
 }

@@ -1,21 +1,24 @@
 /**
  * The Hono app. Order matters:
- * 1. every request needs the token secret (fail closed) and a database handle;
+ * 1. every request needs the token secret and valid vars (both fail closed) and a database handle;
  * 2. the socket endpoint answers before any page middleware, so nothing rewrites its 101 response;
  * 3. pages get security headers, the session, CSRF protection and a form size limit (the last two only
  *    act on POSTs), then account and page routes.
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { logError } from "../log";
 import { ErrorPage } from "../views/error";
 import { render } from "../views/render";
 import type { AppEnv } from "./env";
+import { requireConfig } from "./middleware/config";
 import { csrfProtection } from "./middleware/csrf";
 import { database } from "./middleware/database";
 import { formBodyLimit } from "./middleware/form-limit";
 import { securityHeaders } from "./middleware/security-headers";
 import { session } from "./middleware/session";
 import { requireTokenSecret } from "./middleware/token-secret";
+import { accountPageRoutes } from "./routes/account";
 import { accountRoutes } from "./routes/accounts";
 import { historyRoutes } from "./routes/history";
 import { pageRoutes } from "./routes/pages";
@@ -23,11 +26,12 @@ import { SOCKET_PATH, socketRoutes } from "./routes/socket";
 
 export function createApp() {
   const app = new Hono<AppEnv>();
-  app.use("*", requireTokenSecret(), database());
+  app.use("*", requireTokenSecret(), requireConfig(), database());
   app.route("/", socketRoutes);
   app.use("*", securityHeaders(), session(), csrfProtection(), formBodyLimit());
   app.route("/", accountRoutes);
   app.route("/", historyRoutes);
+  app.route("/", accountPageRoutes);
   app.route("/", pageRoutes);
 
   app.notFound((c) =>
@@ -48,7 +52,7 @@ export function createApp() {
         error.status,
       );
     }
-    console.error(`[pyre] ${c.req.method} ${c.req.path} failed:`, error);
+    logError(`${c.req.method} ${c.req.path}`, error);
     const message = "Please try again in a moment.";
     if (c.req.path === SOCKET_PATH) return c.text(message, 500);
     return render(c, <ErrorPage status={500} message={message} viewer={c.var.viewer ?? null} />, 500);

@@ -1,4 +1,5 @@
-import type { TokenSecret } from "../auth/secret";
+import type { TokenSecrets } from "../auth/secret";
+import type { Config } from "../config";
 import type { Database } from "../db/client";
 import type { User } from "../db/users";
 
@@ -9,12 +10,23 @@ export interface Viewer {
   socketToken: string;
 }
 
+/**
+ * Secrets wrangler.toml does not declare: `[secrets] required` would make deploys fail without them, and
+ * `wrangler types` only knows the declared ones.
+ */
+export interface OptionalSecrets {
+  /** Set only while rotating keys: the secret TOKEN_SECRET replaced, still accepted for verification. */
+  TOKEN_SECRET_PREVIOUS?: string;
+}
+
 /** Hono's environment for pyre: bindings from wrangler.toml, per-request dependencies on `c.var`. */
 export interface AppEnv {
-  Bindings: Env;
+  Bindings: Env & OptionalSecrets;
   Variables: {
-    /** Set by `requireTokenSecret()`; no handler runs without it. */
-    secret: TokenSecret;
+    /** Set by `requireTokenSecret()`; no handler runs without them. */
+    secrets: TokenSecrets;
+    /** Set by `requireConfig()`: the vars, parsed; no handler runs without them. */
+    config: Config;
     /** Set by `database()`. */
     db: Database;
     /** Set by `session()`: null when logged out. */

@@ -2,30 +2,64 @@
  * Which origins may post our forms and open sockets: the app's own (the scheme, host and port the request
  * was sent to) and those listed in the ALLOWED_ORIGINS var. Exact matches only, unlike Phoenix's default
  * host-only check, so http://app and https://app:8443 are different origins.
+ *
+ * `Origin: null` is never accepted. Browsers send it from sandboxed iframes, data: pages and other opaque
+ * origins, which any site can create. That matters for app schemes such as capacitor://localhost: their
+ * URL origin is the opaque "null" too, so comparing `new URL(entry).origin` would let every such page in.
+ * Web origins (http, https) are therefore compared by their URL origin, and every other scheme as a
+ * normalised string: lower-cased scheme and host, port kept, no trailing slash.
  */
-export function isAllowedOrigin(origin: string, requestUrl: string, allowedOrigins: string | undefined): boolean {
-  if (origin === new URL(requestUrl).origin) return true;
-  return parseAllowedOrigins(allowedOrigins).includes(origin);
+
+const WEB_SCHEMES = new Set(["http:", "https:"]);
+
+/**
+ * The origin a header value or ALLOWED_ORIGINS entry names, normalised; undefined when it names none: the
+ * literal "null", text that is not a URL, a URL with credentials, a path, a query or a fragment, or a scheme
+ * with no host (file:, data:, blob:).
+ */
+export function normaliseOrigin(text: string): string | undefined {
+  if (text === "null") return undefined;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return undefined;
+  }
+  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") return undefined;
+  if (url.host === "" || (url.pathname !== "" && url.pathname !== "/")) return undefined;
+  if (WEB_SCHEMES.has(url.protocol)) return url.origin;
+  // URL keeps the case of a host under a scheme it does not know; origins ignore it.
+  return `${url.protocol}//${url.host.toLowerCase()}`;
 }
 
-/** The var rarely changes, so each distinct value is parsed (and its bad entries logged) once. */
-const parsed = new Map<string, string[]>();
+export function isAllowedOrigin(origin: string, requestUrl: string, allowed: ReadonlySet<string>): boolean {
+  const normalised = normaliseOrigin(origin);
+  if (normalised === undefined) return false;
+  return normalised === new URL(requestUrl).origin || allowed.has(normalised);
+}
 
-/** "https://a.example, https://b.example" → normalised origins; entries that are not URLs are ignored. */
-export function parseAllowedOrigins(value: string | undefined): string[] {
-  if (!value) return [];
-  const known = parsed.get(value);
-  if (known) return known;
-  const origins: string[] = [];
-  for (const entry of value.split(",")) {
+export type AllowedOriginsResult = { ok: true; origins: ReadonlySet<string> } | { ok: false; problem: string };
+
+/**
+ * "https://a.example, capacitor://localhost" → normalised origins. An entry that names no origin makes the
+ * whole value unusable: ignoring it would leave the operator's app locked out with no sign why, and
+ * guessing what it meant could let in more than intended.
+ */
+export function parseAllowedOrigins(value: string | undefined): AllowedOriginsResult {
+  const origins = new Set<string>();
+  for (const entry of (value ?? "").split(",")) {
     const trimmed = entry.trim();
     if (trimmed === "") continue;
-    try {
-      origins.push(new URL(trimmed).origin);
-    } catch {
-      console.error(`[pyre] ALLOWED_ORIGINS: ignoring ${JSON.stringify(trimmed)}, which is not an origin URL`);
+    const origin = normaliseOrigin(trimmed);
+    if (origin === undefined) {
+      return {
+        ok: false,
+        problem:
+          `ALLOWED_ORIGINS entry ${JSON.stringify(trimmed)} is not an origin: list scheme://host[:port] entries ` +
+          'separated by commas, e.g. "https://chat.example.com, capacitor://localhost" ("null" is never allowed)',
+      };
     }
+    origins.add(origin);
   }
-  parsed.set(value, origins);
-  return origins;
+  return { ok: true, origins };
 }

@@ -8,6 +8,8 @@
  * here, who has joined with which join_ref and filter, who is present, and each poster's bucket. The
  * recent history is read from D1 again on first use.
  */
+
+import type { RoomLimits } from "../config";
 import { createDatabase, type Database } from "../db/client";
 import { postsAfter, recentPosts, storePosts } from "../db/posts";
 import type { Post } from "../shared/post";
@@ -21,7 +23,6 @@ import { PostWriter } from "./post-writer";
 import { Presence } from "./presence";
 import { PostRateLimits } from "./rate-limit";
 import { handleOut, presenceMeta } from "./room-channel";
-import type { RoomConfig } from "./room-config";
 import { handleGone, type SocketContext } from "./socket";
 import { CloseCode, closeQuietly } from "./transport";
 import { TypingThrottle } from "./typing";
@@ -44,19 +45,19 @@ export class RoomState implements SocketContext {
     private readonly ctx: DurableObjectState,
     private readonly env: Env,
     readonly room: string,
-    config: RoomConfig,
+    limits: RoomLimits,
     readonly log: (where: string, problem: unknown) => void,
   ) {
     this.topic = roomTopic(room);
     this.#db = createDatabase(env.DB);
     this.presence = new Presence((diff) => this.#broadcastPresence(diff));
     this.history = new RecentHistory((limit) => recentPosts(this.#db, room, limit), HISTORY_CAPACITY);
-    this.rateLimits = new PostRateLimits({ perSecond: config.postsPerSecond, burst: config.postsBurst });
+    this.rateLimits = new PostRateLimits({ perSecond: limits.postsPerSecond, burst: limits.postsBurst });
     this.writer = new PostWriter({
       store: (drafts) => storePosts(this.#db, drafts),
       onStored: (posts) => this.#announce(posts),
       log,
-      timeoutMs: config.postStoreTimeoutMs,
+      timeoutMs: limits.postStoreTimeoutMs,
     });
 
     for (const ws of ctx.getWebSockets()) {

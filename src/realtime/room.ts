@@ -8,11 +8,11 @@
  * and costs at most the one socket involved, never the room.
  */
 import { DurableObject } from "cloudflare:workers";
+import { configOf } from "../config";
 import { logError } from "../log";
 import { HEARTBEAT_FRAME, HEARTBEAT_REPLY } from "../shared/heartbeat";
 import { SESSION_ENDED_CLOSE_CODE } from "../shared/room-channel";
 import { readAdmission } from "./admission";
-import { readRoomConfig } from "./room-config";
 import { RoomState, rememberRevocation } from "./room-state";
 import { decode } from "./serializer";
 import { handleMalformed, handleMessage } from "./socket";
@@ -107,7 +107,7 @@ export class Room extends DurableObject<Env> implements SocketHolder {
 
   /** The room's state, built on first use after the room wakes. */
   #room(name: string): RoomState {
-    this.#state ??= new RoomState(this.ctx, this.env, name, readRoomConfig(this.env), (where, problem) =>
+    this.#state ??= new RoomState(this.ctx, this.env, name, configOf(this.env).roomLimits, (where, problem) =>
       this.#log(where, problem),
     );
     return this.#state;

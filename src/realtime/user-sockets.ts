@@ -11,8 +11,8 @@
  *   and refuses slots for them from then on.
  */
 import { DurableObject } from "cloudflare:workers";
+import { configOf } from "../config";
 import { logError } from "../log";
-import { readRoomConfig } from "./room-config";
 
 /** Who holds a slot: `room:NAME` (a room-bound socket) or `session:ID` (a socket session, many rooms). */
 export type SlotHolder = `room:${string}` | `session:${string}`;
@@ -46,7 +46,7 @@ export class UserSockets extends DurableObject<Env> {
   /** A slot for a new socket of token generation `generation`, held by `holder`; refused at the cap or if revoked. */
   async open(userId: number, generation: number, holder: SlotHolder): Promise<OpenResult> {
     if (generation < this.#validFrom()) return { ok: false, reason: "revoked" };
-    const limit = readRoomConfig(this.env).socketsPerUser;
+    const limit = configOf(this.env).roomLimits.socketsPerUser;
     if (this.#count() >= limit) await this.#reconcile(userId);
     // Checked again after the await: revocation or other opens may have landed meanwhile.
     if (generation < this.#validFrom()) return { ok: false, reason: "revoked" };

@@ -5,14 +5,21 @@ import { Layout } from "./layout";
 export interface RegisterPageProps {
   values?: { username?: string; email?: string };
   errors?: FieldErrors<RegistrationField>;
+  /** A message about the whole attempt, e.g. too many sign-ups from one network. */
+  alert?: string | undefined;
   next?: string | undefined;
 }
 
-export function RegisterPage({ values = {}, errors = {}, next }: RegisterPageProps) {
+export function RegisterPage({ values = {}, errors = {}, alert, next }: RegisterPageProps) {
   return (
     <Layout title="Sign up" viewer={null}>
       <section class="card narrow">
         <h1>Create your account</h1>
+        {alert && (
+          <p class="alert" role="alert" id="register_alert">
+            {alert}
+          </p>
+        )}
         <form method="post" action={withNext("/register", next)} class="stack" novalidate>
           <Field
             name="username"
@@ -54,7 +61,7 @@ export function RegisterPage({ values = {}, errors = {}, next }: RegisterPagePro
 export interface LoginPageProps {
   email?: string;
   errors?: FieldErrors<LoginField>;
-  /** A message about the whole attempt: wrong credentials or a locked account. */
+  /** A message about the whole attempt: wrong credentials, a locked email, too many attempts. */
   alert?: string | undefined;
   next?: string | undefined;
 }

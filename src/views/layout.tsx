@@ -36,6 +36,9 @@ export function Layout({ title, viewer, scripts = [], children }: LayoutProps) {
                 <span class="whoami" id="whoami">
                   {viewer.user.username}
                 </span>
+                <a href="/account" id="account_link">
+                  Account
+                </a>
                 <form method="post" action="/logout">
                   <button type="submit" class="button quiet">
                     Log out

@@ -1,7 +1,7 @@
 /** Users made straight in D1 (through the app's own query code), for tests that are not about signing up. */
 import { env } from "cloudflare:workers";
 import { hashPassword } from "../../src/auth/password";
-import { readTokenSecret, type TokenSecret } from "../../src/auth/secret";
+import { readTokenSecret, type TokenSecrets } from "../../src/auth/secret";
 import { signUserToken, type TokenOptions } from "../../src/auth/token";
 import { createDatabase } from "../../src/db/client";
 import { storePosts } from "../../src/db/posts";
@@ -10,10 +10,11 @@ import type { Post } from "../../src/shared/post";
 
 export const db = createDatabase(env.DB);
 
-export function testSecret(): TokenSecret {
+/** The pool's TOKEN_SECRET, as the worker reads it (no previous secret). */
+export function testSecrets(): TokenSecrets {
   const result = readTokenSecret(env.TOKEN_SECRET);
   if (!result.ok) throw new Error("vitest.config.ts must bind a TOKEN_SECRET");
-  return result.secret;
+  return { current: result.secret };
 }
 
 let passwordHash: Promise<string> | undefined;
@@ -30,7 +31,7 @@ export async function makeUser(username: string): Promise<User> {
 }
 
 export function tokenFor(user: User, options?: TokenOptions): Promise<string> {
-  return signUserToken(user, testSecret(), options);
+  return signUserToken(user, testSecrets(), options);
 }
 
 /**

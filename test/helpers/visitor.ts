@@ -1,6 +1,10 @@
 /**
  * A person with a browser, as far as HTTP goes: follows no redirects by itself, keeps cookies, and sends
  * the Origin a browser would send with its forms. Drives the real worker through `exports.default.fetch`.
+ *
+ * Each visitor comes from an address of its own (CF-Connecting-IP, as Cloudflare's edge would set it), so
+ * the per-IP caps on sign-ups and logins apply to tests as they would to people; a test about those caps
+ * gives several visitors the same address.
  */
 import { exports } from "cloudflare:workers";
 
@@ -14,12 +18,22 @@ export interface Page {
   location: string | null;
 }
 
+let visitors = 0;
+
+/** A fresh IPv4 address from 10.0.0.0/8 for each call. */
+export function nextTestIp(): string {
+  visitors += 1;
+  return `10.${(visitors >> 16) & 255}.${(visitors >> 8) & 255}.${visitors & 255}`;
+}
+
 export class Visitor {
   readonly origin: string;
+  readonly ip: string;
   readonly cookies = new Map<string, string>();
 
-  constructor(origin: string = LOCAL_ORIGIN) {
+  constructor(origin: string = LOCAL_ORIGIN, ip: string = nextTestIp()) {
     this.origin = origin;
+    this.ip = ip;
   }
 
   get(path: string, headers: Record<string, string> = {}): Promise<Page> {
@@ -53,7 +67,7 @@ export class Visitor {
     const response = await exports.default.fetch(`${this.origin}${path}`, {
       ...init,
       redirect: "manual",
-      headers: { ...(cookie ? { Cookie: cookie } : {}), ...init.headers },
+      headers: { "CF-Connecting-IP": this.ip, ...(cookie ? { Cookie: cookie } : {}), ...init.headers },
     });
     for (const header of response.headers.getSetCookie()) this.#store(header);
     return {

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { verifyUserToken } from "../../src/auth/token";
-import { db, makeUser, postAs, testSecret } from "../helpers/users";
+import { db, makeUser, postAs, testSecrets } from "../helpers/users";
 import { userTokenOf, Visitor } from "../helpers/visitor";
 
 async function loggedIn(username: string): Promise<Visitor> {
@@ -25,7 +25,7 @@ describe("layout", () => {
     const page = await visitor.get("/");
     const token = userTokenOf(page.html);
     expect(token).toBeDefined();
-    const verified = await verifyUserToken(token ?? "", testSecret(), db);
+    const verified = await verifyUserToken(token ?? "", testSecrets(), db);
     expect(verified).toMatchObject({ ok: true, user: { username: "layout_user" } });
     expect(page.html).toContain('id="whoami">layout_user<');
     expect(page.html).toMatch(/<form method="post" action="\/logout">/);

@@ -6,8 +6,8 @@ import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
+import { DEFAULTS } from "../../src/config";
 import { posts } from "../../src/db/schema";
-import { ROOM_CONFIG_DEFAULTS } from "../../src/realtime/room-config";
 import { closeAll, connect, connectAndJoin, type TestSocket, upgrade } from "../helpers/socket";
 import { db, makeUser, tokenFor } from "../helpers/users";
 
@@ -35,12 +35,12 @@ describe("post rate limit", () => {
     const replies = await burstOf(f.socket, "flood", 12);
     const accepted = replies.filter((reply) => reply.status === "ok");
     const limited = replies.filter((reply) => reply.status === "error");
-    expect(accepted).toHaveLength(ROOM_CONFIG_DEFAULTS.postsBurst);
+    expect(accepted).toHaveLength(DEFAULTS.POSTS_BURST);
     expect(limited).toHaveLength(2);
     for (const reply of limited) {
       expect(reply.response).toEqual({ reason: "rate_limited", retry_after_ms: expect.any(Number) });
       expect(reply.response.retry_after_ms).toBeGreaterThan(0);
-      expect(reply.response.retry_after_ms).toBeLessThanOrEqual(1000 / ROOM_CONFIG_DEFAULTS.postsPerSecond);
+      expect(reply.response.retry_after_ms).toBeLessThanOrEqual(1000 / DEFAULTS.POSTS_PER_SECOND);
     }
     await r.socket.barrier();
     expect(r.socket.broadcasts("new_post")).toHaveLength(10);
@@ -72,7 +72,7 @@ describe("sockets per user", () => {
   it("refuses the 11th socket, across rooms, with 429 and a message; closing one frees a place at once", async () => {
     const user = await makeUser("many_tabs");
     const sockets: TestSocket[] = [];
-    for (let n = 0; n < ROOM_CONFIG_DEFAULTS.socketsPerUser; n++) sockets.push(await connect(user, `tabs_${n % 3}`));
+    for (let n = 0; n < DEFAULTS.SOCKETS_PER_USER; n++) sockets.push(await connect(user, `tabs_${n % 3}`));
     open.push(...sockets);
 
     const refused = await upgrade({ room: "tabs_other", token: await tokenFor(user) });
@@ -92,7 +92,7 @@ describe("sockets per user", () => {
   it("counts a socket the room refused or dropped as gone", async () => {
     const user = await makeUser("dropped_tabs");
     const sockets: TestSocket[] = [];
-    for (let n = 0; n < ROOM_CONFIG_DEFAULTS.socketsPerUser; n++) sockets.push(await connect(user, "dropping"));
+    for (let n = 0; n < DEFAULTS.SOCKETS_PER_USER; n++) sockets.push(await connect(user, "dropping"));
     open.push(...sockets);
     const [bad] = sockets;
     bad?.sendRaw("not json"); // the room closes this one with 1007

@@ -7,7 +7,7 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
-import { revokeTokens } from "../../src/auth/revocation";
+import { revokeEverySession } from "../../src/auth/revocation";
 import { TOKEN_MAX_AGE_SECONDS } from "../../src/auth/token";
 import { posts } from "../../src/db/schema";
 import { bumpTokenGeneration } from "../../src/db/users";
@@ -38,7 +38,7 @@ describe("a session that ends while its socket is open", () => {
     open.push(reader.socket, writer.socket, idle, bystander.socket);
     const oldToken = await tokenFor(leaver);
 
-    await revokeTokens(env, db, leaver.id); // what POST /logout does
+    await revokeEverySession(env, db, leaver); // what POST /logout does
     for (const socket of [reader.socket, writer.socket, idle]) {
       expect(await socket.closed).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "token revoked" });
     }

@@ -1,3 +1,4 @@
+import type { Context } from "hono";
 import { csrf } from "hono/csrf";
 import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
@@ -11,7 +12,7 @@ import { isAllowedOrigin } from "../origin";
  */
 export function csrfProtection() {
   const check = csrf({
-    origin: (origin, c) => isAllowedOrigin(origin, c.req.url, (c.env as Env).ALLOWED_ORIGINS),
+    origin: (origin, c: Context<AppEnv>) => isAllowedOrigin(origin, c.req.url, c.var.config.allowedOrigins),
   });
   return createMiddleware<AppEnv>(async (c, next) => {
     let passed = false;

@@ -19,9 +19,9 @@ export function session() {
     const cookie = sessionCookie(c.req.url);
     const token = getCookie(c, cookie.name);
     if (token !== undefined) {
-      const verified = await verifyUserToken(token, c.var.secret, c.var.db, { audience: SESSION_AUDIENCE });
+      const verified = await verifyUserToken(token, c.var.secrets, c.var.db, { audience: SESSION_AUDIENCE });
       if (verified.ok) {
-        c.set("viewer", { user: verified.user, socketToken: await signUserToken(verified.user, c.var.secret) });
+        c.set("viewer", { user: verified.user, socketToken: await signUserToken(verified.user, c.var.secrets) });
       } else {
         deleteCookie(c, cookie.name, cookie.options);
       }
@@ -32,15 +32,18 @@ export function session() {
   });
 }
 
-/** For members-only pages: sends the visitor to log in, and back here afterwards. */
-export function redirectToLogin(c: Context<AppEnv>) {
+/**
+ * For members-only pages: sends the visitor to log in, and back afterwards: to this page, or to `back`
+ * when this request cannot be repeated by a redirect (a form post).
+ */
+export function redirectToLogin(c: Context<AppEnv>, back?: string) {
   const here = new URL(c.req.url);
-  return c.redirect(`/login?next=${encodeURIComponent(here.pathname + here.search)}`, 303);
+  return c.redirect(`/login?next=${encodeURIComponent(back ?? here.pathname + here.search)}`, 303);
 }
 
 export async function startSession(c: Context<AppEnv>, user: User): Promise<void> {
   const cookie = sessionCookie(c.req.url);
-  const token = await signUserToken(user, c.var.secret, { audience: SESSION_AUDIENCE });
+  const token = await signUserToken(user, c.var.secrets, { audience: SESSION_AUDIENCE });
   setCookie(c, cookie.name, token, { ...cookie.options, maxAge: TOKEN_MAX_AGE_SECONDS });
 }
 

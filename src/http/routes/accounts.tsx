@@ -1,10 +1,12 @@
-/** Sign up, log in, log out. */
+/** Sign up, log in, log out. (Changing the password is in account.tsx.) */
 import { Hono } from "hono";
-import { LOCKOUT, logIn, register } from "../../auth/accounts";
-import { revokeTokens } from "../../auth/revocation";
+import { logIn, register } from "../../auth/accounts";
+import { revokeEverySession } from "../../auth/revocation";
 import { LoginPage, RegisterPage } from "../../views/accounts";
 import { render } from "../../views/render";
+import { countAttempt } from "../attempt-limit";
 import type { AppEnv } from "../env";
+import { lockedMessage } from "../lockout-message";
 import { endSession, startSession } from "../middleware/session";
 import { safeNextPath } from "../redirect";
 
@@ -19,11 +21,13 @@ accountRoutes.get("/register", (c) => {
 accountRoutes.post("/register", async (c) => {
   const next = safeNextPath(c.req.query("next"));
   const form = await c.req.parseBody();
-  const result = await register(c.var.db, form);
-  if (!result.ok) {
-    const values = { username: field(form.username), email: field(form.email) };
-    return render(c, <RegisterPage values={values} errors={result.errors} next={next} />, 422);
+  const values = { username: field(form.username), email: field(form.email) };
+  const allowed = await countAttempt(c, "register");
+  if (!allowed.ok) {
+    return render(c, <RegisterPage values={values} alert={allowed.message} next={next} />, 429);
   }
+  const result = await register(c.var.db, form);
+  if (!result.ok) return render(c, <RegisterPage values={values} errors={result.errors} next={next} />, 422);
   await startSession(c, result.user);
   return c.redirect(next ?? "/", 303);
 });
@@ -38,6 +42,10 @@ accountRoutes.post("/login", async (c) => {
   const next = safeNextPath(c.req.query("next"));
   const form = await c.req.parseBody();
   const email = field(form.email);
+  const allowed = await countAttempt(c, "login");
+  if (!allowed.ok) {
+    return render(c, <LoginPage email={email} alert={allowed.message} next={next} />, 429);
+  }
   const result = await logIn(c.var.db, form);
   if (result.ok) {
     await startSession(c, result.user);
@@ -48,21 +56,15 @@ accountRoutes.post("/login", async (c) => {
       return render(c, <LoginPage email={email} errors={result.errors} next={next} />, 422);
     case "invalid":
       return render(c, <LoginPage email={email} alert="Wrong email or password." next={next} />, 401);
-    case "locked": {
-      const minutes = Math.ceil((result.until.getTime() - Date.now()) / 60_000);
-      const alert =
-        `Too many failed attempts: this account is locked for ${Math.max(minutes, 1)} more ` +
-        `minute${minutes === 1 ? "" : "s"} (${LOCKOUT.maxFailures} wrong passwords in a row lock it for ` +
-        `${LOCKOUT.durationMs / 60_000} minutes).`;
-      return render(c, <LoginPage email={email} alert={alert} next={next} />, 429);
-    }
+    case "locked":
+      return render(c, <LoginPage email={email} alert={lockedMessage(result.until)} next={next} />, 429);
   }
 });
 
 accountRoutes.post("/logout", async (c) => {
   const viewer = c.var.viewer;
-  // Bumping the generation revokes this session, the user's other sessions and every socket token issued.
-  if (viewer) await revokeTokens(c.env, c.var.db, viewer.user.id);
+  // Logging out ends this session, the user's other sessions and every socket token issued.
+  if (viewer) await revokeEverySession(c.env, c.var.db, viewer.user);
   endSession(c);
   return c.redirect("/", 303);
 });

@@ -57,7 +57,7 @@ async function isAuthorized(c: Context<AppEnv>): Promise<boolean> {
   if (c.var.viewer) return true;
   const bearer = /^Bearer (\S+)$/.exec(c.req.header("Authorization") ?? "")?.[1];
   if (bearer === undefined) return false;
-  const verified = await verifyUserToken(bearer, c.var.secret, c.var.db, { audience: SOCKET_AUDIENCE });
+  const verified = await verifyUserToken(bearer, c.var.secrets, c.var.db, { audience: SOCKET_AUDIENCE });
   return verified.ok;
 }
 

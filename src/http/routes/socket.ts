@@ -26,7 +26,7 @@ socketRoutes.get(SOCKET_PATH, async (c) => {
     });
   }
   const origin = c.req.header("Origin");
-  if (origin !== undefined && !isAllowedOrigin(origin, c.req.url, c.env.ALLOWED_ORIGINS)) {
+  if (origin !== undefined && !isAllowedOrigin(origin, c.req.url, c.var.config.allowedOrigins)) {
     throw refusal(403, `Origin ${origin} may not open sockets here.`);
   }
   const room = c.req.query("room");
@@ -42,7 +42,7 @@ socketRoutes.get(SOCKET_PATH, async (c) => {
   if (credentials.token === undefined || credentials.token === "") {
     throw refusal(403, "Missing token: pass the page's user_token as authToken or params.token.");
   }
-  const verified = await verifyUserToken(credentials.token, c.var.secret, c.var.db);
+  const verified = await verifyUserToken(credentials.token, c.var.secrets, c.var.db);
   if (!verified.ok) throw refusal(403, `Token ${verified.reason}: reload the page to get a fresh one.`);
 
   const user = verified.user;

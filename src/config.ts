@@ -1,0 +1,129 @@
+/**
+ * The operator's settings from wrangler.toml's [vars] (or `wrangler dev --var`), checked once per distinct
+ * set of values. A value that does not parse is a configuration error: the worker refuses to serve rather
+ * than run with a guess (see http/middleware/config.ts), and a Durable Object that reads it throws.
+ */
+import { parseAllowedOrigins } from "./http/origin";
+
+export interface AccountLimits {
+  /** Sign-up attempts per client address per window. */
+  registrationsPerIp: number;
+  /** Login attempts (password checks, whatever the email) per client address per window. */
+  loginsPerIp: number;
+  windowMs: number;
+}
+
+/** A room's abuse limits and patience (src/realtime/). */
+export interface RoomLimits {
+  /** Each user's post bucket per room: refilled this many times a second... */
+  postsPerSecond: number;
+  /** ...and holding at most this many. */
+  postsBurst: number;
+  /** Concurrent sockets per user across all rooms. */
+  socketsPerUser: number;
+  /** How long a poster waits for D1 before the post is answered `unavailable`. */
+  postStoreTimeoutMs: number;
+}
+
+export interface Config {
+  /** Normalised origins, besides the app's own, that may post forms and open sockets. */
+  allowedOrigins: ReadonlySet<string>;
+  accountLimits: AccountLimits;
+  roomLimits: RoomLimits;
+}
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; problem: string };
+
+/** What wrangler.toml ships; a var left out of the configuration altogether gets these. */
+export const DEFAULTS = {
+  REGISTRATIONS_PER_IP: 30,
+  LOGINS_PER_IP: 100,
+  ACCOUNT_LIMIT_WINDOW_SECONDS: 600,
+  POSTS_PER_SECOND: 5,
+  POSTS_BURST: 10,
+  SOCKETS_PER_USER: 10,
+  POST_STORE_TIMEOUT_MS: 5_000,
+} as const;
+
+type NumberVar = keyof typeof DEFAULTS;
+type ConfigVars = Partial<Record<NumberVar | "ALLOWED_ORIGINS", unknown>>;
+
+/** Bounds that catch typos (an extra digit or two) without getting in an operator's way. */
+const LIMIT_MAX = 1_000_000;
+const WINDOW_MAX_SECONDS = 7 * 24 * 3600;
+const TIMEOUT_MAX_MS = 60_000;
+
+/** The vars rarely change between requests: remember the last set and what it parsed to. */
+let last: { key: string; result: ConfigResult } | undefined;
+
+export function readConfig(vars: ConfigVars): ConfigResult {
+  const key = JSON.stringify([vars.ALLOWED_ORIGINS, ...Object.keys(DEFAULTS).map((name) => vars[name as NumberVar])]);
+  if (last?.key === key) return last.result;
+  const result = parse(vars);
+  last = { key, result };
+  return result;
+}
+
+/** For Durable Objects, which the worker only reaches once the configuration has parsed. */
+export function configOf(vars: ConfigVars): Config {
+  const result = readConfig(vars);
+  if (!result.ok) throw new Error(`configuration: ${result.problem}`);
+  return result.config;
+}
+
+function parse(vars: ConfigVars): ConfigResult {
+  const origins = parseAllowedOrigins(typeof vars.ALLOWED_ORIGINS === "string" ? vars.ALLOWED_ORIGINS : undefined);
+  if (!origins.ok) return origins;
+  const numbers: Partial<Record<NumberVar, number>> = {};
+  const rules: Array<[NumberVar, number, "whole" | "positive"]> = [
+    ["REGISTRATIONS_PER_IP", LIMIT_MAX, "whole"],
+    ["LOGINS_PER_IP", LIMIT_MAX, "whole"],
+    ["ACCOUNT_LIMIT_WINDOW_SECONDS", WINDOW_MAX_SECONDS, "whole"],
+    ["POSTS_PER_SECOND", LIMIT_MAX, "positive"],
+    ["POSTS_BURST", LIMIT_MAX, "whole"],
+    ["SOCKETS_PER_USER", LIMIT_MAX, "whole"],
+    ["POST_STORE_TIMEOUT_MS", TIMEOUT_MAX_MS, "whole"],
+  ];
+  for (const [name, max, kind] of rules) {
+    const parsed = numberVar(vars, name, max, kind);
+    if (!parsed.ok) return parsed;
+    numbers[name] = parsed.value;
+  }
+  const value = (name: NumberVar) => numbers[name] ?? DEFAULTS[name];
+  return {
+    ok: true,
+    config: {
+      allowedOrigins: origins.origins,
+      accountLimits: {
+        registrationsPerIp: value("REGISTRATIONS_PER_IP"),
+        loginsPerIp: value("LOGINS_PER_IP"),
+        windowMs: value("ACCOUNT_LIMIT_WINDOW_SECONDS") * 1000,
+      },
+      roomLimits: {
+        postsPerSecond: value("POSTS_PER_SECOND"),
+        postsBurst: value("POSTS_BURST"),
+        socketsPerUser: value("SOCKETS_PER_USER"),
+        postStoreTimeoutMs: value("POST_STORE_TIMEOUT_MS"),
+      },
+    },
+  };
+}
+
+type NumberResult = { ok: true; value: number } | { ok: false; problem: string };
+
+/** Vars from wrangler.toml may be strings or numbers; `--var` always gives strings. */
+function numberVar(vars: ConfigVars, name: NumberVar, max: number, kind: "whole" | "positive"): NumberResult {
+  const raw = vars[name];
+  if (raw === undefined) return { ok: true, value: DEFAULTS[name] };
+  const text = typeof raw === "number" ? String(raw) : typeof raw === "string" ? raw.trim() : "";
+  const value = Number(text);
+  const shape = kind === "whole" ? /^\d+$/ : /^\d+(\.\d+)?$/;
+  if (!shape.test(text) || value <= 0 || (kind === "whole" && value < 1) || value > max) {
+    const what = kind === "whole" ? "whole number" : "number above 0";
+    return {
+      ok: false,
+      problem: `${name} is ${JSON.stringify(raw)}, which is not a ${what} up to ${max.toLocaleString("en-US")}`,
+    };
+  }
+  return { ok: true, value };
+}
