@@ -113,10 +113,13 @@ export class Room extends DurableObject<Env> implements SocketHolder {
     return this.#state;
   }
 
-  /** The state of a room woken by a socket or a call: known from the sockets' attachments, if it has any. */
+  /**
+   * The state of a room woken by a socket or a call. Its name is the id's name (rooms are addressed with
+   * `idFromName`), or failing that the one its sockets' attachments carry.
+   */
   #awake(): RoomState | undefined {
     if (this.#state) return this.#state;
-    const name = RoomState.roomOf(this.ctx);
+    const name = this.ctx.id.name ?? RoomState.roomOf(this.ctx);
     return name === undefined ? undefined : this.#room(name);
   }
 

@@ -3,7 +3,7 @@
  * ChannelTest in spirit: push, assert_reply, assert_push). Frames are written by hand so tests can also
  * send what the official client never would.
  */
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { User } from "../../src/db/users";
 import { tokenFor } from "./users";
@@ -21,6 +21,11 @@ export interface ConnectOptions {
 }
 
 export const TEST_HOST = "http://127.0.0.1:8787";
+
+/** The room's Durable Object, for evicting it or looking inside. */
+export function roomStub(room: string) {
+  return env.ROOMS.get(env.ROOMS.idFromName(room));
+}
 
 /** The upgrade request a Phoenix client makes; returns the worker's response as is. */
 export function upgrade(options: ConnectOptions = {}): Promise<Response> {

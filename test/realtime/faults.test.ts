@@ -9,7 +9,7 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { posts } from "../../src/db/schema";
-import { closeAll, connectAndJoin, type TestSocket } from "../helpers/socket";
+import { closeAll, connectAndJoin, roomStub, type TestSocket } from "../helpers/socket";
 import { db, makeUser } from "../helpers/users";
 
 const open: TestSocket[] = [];
@@ -67,7 +67,7 @@ describe("a room evicted under its members", () => {
     );
     expect(burst.every((reply) => reply.status === "ok")).toBe(true);
 
-    await evictDurableObject(env.ROOMS.get(env.ROOMS.idFromName("evicted")));
+    await evictDurableObject(roomStub("evicted"));
 
     // Rate limit: the bucket the flood emptied is still empty.
     expect((await l.socket.push("room:evicted", "new_post", { message: "one more" })).response).toMatchObject({

@@ -4,18 +4,13 @@
  * clients' heartbeats, whose refs change, are answered by the room with the same shape.
  */
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { HEARTBEAT_FRAME, HEARTBEAT_REF, HEARTBEAT_REPLY } from "../../src/shared/heartbeat";
-import { closeAll, connectAndJoin, type TestSocket } from "../helpers/socket";
+import { closeAll, connectAndJoin, roomStub, type TestSocket } from "../helpers/socket";
 import { makeUser } from "../helpers/users";
 
 const open: TestSocket[] = [];
 afterEach(() => closeAll(open));
-
-function roomStub(room: string) {
-  return env.ROOMS.get(env.ROOMS.idFromName(room));
-}
 
 /** When the runtime last answered each of the room's sockets by itself (null: never). */
 function autoResponseTimes(room: string): Promise<Array<number | null>> {

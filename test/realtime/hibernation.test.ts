@@ -3,17 +3,12 @@
  * member's state intact: who they are, that they joined, with which join ref, and their mention filter.
  */
 import { evictDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { closeAll, connectAndJoin, type TestSocket } from "../helpers/socket";
+import { closeAll, connectAndJoin, roomStub, type TestSocket } from "../helpers/socket";
 import { makeUser } from "../helpers/users";
 
 const open: TestSocket[] = [];
 afterEach(() => closeAll(open));
-
-function roomStub(room: string) {
-  return env.ROOMS.get(env.ROOMS.idFromName(room));
-}
 
 describe("hibernation", () => {
   it("keeps members, joins and mention filters across an eviction", async () => {

@@ -4,11 +4,10 @@
  * eviction.
  */
 import { evictDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { posts } from "../../src/db/schema";
-import { closeAll, connectAndJoin, type TestSocket } from "../helpers/socket";
+import { closeAll, connectAndJoin, roomStub, type TestSocket } from "../helpers/socket";
 import { db, makeUser } from "../helpers/users";
 
 const open: TestSocket[] = [];
@@ -47,7 +46,7 @@ describe("client_id", () => {
     });
     first.socket.close();
     await first.socket.closed;
-    await evictDurableObject(env.ROOMS.get(env.ROOMS.idFromName("retry_later")));
+    await evictDurableObject(roomStub("retry_later"));
 
     const second = await connectAndJoin(writer, "retry_later", { last_seen_id: 0 });
     open.push(second.socket);

@@ -3,12 +3,11 @@
  * second) and at most 10 concurrent sockets per user across all rooms.
  */
 import { evictDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULTS } from "../../src/config";
 import { posts } from "../../src/db/schema";
-import { closeAll, connect, connectAndJoin, type TestSocket, upgrade } from "../helpers/socket";
+import { closeAll, connect, connectAndJoin, roomStub, type TestSocket, upgrade } from "../helpers/socket";
 import { db, makeUser, tokenFor } from "../helpers/users";
 
 const open: TestSocket[] = [];
@@ -61,7 +60,7 @@ describe("post rate limit", () => {
     const first = await burstOf(tab1.socket, "flood_tabs", 10);
     expect(first.every((reply) => reply.status === "ok")).toBe(true);
 
-    await evictDurableObject(env.ROOMS.get(env.ROOMS.idFromName("flood_tabs")));
+    await evictDurableObject(roomStub("flood_tabs"));
     const other = await tab2.socket.push("room:flood_tabs", "new_post", { message: "from the other tab" });
     expect(other.response).toMatchObject({ reason: "rate_limited" });
     expect(await stored("flood_tabs")).toBe(10);

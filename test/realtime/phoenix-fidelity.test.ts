@@ -7,7 +7,7 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { posts } from "../../src/db/schema";
-import { closeAll, connect, connectAndJoin, type TestSocket } from "../helpers/socket";
+import { closeAll, connect, connectAndJoin, roomStub, type TestSocket } from "../helpers/socket";
 import { db, makeUser } from "../helpers/users";
 
 const open: TestSocket[] = [];
@@ -118,7 +118,7 @@ describe("leaves never wait for other members' work", () => {
     );
     open.push(...joiners);
     // A cold room with no usable D1: every join needs the history, every post needs the posts table.
-    await evictDurableObject(env.ROOMS.get(env.ROOMS.idFromName("storm")));
+    await evictDurableObject(roomStub("storm"));
     await env.DB.exec("ALTER TABLE posts RENAME TO posts_elsewhere");
     try {
       for (const joiner of joiners) joiner.send(["1", "1", "room:storm", "phx_join", { last_seen_id: 0 }]);

@@ -3,11 +3,10 @@
  * each joiner, then coalesced `presence_diff` broadcasts; one key per user, one meta per join.
  */
 import { evictDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { User } from "../../src/db/users";
 import type { PresenceDiff, PresenceState } from "../../src/shared/room-channel";
-import { closeAll, connect, connectAndJoin, type TestSocket } from "../helpers/socket";
+import { closeAll, connect, connectAndJoin, roomStub, type TestSocket } from "../helpers/socket";
 import { makeUser } from "../helpers/users";
 
 const open: TestSocket[] = [];
@@ -159,7 +158,7 @@ describe("presence", () => {
       (s) => Object.keys(s).length === 2,
     );
 
-    await evictDurableObject(env.ROOMS.get(env.ROOMS.idFromName("pres_evict")));
+    await evictDurableObject(roomStub("pres_evict"));
 
     // A newcomer after the eviction is told of both, rebuilt from the sockets' attachments.
     const h = (await joined(hal, "pres_evict")).socket;

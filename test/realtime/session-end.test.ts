@@ -13,7 +13,7 @@ import { posts } from "../../src/db/schema";
 import { bumpTokenGeneration } from "../../src/db/users";
 import { admissionRequest } from "../../src/realtime/admission";
 import { SESSION_ENDED_CLOSE_CODE } from "../../src/shared/room-channel";
-import { closeAll, connect, connectAndJoin, TestSocket, upgrade } from "../helpers/socket";
+import { closeAll, connect, connectAndJoin, roomStub, TestSocket, upgrade } from "../helpers/socket";
 import { db, makeUser, tokenFor } from "../helpers/users";
 
 const open: TestSocket[] = [];
@@ -21,10 +21,6 @@ afterEach(() => closeAll(open));
 
 async function storedIn(room: string): Promise<number> {
   return (await db.select().from(posts).where(eq(posts.room, room))).length;
-}
-
-function roomStub(room: string) {
-  return env.ROOMS.get(env.ROOMS.idFromName(room));
 }
 
 describe("a session that ends while its socket is open", () => {
