@@ -1,22 +1,25 @@
-/** Queries on posts, always returning the public {@link Post} shape. */
-import { and, desc, eq, gt, lt, or, type SQL, sql } from "drizzle-orm";
+/**
+ * Queries on posts, always returning the public {@link Post} shape, whose `id` is the post's number in
+ * its room (`seq`). Rooms write their posts here through {@link copyPosts}; everything else only reads.
+ */
+import { and, desc, eq, gt, inArray, lt, type SQL, sql } from "drizzle-orm";
 import type { Post } from "../shared/post";
 import type { Database } from "./client";
 import { posts, rooms, users } from "./schema";
 
 const postColumns = {
-  id: posts.id,
+  seq: posts.seq,
   message: posts.message,
   insertedAt: posts.insertedAt,
   userId: users.id,
   username: users.username,
 };
 
-type PostSelection = { id: number; message: string; insertedAt: Date; userId: number; username: string };
+type PostSelection = { seq: number; message: string; insertedAt: Date; userId: number; username: string };
 
 function toPost(row: PostSelection): Post {
   return {
-    id: row.id,
+    id: row.seq,
     message: row.message,
     inserted_at: row.insertedAt.toISOString(),
     user: { id: row.userId, username: row.username },
@@ -29,80 +32,90 @@ function selectPosts(db: Database, where: SQL | undefined) {
 
 /** The newest `limit` posts of a room, oldest first. */
 export async function recentPosts(db: Database, room: string, limit: number): Promise<Post[]> {
-  const rows = await selectPosts(db, eq(posts.room, room)).orderBy(desc(posts.id)).limit(limit);
+  const rows = await selectPosts(db, eq(posts.room, room)).orderBy(desc(posts.seq)).limit(limit);
   return rows.reverse().map(toPost);
 }
 
-/** The `limit` oldest posts with an id greater than `afterId`, oldest first: what a reconnecting client missed. */
+/** The `limit` oldest posts numbered above `afterId`, oldest first: what a reconnecting client missed. */
 export async function postsAfter(db: Database, room: string, afterId: number, limit: number): Promise<Post[]> {
-  const rows = await selectPosts(db, and(eq(posts.room, room), gt(posts.id, afterId)))
-    .orderBy(posts.id)
+  const rows = await selectPosts(db, and(eq(posts.room, room), gt(posts.seq, afterId)))
+    .orderBy(posts.seq)
     .limit(limit);
   return rows.map(toPost);
 }
 
-/** The `limit` newest posts with an id less than `beforeId`, oldest first: scrolling back through history. */
+/** The `limit` newest posts numbered below `beforeId`, oldest first: scrolling back through history. */
 export async function postsBefore(db: Database, room: string, beforeId: number, limit: number): Promise<Post[]> {
-  const rows = await selectPosts(db, and(eq(posts.room, room), lt(posts.id, beforeId)))
-    .orderBy(desc(posts.id))
+  const rows = await selectPosts(db, and(eq(posts.room, room), lt(posts.seq, beforeId)))
+    .orderBy(desc(posts.seq))
     .limit(limit);
   return rows.reverse().map(toPost);
 }
 
-/** A post on its way to D1: what the room knows when a member pushes `new_post`. */
-export interface PostDraft {
-  room: string;
-  user: { id: number; username: string };
-  /** The token generation the poster connected with; a post from a revoked token is not stored. */
-  tokenGeneration: number;
-  message: string;
-  clientId: string | null;
-  insertedAt: Date;
+/** The highest number a room has given a post in D1 (0 for a room without posts). */
+export async function lastSeq(db: Database, room: string): Promise<number> {
+  const [row] = await db
+    .select({ seq: sql<number | null>`max(${posts.seq})` })
+    .from(posts)
+    .where(eq(posts.room, room));
+  return row?.seq ?? 0;
 }
 
-export type StoreOutcome =
-  /** A new row. */
-  | { kind: "stored"; post: Post }
-  /** The user posted this `client_id` before: the original, stored earlier. */
-  | { kind: "duplicate"; post: Post }
-  /** The user used this `client_id` for a post in another room. */
-  | { kind: "client_id taken"; room: string }
-  /** The user's token generation moved on (logout, password change) or the user is gone: nothing stored. */
-  | { kind: "revoked" };
+/** A post as a room's log holds it, on its way to D1. */
+export interface LoggedPost {
+  post: Post;
+  clientId: string | null;
+}
+
+/** What D1 holds for a logged post once the copy is done. */
+export type CopyOutcome =
+  /** Stored under its number (now, or by an earlier attempt whose answer was lost). */
+  | { kind: "copied" }
+  /** Its `client_id` had been used in this room before: D1 keeps that original, and this one is dropped. */
+  | { kind: "duplicate"; original: Post }
+  /** Its author no longer exists: dropped. */
+  | { kind: "gone" };
 
 /**
- * Stores posts in one D1 round trip (a batch: one transaction, statements in order, so ids ascend in
- * draft order), and says for each draft what became of it.
- *
- * Each insert takes its user from `users` only while the generation the poster connected with is still
- * current, so a logout that lands at the same moment cannot slip a post through; and it does nothing on a
- * `client_id` the user has used before, which a second query (only then) resolves to the original post.
+ * Copies a room's logged posts into D1 in one round trip (a batch: one transaction, in order). Each insert
+ * takes its author from `users`, so a post by a deleted user cannot block the copy; one that is already
+ * there (a retried copy) or whose `client_id` the author already used in this room is left alone. What
+ * became of each post is then read back only for the posts that were not inserted.
  */
-export async function storePosts(db: Database, drafts: readonly PostDraft[]): Promise<StoreOutcome[]> {
-  const [first, ...rest] = drafts.map((draft) => insertStatement(db, draft));
+export async function copyPosts(db: Database, room: string, logged: readonly LoggedPost[]): Promise<CopyOutcome[]> {
+  const [first, ...rest] = logged.map((entry) => copyStatement(db, room, entry));
   if (!first) return [];
   const inserted = await db.batch([first, ...rest]);
-  const outcomes: (StoreOutcome | undefined)[] = inserted.map((rows, index) => {
-    const row = rows[0];
-    const draft = drafts[index] as PostDraft;
-    return row
-      ? { kind: "stored", post: toPost({ ...row, userId: draft.user.id, username: draft.user.username }) }
-      : undefined;
-  });
+  const missing = logged.filter((_, index) => inserted[index]?.length === 0);
+  if (missing.length === 0) return logged.map(() => ({ kind: "copied" }));
 
-  const unresolved = drafts.filter((draft, index) => outcomes[index] === undefined && draft.clientId !== null);
-  const originals = unresolved.length > 0 ? await postsByClientId(db, unresolved) : [];
-  return outcomes.map((outcome, index) => {
-    if (outcome) return outcome;
-    const draft = drafts[index] as PostDraft;
-    const original = originals.find((row) => row.userId === draft.user.id && row.clientId === draft.clientId);
-    if (!original) return { kind: "revoked" };
-    if (original.room !== draft.room) return { kind: "client_id taken", room: original.room };
-    return { kind: "duplicate", post: toPost(original) };
-  });
+  const present = await db
+    .select({ seq: posts.seq })
+    .from(posts)
+    .where(
+      and(
+        eq(posts.room, room),
+        inArray(
+          posts.seq,
+          missing.map((entry) => entry.post.id),
+        ),
+      ),
+    );
+  const presentSeqs = new Set(present.map((row) => row.seq));
+  return Promise.all(
+    logged.map(async (entry, index): Promise<CopyOutcome> => {
+      if (inserted[index]?.length !== 0 || presentSeqs.has(entry.post.id)) return { kind: "copied" };
+      if (entry.clientId === null) return { kind: "gone" };
+      const [original] = await selectPosts(
+        db,
+        and(eq(posts.room, room), eq(posts.userId, entry.post.user.id), eq(posts.clientId, entry.clientId)),
+      );
+      return original ? { kind: "duplicate", original: toPost(original) } : { kind: "gone" };
+    }),
+  );
 }
 
-function insertStatement(db: Database, draft: PostDraft) {
+function copyStatement(db: Database, room: string, { post, clientId }: LoggedPost) {
   return db
     .insert(posts)
     .select(
@@ -110,26 +123,18 @@ function insertStatement(db: Database, draft: PostDraft) {
         // INSERT ... SELECT takes every column in table order; a null id lets AUTOINCREMENT choose.
         .select({
           id: sql`null`.as("id"),
-          room: sql`${draft.room}`.as("room"),
+          room: sql`${room}`.as("room"),
+          seq: sql`${post.id}`.as("seq"),
           userId: users.id,
-          message: sql`${draft.message}`.as("message"),
-          insertedAt: sql`${draft.insertedAt.getTime()}`.as("inserted_at"),
-          clientId: sql`${draft.clientId}`.as("client_id"),
+          message: sql`${post.message}`.as("message"),
+          insertedAt: sql`${Date.parse(post.inserted_at)}`.as("inserted_at"),
+          clientId: sql`${clientId}`.as("client_id"),
         })
         .from(users)
-        .where(and(eq(users.id, draft.user.id), eq(users.tokenGeneration, draft.tokenGeneration))),
+        .where(eq(users.id, post.user.id)),
     )
     .onConflictDoNothing()
-    .returning({ id: posts.id, message: posts.message, insertedAt: posts.insertedAt });
-}
-
-function postsByClientId(db: Database, drafts: readonly PostDraft[]) {
-  const keys = drafts.map((draft) => and(eq(posts.userId, draft.user.id), eq(posts.clientId, draft.clientId ?? "")));
-  return db
-    .select({ ...postColumns, room: posts.room, clientId: posts.clientId })
-    .from(posts)
-    .innerJoin(users, eq(posts.userId, users.id))
-    .where(or(...keys));
+    .returning({ seq: posts.seq });
 }
 
 export interface RoomSummary {

@@ -3,7 +3,7 @@
  * migrations/, which wrangler applies (`npm run dev` locally, `npm run deploy` remotely).
  */
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** A not-null millisecond timestamp that defaults to the time of insert. */
 const timestampMs = (name: string) =>
@@ -38,22 +38,27 @@ export const users = sqliteTable(
 export const posts = sqliteTable(
   "posts",
   {
-    /** AUTOINCREMENT: ids are never reused, so "posts after id N" (catch-up) stays meaningful forever. */
+    /** D1's own row id. Clients never see it: a post's id in the protocol is its `seq`. */
     id: integer("id").primaryKey({ autoIncrement: true }),
     room: text("room").notNull(),
+    /**
+     * The post's number in its room, given by the room (its only writer, and its sequencer): ascending in
+     * the order the room stored its posts, so "posts after N" (catch-up) is exact. This is `Post.id`.
+     */
+    seq: integer("seq").notNull(),
     userId: integer("user_id")
       .notNull()
       .references(() => users.id),
     message: text("message").notNull(),
     insertedAt: timestampMs("inserted_at"),
-    /** The sender's idempotency key (`client_id`), when given: a retried push finds its original here. */
+    /** The sender's idempotency key (`client_id`), when given: a retried push finds its original. */
     clientId: text("client_id"),
   },
   (table) => [
-    index("posts_room_id_idx").on(table.room, table.id),
-    // Unique per user, enforced here rather than in a room's memory, so a retry after a reconnect, an
-    // eviction or a deploy still finds its original. NULLs are distinct, so posts without one never clash.
-    uniqueIndex("posts_user_client_id_unique").on(table.userId, table.clientId),
+    uniqueIndex("posts_room_seq_unique").on(table.room, table.seq),
+    // A retry goes to the room it was meant for, where the room's own log enforces this first; D1 keeps
+    // the same rule as the last word. NULLs are distinct, so posts without a client_id never clash.
+    uniqueIndex("posts_room_user_client_id_unique").on(table.room, table.userId, table.clientId),
   ],
 );
 

@@ -6,7 +6,6 @@
  * presence, limits, fan-out); they never touch a WebSocket directly. The socket layer (socket.ts) routes
  * frames here and sends what these return.
  */
-import type { PostDraft } from "../db/posts";
 import { mentions } from "../shared/mentions";
 import { checkClientId, checkMessage, type Post } from "../shared/post";
 import {
@@ -20,7 +19,7 @@ import {
 import type { Connection, ConnectionState, PresenceEntry } from "./connection";
 import type { Delivery } from "./fanout";
 import type { RecentHistory } from "./history";
-import type { PostWriter, WriteResult } from "./post-writer";
+import type { Confirmation, PostLog } from "./post-log";
 import type { Presence } from "./presence";
 import { error, isBinary, ok, type Payload, type Reply } from "./protocol";
 import type { PostRateLimits } from "./rate-limit";
@@ -30,13 +29,17 @@ import type { TypingThrottle } from "./typing";
 export interface RoomServices {
   readonly room: string;
   readonly topic: string;
-  readonly history: RecentHistory;
-  readonly writer: PostWriter;
+  /** The newest posts, in memory. */
+  readonly recent: RecentHistory;
+  /** Where posts are stored first and numbered, and from where they go to D1. */
+  readonly postLog: PostLog;
   readonly rateLimits: PostRateLimits;
   readonly typing: TypingThrottle;
   readonly presence: Presence;
-  /** D1: the oldest `limit` posts after `afterId`, for catch-ups from further back than memory holds. */
-  postsAfter(afterId: number, limit: number): Promise<Post[]>;
+  /** A page of history from D1 and the log, for catch-ups from further back than memory holds. */
+  page(query: { after?: number; before?: number; limit: number }): Promise<Post[]>;
+  /** A stored post, in id order: into the recent history, then to every member. */
+  announce(post: Post): void;
   /** Sends an event to every joined member, each as {@link handleOut} decides. */
   broadcast(event: string, payload: object): void;
   log(where: string, problem: unknown): void;
@@ -77,21 +80,21 @@ export async function join(
   if (isExpired(member)) return { ok: false, ...endSession("token expired") };
 
   try {
-    await services.history.ready();
+    await services.recent.ready();
     if (lastSeenId === null) {
       return {
         ok: true,
         mentionsOnly,
-        snapshot: () => ({ posts: services.history.newest(RECENT_POSTS_LIMIT), has_more: false }),
+        snapshot: () => ({ posts: services.recent.newest(RECENT_POSTS_LIMIT), has_more: false }),
       };
     }
-    if (services.history.after(lastSeenId) !== undefined) {
+    if (services.recent.after(lastSeenId) !== undefined) {
       // Memory may have moved past `lastSeenId` by subscription time; then the client pages over HTTP.
-      return { ok: true, mentionsOnly, snapshot: () => catchUpFrom(services.history.after(lastSeenId)) };
+      return { ok: true, mentionsOnly, snapshot: () => catchUpFrom(services.recent.after(lastSeenId)) };
     }
     // Memory does not reach back that far, so more posts were missed than a reply holds: the oldest of
-    // them from D1, and the client pages on from there (live posts arrive meanwhile, deduplicated by id).
-    const oldest = await services.postsAfter(lastSeenId, CATCH_UP_LIMIT);
+    // them, and the client pages on from there (live posts arrive meanwhile, deduplicated by id).
+    const oldest = await services.page({ after: lastSeenId, limit: CATCH_UP_LIMIT });
     return { ok: true, mentionsOnly, snapshot: () => ({ posts: oldest, has_more: true }) };
   } catch (problem) {
     services.log("RoomChannel:join", problem);
@@ -164,29 +167,39 @@ function newPost(
   if (!allowed.ok) {
     return { reply: error(RoomErrorReason.rateLimited, { retry_after_ms: allowed.retryAfterMs }) };
   }
-  const draft: PostDraft = {
-    room: services.room,
-    user: member.user,
-    tokenGeneration: member.token.generation,
-    message: message.value,
-    clientId: clientId.value,
-    insertedAt: new Date(),
-  };
-  return services.writer.submit(draft).then(answerWrite);
+  return storeAndConfirm(connection, message.value, clientId.value, services);
 }
 
-/** Stored posts were broadcast by the writer before this runs; a duplicate is answered, never broadcast again. */
-function answerWrite(result: WriteResult): ChannelResult {
-  switch (result.kind) {
-    case "stored":
-    case "duplicate":
-      return { reply: ok(result.post) };
-    case "client_id taken":
-      return { reply: invalid({ client_id: "was already used for a post in another room" }) };
-    case "revoked":
-      return endSession("token revoked");
+/**
+ * Stores the post in the room's log and broadcasts it at once (fan-out never waits for D1), then answers
+ * the poster once D1 has it. A retried `client_id` is answered with the original and broadcast no more.
+ */
+async function storeAndConfirm(
+  connection: Connection,
+  message: string,
+  clientId: string | null,
+  services: RoomServices,
+): Promise<ChannelResult> {
+  try {
+    await services.postLog.ready();
+  } catch (problem) {
+    services.log("RoomChannel:handle_in new_post", problem);
+    return { reply: error(RoomErrorReason.unavailable) };
+  }
+  const { user } = connection.state;
+  const appended = services.postLog.append({ user, message, clientId, insertedAt: new Date() });
+  if (appended.kind === "stored") services.announce(appended.post);
+  return answerConfirmation(await services.postLog.confirmed(appended.post));
+}
+
+function answerConfirmation(confirmation: Confirmation): ChannelResult {
+  switch (confirmation.kind) {
+    case "in D1":
+      return { reply: ok(confirmation.post) };
     case "unavailable":
       return { reply: error(RoomErrorReason.unavailable) };
+    case "gone":
+      return endSession("token revoked");
   }
 }
 

@@ -11,7 +11,7 @@
 
 import type { RoomLimits } from "../config";
 import { createDatabase, type Database } from "../db/client";
-import { postsAfter, recentPosts, storePosts } from "../db/posts";
+import { copyPosts, lastSeq, postsAfter, postsBefore, recentPosts } from "../db/posts";
 import type { Post } from "../shared/post";
 import { CATCH_UP_LIMIT, type PresenceDiff, RoomEvent } from "../shared/room-channel";
 import { roomTopic } from "../shared/rooms";
@@ -19,7 +19,7 @@ import type { Admission } from "./admission";
 import { Connection } from "./connection";
 import { fanOut } from "./fanout";
 import { RecentHistory } from "./history";
-import { PostWriter } from "./post-writer";
+import { PostLog } from "./post-log";
 import { Presence } from "./presence";
 import { PostRateLimits } from "./rate-limit";
 import { handleOut, presenceMeta } from "./room-channel";
@@ -33,8 +33,8 @@ export const HISTORY_CAPACITY = CATCH_UP_LIMIT;
 
 export class RoomState implements SocketContext {
   readonly topic: string;
-  readonly history: RecentHistory;
-  readonly writer: PostWriter;
+  readonly recent: RecentHistory;
+  readonly postLog: PostLog;
   readonly rateLimits: PostRateLimits;
   readonly typing = new TypingThrottle();
   readonly presence: Presence;
@@ -51,20 +51,22 @@ export class RoomState implements SocketContext {
     this.topic = roomTopic(room);
     this.#db = createDatabase(env.DB);
     this.presence = new Presence((diff) => this.#broadcastPresence(diff));
-    this.history = new RecentHistory((limit) => recentPosts(this.#db, room, limit), HISTORY_CAPACITY);
-    this.rateLimits = new PostRateLimits({ perSecond: limits.postsPerSecond, burst: limits.postsBurst });
-    this.writer = new PostWriter({
-      store: (drafts) => storePosts(this.#db, drafts),
-      onStored: (posts) => this.#announce(posts),
+    this.postLog = new PostLog(ctx.storage, {
+      lastSeqInD1: () => lastSeq(this.#db, room),
+      copy: (logged) => copyPosts(this.#db, room, logged),
       log,
       timeoutMs: limits.postStoreTimeoutMs,
     });
+    this.recent = new RecentHistory((limit) => this.#newestPosts(limit), HISTORY_CAPACITY);
+    this.rateLimits = new PostRateLimits({ perSecond: limits.postsPerSecond, burst: limits.postsBurst });
 
     for (const ws of ctx.getWebSockets()) {
       const connection = Connection.restore(ws);
       if (connection) this.#members.set(ws, connection);
       else closeQuietly(ws, CloseCode.internalError, "lost connection state; reconnect");
     }
+    // Whatever a previous instance logged but could not copy to D1 yet goes now.
+    if (this.postLog.uncopied) this.postLog.resume();
     const members = [...this.#members.values()];
     this.rateLimits.restore(members);
     this.presence.rebuild(
@@ -127,8 +129,29 @@ export class RoomState implements SocketContext {
     fanOut(this.#members.values(), this.topic, event, payload, handleOut);
   }
 
-  postsAfter(afterId: number, limit: number): Promise<Post[]> {
-    return postsAfter(this.#db, this.room, afterId, limit);
+  /** A stored post, in id order: into the recent history, then out to the members. */
+  announce(post: Post): void {
+    this.recent.append([post]);
+    this.broadcast(RoomEvent.newPost, post);
+  }
+
+  /**
+   * A page of the room's history, oldest first, from D1 and the log together: D1 has every post but
+   * maybe not the last few milliseconds' (they are on their way), the log has those, so the union of
+   * each one's best `limit` holds the true page.
+   */
+  async page(query: HistoryQuery): Promise<Post[]> {
+    const { before, after, limit } = query;
+    const [fromD1, fromLog] = [
+      await (after !== undefined
+        ? postsAfter(this.#db, this.room, after, limit)
+        : before !== undefined
+          ? postsBefore(this.#db, this.room, before, limit)
+          : recentPosts(this.#db, this.room, limit)),
+      this.postLog.range({ after, before, limit, newestFirst: after === undefined }),
+    ];
+    const merged = unionById(fromD1, fromLog);
+    return after !== undefined ? merged.slice(0, limit) : merged.slice(-limit);
   }
 
   liveSlots(userId: number): string[] {
@@ -154,10 +177,12 @@ export class RoomState implements SocketContext {
       .catch((problem) => this.log("Room:release slot", problem));
   }
 
-  /** Stored posts, in id order: into the history, then out to the members. */
-  #announce(posts: readonly Post[]): void {
-    this.history.append(posts);
-    for (const post of posts) this.broadcast(RoomEvent.newPost, post);
+  /** The newest posts, for the memory of a woken room: from the log, and from D1 only if the log is short. */
+  async #newestPosts(limit: number): Promise<Post[]> {
+    const logged = this.postLog.newest(limit);
+    if (logged.length >= limit || this.postLog.complete) return logged;
+    const stored = await recentPosts(this.#db, this.room, limit);
+    return unionById(stored, this.postLog.newest(limit)).slice(-limit);
   }
 
   #broadcastPresence(diff: PresenceDiff): void {
@@ -176,4 +201,17 @@ export function revokedBelow(storage: DurableObjectStorage, userId: number): num
 
 export function rememberRevocation(storage: DurableObjectStorage, userId: number, validFrom: number): void {
   if (validFrom > revokedBelow(storage, userId)) storage.kv.put(`validFrom:${userId}`, validFrom);
+}
+
+export interface HistoryQuery {
+  before?: number;
+  after?: number;
+  limit: number;
+}
+
+/** Both lists in id order, each post once. */
+function unionById(a: readonly Post[], b: readonly Post[]): Post[] {
+  const byId = new Map<number, Post>();
+  for (const post of [...a, ...b]) byId.set(post.id, post);
+  return [...byId.values()].sort((x, y) => x.id - y.id);
 }

@@ -11,9 +11,10 @@ import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../config";
 import { logError } from "../log";
 import { HEARTBEAT_FRAME, HEARTBEAT_REPLY } from "../shared/heartbeat";
+import type { Post } from "../shared/post";
 import { SESSION_ENDED_CLOSE_CODE } from "../shared/room-channel";
 import { readAdmission } from "./admission";
-import { RoomState, rememberRevocation } from "./room-state";
+import { type HistoryQuery, RoomState, rememberRevocation } from "./room-state";
 import { decode } from "./serializer";
 import { handleMalformed, handleMessage } from "./socket";
 import { CloseCode, closeQuietly, frameBytes, MAX_FRAME_BYTES } from "./transport";
@@ -90,6 +91,26 @@ export class Room extends DurableObject<Env> implements SocketHolder {
     } catch (cleanupProblem) {
       this.#log("Room:webSocketError cleanup", cleanupProblem);
     }
+  }
+
+  /** Retries copying posts to D1 when a copy failed and nothing else woke the room. */
+  override async alarm(): Promise<void> {
+    try {
+      const room = this.#awake();
+      if (room?.postLog.uncopied) room.postLog.resume();
+    } catch (problem) {
+      this.#log("Room:alarm", problem);
+    }
+  }
+
+  /**
+   * RPC from the worker: a page of the room's history, oldest first. The room answers rather than D1
+   * alone, because only the room knows the posts it has stored and broadcast but not yet copied to D1.
+   */
+  async history(query: HistoryQuery): Promise<Post[]> {
+    const room = this.#awake();
+    if (!room) throw new Error("a room without a name cannot page its history");
+    return room.page(query);
   }
 
   /** RPC from UserSockets: the user's slots this room still holds. */

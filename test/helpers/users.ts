@@ -4,7 +4,8 @@ import { hashPassword } from "../../src/auth/password";
 import { readTokenSecret, type TokenSecrets } from "../../src/auth/secret";
 import { signUserToken, type TokenOptions } from "../../src/auth/token";
 import { createDatabase } from "../../src/db/client";
-import { storePosts } from "../../src/db/posts";
+import { lastSeq } from "../../src/db/posts";
+import { posts } from "../../src/db/schema";
 import { createUser, type User } from "../../src/db/users";
 import type { Post } from "../../src/shared/post";
 
@@ -35,13 +36,30 @@ export function tokenFor(user: User, options?: TokenOptions): Promise<string> {
 }
 
 /**
- * Stores a post by `author` straight through the app's query code, as the room would. Only for rooms whose
- * Durable Object has not loaded its history yet: the room is the only writer of its posts once it has.
+ * History written straight into D1, numbered after the room's last post: `count` posts ("seed 1", "seed 2",
+ * …) or the given messages. Only for rooms whose Durable Object has not woken yet: once awake, a room is
+ * the only writer of its posts (it numbers them). Returns the posts' ids (their numbers in the room).
  */
+export async function seedPosts(
+  author: User,
+  room: string,
+  messages: number | string[],
+  insertedAt = new Date(),
+): Promise<number[]> {
+  const texts = typeof messages === "number" ? Array.from({ length: messages }, (_, n) => `seed ${n + 1}`) : messages;
+  const first = (await lastSeq(db, room)) + 1;
+  const rows = texts.map((message, n) => ({ room, seq: first + n, userId: author.id, message, insertedAt }));
+  for (let start = 0; start < rows.length; start += 10) await db.insert(posts).values(rows.slice(start, start + 10));
+  return rows.map((row) => row.seq);
+}
+
+/** One post by `author`, written straight into D1 as {@link seedPosts} does; returns it as clients see it. */
 export async function postAs(author: User, room: string, message: string, insertedAt = new Date()): Promise<Post> {
-  const [outcome] = await storePosts(db, [
-    { room, user: author, tokenGeneration: author.tokenGeneration, message, clientId: null, insertedAt },
-  ]);
-  if (outcome?.kind !== "stored") throw new Error(`could not store a post by ${author.username}: ${outcome?.kind}`);
-  return outcome.post;
+  const [id] = await seedPosts(author, room, [message], insertedAt);
+  return {
+    id: id as number,
+    message,
+    inserted_at: insertedAt.toISOString(),
+    user: { id: author.id, username: author.username },
+  };
 }

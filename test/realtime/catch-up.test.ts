@@ -5,29 +5,14 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { posts } from "../../src/db/schema";
 import type { User } from "../../src/db/users";
 import { CATCH_UP_LIMIT } from "../../src/shared/room-channel";
 import { closeAll, connectAndJoin, type TestSocket } from "../helpers/socket";
-import { db, makeUser } from "../helpers/users";
+import { makeUser, seedPosts } from "../helpers/users";
 import { Visitor } from "../helpers/visitor";
 
 const open: TestSocket[] = [];
 afterEach(() => closeAll(open));
-
-/** History written before the room wakes (the room is the only writer once it has). */
-async function seed(room: string, count: number, author: User): Promise<number[]> {
-  const ids: number[] = [];
-  for (let start = 0; start < count; start += 20) {
-    const rows = Array.from({ length: Math.min(20, count - start) }, (_, n) => ({
-      room,
-      userId: author.id,
-      message: `seed ${start + n + 1}`,
-    }));
-    ids.push(...(await db.insert(posts).values(rows).returning({ id: posts.id })).map((row) => row.id));
-  }
-  return ids;
-}
 
 async function join(user: User, room: string, params: Record<string, unknown> = {}) {
   const result = await connectAndJoin(user, room, params);
@@ -38,7 +23,7 @@ async function join(user: User, room: string, params: Record<string, unknown> = 
 describe("catch-up", () => {
   it("says has_more when more than 500 posts were missed, and HTTP paging brings the rest, none twice", async () => {
     const author = await makeUser("gap_author");
-    const ids = await seed("big_gap", 700, author);
+    const ids = await seedPosts(author, "big_gap", 700);
     const lastSeen = ids[49] as number;
     const reply = await join(await makeUser("gap_reader"), "big_gap", { last_seen_id: lastSeen });
     expect(reply.has_more).toBe(true);
@@ -59,7 +44,7 @@ describe("catch-up", () => {
 
   it("answers from memory once the room is awake: joins and short catch-ups need no D1", async () => {
     const author = await makeUser("memory_author");
-    const ids = await seed("from_memory", 80, author);
+    const ids = await seedPosts(author, "from_memory", 80);
     await join(await makeUser("memory_waker"), "from_memory"); // wakes the room, which reads its history once
     await env.DB.exec("ALTER TABLE posts RENAME TO posts_elsewhere");
     try {
@@ -75,7 +60,7 @@ describe("catch-up", () => {
 
   it("reads the gap from D1 when memory does not reach back that far, and says has_more", async () => {
     const author = await makeUser("far_author");
-    const ids = await seed("far_back", 520, author); // more than memory keeps
+    const ids = await seedPosts(author, "far_back", 520); // more than memory keeps
     await join(author, "far_back"); // wakes the room: memory holds the newest 500
     const reply = await join(await makeUser("far_reader"), "far_back", { last_seen_id: ids[9] });
     expect(reply.has_more).toBe(true);
@@ -84,7 +69,7 @@ describe("catch-up", () => {
 
   it("delivers every post stored after the join reply to the joiner, in id order, even while posts pour in", async () => {
     const [writer, reader] = [await makeUser("pour_writer"), await makeUser("pour_reader")];
-    const ids = await seed("pouring", 600, writer);
+    const ids = await seedPosts(writer, "pouring", 600);
     const w = await connectAndJoin(writer, "pouring");
     open.push(w.socket);
     const pushes = Array.from({ length: 10 }, (_, n) =>

@@ -1,15 +1,15 @@
 /**
- * Faults survived with nothing lost: D1 failing on insert, and a room evicted under its members. D1's
- * failure is real: a trigger that aborts the insert, in the test's own database. (D1 slow on insert is in
- * post-writer.test.ts: local D1 runs on the same thread as the room, so a slow query here would stop the
- * room's clock too, which production's remote D1 never does.)
+ * Faults survived with nothing lost: D1 failing, and a room evicted under its members. D1's failures are
+ * real: a trigger that aborts inserts, or a table renamed away, in the test's own database. (D1 slow is in
+ * post-log.test.ts: local D1 runs on the room's own thread, so slow SQL here would stop the room's clock
+ * too, which production's remote D1 never does.)
  */
 import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { posts } from "../../src/db/schema";
-import { closeAll, connectAndJoin, roomStub, type TestSocket } from "../helpers/socket";
+import { closeAll, connect, connectAndJoin, roomStub, type TestSocket } from "../helpers/socket";
 import { db, makeUser } from "../helpers/users";
 
 const open: TestSocket[] = [];
@@ -29,26 +29,54 @@ async function joinedPair(room: string) {
   return { writer: writer.socket, reader: reader.socket };
 }
 
-describe("D1 failing on insert", () => {
-  it("answers unavailable, broadcasts nothing, and a retry with the same client_id once D1 is back stores one post", async () => {
+describe("D1 failing", () => {
+  it("keeps the post in the room and shows it at once; answers unavailable until D1 has it; a retry then gets it", async () => {
     const { writer, reader } = await joinedPair("failing_d1");
     await env.DB.exec(
       "CREATE TRIGGER fail_post_inserts BEFORE INSERT ON posts BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
     );
-    const failed = await writer.push("room:failing_d1", "new_post", { message: "lost?", client_id: "retry-me" });
+    const failed = await writer.push("room:failing_d1", "new_post", { message: "kept?", client_id: "retry-me" });
     expect(failed.response).toEqual({ reason: "unavailable" });
-    await reader.barrier();
-    expect(reader.broadcasts("new_post")).toEqual([]);
+    // Stored durably in the room, so already shown to everyone, in order; just not acknowledged yet.
+    const shown = await reader.waitFor((f) => f[3] === "new_post");
+    expect(shown[4]).toMatchObject({ message: "kept?" });
     expect(await rows("failing_d1")).toEqual([]);
 
     await env.DB.exec("DROP TRIGGER fail_post_inserts");
-    const retried = await writer.push("room:failing_d1", "new_post", { message: "lost?", client_id: "retry-me" });
+    const retried = await writer.push("room:failing_d1", "new_post", { message: "kept?", client_id: "retry-me" });
     expect(retried.status).toBe("ok");
-    const again = await writer.push("room:failing_d1", "new_post", { message: "lost?", client_id: "retry-me" });
-    expect(again.response).toEqual(retried.response);
+    expect(retried.response).toEqual(shown[4]);
     await reader.barrier();
-    expect(reader.broadcasts("new_post").map((f) => f[4])).toEqual([retried.response]);
-    expect(await rows("failing_d1")).toHaveLength(1);
+    expect(reader.broadcasts("new_post")).toHaveLength(1);
+    expect((await rows("failing_d1")).map((row) => [row.seq, row.clientId])).toEqual([[shown[4].id, "retry-me"]]);
+  });
+
+  it("answers heartbeats without touching storage, even with D1 failing", async () => {
+    const { writer: socket } = await joinedPair("heartbeat_no_db");
+    await env.DB.exec("ALTER TABLE posts RENAME TO posts_elsewhere");
+    await env.DB.exec("ALTER TABLE users RENAME TO users_elsewhere");
+    try {
+      await socket.barrier(); // a heartbeat and its ok reply
+      await socket.barrier();
+    } finally {
+      await env.DB.exec("ALTER TABLE posts_elsewhere RENAME TO posts");
+      await env.DB.exec("ALTER TABLE users_elsewhere RENAME TO users");
+    }
+  });
+
+  it("answers a join that needs D1 (a room that has never logged a post) with `unavailable`, socket usable", async () => {
+    const socket = await connect(await makeUser("history_down"), "history_down");
+    open.push(socket);
+    await env.DB.exec("ALTER TABLE posts RENAME TO posts_elsewhere");
+    try {
+      const refused = await socket.join("history_down");
+      expect(refused.status).toBe("error");
+      expect(refused.response).toEqual({ reason: "unavailable" });
+    } finally {
+      await env.DB.exec("ALTER TABLE posts_elsewhere RENAME TO posts");
+    }
+    const retried = await socket.join("history_down");
+    expect(retried.status).toBe("ok");
   });
 });
 

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { posts } from "../../src/db/schema";
 import type { User } from "../../src/db/users";
 import { closeAll, connect, connectAndJoin, type Frame, type TestSocket } from "../helpers/socket";
-import { db, makeUser } from "../helpers/users";
+import { db, makeUser, seedPosts } from "../helpers/users";
 
 const open: TestSocket[] = [];
 afterEach(() => closeAll(open));
@@ -226,27 +226,9 @@ describe("mentions only (intercept / handle_out)", () => {
 });
 
 describe("history and catch-up", () => {
-  async function seed(room: string, count: number, author: User): Promise<number[]> {
-    const rows = Array.from({ length: count }, (_, n) => ({
-      room,
-      userId: author.id,
-      message: `seed ${n + 1}`,
-      insertedAt: new Date(),
-    }));
-    const ids: number[] = [];
-    for (let start = 0; start < rows.length; start += 20) {
-      const inserted = await db
-        .insert(posts)
-        .values(rows.slice(start, start + 20))
-        .returning({ id: posts.id });
-      ids.push(...inserted.map((row) => row.id));
-    }
-    return ids;
-  }
-
   it("replies to a plain join with the 50 most recent posts, oldest first", async () => {
     const author = await member();
-    const ids = await seed("recent", 60, author);
+    const ids = await seedPosts(author, "recent", 60);
     const { joined: reply } = await joined(await member(), "recent");
     const got = reply.response.posts as Array<{ id: number; message: string; user: unknown; inserted_at: string }>;
     expect(got.map((p) => p.id)).toEqual(ids.slice(10));
@@ -259,7 +241,7 @@ describe("history and catch-up", () => {
   });
 
   it("replies to last_seen_id with the posts after it (exclusive), up to 500", async () => {
-    const ids = await seed("catchup", 510, await member());
+    const ids = await seedPosts(await member(), "catchup", 510);
     const lastSeen = ids[4] as number;
     const { joined: reply } = await joined(await member(), "catchup", { last_seen_id: lastSeen });
     const got = (reply.response.posts as Array<{ id: number }>).map((p) => p.id);
@@ -273,8 +255,8 @@ describe("history and catch-up", () => {
   });
 
   it("only ever returns the room's own posts", async () => {
-    await seed("room_a", 3, await member());
-    await seed("room_b", 2, await member());
+    await seedPosts(await member(), "room_a", 3);
+    await seedPosts(await member(), "room_b", 2);
     const { joined: reply } = await joined(await member(), "room_b", { last_seen_id: 0 });
     expect((reply.response.posts as unknown[]).length).toBe(2);
   });
@@ -451,7 +433,7 @@ describe("persistence", () => {
     const a = (await joined(author, "persisted")).socket;
     const reply = await a.push("room:persisted", "new_post", { message: "kept" });
     const row = await db.query.posts.findFirst({
-      where: and(eq(posts.room, "persisted"), eq(posts.id, reply.response.id as number)),
+      where: and(eq(posts.room, "persisted"), eq(posts.seq, reply.response.id as number)),
     });
     expect(row).toMatchObject({ message: "kept", userId: author.id });
     expect(row?.insertedAt.toISOString()).toBe(reply.response.inserted_at);

@@ -12,8 +12,8 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { SOCKET_AUDIENCE, verifyUserToken } from "../../auth/token";
-import { postsAfter, postsBefore, recentPosts } from "../../db/posts";
-import type { Post } from "../../shared/post";
+import { roomHistory } from "../../realtime/history-query";
+import type { HistoryQuery } from "../../realtime/room-state";
 import { isRoomName } from "../../shared/rooms";
 import type { AppEnv } from "../env";
 
@@ -33,23 +33,9 @@ historyRoutes.get("/rooms/:room/posts", async (c) => {
   const room = c.req.param("room");
   if (!isRoomName(room)) return c.json({ error: "Room names are 1 to 64 of A-Z a-z 0-9 _ -." }, 404);
 
-  const before = positiveInteger(c.req.query("before"));
-  const after = positiveInteger(c.req.query("after"));
-  const limit = positiveInteger(c.req.query("limit"));
-  const problems: string[] = [];
-  if (before === null) problems.push("before must be a positive integer (a post id)");
-  if (after === null) problems.push("after must be a positive integer (a post id)");
-  if (limit === null) problems.push(`limit must be a positive integer, at most ${HISTORY_MAX_LIMIT}`);
-  else if (limit !== undefined && limit > HISTORY_MAX_LIMIT)
-    problems.push(`limit must be at most ${HISTORY_MAX_LIMIT}`);
-  if (before !== undefined && after !== undefined) problems.push("give before or after, not both");
-  if (problems.length > 0) return c.json({ error: `${problems.join("; ")}.` }, 400);
-
-  const count = limit ?? HISTORY_DEFAULT_LIMIT;
-  let posts: Post[];
-  if (before) posts = await postsBefore(c.var.db, room, before, count);
-  else if (after) posts = await postsAfter(c.var.db, room, after, count);
-  else posts = await recentPosts(c.var.db, room, count);
+  const query = readQuery(c.req.query("before"), c.req.query("after"), c.req.query("limit"));
+  if (!query.ok) return c.json({ error: `${query.problems.join("; ")}.` }, 400);
+  const posts = await roomHistory(c.env, room, query.query);
   return c.json({ posts });
 });
 
@@ -59,6 +45,25 @@ async function isAuthorized(c: Context<AppEnv>): Promise<boolean> {
   if (bearer === undefined) return false;
   const verified = await verifyUserToken(bearer, c.var.secrets, c.var.db, { audience: SOCKET_AUDIENCE });
   return verified.ok;
+}
+
+function readQuery(
+  rawBefore: string | undefined,
+  rawAfter: string | undefined,
+  rawLimit: string | undefined,
+): { ok: true; query: HistoryQuery } | { ok: false; problems: string[] } {
+  const before = positiveInteger(rawBefore);
+  const after = positiveInteger(rawAfter);
+  const limit = positiveInteger(rawLimit);
+  const problems: string[] = [];
+  if (before === null) problems.push("before must be a positive integer (a post id)");
+  if (after === null) problems.push("after must be a positive integer (a post id)");
+  if (limit === null) problems.push(`limit must be a positive integer, at most ${HISTORY_MAX_LIMIT}`);
+  else if (limit !== undefined && limit > HISTORY_MAX_LIMIT)
+    problems.push(`limit must be at most ${HISTORY_MAX_LIMIT}`);
+  if (before !== undefined && after !== undefined) problems.push("give before or after, not both");
+  if (problems.length > 0 || before === null || after === null || limit === null) return { ok: false, problems };
+  return { ok: true, query: { before, after, limit: limit ?? HISTORY_DEFAULT_LIMIT } };
 }
 
 /** undefined when absent, null when present but not a positive integer. */

@@ -1,7 +1,8 @@
 /** The home page and room pages. */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { activeRooms, recentPosts } from "../../db/posts";
+import { activeRooms } from "../../db/posts";
+import { roomHistory } from "../../realtime/history-query";
 import { RECENT_POSTS_LIMIT } from "../../shared/room-channel";
 import { isRoomName } from "../../shared/rooms";
 import { HomePage } from "../../views/home";
@@ -37,6 +38,6 @@ pageRoutes.get("/rooms/:room", async (c) => {
   if (!viewer) return redirectToLogin(c);
   return render(
     c,
-    <RoomPage viewer={viewer} room={room} posts={await recentPosts(c.var.db, room, RECENT_POSTS_LIMIT)} />,
+    <RoomPage viewer={viewer} room={room} posts={await roomHistory(c.env, room, { limit: RECENT_POSTS_LIMIT })} />,
   );
 });
