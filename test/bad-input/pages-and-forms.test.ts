@@ -59,7 +59,7 @@ describe("room names in pages and forms", () => {
     expect(await openRoomForm(visitor, "a/b")).toEqual([422, ROOM_RULE]);
   });
 
-  it("a room name of ..: the address resolves to / (the home page), 404 for ..., 422 in the form", async () => {
+  it("a room name ..: the address resolves to / (the home page), 404 for ..., 422 in the form", async () => {
     const visitor = await loggedIn();
     for (const path of ["/rooms/..", "/rooms/%2e%2e", "/rooms/.%2E/"]) {
       const page = await visitor.get(path);
@@ -71,7 +71,7 @@ describe("room names in pages and forms", () => {
     expect(await openRoomForm(visitor, "..")).toEqual([422, ROOM_RULE]);
   });
 
-  it("a unicode room name: 404 on the page, 404 JSON from the history, 422 in the form", async () => {
+  it("a room name in unicode: 404 on the page, 404 JSON from the history, 422 in the form", async () => {
     const visitor = await loggedIn();
     for (const name of ["café", "🔥", "ｌｏｂｂｙ"]) {
       const page = await visitor.get(`/rooms/${encodeURIComponent(name)}`);

@@ -185,9 +185,9 @@ describe("room names at the upgrade", () => {
   it.each([
     ["with /", "a/b"],
     ["..", ".."],
-    ["unicode", "café"],
-    ["emoji", "🔥"],
-    ["65 characters", "r".repeat(65)],
+    ["in unicode", "café"],
+    ["in emoji", "🔥"],
+    ["of 65 characters", "r".repeat(65)],
   ])("a room name %s: 400 'Invalid room', before the token is looked at", async (_, name) => {
     const witnessed = await witnessedRoom(freshRoom("names"), open);
     const token = await tokenFor(await freshUser("names"));
