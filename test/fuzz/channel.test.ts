@@ -197,7 +197,11 @@ class Run {
     }
 
     const message = `final check ${this.usernames.map((name) => `@${name}`).join(" ")}`;
-    const posted = await observer.push(this.topic, "new_post", { message });
+    // As a client should: an `unavailable` post is retried with the same client_id.
+    let posted = await observer.push(this.topic, "new_post", { message, client_id: "final" });
+    for (let retry = 0; retry < 3 && posted.response.reason === "unavailable"; retry++) {
+      posted = await observer.push(this.topic, "new_post", { message, client_id: "final" });
+    }
     if (posted.status !== "ok") {
       this.failures.push(`the final post was answered ${JSON.stringify(posted.response)}`);
       return;
@@ -267,5 +271,7 @@ describe("the channel core under generated frames", () => {
       { seed: FUZZ_SEED, numRuns: RUNS },
     );
     if (!RUNS_OVERRIDDEN) expect(totals.frames).toBeGreaterThanOrEqual(MIN_FRAMES);
+    // `unavailable` is allowed for a slow D1, but a room that stored nothing would be no test at all.
+    expect(totals.outcomes.get("post: ok") ?? 0).toBeGreaterThan(totals.outcomes.get("post: unavailable") ?? 0);
   });
 });
