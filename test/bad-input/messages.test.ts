@@ -4,7 +4,7 @@
  * accepted text is stored and shown exactly as sent (escaped on the page, never interpreted). Each test
  * is one row and ends with a witness post reaching another member.
  */
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { posts } from "../../src/db/schema";
 import { closeAll, type Frame, type TestSocket } from "../helpers/socket";
@@ -121,14 +121,14 @@ describe("text that is stored and shown verbatim", () => {
     const reply = await post(socket, joinRef, witnessed.topic, message);
     expect(reply[4]).toMatchObject({ status: "ok", response: { message } });
     const id = (reply[4] as { response: { id: number } }).response.id;
-    const row = await db.query.posts.findFirst({ where: eq(posts.id, id) });
+    const row = await db.query.posts.findFirst({ where: and(eq(posts.room, room), eq(posts.seq, id)) });
     expect(row?.message).toBe(message);
     expect(row?.room).toBe(room);
     const broadcast = await socket.waitFor((f) => f[3] === "new_post" && f[4].id === id);
     expect(broadcast[4].message).toBe(message);
 
     const reader = new Visitor();
-    expect((await reader.register(`reader_${id}`)).status).toBe(303);
+    expect((await reader.register(`reader_${crypto.randomUUID().slice(0, 8)}`)).status).toBe(303);
     const page = await reader.get(`/rooms/${room}`);
     expect(page.status).toBe(200);
     await witnessed.stillServes([socket]);

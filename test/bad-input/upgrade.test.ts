@@ -109,7 +109,7 @@ describe("tokens", () => {
 
     await db.delete(users).where(eq(users.id, user.id));
     expect(await refusal(await upgrade({ room, token }))).toEqual([403, TOKEN_REVOKED]);
-    // The socket opened before the deletion is not told, but its next post finds no author in D1.
+    // The socket opened before the deletion is not told; its next post finds no author when copied to D1.
     const post = await before.push(topic, "new_post", { message: "from beyond" });
     expect(post.response).toEqual({ reason: "unauthorized", detail: "token revoked" });
     expect(await before.closed).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "token revoked" });

@@ -71,7 +71,7 @@ export async function connectedSubject(room: string, open: TestSocket[], prefix 
 }
 
 export async function storedMessages(room: string): Promise<string[]> {
-  const rows = await db.select().from(posts).where(eq(posts.room, room)).orderBy(posts.id);
+  const rows = await db.select().from(posts).where(eq(posts.room, room)).orderBy(posts.seq);
   return rows.map((row) => row.message);
 }
 
