@@ -5,8 +5,14 @@
  */
 import { TYPING_RELAY_INTERVAL_MS, type TypingPayload } from "../shared/room-channel";
 
-/** How long "NAME is typing…" stays after a relay; relays come every 2 s while someone keeps typing. */
+/** How long "NAME is typing…" stays after a relay; relays come every 2 s or so while someone keeps typing. */
 export const TYPING_SHOWN_MS = 4_000;
+
+/**
+ * At most one `typing` per this many ms. A little over the room's own relay interval, so that a push that
+ * travelled faster than the one before it still arrives after the room's interval and is relayed.
+ */
+export const TYPING_SEND_INTERVAL_MS = TYPING_RELAY_INTERVAL_MS + 250;
 
 /** DOM-free, so the e2e tests drive it from Node. */
 export class TypingNotifier {
@@ -18,7 +24,7 @@ export class TypingNotifier {
    */
   constructor(
     private readonly push: () => boolean,
-    private readonly intervalMs = TYPING_RELAY_INTERVAL_MS,
+    private readonly intervalMs = TYPING_SEND_INTERVAL_MS,
   ) {}
 
   /** A keystroke: true when it was passed on to the room. */
