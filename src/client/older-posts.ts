@@ -61,7 +61,10 @@ export class OlderPosts {
       if (problem instanceof HistoryError && problem.sessionEnded) {
         this.#options.edge.textContent = "Log in again to see older posts.";
       }
+      return;
     }
+    // Still at the top (the posts do not fill the timeline yet): no scroll will come, so go on.
+    await this.check();
   }
 
   #setState(state: EdgeState): void {

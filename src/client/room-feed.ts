@@ -30,9 +30,10 @@ export class RoomFeed {
   readonly #options: RoomFeedOptions;
   readonly #seen = new Set<number>();
   /**
-   * Every post of the room up to this id has been shown. Only complete sequences move it: a join reply,
-   * a catch-up page, an unfiltered broadcast outside a catch-up, and, when a catch-up ends, the live posts
-   * that arrived during it. So rejoining with `last_seen_id` = this never leaves a gap.
+   * No post between the newest the page started with and this id is missing from what was shown (older
+   * history comes by scrolling back). Only complete sequences move it: a join reply, a catch-up page, an
+   * unfiltered broadcast outside a catch-up, and, when a catch-up ends, the live posts that arrived during
+   * it. So rejoining with `last_seen_id` = this never leaves a gap.
    */
   #completeThrough: number | undefined;
   #mentionsOnly = false;

@@ -218,6 +218,7 @@ function start(): void {
     joined = null;
     feed.interrupted();
     outbox.left();
+    online.stale(true);
     status("connecting");
     activeChannel?.leave();
     activeChannel = joinRoom();
