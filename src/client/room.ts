@@ -59,7 +59,6 @@ function start(): void {
   const typists = new TypingIndicator(byId("typing"));
   const history: HistorySource = { baseUrl: "", room };
 
-  let mentionsOnly = mentionsToggle.checked;
   let sessionEnded = false;
   let failuresInARow = 0;
   /** The channel of the current join (a new one after toggling mentions-only). */
@@ -90,8 +89,8 @@ function start(): void {
       }
     },
   });
-  feed.mentionsOnly = mentionsOnly;
-  list.setMentionsOnly(mentionsOnly);
+  feed.mentionsOnly = mentionsToggle.checked;
+  list.setMentionsOnly(mentionsToggle.checked);
   list.scrollToEnd();
 
   const older = new OlderPosts({
@@ -211,9 +210,8 @@ function start(): void {
   socket.connect();
 
   mentionsToggle.addEventListener("change", () => {
-    mentionsOnly = mentionsToggle.checked;
-    feed.mentionsOnly = mentionsOnly;
-    list.setMentionsOnly(mentionsOnly);
+    feed.mentionsOnly = mentionsToggle.checked;
+    list.setMentionsOnly(mentionsToggle.checked);
     if (sessionEnded) return;
     joined = null;
     feed.interrupted();
