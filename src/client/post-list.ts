@@ -1,63 +1,91 @@
 /**
- * The `#posts` list: server-rendered posts plus live ones, each shown once (by id) and in id order,
- * whether it arrived in the join reply, as the reply to our own push, or as a broadcast.
+ * The `#posts` list inside the scrolling `#timeline`: server-rendered posts plus those the page receives,
+ * in id order. Which posts to show (each once) is the {@link RoomFeed}'s business; this only draws them
+ * and keeps the reader's place.
  */
 import type { Post } from "../shared/post";
 import { postClassName, type Reader } from "../shared/post-view";
 import { formatPostTime } from "../shared/time";
 
+/** How close to the bottom (px) still counts as reading the newest posts, which then stay in view. */
+const FOLLOW_SLACK_PX = 48;
+
 export class PostList {
+  readonly #timeline: HTMLElement;
   readonly #list: HTMLOListElement;
   readonly #empty: HTMLElement | null;
   readonly #reader: Reader;
-  readonly #ids = new Set<number>();
-  /**
-   * Every post up to this id has been received. Only complete sources (join replies, and broadcasts
-   * while not filtering by mentions) move it, so rejoining with `last_seen_id` = this never leaves a gap.
-   */
-  #completeThrough: number | undefined;
 
-  constructor(list: HTMLOListElement, empty: HTMLElement | null, reader: Reader) {
+  constructor(timeline: HTMLElement, list: HTMLOListElement, empty: HTMLElement | null, reader: Reader) {
+    this.#timeline = timeline;
     this.#list = list;
     this.#empty = empty;
     this.#reader = reader;
-    for (const item of list.querySelectorAll<HTMLLIElement>("li[data-id]")) {
-      const id = Number(item.dataset.id);
-      this.#ids.add(id);
-      this.#completeThrough = Math.max(this.#completeThrough ?? 0, id);
-      localizeTime(item);
-    }
+    for (const item of this.#items()) localizeTime(item);
   }
 
-  get completeThrough(): number | undefined {
-    return this.#completeThrough;
+  /** The ids of the posts shown, e.g. those in the page as served. */
+  get ids(): number[] {
+    return this.#items().map((item) => Number(item.dataset.id));
   }
 
-  /** Posts that are all there is after `completeThrough`: a join reply, or an unfiltered broadcast. */
-  addComplete(posts: Post[]): void {
-    for (const post of posts) {
-      this.add(post);
-      this.#completeThrough = Math.max(this.#completeThrough ?? 0, post.id);
-    }
+  get oldestId(): number | undefined {
+    const first = this.#list.querySelector<HTMLLIElement>("li[data-id]");
+    return first ? Number(first.dataset.id) : undefined;
   }
 
-  add(post: Post): void {
-    if (this.#ids.has(post.id)) return;
-    this.#ids.add(post.id);
-    const list = this.#list;
+  /** Posts in any order relative to those shown; each goes to its place by id. */
+  insert(posts: Post[]): void {
+    const following = this.atEnd();
+    for (const post of posts) this.#list.insertBefore(renderPost(post, this.#reader), this.#placeFor(post.id));
+    if (posts.length > 0 && this.#empty) this.#empty.hidden = true;
     // Follow new posts only when the reader is at the bottom; someone reading history stays put.
-    const following = list.scrollTop + list.clientHeight >= list.scrollHeight - 48;
-    const item = renderPost(post, this.#reader);
-    const later = [...list.children].find((child) => Number((child as HTMLElement).dataset.id) > post.id);
-    list.insertBefore(item, later ?? null);
-    if (this.#empty) this.#empty.hidden = true;
-    if (!later && following) list.scrollTop = list.scrollHeight;
+    if (following) this.scrollToEnd();
+  }
+
+  /** Posts older than all shown, put above them without moving what the reader is looking at. */
+  prepend(posts: Post[]): void {
+    if (posts.length === 0) return;
+    const timeline = this.#timeline;
+    const fromBottom = timeline.scrollHeight - timeline.scrollTop;
+    const items = document.createDocumentFragment();
+    for (const post of posts) items.append(renderPost(post, this.#reader));
+    this.#list.prepend(items);
+    timeline.scrollTop = timeline.scrollHeight - fromBottom;
+  }
+
+  atEnd(): boolean {
+    const timeline = this.#timeline;
+    return timeline.scrollTop + timeline.clientHeight >= timeline.scrollHeight - FOLLOW_SLACK_PX;
+  }
+
+  scrollToEnd(): void {
+    this.#timeline.scrollTop = this.#timeline.scrollHeight;
   }
 
   /** In mentions-only mode, posts that neither mention the viewer nor are theirs are hidden. */
   setMentionsOnly(on: boolean): void {
     this.#list.classList.toggle("mentions-only", on);
   }
+
+  /** The item a post with this id goes before (null: the end). New posts belong at the end, so look from there. */
+  #placeFor(id: number): Element | null {
+    let next: Element | null = null;
+    let child = this.#list.lastElementChild;
+    while (child && idOf(child) > id) {
+      next = child;
+      child = child.previousElementSibling;
+    }
+    return next;
+  }
+
+  #items(): HTMLLIElement[] {
+    return [...this.#list.querySelectorAll<HTMLLIElement>("li[data-id]")];
+  }
+}
+
+function idOf(element: Element): number {
+  return Number((element as HTMLElement).dataset.id);
 }
 
 /** The same markup as `PostItem` in src/views/room.tsx, built with text nodes only: never HTML. */

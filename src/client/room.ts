@@ -3,31 +3,41 @@
  * `user_token` meta tag (logged in); otherwise it does nothing and opens no socket.
  *
  * The token travels as `authToken` (a WebSocket subprotocol), not in the URL, so it stays out of logs.
- * Every join, including automatic rejoins after a reconnect, sends `last_seen_id`, so the reply carries
- * exactly the posts missed meanwhile.
+ * The parts, each in its own file: the socket with the constant heartbeat (pyre-socket.ts), what has been
+ * shown and the zero-gap catch-up (room-feed.ts), the list (post-list.ts), scrolling back
+ * (older-posts.ts), unsent posts (outbox.ts, pending-list.ts), who is online (online-list.ts) and who is
+ * typing (typing.ts).
  */
-import { type Channel, Socket } from "phoenix";
+import { type Channel, Presence } from "phoenix";
 import { checkMessage, type Post } from "../shared/post";
 import {
-  CATCH_UP_LIMIT,
-  type JoinParams,
   type JoinResponse,
-  type NewPostParams,
+  RECENT_POSTS_LIMIT,
   RoomEvent,
   SESSION_ENDED_CLOSE_CODE,
+  type TypingPayload,
 } from "../shared/room-channel";
 import { roomTopic } from "../shared/rooms";
+import { fetchPosts, HistoryError, type HistorySource } from "./history";
+import { OlderPosts } from "./older-posts";
+import { OnlineList, onlinePeople } from "./online-list";
+import { Outbox } from "./outbox";
+import { PendingList } from "./pending-list";
 import { PostList } from "./post-list";
+import { PyreSocket } from "./pyre-socket";
+import { RoomFeed } from "./room-feed";
 import { type ConnectionState, showConnectionState } from "./status";
+import { TypingIndicator, TypingNotifier } from "./typing";
 
 interface ErrorResponse {
   reason?: string;
   detail?: string;
-  errors?: Record<string, string>;
 }
 
 /** Failed connection attempts in a row before the status suggests reloading (a 403 looks like any error). */
 const FAILURES_BEFORE_HINT = 3;
+
+const SESSION_ENDED = "your session has ended; reload the page or log in again";
 
 function start(): void {
   const roomElement = document.getElementById("room");
@@ -42,17 +52,20 @@ function start(): void {
   const form = byId<HTMLFormElement>("composer");
   const errorBox = byId<HTMLElement>("post_error");
   const mentionsToggle = byId<HTMLInputElement>("mentions_only");
-  const posts = new PostList(byId<HTMLOListElement>("posts"), document.getElementById("posts_empty"), reader);
+  const timeline = byId<HTMLElement>("timeline");
+  const list = new PostList(timeline, byId("posts"), document.getElementById("posts_empty"), reader);
+  const pending = new PendingList(byId("outbox"), reader);
+  const online = new OnlineList(byId("online_count"), byId("online_list"), reader.id);
+  const typists = new TypingIndicator(byId("typing"));
+  const history: HistorySource = { baseUrl: "", room };
 
-  let mentionsOnly = mentionsToggle.checked;
-  posts.setMentionsOnly(mentionsOnly);
   let sessionEnded = false;
   let failuresInARow = 0;
+  /** The channel of the current join (a new one after toggling mentions-only). */
+  let activeChannel: Channel | undefined;
+  /** The same channel while it is joined, else null. */
+  let joined: Channel | null = null;
 
-  const setComposerEnabled = (enabled: boolean) => {
-    input.disabled = !enabled;
-    send.disabled = !enabled;
-  };
   const status = (state: ConnectionState, detail?: string) => {
     if (!sessionEnded) showConnectionState(statusElement, state, detail);
   };
@@ -60,100 +73,172 @@ function start(): void {
     errorBox.hidden = message === null;
     errorBox.textContent = message ?? "";
   };
+  const setComposerEnabled = (enabled: boolean) => {
+    input.disabled = !enabled;
+    send.disabled = !enabled;
+  };
 
-  const socket = new Socket("/socket", { authToken: token, params: { room } });
+  const feed = new RoomFeed({
+    shownIds: list.ids,
+    show: (posts) => list.insert(posts),
+    fetchAfter: (after, limit) => fetchPosts(history, { after, limit }),
+    onCatchUpFailed: (problem) => {
+      // A 401 means the session ended, which the socket is told too (close 4001).
+      if (!(problem instanceof HistoryError && problem.sessionEnded)) {
+        showError("Some of the posts you missed could not be loaded; they will be fetched when you reconnect.");
+      }
+    },
+  });
+  feed.mentionsOnly = mentionsToggle.checked;
+  list.setMentionsOnly(mentionsToggle.checked);
+  list.scrollToEnd();
+
+  const older = new OlderPosts({
+    timeline,
+    edge: byId("history_edge"),
+    oldestId: () => list.oldestId,
+    fetchBefore: (before, limit) => fetchPosts(history, { before, limit }),
+    show: (posts) => list.prepend(feed.older(posts)),
+  });
+  void older.check();
+
+  const outbox = new Outbox({
+    added: (entry) => {
+      pending.add(entry);
+      list.scrollToEnd();
+    },
+    stored: (entry, post) => {
+      pending.remove(entry);
+      feed.acknowledged(post);
+    },
+    refused: (entry, error) => {
+      showError(error);
+      // The text goes back to the composer, unless the person is already writing something else.
+      if (input.value === "") {
+        input.value = entry.message;
+        pending.remove(entry);
+      } else {
+        pending.notSent(entry, error);
+      }
+    },
+    sessionEnded: () => endSession(),
+  });
+
+  const typing = new TypingNotifier(() => {
+    if (!joined) return false;
+    joined.push(RoomEvent.typing, {});
+    return true;
+  });
+
+  const socket = new PyreSocket("/socket", { authToken: token, params: { room } });
+
+  /** The token was revoked (logged out elsewhere) or expired: reconnecting with it would be refused. */
+  const endSession = () => {
+    if (sessionEnded) return;
+    status("error", SESSION_ENDED);
+    sessionEnded = true;
+    joined = null;
+    setComposerEnabled(false);
+    outbox.stop();
+    pending.notSentAll("your session has ended");
+    feed.interrupted();
+    socket.disconnect();
+  };
+
   socket.onOpen(() => {
     failuresInARow = 0;
     status("connecting");
   });
   socket.onError(() => {
     failuresInARow += 1;
-    setComposerEnabled(false);
     status("reconnecting", failuresInARow >= FAILURES_BEFORE_HINT ? "reload the page if this lasts" : undefined);
   });
   socket.onClose((event: CloseEvent) => {
-    if (event.code !== SESSION_ENDED_CLOSE_CODE) return;
-    // The token was revoked (logged out elsewhere) or expired: reconnecting with it would be refused.
-    status("error", "your session has ended; reload the page or log in again");
-    sessionEnded = true;
-    setComposerEnabled(false);
-    socket.disconnect();
+    if (event.code === SESSION_ENDED_CLOSE_CODE) endSession();
   });
 
   const joinRoom = (): Channel => {
-    const params = (): JoinParams =>
-      posts.completeThrough === undefined
-        ? { mentions_only: mentionsOnly }
-        : { mentions_only: mentionsOnly, last_seen_id: posts.completeThrough };
-    const channel = socket.channel(roomTopic(room), params);
+    let plainJoin = false;
+    const channel = socket.channel(roomTopic(room), () => {
+      const params = feed.joinParams();
+      plainJoin = params.last_seen_id === undefined;
+      return params;
+    });
+    const current = () => channel === activeChannel && !sessionEnded;
+    const presence = new Presence(channel);
+    presence.onSync(() => {
+      if (current()) online.show(onlinePeople(presence));
+    });
     channel.on(RoomEvent.newPost, (post: Post) => {
-      if (mentionsOnly) posts.add(post);
-      else posts.addComplete([post]);
+      if (!current()) return;
+      typists.stopped(post.user.id);
+      feed.received(post);
+    });
+    channel.on(RoomEvent.typing, (payload: TypingPayload) => {
+      if (current()) typists.typing(payload);
     });
     channel.onError(() => {
-      setComposerEnabled(false);
+      if (!current()) return;
+      joined = null;
+      feed.interrupted();
+      outbox.left();
+      online.stale(true);
       status("reconnecting");
     });
     channel
       .join()
       .receive("ok", (response: JoinResponse) => {
-        posts.addComplete(response.posts);
+        if (!current()) return;
+        feed.joined(response);
+        if (plainJoin) older.beginningShown = response.posts.length < RECENT_POSTS_LIMIT;
+        joined = channel;
         status("live");
         setComposerEnabled(true);
-        if (response.posts.length >= CATCH_UP_LIMIT) {
-          showError("You were away for a while: reload the page to see every post you missed.");
-        }
+        outbox.joined(channel);
       })
       .receive("error", (response: ErrorResponse) => {
-        setComposerEnabled(false);
+        if (!current()) return;
         status("error", response.detail ?? response.reason ?? "join refused");
       })
-      .receive("timeout", () => status("reconnecting"));
+      .receive("timeout", () => {
+        if (current()) status("reconnecting");
+      });
     return channel;
   };
 
-  let channel = joinRoom();
+  activeChannel = joinRoom();
   socket.connect();
 
   mentionsToggle.addEventListener("change", () => {
-    mentionsOnly = mentionsToggle.checked;
-    posts.setMentionsOnly(mentionsOnly);
-    setComposerEnabled(false);
+    feed.mentionsOnly = mentionsToggle.checked;
+    list.setMentionsOnly(mentionsToggle.checked);
+    if (sessionEnded) return;
+    joined = null;
+    feed.interrupted();
+    outbox.left();
+    online.stale(true);
     status("connecting");
-    channel.leave();
-    channel = joinRoom();
+    activeChannel?.leave();
+    activeChannel = joinRoom();
+  });
+
+  input.addEventListener("input", () => {
+    if (input.value.trim() !== "") typing.typed();
   });
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const text = input.value;
-    const checked = checkMessage(text);
+    if (sessionEnded) return;
+    const checked = checkMessage(input.value);
     if (!checked.ok) {
       showError(`Message ${checked.error}.`);
       return;
     }
     showError(null);
     input.value = "";
-    channel
-      .push(RoomEvent.newPost, { message: checked.value } satisfies NewPostParams)
-      .receive("ok", (post: Post) => posts.add(post))
-      .receive("error", (response: ErrorResponse) => {
-        showError(describeError(response));
-        if (input.value === "") input.value = text; // nothing typed is lost
-      })
-      .receive("timeout", () => {
-        showError("The server did not answer; your message may not have been sent.");
-        if (input.value === "") input.value = text;
-      });
+    typing.reset();
+    outbox.submit(checked.value);
   });
-}
-
-function describeError(response: ErrorResponse): string {
-  const field = response.errors?.message;
-  if (field) return `Message ${field}.`;
-  if (response.reason === "unavailable") return "The message could not be stored. Please try again.";
-  if (response.reason === "unauthorized") return "Your session has ended: reload the page or log in again.";
-  return `The message was refused (${response.reason ?? "unknown reason"}).`;
 }
 
 function byId<T extends HTMLElement>(id: string): T {

@@ -1,6 +1,7 @@
 import type { Viewer } from "../http/env";
 import type { Post } from "../shared/post";
 import { postClassName, type Reader } from "../shared/post-view";
+import { RECENT_POSTS_LIMIT } from "../shared/room-channel";
 import { formatPostTime } from "../shared/time";
 import { Layout } from "./layout";
 
@@ -12,11 +13,14 @@ export interface RoomPageProps {
 
 /**
  * The room as served: recent posts are in the HTML (so they show without script), and /assets/room.js then
- * connects, joins with `last_seen_id` and keeps the list live. The composer stays disabled until joined.
+ * connects, joins with `last_seen_id` and keeps the page live: the list, who is online, who is typing,
+ * older posts on scrolling back, and unsent posts. The composer stays disabled until the first join.
  */
 export function RoomPage({ viewer, room, posts }: RoomPageProps) {
   const { id, username } = viewer.user;
   const reader: Reader = { id, username };
+  // Fewer posts than a page holds: these are all the room has, so there is nothing older to load.
+  const historyState = posts.length < RECENT_POSTS_LIMIT ? "start" : "more";
   return (
     <Layout title={`#${room}`} viewer={viewer} scripts={["/assets/room.js"]}>
       <section class="room card" id="room" data-room={room} data-user-id={id} data-username={username}>
@@ -30,14 +34,27 @@ export function RoomPage({ viewer, room, posts }: RoomPageProps) {
             Only posts that mention @{username}
           </label>
         </header>
-        <ol id="posts" class="posts" aria-live="polite">
-          {posts.map((post) => (
-            <PostItem post={post} reader={reader} />
-          ))}
-        </ol>
+        <section class="online stale" id="online" aria-label="Who is online">
+          <span id="online_count" class="online-count">
+            0 online
+          </span>
+          <ul id="online_list" class="online-list"></ul>
+        </section>
+        <div id="timeline" class="timeline">
+          <p id="history_edge" class="history-edge" data-state={historyState}>
+            {historyState === "start" ? "Beginning of the room" : ""}
+          </p>
+          <ol id="posts" class="posts" aria-live="polite">
+            {posts.map((post) => (
+              <PostItem post={post} reader={reader} />
+            ))}
+          </ol>
+          <ol id="outbox" class="posts outbox" aria-label="Not sent yet"></ol>
+        </div>
         <p class="empty" id="posts_empty" hidden={posts.length > 0}>
           No posts yet. Say hello!
         </p>
+        <p id="typing" class="typing" aria-live="polite"></p>
         <form id="composer" class="composer">
           <label for="post_message" class="visually-hidden">
             Message

@@ -6,7 +6,9 @@
 import { existsSync } from "node:fs";
 import { type Browser, type BrowserContext, chromium, type Page, type WebSocketRoute } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
-import { PASSWORD, uniqueName, waitUntil } from "./helpers";
+import { HEARTBEAT_FRAME, HEARTBEAT_REPLY } from "../../src/shared/heartbeat";
+import { PASSWORD, registerUser, uniqueName, waitUntil } from "./helpers";
+import { enterRoom, OpenSockets, type Post, post } from "./phoenix";
 
 /** Debian's chromium; E2E_CHROMIUM points elsewhere (never a downloaded browser). */
 const CHROMIUM = process.env.E2E_CHROMIUM ?? "/usr/bin/chromium";
@@ -31,6 +33,10 @@ interface Person {
 
 let browser: Browser | undefined;
 const people: Person[] = [];
+/** Extra pages (tabs) a test opened, closed after it. */
+const tabs: Page[] = [];
+/** Sockets of Node-side members (seeding posts), disconnected after each test. */
+const sockets = new OpenSockets();
 let a: Person;
 let b: Person;
 let room: string;
@@ -99,6 +105,61 @@ async function countShown(person: Person, message: string): Promise<number> {
   return (await shownPosts(person.page)).filter((post) => post.message === message).length;
 }
 
+/**
+ * Opens `roomName` in a new tab of `person`'s browser context (same cookies), watched for errors like
+ * their first page, and waits until it is live. `beforeOpen` can set the tab up first (routes, clock).
+ */
+async function openTab(person: Person, roomName: string, beforeOpen?: (page: Page) => Promise<void>): Promise<Page> {
+  const page = await person.context.newPage();
+  tabs.push(page);
+  page.on("pageerror", (error) => {
+    person.pageErrors.push(String(error));
+  });
+  await beforeOpen?.(page);
+  await page.goto(`${baseUrl}/rooms/${roomName}`);
+  await waitForLive(page);
+  return page;
+}
+
+interface OnlineShown {
+  count: string | null;
+  names: string[];
+  self: string[];
+}
+
+function onlineShown(page: Page): Promise<OnlineShown> {
+  return page.evaluate(() => ({
+    count: document.querySelector("#online_count")?.textContent ?? null,
+    names: Array.from(document.querySelectorAll("#online_list li"), (item) => item.textContent ?? ""),
+    self: Array.from(document.querySelectorAll("#online_list li.self"), (item) => item.textContent ?? ""),
+  }));
+}
+
+async function waitForOnline(page: Page, names: string[], self: string): Promise<void> {
+  const expected: OnlineShown = {
+    count: `${names.length} online`,
+    names: [...names].sort((x, y) => x.localeCompare(y)),
+    self: [self],
+  };
+  let shown: OnlineShown | undefined;
+  try {
+    await waitUntil(`the online list shows ${JSON.stringify(expected)}`, async () => {
+      shown = await onlineShown(page);
+      return JSON.stringify(shown) === JSON.stringify(expected);
+    });
+  } catch (problem) {
+    throw new Error(`${String(problem)}; it shows ${JSON.stringify(shown)}`);
+  }
+}
+
+/** Stored posts of a room as the page's own session sees them (GET /rooms/ROOM/posts with its cookie). */
+async function storedWith(page: Page, roomName: string, message: string): Promise<Post[]> {
+  const response = await page.request.get(`${baseUrl}/rooms/${roomName}/posts?limit=200`);
+  expect(response.status()).toBe(200);
+  const { posts } = (await response.json()) as { posts: Post[] };
+  return posts.filter((stored) => stored.message === message);
+}
+
 /** Fills the composer and presses Enter, as a person sends a message. */
 async function send(person: Person, message: string): Promise<void> {
   await person.page.fill("#post_message", message);
@@ -138,6 +199,11 @@ afterEach(() => {
     expect(person.pageErrors, `uncaught errors in ${person.username}'s page`).toEqual([]);
     expect(person.dialogs, `dialogs opened in ${person.username}'s page`).toEqual([]);
   }
+});
+
+afterEach(async () => {
+  for (const tab of tabs.splice(0)) await tab.close().catch(() => {});
+  sockets.disconnectAll();
 });
 
 afterAll(async () => {
@@ -295,7 +361,8 @@ describe("staying in step", () => {
       "B notices it is offline",
       async () => (await b.page.getAttribute("#connection", "data-state")) !== "live",
     );
-    expect(await b.page.isDisabled("#post_message")).toBe(true);
+    // The composer stays usable while reconnecting: what is sent now waits in the outbox.
+    expect(await b.page.isDisabled("#post_message")).toBe(false);
 
     // More than the 50 recent posts a plain join returns: only `last_seen_id` catch-up brings them all.
     const missed = Array.from({ length: 55 }, (_, n) => `missed ${n + 1}`);
@@ -334,5 +401,240 @@ describe("staying in step", () => {
     expect(await carol.page.isDisabled("#post_message")).toBe(true);
     expect(await carol.page.inputValue("#post_message")).toBe("am I still here?");
     await otherTab.close();
+  });
+});
+
+describe("who is online, and who is typing", () => {
+  it("lists both people once each with a count, one of them in two tabs, and drops one who closes their page", async () => {
+    const here = uniqueName("e2e");
+    const aTab = await openTab(a, here);
+    const bTab = await openTab(b, here);
+    await waitForOnline(aTab, [a.username, b.username], a.username);
+    await waitForOnline(bTab, [a.username, b.username], b.username);
+
+    // A second tab of A: A is still listed once, and still two people are online.
+    const aSecondTab = await openTab(a, here);
+    await waitForOnline(aSecondTab, [a.username, b.username], a.username);
+    await waitForOnline(bTab, [a.username, b.username], b.username);
+
+    await bTab.close();
+    await waitForOnline(aTab, [a.username], a.username);
+    await waitForOnline(aSecondTab, [a.username], a.username);
+  });
+
+  it("shows 'A is typing…' on the other page, and clears it as soon as A's post arrives", async () => {
+    const here = uniqueName("e2e");
+    const aTab = await openTab(a, here);
+    const bTab = await openTab(b, here);
+    await waitForOnline(aTab, [a.username, b.username], a.username);
+
+    await aTab.locator("#post_message").pressSequentially("on my way", { delay: 20 });
+    await waitUntil(
+      "B sees that A is typing",
+      async () => (await bTab.textContent("#typing")) === `${a.username} is typing…`,
+    );
+    const shownAt = Date.now();
+    expect(await aTab.textContent("#typing")).toBe(""); // never about yourself
+
+    await aTab.press("#post_message", "Enter");
+    await waitUntil("B has A's post", async () =>
+      (await bTab.$$eval("#posts li.post .message", (items) => items.map((item) => item.textContent))).includes(
+        "on my way",
+      ),
+    );
+    await waitUntil("B no longer shows A typing", async () => (await bTab.textContent("#typing")) === "");
+    // Cleared by the post, well before the 4 s the indicator would otherwise stay.
+    expect(Date.now() - shownAt).toBeLessThan(3_000);
+  });
+});
+
+describe("history and unsent posts", () => {
+  it("loads older posts when scrolled to the top, keeping the reader's place, until the beginning of the room", async () => {
+    const here = uniqueName("e2e");
+    const seeder = await registerUser(baseUrl, uniqueName("seed"));
+    const member = await enterRoom({ baseUrl, room: here, token: seeder.token, sockets });
+    const seeded: Post[] = [];
+    for (let n = 1; n <= 120; n++) seeded.push(await post(member.channel, `seeded ${n}`));
+
+    const beforeRequests: string[] = [];
+    const bTab = await openTab(b, here, async (page) => {
+      page.on("request", (request) => {
+        if (request.url().includes("/posts?before=")) beforeRequests.push(request.url());
+      });
+    });
+    const shownIds = async () =>
+      await bTab.$$eval("#posts li.post", (items) => items.map((item) => Number(item.getAttribute("data-id"))));
+    expect(await shownIds()).toEqual(seeded.slice(70).map((p) => p.id));
+    expect(await bTab.getAttribute("#history_edge", "data-state")).toBe("more");
+    // The page opens scrolled to the newest post.
+    expect(await bTab.$eval("#timeline", (el) => el.scrollTop + el.clientHeight >= el.scrollHeight - 2)).toBe(true);
+
+    /** Scrolls to the top and answers where the post that was first on screen is, before and after loading. */
+    const scrollToTopAndLoad = async (expectedCount: number) => {
+      const firstId = (await shownIds())[0];
+      // Measured in the same task that scrolls, so before the scroll event can start a load.
+      const before = await bTab.$eval(
+        "#timeline",
+        (el, id) => {
+          el.scrollTop = 0;
+          return document.querySelector(`#posts li[data-id="${id}"]`)?.getBoundingClientRect().top;
+        },
+        firstId,
+      );
+      await waitUntil(`${expectedCount} posts are shown`, async () => (await shownIds()).length === expectedCount);
+      await waitUntil(
+        "the edge is settled",
+        async () => (await bTab.getAttribute("#history_edge", "data-state")) !== "loading",
+      );
+      const after = await bTab.$eval(`#posts li[data-id="${firstId}"]`, (item) => item.getBoundingClientRect().top);
+      expect(before).toEqual(expect.any(Number));
+      return { before: before ?? Number.NaN, after };
+    };
+
+    const firstLoad = await scrollToTopAndLoad(100);
+    expect(Math.abs(firstLoad.after - firstLoad.before)).toBeLessThanOrEqual(2);
+    expect(await bTab.getAttribute("#history_edge", "data-state")).toBe("more");
+    expect(beforeRequests).toEqual([`${baseUrl}/rooms/${here}/posts?before=${seeded[70]?.id}&limit=50`]);
+
+    const secondLoad = await scrollToTopAndLoad(120);
+    expect(Math.abs(secondLoad.after - secondLoad.before)).toBeLessThanOrEqual(2);
+    expect(await bTab.getAttribute("#history_edge", "data-state")).toBe("start");
+    expect(await bTab.textContent("#history_edge")).toBe("Beginning of the room");
+    expect(await shownIds()).toEqual(seeded.map((p) => p.id));
+
+    // At the beginning, scrolling to the top again asks for nothing more.
+    await bTab.$eval("#timeline", (el) => {
+      el.scrollTop = 10;
+    });
+    await bTab.$eval("#timeline", (el) => {
+      el.scrollTop = 0;
+    });
+    // Two frames for the scroll event to be handled, then a post's round trip: a request would be out by now.
+    await bTab.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+    await bTab.fill("#post_message", "a round trip later");
+    await bTab.press("#post_message", "Enter");
+    await waitUntil("the post is shown", async () => (await shownIds()).length === 121);
+    expect(beforeRequests).toHaveLength(2);
+  });
+
+  it("shows a message written while offline as pending, and stores it exactly once after reconnecting", async () => {
+    const here = uniqueName("e2e");
+    let offline = false;
+    const live: WebSocketRoute[] = [];
+    const bTab = await openTab(b, here, (page) =>
+      page.routeWebSocket(/\/socket\/websocket/, (ws) => {
+        if (offline) {
+          void ws.close({ code: 4000, reason: "test: offline" });
+          return;
+        }
+        ws.connectToServer();
+        live.push(ws);
+      }),
+    );
+    const aTab = await openTab(a, here);
+
+    offline = true;
+    for (const ws of live.splice(0)) await ws.close({ code: 4000, reason: "test: connection lost" });
+    await waitUntil(
+      "B notices it is offline",
+      async () => (await bTab.getAttribute("#connection", "data-state")) !== "live",
+    );
+    await bTab.fill("#post_message", "written offline");
+    await bTab.press("#post_message", "Enter");
+    const pending = bTab.locator("#outbox li.pending");
+    await pending.waitFor({ timeout: 5_000 });
+    expect(await pending.locator(".message").textContent()).toBe("written offline");
+    expect(await pending.locator(".delivery").textContent()).toBe("sending…");
+    expect(await bTab.inputValue("#post_message")).toBe("");
+
+    offline = false;
+    await waitForLive(bTab);
+    const countIn = (page: Page) =>
+      page.$$eval(
+        "#posts li.post .message",
+        (items) => items.filter((item) => item.textContent === "written offline").length,
+      );
+    await waitUntil(
+      "B shows it stored, and no longer pending",
+      async () => (await countIn(bTab)) === 1 && (await pending.count()) === 0,
+    );
+    await waitUntil("A got it", async () => (await countIn(aTab)) === 1);
+    expect(await storedWith(bTab, here, "written offline")).toHaveLength(1);
+  });
+
+  it("stores a message exactly once when its reply is lost with the connection", async () => {
+    const here = uniqueName("e2e");
+    let lostRef: string | null = null;
+    let cut = false;
+    const bTab = await openTab(b, here, (page) =>
+      page.routeWebSocket(/\/socket\/websocket/, (ws) => {
+        const server = ws.connectToServer();
+        ws.onMessage((message) => {
+          if (typeof message === "string" && lostRef === null) {
+            const [, ref, , event] = JSON.parse(message) as [unknown, string, string, string];
+            if (event === "new_post") lostRef = ref;
+          }
+          server.send(message);
+        });
+        server.onMessage((message) => {
+          if (!cut && typeof message === "string" && lostRef !== null) {
+            const [, ref, , event] = JSON.parse(message) as [unknown, string, string, string];
+            if (event === "phx_reply" && ref === lostRef) {
+              // The post is stored and its reply is on the way: the connection drops right here.
+              cut = true;
+              void ws.close({ code: 4000, reason: "test: connection lost" });
+              void server.close();
+              return;
+            }
+          }
+          ws.send(message);
+        });
+      }),
+    );
+
+    await bTab.fill("#post_message", "reply lost");
+    await bTab.press("#post_message", "Enter");
+    await waitUntil("the connection was cut at the reply", () => cut);
+    await waitForLive(bTab);
+    const count = () =>
+      bTab.$$eval(
+        "#posts li.post .message",
+        (items) => items.filter((item) => item.textContent === "reply lost").length,
+      );
+    await waitUntil(
+      "B shows it once, and nothing pending",
+      async () => (await count()) === 1 && (await bTab.locator("#outbox li").count()) === 0,
+    );
+    expect(await storedWith(bTab, here, "reply lost")).toHaveLength(1);
+  });
+});
+
+describe("heartbeats", () => {
+  it("sends the constant heartbeat frame and gets the constant reply, on one connection", async () => {
+    const here = uniqueName("e2e");
+    const sent: string[] = [];
+    const received: string[] = [];
+    let connections = 0;
+    const bTab = await openTab(b, here, async (page) => {
+      // The page's own timers run on a fake clock, so 30 s of heartbeat interval pass in no time.
+      await page.clock.install();
+      page.on("websocket", (ws) => {
+        connections++;
+        ws.on("framesent", (frame) => sent.push(String(frame.payload)));
+        ws.on("framereceived", (frame) => received.push(String(frame.payload)));
+      });
+    });
+
+    for (let beat = 1; beat <= 2; beat++) {
+      await bTab.clock.fastForward(31_000);
+      await waitUntil(
+        `heartbeat ${beat} is answered`,
+        () => received.filter((frame) => frame === HEARTBEAT_REPLY).length >= beat,
+      );
+    }
+    const heartbeats = sent.filter((frame) => frame.includes('"heartbeat"'));
+    expect(heartbeats).toEqual([HEARTBEAT_FRAME, HEARTBEAT_FRAME]);
+    expect(connections).toBe(1);
+    expect(await bTab.getAttribute("#connection", "data-state")).toBe("live");
   });
 });

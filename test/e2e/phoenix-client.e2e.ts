@@ -5,63 +5,27 @@
 import { type Channel, Socket } from "phoenix";
 import { afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { type RegisteredUser, rawGet, registerUser, UPGRADE_HEADERS, uniqueName, waitUntil } from "./helpers";
-
-interface Post {
-  id: number;
-  message: string;
-  inserted_at: string;
-  user: { id: number; username: string };
-}
-
-interface PushResult {
-  status: "ok" | "error";
-  response: unknown;
-}
+import { joinChannel, NO_RECONNECT, OpenSockets, type Post, push, socketUrl } from "./phoenix";
 
 const baseUrl = inject("baseUrl");
-const socketUrl = `${baseUrl.replace(/^http/, "ws")}/socket`;
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /** Every socket a test opens, disconnected after it whatever happened. */
-const sockets: Socket[] = [];
+const sockets = new OpenSockets();
 
-afterEach(() => {
-  for (const socket of sockets.splice(0)) socket.disconnect();
-});
+afterEach(() => sockets.disconnectAll());
 
 /** A socket that neither reconnects nor rejoins during a test, so a failure shows as a failure. */
 function newSocket(room: string, credentials: { token?: string; authToken?: string }): Socket {
   const params: Record<string, string> = { room };
   if (credentials.token !== undefined) params.token = credentials.token;
-  const socket = new Socket(socketUrl, {
-    params,
-    ...(credentials.authToken !== undefined && { authToken: credentials.authToken }),
-    timeout: 10_000,
-    reconnectAfterMs: () => 60_000,
-    rejoinAfterMs: () => 60_000,
-  });
-  sockets.push(socket);
-  return socket;
-}
-
-function joinChannel(channel: Channel): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    channel
-      .join()
-      .receive("ok", resolve)
-      .receive("error", (response: unknown) => reject(new Error(`join refused: ${JSON.stringify(response)}`)))
-      .receive("timeout", () => reject(new Error(`join of ${channel.topic} timed out`)));
-  });
-}
-
-function push(channel: Channel, event: string, payload: object): Promise<PushResult> {
-  return new Promise((resolve, reject) => {
-    channel
-      .push(event, payload)
-      .receive("ok", (response: unknown) => resolve({ status: "ok", response }))
-      .receive("error", (response: unknown) => resolve({ status: "error", response }))
-      .receive("timeout", () => reject(new Error(`push ${event} timed out`)));
-  });
+  return sockets.add(
+    new Socket(socketUrl(baseUrl), {
+      params,
+      ...(credentials.authToken !== undefined && { authToken: credentials.authToken }),
+      ...NO_RECONNECT,
+    }),
+  );
 }
 
 interface Member {

@@ -1,0 +1,243 @@
+/**
+ * Zero-gap catch-up whatever the gap, with the room page's own `RoomFeed` (src/client/room-feed.ts) on
+ * the official phoenix client against a real `wrangler dev`: a member who was away rejoins with
+ * `last_seen_id`, pages on over HTTP while the reply says `has_more`, merges the live posts that arrive
+ * meanwhile, and ends up with exactly the room's stored sequence: every post once, none missing.
+ */
+import type { Channel, Socket } from "phoenix";
+import { afterEach, describe, expect, inject, it } from "vitest";
+import { fetchPosts } from "../../src/client/history";
+import { RoomFeed } from "../../src/client/room-feed";
+import type { JoinResponse } from "../../src/shared/room-channel";
+import { type RegisteredUser, registerUser, uniqueName, waitUntil } from "./helpers";
+import {
+  enterRoom,
+  frames,
+  type Member,
+  OpenSockets,
+  type Post,
+  post,
+  recordingTransport,
+  storedPosts,
+  type Wire,
+} from "./phoenix";
+
+const baseUrl = inject("baseUrl");
+const sockets = new OpenSockets();
+afterEach(() => sockets.disconnectAll());
+
+/** A member whose posts come through a RoomFeed, as on the room page. */
+interface Reader {
+  socket: Socket;
+  channel: Channel;
+  feed: RoomFeed;
+  wire: Wire;
+  /** Every post the feed showed, in the order it showed them. */
+  shown: Post[];
+  /** Every join reply, first join included. */
+  replies: JoinResponse[];
+  /** `after` of every catch-up page asked for. */
+  pagesAfter: number[];
+  /** Live posts that arrived while the feed was catching up. */
+  liveDuringCatchUp: Post[];
+  /** Catch-ups given up for good (there should be none). */
+  catchUpFailures: unknown[];
+}
+
+interface ReaderOptions {
+  /** Runs before each catch-up page is fetched (its number from 1), e.g. to post live meanwhile. */
+  beforePage?: (page: number) => Promise<void>;
+}
+
+async function enterAsReader(room: string, user: RegisteredUser, options: ReaderOptions = {}): Promise<Reader> {
+  const shown: Post[] = [];
+  const replies: JoinResponse[] = [];
+  const pagesAfter: number[] = [];
+  const liveDuringCatchUp: Post[] = [];
+  const catchUpFailures: unknown[] = [];
+  const wire: Wire = { sent: [], received: [] };
+  const source = { baseUrl, room, headers: { Authorization: `Bearer ${user.token}` } };
+  const feed = new RoomFeed({
+    show: (posts) => shown.push(...posts),
+    fetchAfter: async (after, limit) => {
+      pagesAfter.push(after);
+      await options.beforePage?.(pagesAfter.length);
+      return fetchPosts(source, { after, limit });
+    },
+    onCatchUpFailed: (problem) => catchUpFailures.push(problem),
+  });
+  const member = await enterRoom({
+    baseUrl,
+    room,
+    token: user.token,
+    sockets,
+    params: () => feed.joinParams(),
+    socket: { transport: recordingTransport(wire), reconnectAfterMs: () => 50, rejoinAfterMs: () => 50 },
+    prepare: (joining) => {
+      joining.on("new_post", (live: Post) => {
+        if (feed.catchingUp) liveDuringCatchUp.push(live);
+        feed.received(live);
+      });
+      joining.onError(() => feed.interrupted());
+    },
+    onEveryJoin: (response) => {
+      replies.push(response);
+      feed.joined(response);
+    },
+  });
+  return {
+    socket: member.socket,
+    channel: member.channel,
+    feed,
+    wire,
+    shown,
+    replies,
+    pagesAfter,
+    liveDuringCatchUp,
+    catchUpFailures,
+  };
+}
+
+/** Posts `count` posts from each member at once (all pushes in flight together), answering them all. */
+async function postConcurrently(members: Member[], count: number, label: string): Promise<Post[]> {
+  const pushes = members.flatMap((member, m) =>
+    Array.from({ length: count }, (_, n) => post(member.channel, `${label} ${m}.${n + 1}`)),
+  );
+  return Promise.all(pushes);
+}
+
+function ids(posts: Post[]): number[] {
+  return posts.map((p) => p.id);
+}
+
+function lastSeenIdsSent(wire: Wire): Array<number | undefined> {
+  return frames(wire.sent)
+    .filter(([, , , event]) => event === "phx_join")
+    .map(([, , , , payload]) => payload.last_seen_id as number | undefined);
+}
+
+async function expectExactlyTheStoredSequence(reader: Reader, room: string, token: string): Promise<void> {
+  // Read what is stored only once the catch-up is over: posts are still being made during it.
+  await waitUntil("the catch-up is over", () => !reader.feed.catchingUp, 20_000);
+  const stored = await storedPosts(baseUrl, room, token);
+  await waitUntil(`the reader has all ${stored.length} stored posts`, () => reader.shown.length >= stored.length);
+  expect(reader.catchUpFailures).toEqual([]);
+  const shownIds = ids(reader.shown);
+  expect(new Set(shownIds).size, "no post is shown twice").toBe(shownIds.length);
+  expect([...shownIds].sort((a, b) => a - b)).toEqual(ids(stored));
+  expect(reader.shown.map((p) => p.message).sort()).toEqual(stored.map((p) => p.message).sort());
+  expect(reader.feed.completeThrough).toBe(stored.at(-1)?.id);
+}
+
+describe("catch-up with the room page's RoomFeed", () => {
+  it("after a short gap, rejoins with last_seen_id and shows exactly the missed posts, in order", async () => {
+    const ann = await registerUser(baseUrl, uniqueName("ann"));
+    const ben = await registerUser(baseUrl, uniqueName("ben"));
+    const room = uniqueName("e2e");
+    const poster = await enterRoom({ baseUrl, room, token: ben.token, sockets });
+    const before = [await post(poster.channel, "before 1"), await post(poster.channel, "before 2")];
+    const reader = await enterAsReader(room, ann);
+    expect(reader.replies[0]).toEqual({ posts: before, has_more: false });
+    const live = await post(poster.channel, "live");
+    await waitUntil("the reader has the live post", () => reader.shown.some((p) => p.id === live.id));
+
+    reader.socket.disconnect();
+    const missed = [];
+    for (let n = 1; n <= 5; n++) missed.push(await post(poster.channel, `missed ${n}`));
+    reader.socket.connect();
+    await waitUntil("the reader rejoined", () => reader.replies.length === 2);
+    expect(reader.replies[1]).toEqual({ posts: missed, has_more: false });
+    expect(lastSeenIdsSent(reader.wire)).toEqual([undefined, live.id]);
+    const after = await post(poster.channel, "after");
+    await waitUntil("the reader has the post after", () => reader.shown.some((p) => p.id === after.id));
+
+    // Shown in exactly id order, since nothing arrived out of turn.
+    expect(ids(reader.shown)).toEqual(ids([...before, live, ...missed, after]));
+    await expectExactlyTheStoredSequence(reader, room, ann.token);
+    expect(reader.pagesAfter).toEqual([]);
+  });
+
+  it("after a gap of more than 500 posts, pages over HTTP until a page is short, merging live posts", async () => {
+    const ann = await registerUser(baseUrl, uniqueName("ann"));
+    const posters = await Promise.all(["ben", "cat", "dan"].map((name) => registerUser(baseUrl, uniqueName(name))));
+    const room = uniqueName("e2e");
+    const members = await Promise.all(posters.map((user) => enterRoom({ baseUrl, room, token: user.token, sockets })));
+    const [livePoster] = members;
+    if (!livePoster) throw new Error("no posters");
+    await post(livePoster.channel, "before the gap");
+
+    let live: Post[] = [];
+    const reader = await enterAsReader(room, ann, {
+      // While the first page is on its way, more posts arrive live; the feed must show them, once.
+      beforePage: async (page) => {
+        if (page !== 1) return;
+        live = await postConcurrently([livePoster], 20, "live during paging");
+        await waitUntil("the reader got the live posts", () =>
+          live.every((p) => reader.shown.some((s) => s.id === p.id)),
+        );
+      },
+    });
+    await waitUntil("the first join", () => reader.replies.length === 1);
+    const lastSeen = reader.feed.completeThrough;
+
+    reader.socket.disconnect();
+    const missed = await postConcurrently(members, 250, "missed");
+    expect(missed).toHaveLength(750);
+    reader.socket.connect();
+
+    await waitUntil("the reader rejoined", () => reader.replies.length === 2);
+    const catchUp = reader.replies[1];
+    expect(catchUp?.has_more).toBe(true);
+    expect(catchUp?.posts).toHaveLength(500);
+    expect(lastSeenIdsSent(reader.wire)).toEqual([undefined, lastSeen]);
+
+    await expectExactlyTheStoredSequence(reader, room, ann.token);
+    // It paged from the last post of the reply, then from the last of each full page, and stopped at a short one.
+    expect(reader.pagesAfter).toHaveLength(2);
+    expect(reader.pagesAfter[0]).toBe(catchUp?.posts.at(-1)?.id);
+    expect(reader.liveDuringCatchUp.map((p) => p.id)).toEqual(expect.arrayContaining(ids(live)));
+
+    // Caught up: a later live post counts as complete at once.
+    const later = await post(livePoster.channel, "after the catch-up");
+    await waitUntil("the reader has it", () => reader.feed.completeThrough === later.id);
+  });
+
+  it("rejoins from the last complete post when the connection drops mid-catch-up, never past live posts", async () => {
+    const ann = await registerUser(baseUrl, uniqueName("ann"));
+    const posters = await Promise.all(["ben", "cat", "dan"].map((name) => registerUser(baseUrl, uniqueName(name))));
+    const room = uniqueName("e2e");
+    const members = await Promise.all(posters.map((user) => enterRoom({ baseUrl, room, token: user.token, sockets })));
+    const [livePoster] = members;
+    if (!livePoster) throw new Error("no posters");
+    await post(livePoster.channel, "before the gap");
+
+    let cut = false;
+    const reader = await enterAsReader(room, ann, {
+      // Before the first page: live posts arrive (shown, but not complete: the page before them is not in
+      // yet), then the connection drops and more is posted while it is down.
+      beforePage: async () => {
+        if (cut) return;
+        cut = true;
+        const live = await postConcurrently([livePoster], 20, "live during paging");
+        await waitUntil("the reader got the live posts", () =>
+          live.every((p) => reader.shown.some((s) => s.id === p.id)),
+        );
+        reader.socket.disconnect();
+        await postConcurrently([livePoster], 5, "while down again");
+        reader.socket.connect();
+      },
+    });
+    await waitUntil("the first join", () => reader.replies.length === 1);
+    const lastSeen = reader.feed.completeThrough;
+    reader.socket.disconnect();
+    await postConcurrently(members, 250, "missed");
+    reader.socket.connect();
+
+    await waitUntil("the reader rejoined twice", () => reader.replies.length === 3, 20_000);
+    const firstCatchUp = reader.replies[1];
+    expect(firstCatchUp?.has_more).toBe(true);
+    // The second rejoin asks from the last post of the first reply: the live posts did not move it.
+    expect(lastSeenIdsSent(reader.wire)).toEqual([undefined, lastSeen, firstCatchUp?.posts.at(-1)?.id]);
+    await expectExactlyTheStoredSequence(reader, room, ann.token);
+  });
+});
