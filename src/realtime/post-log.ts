@@ -195,9 +195,11 @@ export class PostLog {
   #copySoon(): void {
     if (this.#copying) return;
     this.#copying = true;
-    void this.#copyAll().finally(() => {
-      this.#copying = false;
-    });
+    void this.#copyAll()
+      .catch((problem) => this.options.log("PostLog:copy", problem))
+      .finally(() => {
+        this.#copying = false;
+      });
   }
 
   async #copyAll(): Promise<void> {

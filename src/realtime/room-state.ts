@@ -1,12 +1,12 @@
 /**
  * Everything one room holds while it is awake: its members' connections, presence, recent history, the
- * post writer, rate limits and typing throttles, wired together as the {@link SocketContext} that the
+ * post log, rate limits and typing throttles, wired together as the {@link SocketContext} that the
  * socket layer and the room channel work with.
  *
  * It is built when the room wakes, from `getWebSockets()` and each socket's attachment (the
  * workers-chat-demo idiom), so hibernation and eviction lose nothing a member could notice: who is
  * here, who has joined with which join_ref and filter, who is present, and each poster's bucket. The
- * recent history is read from D1 again on first use.
+ * post log is in the room's own storage; the recent history is warmed from it on first use.
  */
 
 import type { RoomLimits } from "../config";
@@ -104,10 +104,6 @@ export class RoomState implements SocketContext {
     return this.#members.get(ws);
   }
 
-  get size(): number {
-    return this.#members.size;
-  }
-
   /** Closes the connection and forgets it. */
   drop(connection: Connection, code: number, reason: string): void {
     void this.forget(connection);
@@ -142,14 +138,13 @@ export class RoomState implements SocketContext {
    */
   async page(query: HistoryQuery): Promise<Post[]> {
     const { before, after, limit } = query;
-    const [fromD1, fromLog] = [
-      await (after !== undefined
-        ? postsAfter(this.#db, this.room, after, limit)
-        : before !== undefined
-          ? postsBefore(this.#db, this.room, before, limit)
-          : recentPosts(this.#db, this.room, limit)),
-      this.postLog.range({ after, before, limit, newestFirst: after === undefined }),
-    ];
+    const fromD1 = await (after !== undefined
+      ? postsAfter(this.#db, this.room, after, limit)
+      : before !== undefined
+        ? postsBefore(this.#db, this.room, before, limit)
+        : recentPosts(this.#db, this.room, limit));
+    // Read after D1 answers: anything logged meanwhile is then in one of the two.
+    const fromLog = this.postLog.range({ after, before, limit, newestFirst: after === undefined });
     const merged = unionById(fromD1, fromLog);
     return after !== undefined ? merged.slice(0, limit) : merged.slice(-limit);
   }
