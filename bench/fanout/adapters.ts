@@ -239,3 +239,14 @@ export async function pyreAdapter(config: LoadConfig, tokenSecret: string): Prom
     },
   };
 }
+
+/** The adapter for a target; a new target (e.g. pyre over a multiplexed socket) adds its case here. */
+export function adapterFor(config: LoadConfig, tokenSecret: string): Promise<Adapter> {
+  switch (config.target) {
+    case "pyre":
+      return pyreAdapter(config, tokenSecret);
+    case "floor":
+    case "ws":
+      return Promise.resolve(rawAdapter(config));
+  }
+}

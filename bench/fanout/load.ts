@@ -8,7 +8,7 @@
  * Every wait is bounded; a watchdog ends the process if the whole run overstays its budget.
  */
 import { performance } from "node:perf_hooks";
-import { type Adapter, type Incoming, type Link, pyreAdapter, rawAdapter, UpgradeRefused } from "./adapters.ts";
+import { type Adapter, adapterFor, type Incoming, type Link, UpgradeRefused } from "./adapters.ts";
 import {
   budgetMs,
   type DeliveryFigures,
@@ -273,7 +273,7 @@ function emptyFigures(): DeliveryFigures {
 
 async function main(): Promise<LoadResult> {
   const secret = process.env.BENCH_TOKEN_SECRET ?? "";
-  const adapter = config.target === "pyre" ? await pyreAdapter(config, secret) : rawAdapter(config);
+  const adapter = await adapterFor(config, secret);
   const base: LoadResult = {
     ...emptyFigures(),
     members: config.members,

@@ -17,6 +17,8 @@ export interface Options {
   p99LimitMs: number;
   connectConcurrency: number;
   connectTimeoutS: number;
+  /** Runs of every scenario; with more than one, each figure reported is the median over them. */
+  repeat: number;
   /** Where results.json, RESULTS.md and p99.svg go. */
   out: string;
   showOutput: boolean;
@@ -38,6 +40,7 @@ export const USAGE = `npm run bench:fanout -- [flags]
   --p99-limit MS            a rate is sustained while p99 stays under this (default 250)
   --connect-concurrency N   members connecting at once (default 50)
   --connect-timeout S       bound on connecting all members (default 120)
+  --repeat N                run every scenario N times and report medians (default 1)
   --out DIR                 where results.json, RESULTS.md and p99.svg go (default bench)
   --show-output             copy the targets' own output (wrangler, ws server) to stderr
   --help`;
@@ -78,6 +81,7 @@ export function parseOptions(argv: string[]): Options | undefined {
       "p99-limit": { type: "string" },
       "connect-concurrency": { type: "string" },
       "connect-timeout": { type: "string" },
+      repeat: { type: "string" },
       out: { type: "string" },
       "show-output": { type: "boolean" },
       help: { type: "boolean" },
@@ -105,6 +109,7 @@ export function parseOptions(argv: string[]): Options | undefined {
     p99LimitMs: positive("p99-limit", values["p99-limit"], 250, false),
     connectConcurrency: positive("connect-concurrency", values["connect-concurrency"], 50),
     connectTimeoutS: positive("connect-timeout", values["connect-timeout"], 120, false),
+    repeat: positive("repeat", values.repeat, 1),
     out: values.out ?? "bench",
     showOutput: values["show-output"] ?? false,
   };

@@ -152,15 +152,23 @@ export function resultsMarkdown(info: RunInfo, rows: ResultRow[]): string {
     "here). **ws** is a bare Node `ws` broadcast server (the machine's ceiling). Latency is from the sender's",
     "send to a member's receipt, on one clock. CPU is the target's whole process tree from the first post to",
     "the last delivery, per post; RSS is that tree's with every member connected. A row is **saturated** when",
-    "p50 exceeds 1 s or more than 0.1% of deliveries were lost.",
+    `p50 exceeds 1 s or more than 0.1% of deliveries were lost (lost: not delivered within ${options.drainS} s of the last`,
+    "post; a saturated target may deliver them later).",
     "",
     "Read with care: the CPU figures count both of `wrangler dev`'s workerd processes, the runtime and the",
     "entry proxy that relays every frame to it; the proxy costs pyre and the floor the same, so CPU ratios",
     "understate the difference between the rooms themselves. The cores are shared with the load generator and",
     "whatever else runs on the machine, so p99 and max move a lot from run to run: compare targets within one",
-    "run, and rerun before trusting a single tail figure.",
+    "run, and rerun before trusting a single tail figure. At 20 posts/s for 10 s, p99 rests on the slowest",
+    "two posts; `--repeat 3` (medians of three runs) or a longer `--duration` steadies it.",
     "",
   ];
+  if (options.repeat > 1) {
+    sections.push(
+      `Every scenario ran ${options.repeat} times: each figure is the median over the runs, each count their sum.`,
+      "",
+    );
+  }
   const saturated = rows.filter((row) => row.saturated);
   if (saturated.length > 0) {
     sections.push(
@@ -179,10 +187,12 @@ export function resultsMarkdown(info: RunInfo, rows: ResultRow[]): string {
           : `${options.maxMembers} members; open loop at ${options.maxRateStart}/s doubling (then bisecting) for ${options.stepS} s per rate, up to ${options.maxRateCap}/s. A rate is sustained when 99.9% of deliveries arrive within 1 s, p99 stays under ${options.p99LimitMs} ms and nothing is refused; the figures are those of the highest sustained rate.`;
     sections.push(`## ${LOAD_TITLES[load]}`, "", about, "", figuresTable(loadRows), "");
     if (load === "max-rate") {
-      const steps = loadRows.map(
-        (row) =>
-          `- ${row.target}: ${(row.steps ?? []).map((step) => `${step.rate}/s ${step.passed ? "✓" : `✗ (p99 ${show(step.p99_ms)} ms, ${step.within_1s}/${step.expected} within 1 s)`}`).join(", ")}` +
-          ((row.steps ?? []).every((step) => step.passed) ? " (the cap: it may sustain more)" : ""),
+      const steps = loadRows.flatMap((row) =>
+        (row.runs ?? [row]).map(
+          (run) =>
+            `- ${run.target}: ${(run.steps ?? []).map((step) => `${step.rate}/s ${step.passed ? "✓" : `✗ (p99 ${show(step.p99_ms)} ms, ${step.within_1s}/${step.expected} within 1 s)`}`).join(", ")}` +
+            ((run.steps ?? []).every((step) => step.passed) ? " (the cap: it may sustain more)" : ""),
+        ),
       );
       sections.push("Rates tried:", "", ...steps, "");
     }

@@ -58,6 +58,8 @@ export interface ResultRow {
   connect_error: string | null;
   rejection: string | null;
   steps: StepResult[] | null;
+  /** With --repeat: the single runs this row is the median of. */
+  runs: ResultRow[] | null;
   /** pyre only: each figure divided by the floor's for the same load and members. */
   ratio_to_floor: Partial<Record<RatioField, number | null>> | null;
 }
@@ -117,6 +119,7 @@ export function toRow(measured: Measured): ResultRow {
     connect_error: result.connect_error,
     rejection: result.rejection,
     steps: result.steps,
+    runs: null,
     ratio_to_floor: null,
   };
 }
@@ -156,7 +159,65 @@ export function failedRow(target: TargetName, load: LoadKind, members: number, r
     connect_error: null,
     rejection: null,
     steps: null,
+    runs: null,
     ratio_to_floor: null,
+  };
+}
+
+function median(values: (number | null)[]): number | null {
+  const present = values.filter((value): value is number => value !== null).sort((a, b) => a - b);
+  if (present.length === 0) return null;
+  const middle = Math.floor(present.length / 2);
+  const upper = present[middle] ?? 0;
+  return present.length % 2 === 1 ? upper : round(((present[middle - 1] ?? 0) + upper) / 2, 3);
+}
+
+function sum(values: number[]): number {
+  return values.reduce((total, value) => total + value, 0);
+}
+
+/**
+ * One row for repeated runs of a scenario: the median of every figure (latencies, rates, CPU, memory)
+ * and the sum of every count (posts, deliveries, losses), keeping the runs themselves in `runs`.
+ */
+export function mergeRuns(runs: ResultRow[]): ResultRow {
+  const [first] = runs;
+  if (!first) throw new Error("no runs to merge");
+  if (runs.length === 1) return first;
+  const middle = (pick: (row: ResultRow) => number | null) => median(runs.map(pick));
+  const total = (pick: (row: ResultRow) => number) => sum(runs.map(pick));
+  const persisted = runs.map((row) => row.persisted).filter((value): value is number => value !== null);
+  return {
+    ...first,
+    rate: middle((row) => row.rate) ?? 0,
+    p50_ms: middle((row) => row.p50_ms),
+    p90_ms: middle((row) => row.p90_ms),
+    p99_ms: middle((row) => row.p99_ms),
+    max_ms: middle((row) => row.max_ms),
+    expected: total((row) => row.expected),
+    received: total((row) => row.received),
+    lost: total((row) => row.lost),
+    duplicates: total((row) => row.duplicates),
+    out_of_order: total((row) => row.out_of_order),
+    connect_ms: middle((row) => row.connect_ms),
+    connected: Math.min(...runs.map((row) => row.connected)),
+    connect_failures: total((row) => row.connect_failures),
+    sent: total((row) => row.sent),
+    confirmed: total((row) => row.confirmed),
+    rejected: total((row) => row.rejected),
+    posts_per_s: middle((row) => row.posts_per_s) ?? 0,
+    persisted: persisted.length > 0 ? sum(persisted) : null,
+    cpu_ms_per_post: middle((row) => row.cpu_ms_per_post),
+    connect_cpu_ms: middle((row) => row.connect_cpu_ms),
+    rss_kib: middle((row) => row.rss_kib),
+    loadgen_cpu_ms: middle((row) => row.loadgen_cpu_ms) ?? 0,
+    saturated: runs.some((row) => row.saturated),
+    room: runs.map((row) => row.room).join(","),
+    error: runs.find((row) => row.error !== null)?.error ?? null,
+    connect_error: runs.find((row) => row.connect_error !== null)?.connect_error ?? null,
+    rejection: runs.find((row) => row.rejection !== null)?.rejection ?? null,
+    steps: null,
+    runs,
   };
 }
 

@@ -13,7 +13,7 @@ import { p99Chart } from "./chart.ts";
 import { type Options, parseOptions, USAGE } from "./options.ts";
 import { treeUsage } from "./proc.ts";
 import { consoleHeader, consoleRow, type RunInfo, resultsMarkdown } from "./report.ts";
-import { addRatios, failedRow, formatJson, type ResultRow, toRow, type Usage } from "./results.ts";
+import { addRatios, failedRow, formatJson, mergeRuns, type ResultRow, toRow, type Usage } from "./results.ts";
 import { budgetMs, type LoadConfig, type LoadKind, type LoadResult } from "./scenario.ts";
 import { FIRST_MEMBER_USER_ID, type RunningTarget, SENDER_USER_ID, startTarget } from "./targets.ts";
 
@@ -84,52 +84,62 @@ function loudly(lines: string[]): void {
   console.error(`\n${bar}\n${lines.map((line) => `!! ${line}`).join("\n")}\n${bar}\n`);
 }
 
-async function measureTarget(target: RunningTarget, options: Options, rows: ResultRow[]): Promise<void> {
+/** Runs every scenario (`--repeat` times) against one target, adding a row per run to `runs`. */
+async function measureTarget(target: RunningTarget, options: Options, runs: ResultRow[][]): Promise<void> {
   for (const scenario of scenarios(options)) {
-    const room = `${scenario.kind}-${scenario.members}-${randomBytes(4).toString("hex")}`;
-    const config: LoadConfig = {
-      target: target.name,
-      wsBase: target.wsBase,
-      room,
-      kind: scenario.kind,
-      members: scenario.members,
-      rate: options.rate,
-      durationS: options.durationS,
-      drainS: options.drainS,
-      connectConcurrency: options.connectConcurrency,
-      connectTimeoutS: options.connectTimeoutS,
-      maxRateStart: options.maxRateStart,
-      maxRateCap: options.maxRateCap,
-      stepS: options.stepS,
-      p99LimitMs: options.p99LimitMs,
-      senderUserId: SENDER_USER_ID,
-      firstMemberUserId: FIRST_MEMBER_USER_ID,
-    };
-    const atStart = treeUsage(target.rootPid);
-    const run = await runLoad(config, target);
-    const row = run.result
-      ? toRow({
-          target: target.name,
-          load: scenario.kind,
-          room,
-          durationS: scenario.kind === "max-rate" ? options.stepS : options.durationS,
-          result: run.result,
-          atStart,
-          atPosting: run.atPosting,
-          atSettled: run.atSettled,
-        })
-      : failedRow(target.name, scenario.kind, scenario.members, room, run.problem ?? "no result");
-    rows.push(row);
-    console.log(consoleRow(row));
-    if (run.result?.refused_403) {
-      loudly([
-        `${target.name} answered 403 to a socket upgrade: ${run.result.connect_error}`,
-        "The bench signs tokens in bench/fanout/pyre-token.ts, mirroring src/auth/token.ts. If every upgrade is",
-        "refused, the worker's token format has changed (claims, kid header): update signSocketToken to match.",
-      ]);
-      if (run.result.connected === 0) return;
+    const repeated: ResultRow[] = [];
+    runs.push(repeated);
+    for (let attempt = 0; attempt < options.repeat; attempt++) {
+      const row = await measureOnce(target, options, scenario);
+      repeated.push(row);
+      if (row.error !== null && row.connected === 0) return; // e.g. every upgrade refused: nothing to repeat
     }
   }
+}
+
+async function measureOnce(target: RunningTarget, options: Options, scenario: Scenario): Promise<ResultRow> {
+  const room = `${scenario.kind}-${scenario.members}-${randomBytes(4).toString("hex")}`;
+  const config: LoadConfig = {
+    target: target.name,
+    wsBase: target.wsBase,
+    room,
+    kind: scenario.kind,
+    members: scenario.members,
+    rate: options.rate,
+    durationS: options.durationS,
+    drainS: options.drainS,
+    connectConcurrency: options.connectConcurrency,
+    connectTimeoutS: options.connectTimeoutS,
+    maxRateStart: options.maxRateStart,
+    maxRateCap: options.maxRateCap,
+    stepS: options.stepS,
+    p99LimitMs: options.p99LimitMs,
+    senderUserId: SENDER_USER_ID,
+    firstMemberUserId: FIRST_MEMBER_USER_ID,
+  };
+  const atStart = treeUsage(target.rootPid);
+  const run = await runLoad(config, target);
+  const row = run.result
+    ? toRow({
+        target: target.name,
+        load: scenario.kind,
+        room,
+        durationS: scenario.kind === "max-rate" ? options.stepS : options.durationS,
+        result: run.result,
+        atStart,
+        atPosting: run.atPosting,
+        atSettled: run.atSettled,
+      })
+    : failedRow(target.name, scenario.kind, scenario.members, room, run.problem ?? "no result");
+  console.log(consoleRow(row));
+  if (run.result?.refused_403) {
+    loudly([
+      `${target.name} answered 403 to a socket upgrade: ${run.result.connect_error}`,
+      "The bench signs tokens in bench/fanout/pyre-token.ts, mirroring src/auth/token.ts. If every upgrade is",
+      "refused, the worker's token format has changed (claims, kid header): update signSocketToken to match.",
+    ]);
+  }
+  return row;
 }
 
 function wranglerVersion(): string {
@@ -173,6 +183,7 @@ async function main(): Promise<number> {
   const users = Math.max(...options.members, options.closedMembers, options.maxMembers) + 1;
   const rows: ResultRow[] = [];
   console.log(consoleHeader());
+  if (options.repeat > 1) console.log(`(each scenario ${options.repeat} times; then a "median" row)`);
   for (const name of options.targets) {
     let target: RunningTarget;
     try {
@@ -181,13 +192,20 @@ async function main(): Promise<number> {
       loudly([`${name} did not start:`, ...String(problem).split("\n").slice(0, 40)]);
       continue;
     }
+    const runs: ResultRow[][] = [];
     try {
-      await measureTarget(target, options, rows);
+      await measureTarget(target, options, runs);
     } finally {
       const stored = await target.stop();
-      for (const row of rows) {
-        if (row.target === name && stored) row.persisted = stored.get(row.room) ?? 0;
+      for (const row of runs.flat()) {
+        if (stored) row.persisted = stored.get(row.room) ?? 0;
       }
+    }
+    for (const repeated of runs) {
+      if (repeated.length === 0) continue;
+      const merged = mergeRuns(repeated);
+      if (repeated.length > 1) console.log(`${consoleRow(merged)}  (median of ${repeated.length})`);
+      rows.push(merged);
     }
   }
   addRatios(rows);
