@@ -184,7 +184,7 @@ export function resultsMarkdown(info: RunInfo, rows: ResultRow[]): string {
         ? `one sender posting ${options.rate}/s for ${options.durationS} s to N members.`
         : load === "closed-loop"
           ? `${options.closedMembers} members; the sender posts the next message as soon as its own copy of the previous one comes back, for ${options.durationS} s. "posts/s offered" is the rate achieved.`
-          : `${options.maxMembers} members; open loop at ${options.maxRateStart}/s doubling (then bisecting) for ${options.stepS} s per rate, up to ${options.maxRateCap}/s. A rate is sustained when 99.9% of deliveries arrive within 1 s, p99 stays under ${options.p99LimitMs} ms and nothing is refused; the figures are those of the highest sustained rate.`;
+          : `${options.maxMembers} members; open loop at ${options.maxRateStart}/s doubling (then bisecting) for ${options.stepS} s per rate, up to ${options.maxRateCap}/s. A rate is sustained when 99.9% of deliveries arrive within 1 s, p99 stays under ${options.p99LimitMs} ms and nothing is refused (a rate that fails is tried once more); the figures are those of the highest sustained rate.`;
     sections.push(`## ${LOAD_TITLES[load]}`, "", about, "", figuresTable(loadRows), "");
     if (load === "max-rate") {
       const steps = loadRows.flatMap((row) =>

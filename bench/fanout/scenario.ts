@@ -93,7 +93,9 @@ export interface LoadResult extends DeliveryFigures {
 
 /** The longest a load generator may take with this config; past it, the runner ends it. */
 export function budgetMs(config: LoadConfig): number {
-  const steps = Math.ceil(Math.log2(Math.max(1, config.maxRateCap / config.maxRateStart))) + 1 + MAX_RATE_REFINEMENTS;
+  // A failing rate is tried twice: at most two failures in the doubling, plus the bisections.
+  const steps =
+    Math.ceil(Math.log2(Math.max(1, config.maxRateCap / config.maxRateStart))) + 2 + 2 * MAX_RATE_REFINEMENTS;
   const loadS =
     config.kind === "max-rate" ? steps * (config.stepS + 1 + config.drainS) : config.durationS + config.drainS + 5;
   return (config.connectTimeoutS + loadS + 30) * 1000;
