@@ -14,7 +14,7 @@
 import { errors, type JWTHeaderParameters, jwtVerify, SignJWT } from "jose";
 import type { Database } from "../db/client";
 import { findUserById, type User } from "../db/users";
-import { encodeBase64 } from "./base64";
+import { keyId } from "./key-id";
 import type { TokenSecret, TokenSecrets } from "./secret";
 
 export const SOCKET_AUDIENCE = "user socket";
@@ -31,6 +31,8 @@ export interface TokenOptions {
   /** The signing or verifying clock; tests move it to make tokens expire. */
   now?: Date;
 }
+
+export { keyId };
 
 export async function signUserToken(
   user: Pick<User, "id" | "tokenGeneration">,
@@ -115,28 +117,6 @@ async function keyNamedBy(header: JWTHeaderParameters, secrets: TokenSecrets): P
     }
   }
   throw new errors.JWKSNoMatchingKey("the token's kid names no key this server holds");
-}
-
-/** Each secret's kid, computed once per secret value (a Worker sees one or two). */
-const keyIds = new Map<string, Promise<string>>();
-
-/**
- * A secret's key id: the first 8 bytes of SHA-256 over a label and the secret, base64url (11 characters).
- * It names the key without revealing it: 64 bits of a hash say nothing useful about a 32-character secret.
- */
-export function keyId(secret: TokenSecret): Promise<string> {
-  let id = keyIds.get(secret);
-  if (id === undefined) {
-    id = crypto.subtle
-      .digest("SHA-256", new TextEncoder().encode(`pyre token key id\0${secret}`))
-      .then((digest) => base64url(new Uint8Array(digest).slice(0, 8)));
-    keyIds.set(secret, id);
-  }
-  return id;
-}
-
-function base64url(bytes: Uint8Array): string {
-  return encodeBase64(bytes).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
 }
 
 function keyBytes(secret: TokenSecret): Uint8Array {
