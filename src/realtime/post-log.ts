@@ -6,8 +6,8 @@
  * told of it. That write is durable before any frame leaves the object (the runtime's output gate), so a
  * post can be broadcast at once: fan-out never waits for D1.
  *
- * D1 then gets the posts by group commit: one copy at a time, each taking every post logged since the last
- * one, in one round trip; a failed copy is retried (with backoff, and by an alarm if nothing else wakes the
+ * D1 then gets the posts by group commit: one copy at a time, at most ten a second, each taking every post
+ * logged since the last one, in one round trip; a failed copy is retried (with backoff, and by an alarm if nothing else wakes the
  * room), since the log keeps every post until D1 has it. A poster is answered ok only once D1 has the
  * post, so an acknowledged post is in D1; one not there within `timeoutMs` is answered `unavailable`, and
  * the retry with the same `client_id` finds it here instead of storing it again.
@@ -21,7 +21,15 @@ import type { Post } from "../shared/post";
 /** Posts kept after D1 has them: more than the room's memory holds, so a woken room needs no D1 read. */
 export const LOG_KEEP = 1_000;
 /** Posts per D1 copy at most (each is one statement of a batch). */
-const COPY_BATCH = 50;
+const COPY_BATCH = 100;
+/**
+ * A copy starts at least this long after the previous one started, unless that one was full (the log is
+ * behind): a room writes to D1 about ten times a second however fast its members post, and a busy room's
+ * posts share copies. D1 runs one query at a time per database, so this is what lets many busy rooms share
+ * one. Only the poster's ok waits for it (up to this long): members see a post as soon as the room has
+ * stored it.
+ */
+export const COPY_INTERVAL_MS = 100;
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 5_000;
 
@@ -70,6 +78,9 @@ export class PostLog {
   #copiedThrough: number;
   #copying = false;
   #retryMs = RETRY_FIRST_MS;
+  #lastCopyAt = 0;
+  /** The last copy was full: more were waiting, so the next goes at once. */
+  #behind = false;
   readonly #waiters = new Set<Waiter>();
   /** Posts that D1 refused to store under their own number, and what it holds for them instead. */
   readonly #settledOtherwise = new Map<number, Confirmation>();
@@ -204,10 +215,14 @@ export class PostLog {
 
   async #copyAll(): Promise<void> {
     while (this.uncopied) {
+      const wait = this.#behind ? 0 : this.#lastCopyAt + COPY_INTERVAL_MS - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      this.#lastCopyAt = Date.now();
       const rows = this.storage.sql
         .exec<LogRow>("SELECT * FROM post_log WHERE seq > ? ORDER BY seq LIMIT ?", this.#copiedThrough, COPY_BATCH)
         .toArray();
       if (rows.length === 0) return;
+      this.#behind = rows.length === COPY_BATCH;
       let outcomes: CopyOutcome[];
       try {
         outcomes = await this.options.copy(rows.map((row) => ({ post: toPost(row), clientId: row.client_id })));
