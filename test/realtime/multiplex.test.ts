@@ -1,0 +1,207 @@
+/**
+ * One socket, many rooms: `/socket/websocket` without `room` is a SocketSession that joins any number of
+ * `room:NAME` topics, each served by its room exactly as a room-bound socket is.
+ */
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it } from "vitest";
+import { revokeEverySession } from "../../src/auth/revocation";
+import type { User } from "../../src/db/users";
+import { MAX_CHANNELS } from "../../src/realtime/relay";
+import { SESSION_ENDED_CLOSE_CODE } from "../../src/shared/room-channel";
+import { closeAll, connect, connectAndJoin, TestSocket, upgrade } from "../helpers/socket";
+import { db, makeUser, tokenFor } from "../helpers/users";
+
+const open: TestSocket[] = [];
+afterEach(() => closeAll(open));
+
+/** A socket without a room: a multiplexed session. */
+async function multiplexed(user: User, options: { viaSubprotocol?: boolean } = {}): Promise<TestSocket> {
+  const response = await upgrade({ token: await tokenFor(user), ...options });
+  expect(response.status, response.status === 101 ? "" : await response.text()).toBe(101);
+  if (!response.webSocket) throw new Error("101 without a webSocket");
+  const socket = new TestSocket(response.webSocket);
+  open.push(socket);
+  return socket;
+}
+
+describe("a socket without a room", () => {
+  it("is accepted after the same checks, selecting the phoenix subprotocol for authToken", async () => {
+    const user = await makeUser("mx_checks");
+    const accepted = await upgrade({ token: await tokenFor(user), viaSubprotocol: true });
+    expect(accepted.status).toBe(101);
+    expect(accepted.headers.get("Sec-WebSocket-Protocol")).toBe("phoenix");
+    const socket = new TestSocket(accepted.webSocket as WebSocket);
+    open.push(socket);
+
+    expect((await upgrade({})).status).toBe(403);
+    expect((await upgrade({ token: "not-a-token" })).status).toBe(403);
+    expect((await upgrade({ token: await tokenFor(user), origin: "https://evil.example" })).status).toBe(403);
+    expect((await upgrade({ token: await tokenFor(user), query: { vsn: "1.0.0" } })).status).toBe(400);
+    const emptyRoom = await upgrade({ token: await tokenFor(user), query: { room: "" } });
+    expect(emptyRoom.status).toBe(400);
+  });
+
+  it("answers heartbeats itself, and joins rooms with the same reply, presence and history as the room", async () => {
+    const user = await makeUser("mx_join");
+    const socket = await multiplexed(user);
+    expect((await socket.push("phoenix", "heartbeat")).status).toBe("ok");
+
+    const bound = await connectAndJoin(user, "mx_join_room");
+    open.push(bound.socket);
+    expect((await bound.socket.push("room:mx_join_room", "new_post", { message: "before" })).status).toBe("ok");
+
+    const joined = await socket.join("mx_join_room");
+    expect(joined.status).toBe("ok");
+    expect(joined.frame[0]).toBe(joined.joinRef);
+    expect(joined.frame[2]).toBe("room:mx_join_room");
+    expect(joined.response).toEqual({ posts: [expect.objectContaining({ message: "before" })], has_more: false });
+    const state = await socket.waitFor((f) => f[3] === "presence_state");
+    expect(state.slice(0, 3)).toEqual([joined.joinRef, null, "room:mx_join_room"]);
+    const diff = await socket.waitFor((f) => f[3] === "presence_diff");
+    expect(diff.slice(0, 3)).toEqual([null, null, "room:mx_join_room"]);
+    expect(Object.keys((diff[4] as { joins: object }).joins)).toEqual([String(user.id)]);
+  });
+
+  it("keeps rooms apart: a post in one arrives with its topic and never on the other; leaving one keeps the other", async () => {
+    const reader = await makeUser("mx_reader");
+    const writer = await makeUser("mx_writer");
+    const socket = await multiplexed(reader);
+    const a = await socket.join("mx_apart_a");
+    const b = await socket.join("mx_apart_b");
+    expect([a.status, b.status]).toEqual(["ok", "ok"]);
+    const inA = await connectAndJoin(writer, "mx_apart_a");
+    const inB = await connectAndJoin(writer, "mx_apart_b");
+    open.push(inA.socket, inB.socket);
+
+    expect((await inA.socket.push("room:mx_apart_a", "new_post", { message: "only in a" })).status).toBe("ok");
+    const arrived = await socket.waitFor((f) => f[3] === "new_post");
+    expect(arrived.slice(0, 3)).toEqual([null, null, "room:mx_apart_a"]);
+    await socket.barrier();
+    expect(socket.received("new_post").map((f) => [f[2], f[4].message])).toEqual([["room:mx_apart_a", "only in a"]]);
+
+    const left = await socket.push("room:mx_apart_a", "phx_leave", {}, a.joinRef);
+    expect(left.status).toBe("ok");
+    await socket.waitFor((f) => f[3] === "phx_close" && f[0] === a.joinRef);
+    expect((await socket.push("room:mx_apart_a", "new_post", { message: "x" }, a.joinRef)).response).toEqual({
+      reason: "unmatched topic",
+    });
+
+    expect((await inB.socket.push("room:mx_apart_b", "new_post", { message: "still in b" })).status).toBe("ok");
+    await socket.waitFor((f) => f[3] === "new_post" && f[4].message === "still in b");
+    const mine = await socket.push("room:mx_apart_b", "new_post", { message: "from the session" }, b.joinRef);
+    expect(mine.status).toBe("ok");
+    expect(mine.frame.slice(0, 3)).toEqual([b.joinRef, mine.frame[1], "room:mx_apart_b"]);
+    await inB.socket.waitFor((f) => f[3] === "new_post" && f[4].message === "from the session");
+    expect(inA.socket.received("new_post").map((f) => f[4].message)).toEqual(["only in a"]);
+  });
+
+  it("answers what no room would see: unmatched topics, malformed frames, leaves of topics not joined", async () => {
+    const user = await makeUser("mx_unmatched");
+    const socket = await multiplexed(user);
+    const notARoom = await socket.push("lobby:1", "phx_join", {}, "1");
+    expect(notARoom.response).toEqual({ reason: "unmatched topic" });
+    expect(notARoom.frame[0]).toBeNull();
+    const badName = await socket.push("room:no spaces", "phx_join", {}, "2");
+    expect(badName.response).toEqual({ reason: "unmatched topic" });
+    const notJoined = await socket.push("room:mx_never", "new_post", { message: "hi" });
+    expect(notJoined.response).toEqual({ reason: "unmatched topic" });
+    expect((await socket.push("room:mx_never", "phx_leave")).status).toBe("ok");
+
+    socket.sendRaw(JSON.stringify([null, "9", "room:mx_never", "new_post", "not an object"]));
+    const malformed = await socket.waitFor((f) => f[1] === "9");
+    expect(malformed[4]).toEqual({
+      status: "error",
+      response: { reason: "malformed frame", detail: "payload must be a JSON object" },
+    });
+    socket.sendRaw("not json");
+    expect(await socket.closed).toEqual({ code: 1007, reason: "frame is not valid JSON" });
+  });
+
+  it(`joins at most ${MAX_CHANNELS} topics, like Phoenix; the next gets "too many channels joined"`, async () => {
+    const user = await makeUser("mx_many");
+    const socket = await multiplexed(user);
+    const replies = await Promise.all(
+      Array.from({ length: MAX_CHANNELS }, (_, n) => socket.join(`mx_many_${n}`).then((reply) => reply.status)),
+    );
+    expect(replies.filter((status) => status === "ok")).toHaveLength(MAX_CHANNELS);
+
+    const next = await socket.join("mx_many_extra");
+    expect(next.status).toBe("error");
+    expect(next.response).toEqual({ reason: "too many channels joined" });
+    expect(next.frame[0]).toBe(next.joinRef);
+
+    // Leaving one makes room for another.
+    const first = socket.frames.find((f) => f[2] === "room:mx_many_0" && f[3] === "phx_reply");
+    await socket.push("room:mx_many_0", "phx_leave", {}, first?.[0] ?? null);
+    await socket.waitFor((f) => f[2] === "room:mx_many_0" && f[3] === "phx_close");
+    await waitFor(async () => (await socket.join("mx_many_extra")).status === "ok");
+  });
+
+  it("counts once against the user's socket cap, however many rooms it joins", async () => {
+    const user = await makeUser("mx_cap");
+    const session = await multiplexed(user);
+    for (const room of ["mx_cap_a", "mx_cap_b", "mx_cap_c"]) expect((await session.join(room)).status).toBe("ok");
+    for (let n = 0; n < 9; n++) open.push(await connect(user, `mx_cap_${n % 3}`));
+    const refused = await upgrade({ token: await tokenFor(user) });
+    expect(refused.status).toBe(429);
+
+    session.close();
+    await session.closed;
+    await waitFor(async () => {
+      const retry = await upgrade({ token: await tokenFor(user) });
+      if (retry.status === 101 && retry.webSocket) open.push(new TestSocket(retry.webSocket));
+      return retry.status === 101;
+    });
+  });
+
+  it("leaves every room when the client goes: the rooms' presence shows it gone", async () => {
+    const user = await makeUser("mx_goes");
+    const watcher = await makeUser("mx_watches");
+    const socket = await multiplexed(user);
+    expect((await socket.join("mx_goes_room")).status).toBe("ok");
+    const watching = await connectAndJoin(watcher, "mx_goes_room");
+    open.push(watching.socket);
+    await watching.socket.waitFor(
+      (f) =>
+        (f[3] === "presence_state" && Object.keys(f[4]).includes(String(user.id))) ||
+        (f[3] === "presence_diff" && Object.keys((f[4] as { joins: object }).joins).includes(String(user.id))),
+    );
+
+    socket.close();
+    const leave = await watching.socket.waitFor(
+      (f) => f[3] === "presence_diff" && Object.keys((f[4] as { leaves: object }).leaves).includes(String(user.id)),
+    );
+    expect(leave[2]).toBe("room:mx_goes_room");
+  });
+
+  it("closes with 4001 at logout, in every room at once", async () => {
+    const user = await makeUser("mx_logout");
+    const socket = await multiplexed(user);
+    expect((await socket.join("mx_logout_a")).status).toBe("ok");
+    expect((await socket.join("mx_logout_b")).status).toBe("ok");
+
+    await revokeEverySession(env, db, user);
+    expect(await socket.closed).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "token revoked" });
+  });
+
+  it("closes with 4001 when a room finds the token revoked behind its back", async () => {
+    const { bumpTokenGeneration } = await import("../../src/db/users");
+    const user = await makeUser("mx_behind");
+    const socket = await multiplexed(user);
+    const joined = await socket.join("mx_behind_room");
+    expect(joined.status).toBe("ok");
+
+    await bumpTokenGeneration(db, user.id); // nobody is told
+    const refused = await socket.push("room:mx_behind_room", "new_post", { message: "late" }, joined.joinRef);
+    expect(refused.response).toEqual({ reason: "unauthorized", detail: "token revoked" });
+    expect(await socket.closed).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "token revoked" });
+  });
+});
+
+async function waitFor(probe: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`not true within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
