@@ -30,7 +30,8 @@ const SERIALIZER_VERSION = "2.0.0";
 /** Phoenix's `@max_poll_batch_size`: phoenix.js never sends more lines in one POST. */
 export const MAX_POLL_BATCH = 100;
 /** The largest POST body: a full batch of the largest frames, base64 (binary pushes) included. */
-const MAX_POST_CHARS = MAX_POLL_BATCH * (Math.ceil((MAX_FRAME_BYTES * 4) / 3) + 1);
+const MAX_POST_BYTES = MAX_POLL_BATCH * (Math.ceil((MAX_FRAME_BYTES * 4) / 3) + 1);
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 const AUTH_HEADER = "X-Phoenix-AuthToken";
 const SESSION_HEADER = "X-Phoenix-Longpoll-Token";
@@ -81,9 +82,15 @@ longPollRoutes.post(LONGPOLL_PATH, async (c) => {
   if (!claims.ok) return claims.answer;
 
   const declared = Number(c.req.header("Content-Length") ?? 0);
-  if (declared > MAX_POST_CHARS) return tooLarge(c);
-  const body = await c.req.text();
-  if (body.length > MAX_POST_CHARS) return tooLarge(c);
+  if (declared > MAX_POST_BYTES) return tooLarge(c);
+  const bytes = await c.req.arrayBuffer();
+  if (bytes.byteLength > MAX_POST_BYTES) return tooLarge(c);
+  let body: string;
+  try {
+    body = utf8.decode(bytes);
+  } catch {
+    return reply(c, { status: 400, error: "The body is not UTF-8 text." }, 400);
+  }
   const ndjson = (c.req.header("Content-Type") ?? "").toLowerCase().startsWith("application/x-ndjson");
   const frames = ndjson ? splitFrames(body) : [body];
   if (typeof frames === "string") return reply(c, { status: 400, error: frames }, 400);
@@ -195,7 +202,7 @@ function splitFrames(body: string): Array<string | ArrayBuffer> | string {
 }
 
 function tooLarge(c: Context<AppEnv>): Response {
-  return reply(c, { status: 413, error: `Body too large: at most ${MAX_POST_CHARS} characters per POST.` }, 413);
+  return reply(c, { status: 413, error: `Body too large: at most ${MAX_POST_BYTES} bytes per POST.` }, 413);
 }
 
 function reply(
