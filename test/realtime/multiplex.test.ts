@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { revokeEverySession } from "../../src/auth/revocation";
 import type { User } from "../../src/db/users";
 import { MAX_CHANNELS } from "../../src/realtime/relay";
+import { HEARTBEAT_FRAME, HEARTBEAT_REF, HEARTBEAT_REPLY } from "../../src/shared/heartbeat";
 import { SESSION_ENDED_CLOSE_CODE } from "../../src/shared/room-channel";
 import { closeAll, connect, connectAndJoin, TestSocket, upgrade } from "../helpers/socket";
 import { db, makeUser, tokenFor } from "../helpers/users";
@@ -93,6 +94,69 @@ describe("a socket without a room", () => {
     expect(mine.frame.slice(0, 3)).toEqual([b.joinRef, mine.frame[1], "room:mx_apart_b"]);
     await inB.socket.waitFor((f) => f[3] === "new_post" && f[4].message === "from the session");
     expect(inA.socket.received("new_post").map((f) => f[4].message)).toEqual(["only in a"]);
+  });
+
+  it("is served by the room itself: catch-up, mentions_only, client_id, typing, limits and stale joins", async () => {
+    const reader = await makeUser("mx_same");
+    const writer = await makeUser("mx_same_writer");
+    const socket = await multiplexed(reader, { viaSubprotocol: true });
+    const bound = await connectAndJoin(writer, "mx_same_a");
+    open.push(bound.socket);
+    const first = await bound.socket.push("room:mx_same_a", "new_post", { message: "one" });
+    await bound.socket.push("room:mx_same_a", "new_post", { message: "two" });
+
+    // last_seen_id: only what came after.
+    const caughtUp = await socket.join("mx_same_a", { last_seen_id: first.response.id });
+    expect((caughtUp.response.posts as Array<{ message: string }>).map((p) => p.message)).toEqual(["two"]);
+    // mentions_only on another topic of the same socket: a post without a mention is not sent there.
+    const filtered = await socket.join("mx_same_b", { mentions_only: true });
+    const boundB = await connectAndJoin(writer, "mx_same_b");
+    open.push(boundB.socket);
+    await boundB.socket.push("room:mx_same_b", "new_post", { message: "nobody" });
+    await boundB.socket.push("room:mx_same_b", "new_post", { message: "hi @mx_same" });
+    const mention = await socket.waitFor((f) => f[2] === "room:mx_same_b" && f[3] === "new_post");
+    expect(mention.slice(0, 2)).toEqual([filtered.joinRef, null]);
+    expect(mention[4].message).toBe("hi @mx_same");
+
+    // client_id: a retry answers the original post.
+    const once = await socket.push(
+      "room:mx_same_a",
+      "new_post",
+      { message: "once", client_id: "mx-1" },
+      caughtUp.joinRef,
+    );
+    const again = await socket.push(
+      "room:mx_same_a",
+      "new_post",
+      { message: "once", client_id: "mx-1" },
+      caughtUp.joinRef,
+    );
+    expect(again.response.id).toBe(once.response.id);
+    // typing: relayed to the others, acknowledged to the typist.
+    expect((await socket.push("room:mx_same_a", "typing", {}, caughtUp.joinRef)).status).toBe("ok");
+    const typing = await bound.socket.waitFor((f) => f[3] === "typing");
+    expect(typing[4]).toEqual({ user: { id: reader.id, username: "mx_same" } });
+    // errors: the room's own answers.
+    const blank = await socket.push("room:mx_same_a", "new_post", { message: " " }, caughtUp.joinRef);
+    expect(blank.response).toEqual({ reason: "invalid", errors: { message: "can't be blank" } });
+    const stale = await socket.push("room:mx_same_a", "new_post", { message: "old join" }, "not-the-join");
+    expect(stale.response).toEqual({ reason: "stale join_ref" });
+    const unknown = await socket.push("room:mx_same_a", "shout", {}, caughtUp.joinRef);
+    expect(unknown.response).toMatchObject({ reason: "unknown event" });
+    const burst = await Promise.all(
+      Array.from({ length: 12 }, (_, n) =>
+        socket.push("room:mx_same_a", "new_post", { message: `burst ${n}` }, caughtUp.joinRef),
+      ),
+    );
+    expect(burst.some((reply) => reply.response.reason === "rate_limited")).toBe(true);
+  });
+
+  it("answers pyre's constant heartbeat frame without a room", async () => {
+    const user = await makeUser("mx_constant_hb");
+    const socket = await multiplexed(user);
+    socket.sendRaw(HEARTBEAT_FRAME);
+    const reply = await socket.waitFor((f) => f[1] === HEARTBEAT_REF);
+    expect(JSON.stringify(reply)).toBe(HEARTBEAT_REPLY);
   });
 
   it("answers what no room would see: unmatched topics, malformed frames, leaves of topics not joined", async () => {
