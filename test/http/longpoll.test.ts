@@ -147,6 +147,18 @@ describe("talking through a session", () => {
     await client.waitFor(() => client.frames.filter((f) => f[1] === "hb").length === 100);
   });
 
+  it("relays a base64 line as a binary push, as phoenix.js sends an ArrayBuffer payload", async () => {
+    const user = await makeUser("lp_binary");
+    const client = await session(user);
+    const joined = await client.join("lp_binary_room");
+    const text = new TextEncoder();
+    const fields = [joined.joinRef, "b1", "room:lp_binary_room", "new_post"].map((field) => text.encode(field));
+    const bytes = [0, ...fields.map((f) => f.length), ...fields.flatMap((f) => [...f]), ...text.encode("bytes")];
+    expect(await client.send([btoa(String.fromCharCode(...bytes))])).toEqual({ status: 200 });
+    const reply = await client.waitFor((f) => f[1] === "b1");
+    expect(reply[4]).toMatchObject({ status: "error", response: { reason: "invalid" } });
+  });
+
   it("ends the session on a frame it cannot decode, as a WebSocket closes: 400, then 410", async () => {
     const user = await makeUser("lp_garbage");
     const client = await session(user);

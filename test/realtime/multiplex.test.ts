@@ -269,3 +269,60 @@ async function waitFor(probe: () => Promise<boolean>, timeoutMs = 5_000): Promis
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+describe("when a room connection fails", () => {
+  it("tells the client phx_error for that topic only, so phoenix.js rejoins it; the others stay joined", async () => {
+    const { runInDurableObject } = await import("cloudflare:test");
+    const user = await makeUser("mx_crash");
+    const socket = await multiplexed(user);
+    const doomed = await socket.join("mx_crash_a");
+    const fine = await socket.join("mx_crash_b");
+    expect([doomed.status, fine.status]).toEqual(["ok", "ok"]);
+
+    const room = env.ROOMS.get(env.ROOMS.idFromName("mx_crash_a"));
+    await runInDurableObject(room, (_instance, state) => {
+      state.abort("test: the room's process is gone");
+    }).catch(() => undefined);
+
+    const error = await socket.waitFor((f) => f[3] === "phx_error");
+    expect(error).toEqual([
+      doomed.joinRef,
+      doomed.joinRef,
+      "room:mx_crash_a",
+      "phx_error",
+      { reason: "room connection lost" },
+    ]);
+    expect((await socket.push("room:mx_crash_b", "new_post", { message: "b lives" }, fine.joinRef)).status).toBe("ok");
+    // The rejoin phoenix.js sends next gets a fresh connection to the (restarted) room.
+    expect((await socket.join("mx_crash_a")).status).toBe("ok");
+  });
+
+  it("ends the whole session with 4001 when a room refuses it as revoked", async () => {
+    const user = await makeUser("mx_refused");
+    const socket = await multiplexed(user);
+    expect((await socket.join("mx_refused_ok")).status).toBe("ok");
+    // The room heard of a revocation this session's token predates (logout, told to that room first).
+    await env.ROOMS.get(env.ROOMS.idFromName("mx_refused_room")).endUserSockets(user.id, user.tokenGeneration + 1);
+    socket.send(["9", "9", "room:mx_refused_room", "phx_join", {}]);
+    expect(await socket.closed).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "token revoked" });
+  });
+
+  it("relays binary pushes to the room as they are", async () => {
+    const user = await makeUser("mx_binary");
+    const socket = await multiplexed(user);
+    const joined = await socket.join("mx_binary_room");
+    const text = new TextEncoder();
+    const fields = [joined.joinRef, "b1", "room:mx_binary_room", "new_post"].map((field) => text.encode(field));
+    const data = text.encode("bytes");
+    const frame = new Uint8Array(5 + fields.reduce((n, f) => n + f.length, 0) + data.length);
+    frame.set([0, ...fields.map((f) => f.length)]);
+    let offset = 5;
+    for (const field of [...fields, data]) {
+      frame.set(field, offset);
+      offset += field.length;
+    }
+    socket.sendRaw(frame.buffer);
+    const reply = await socket.waitFor((f) => f[1] === "b1");
+    expect(reply[4]).toMatchObject({ status: "error", response: { reason: "invalid" } });
+  });
+});
