@@ -21,7 +21,7 @@ export default defineConfig(async () => {
             ALLOWED_ORIGINS: "capacitor://localhost",
             // LongPoll's 10 s window and 30 s idle time, shortened so test/http/longpoll.test.ts waits briefly.
             LONGPOLL_WINDOW_MS: "500",
-            LONGPOLL_IDLE_MS: "2000",
+            LONGPOLL_IDLE_MS: "3000",
           },
         },
       }),

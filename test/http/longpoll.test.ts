@@ -193,10 +193,10 @@ describe("the end of a session", () => {
     for (let n = 0; n < 9; n++) open.push(await connect(user, "lp_idle_other"));
     expect((await upgrade({ room: "lp_idle_other", token: await tokenFor(user) })).status).toBe(429);
 
-    // LONGPOLL_IDLE_MS is 2000 in the pool.
+    // LONGPOLL_IDLE_MS is 3000 in the pool.
     await watching.socket.waitFor(
       (f) => f[3] === "presence_diff" && Object.keys((f[4] as { leaves: object }).leaves).includes(String(user.id)),
-      6_000,
+      10_000,
     );
     expect((await client.request("GET")).body.status).toBe(410);
     expect((await client.request("POST", "")).body.status).toBe(410);
@@ -204,7 +204,7 @@ describe("the end of a session", () => {
     expect(freed.status).toBe(101);
     freed.webSocket?.accept();
     freed.webSocket?.close(1000, "done");
-  });
+  }, 15_000);
 
   it("ends a session whose outbox overflows (1,000 frames nobody polled): 410, and the client starts over", async () => {
     const user = await makeUser("lp_overflow");
