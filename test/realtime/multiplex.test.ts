@@ -326,3 +326,25 @@ describe("when a room connection fails", () => {
     expect(reply[4]).toMatchObject({ status: "error", response: { reason: "invalid" } });
   });
 });
+
+describe("a session evicted from memory", () => {
+  async function newSession(user: User) {
+    const { listDurableObjectIds } = await import("cloudflare:test");
+    const before = new Set((await listDurableObjectIds(env.SESSIONS)).map((id) => id.toString()));
+    const socket = await multiplexed(user);
+    const ids = await listDurableObjectIds(env.SESSIONS);
+    const id = ids.find((candidate) => !before.has(candidate.toString()));
+    if (!id) throw new Error("the socket made no new SocketSession");
+    return { socket, stub: env.SESSIONS.get(id) };
+  }
+
+  // (One that holds rooms is not evicted: its own WebSockets pin it in memory, and evictDurableObject waits.)
+  it("carries on from its socket's attachment while it holds no room", async () => {
+    const { evictDurableObject } = await import("cloudflare:test");
+    const user = await makeUser("mx_nap");
+    const { socket, stub } = await newSession(user);
+    await evictDurableObject(stub);
+    expect((await socket.push("phoenix", "heartbeat")).status).toBe("ok");
+    expect((await socket.join("mx_nap_room")).status).toBe("ok");
+  });
+});
