@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { revokeEverySession } from "../../src/auth/revocation";
 import type { User } from "../../src/db/users";
 import { LongPollClient } from "../helpers/longpoll";
-import { closeAll, connect, connectAndJoin, TEST_HOST, type TestSocket, upgrade } from "../helpers/socket";
+import { closeAll, connect, connectAndJoin, type Frame, TEST_HOST, type TestSocket, upgrade } from "../helpers/socket";
 import { db, makeUser, tokenFor } from "../helpers/users";
 
 const open: TestSocket[] = [];
@@ -105,6 +105,12 @@ describe("talking through a session", () => {
     const arrived = await client.waitFor((f) => f[3] === "new_post" && f[4].message === "from a websocket");
     expect(arrived.slice(0, 3)).toEqual([null, null, "room:lp_talk"]);
 
+    // Presence publishes joins and leaves every 50 ms, and a join never published leaves unheard: wait
+    // until the member has seen the long-poll member arrive, then see it go.
+    const present = (f: Frame) =>
+      (f[3] === "presence_state" && Object.keys(f[4]).includes(String(polling.id))) ||
+      (f[3] === "presence_diff" && Object.keys((f[4] as { joins: object }).joins).includes(String(polling.id)));
+    await member.socket.waitFor(present);
     const left = await client.push("room:lp_talk", "phx_leave", {}, joined.joinRef);
     expect(left.status).toBe("ok");
     await client.waitFor((f) => f[3] === "phx_close" && f[0] === joined.joinRef);
