@@ -25,11 +25,20 @@ export interface RoomLimits {
   postStoreTimeoutMs: number;
 }
 
+/** The LongPoll transport's timings (src/realtime/socket-session.ts). */
+export interface LongPollTimings {
+  /** How long a poll is held open without messages before it answers 204 (Phoenix's `window_ms`). */
+  windowMs: number;
+  /** A long-poll session nobody has polled for this long ends and leaves its rooms. */
+  idleMs: number;
+}
+
 export interface Config {
   /** Normalised origins, besides the app's own, that may post forms and open sockets. */
   allowedOrigins: ReadonlySet<string>;
   accountLimits: AccountLimits;
   roomLimits: RoomLimits;
+  longPoll: LongPollTimings;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problem: string };
@@ -43,6 +52,8 @@ export const DEFAULTS = {
   POSTS_BURST: 10,
   SOCKETS_PER_USER: 10,
   POST_STORE_TIMEOUT_MS: 5_000,
+  LONGPOLL_WINDOW_MS: 10_000,
+  LONGPOLL_IDLE_MS: 30_000,
 } as const;
 
 type NumberVar = keyof typeof DEFAULTS;
@@ -52,6 +63,7 @@ type ConfigVars = Partial<Record<NumberVar | "ALLOWED_ORIGINS", unknown>>;
 const LIMIT_MAX = 1_000_000;
 const WINDOW_MAX_SECONDS = 7 * 24 * 3600;
 const TIMEOUT_MAX_MS = 60_000;
+const IDLE_MAX_MS = 600_000;
 
 /** The vars rarely change between requests: remember the last set and what it parsed to. */
 let last: { key: string; result: ConfigResult } | undefined;
@@ -83,6 +95,8 @@ function parse(vars: ConfigVars): ConfigResult {
     ["POSTS_BURST", LIMIT_MAX, "whole"],
     ["SOCKETS_PER_USER", LIMIT_MAX, "whole"],
     ["POST_STORE_TIMEOUT_MS", TIMEOUT_MAX_MS, "whole"],
+    ["LONGPOLL_WINDOW_MS", TIMEOUT_MAX_MS, "whole"],
+    ["LONGPOLL_IDLE_MS", IDLE_MAX_MS, "whole"],
   ];
   for (const [name, max, kind] of rules) {
     const parsed = numberVar(vars, name, max, kind);
@@ -105,6 +119,7 @@ function parse(vars: ConfigVars): ConfigResult {
         socketsPerUser: value("SOCKETS_PER_USER"),
         postStoreTimeoutMs: value("POST_STORE_TIMEOUT_MS"),
       },
+      longPoll: { windowMs: value("LONGPOLL_WINDOW_MS"), idleMs: value("LONGPOLL_IDLE_MS") },
     },
   };
 }

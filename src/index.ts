@@ -1,10 +1,12 @@
 /**
  * pyre's Worker entry: the Hono app serves pages, accounts and the socket endpoint; each chat room is a
- * `Room` Durable Object.
+ * `Room` Durable Object; a socket that is not bound to one room (many topics, or LongPoll) is a
+ * `SocketSession`.
  */
 import { createApp } from "./http/app";
 
 export { Room } from "./realtime/room";
+export { SocketSession } from "./realtime/socket-session";
 export { UserSockets } from "./realtime/user-sockets";
 
 export default createApp() satisfies ExportedHandler<Env>;

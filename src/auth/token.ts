@@ -77,11 +77,15 @@ export async function verifyUserToken(
   return { ok: true, user, expiresAt: claims.expiresAt };
 }
 
-type ClaimsResult =
+export type ClaimsResult =
   | { ok: true; userId: number; generation: number; expiresAt: Date }
   | { ok: false; reason: TokenFailure };
 
-async function verifyClaims(
+/**
+ * The token's own checks (signature, algorithm, audience, expiry, age), without asking D1 whether the
+ * generation is still current: for a caller that only needs to know whose token it is.
+ */
+export async function verifyClaims(
   token: string,
   secrets: TokenSecrets,
   audience: TokenAudience,
@@ -110,7 +114,7 @@ async function verifyClaims(
 }
 
 /** The secret the token's kid names; a missing or unknown kid fails like a bad signature. */
-async function keyNamedBy(header: JWTHeaderParameters, secrets: TokenSecrets): Promise<Uint8Array> {
+export async function keyNamedBy(header: JWTHeaderParameters, secrets: TokenSecrets): Promise<Uint8Array> {
   if (typeof header.kid === "string") {
     for (const secret of [secrets.current, secrets.previous]) {
       if (secret !== undefined && header.kid === (await keyId(secret))) return keyBytes(secret);
@@ -119,6 +123,6 @@ async function keyNamedBy(header: JWTHeaderParameters, secrets: TokenSecrets): P
   throw new errors.JWKSNoMatchingKey("the token's kid names no key this server holds");
 }
 
-function keyBytes(secret: TokenSecret): Uint8Array {
+export function keyBytes(secret: TokenSecret): Uint8Array {
   return new TextEncoder().encode(secret);
 }

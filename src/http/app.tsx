@@ -1,7 +1,8 @@
 /**
  * The Hono app. Order matters:
  * 1. every request needs the token secret and valid vars (both fail closed) and a database handle;
- * 2. the socket endpoint answers before any page middleware, so nothing rewrites its 101 response;
+ * 2. the socket endpoint and LongPoll answer before any page middleware, so nothing rewrites a 101
+ *    response (and LongPoll's POSTs, which carry tokens rather than cookies, are not forms);
  * 3. pages get security headers, the session, CSRF protection and a form size limit (the last two only
  *    act on POSTs), then account and page routes.
  */
@@ -21,6 +22,7 @@ import { requireTokenSecret } from "./middleware/token-secret";
 import { accountPageRoutes } from "./routes/account";
 import { accountRoutes } from "./routes/accounts";
 import { historyRoutes } from "./routes/history";
+import { LONGPOLL_PATH, longPollRoutes } from "./routes/longpoll";
 import { pageRoutes } from "./routes/pages";
 import { SOCKET_PATH, socketRoutes } from "./routes/socket";
 
@@ -28,6 +30,7 @@ export function createApp() {
   const app = new Hono<AppEnv>();
   app.use("*", requireTokenSecret(), requireConfig(), database());
   app.route("/", socketRoutes);
+  app.route("/", longPollRoutes);
   app.use("*", securityHeaders(), session(), csrfProtection(), formBodyLimit());
   app.route("/", accountRoutes);
   app.route("/", historyRoutes);
@@ -43,6 +46,11 @@ export function createApp() {
   );
 
   app.onError((error, c) => {
+    if (c.req.path === LONGPOLL_PATH) {
+      // phoenix.js reads JSON: `{status: 500}` makes it retry, where an HTML page would leave it guessing.
+      if (!(error instanceof HTTPException)) logError(`${c.req.method} ${c.req.path}`, error);
+      return c.json({ status: 500, error: "Please try again in a moment." }, 500, { "Cache-Control": "no-store" });
+    }
     if (error instanceof HTTPException) {
       if (error.res) return error.res;
       if (c.req.path === SOCKET_PATH) return c.text(error.message, error.status);

@@ -17,23 +17,43 @@ export interface Admission {
   phoenixSubprotocol: boolean;
 }
 
-export function admissionRequest(admission: Admission): Request {
+/**
+ * The same terms without a room: what the worker hands a socket session (socket-session.ts), which then
+ * admits itself to each room its client joins.
+ */
+export type SocketGrant = Omit<Admission, "room">;
+
+export function admissionRequest(admission: Admission | SocketGrant): Request {
   return new Request("https://room.internal/socket", {
     headers: { Upgrade: "websocket", [ADMISSION_HEADER]: JSON.stringify(admission) },
   });
 }
 
 export function readAdmission(request: Request): Admission | undefined {
+  const value = readHeader(request);
+  if (value === undefined || typeof value.room !== "string") return undefined;
+  const grant = toGrant(value);
+  return grant && { room: value.room, ...grant };
+}
+
+export function readSocketGrant(request: Request): SocketGrant | undefined {
+  const value = readHeader(request);
+  return value === undefined ? undefined : toGrant(value);
+}
+
+function readHeader(request: Request): Partial<Admission> | undefined {
   const header = request.headers.get(ADMISSION_HEADER);
   if (header === null) return undefined;
-  let value: Partial<Admission>;
   try {
-    value = JSON.parse(header);
+    const value: unknown = JSON.parse(header);
+    return typeof value === "object" && value !== null ? value : undefined;
   } catch {
     return undefined;
   }
+}
+
+function toGrant(value: Partial<Admission>): SocketGrant | undefined {
   if (
-    typeof value.room !== "string" ||
     !isMember(value.user) ||
     !isTokenGrant(value.token) ||
     (value.slot !== null && typeof value.slot !== "string") ||
@@ -42,7 +62,6 @@ export function readAdmission(request: Request): Admission | undefined {
     return undefined;
   }
   return {
-    room: value.room,
     user: { id: value.user.id, username: value.user.username },
     token: { generation: value.token.generation, expiresAt: value.token.expiresAt },
     slot: value.slot,

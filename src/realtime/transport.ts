@@ -26,10 +26,10 @@ export function frameBytes(raw: string | ArrayBuffer): number {
 }
 
 /** Sends if the socket is still open; a socket that is closing or gone is skipped, never thrown on. */
-export function sendQuietly(ws: WebSocket, text: string): boolean {
+export function sendQuietly(ws: WebSocket, data: string | ArrayBuffer): boolean {
   if (ws.readyState !== WebSocket.READY_STATE_OPEN) return false;
   try {
-    ws.send(text);
+    ws.send(data);
     return true;
   } catch {
     return false;

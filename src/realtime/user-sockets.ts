@@ -126,5 +126,6 @@ function holderStub(env: Env, holder: SlotHolder): SocketHolder {
   const kind = holder.slice(0, separator);
   const name = holder.slice(separator + 1);
   if (kind === "room") return env.ROOMS.get(env.ROOMS.idFromName(name));
+  if (kind === "session") return env.SESSIONS.get(env.SESSIONS.idFromString(name));
   throw new Error(`unknown slot holder ${holder}`);
 }

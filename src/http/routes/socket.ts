@@ -1,17 +1,20 @@
 /**
  * `GET /socket/websocket`: the Phoenix socket endpoint (Phoenix.Socket's connect/3). It verifies
- * everything before any room is touched: an upgrade, an allowed Origin, a room name, a protocol version
- * it speaks, and a valid, unexpired, unrevoked token. Only then does it admit the socket to the room's
- * Durable Object, passing the verified identity in a request of its own making.
+ * everything before any Durable Object is touched: an upgrade, an allowed Origin, a protocol version it
+ * speaks, a valid room name if there is one, and a valid, unexpired, unrevoked token. Only then does it
+ * hand the socket on, passing the verified identity in a request of its own making:
+ * - with `room=ROOM`, to that room's Durable Object: the direct, hibernating path;
+ * - without `room`, to a new SocketSession, which joins any number of `room:NAME` topics for the client
+ *   (Phoenix's one socket for many topics).
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { verifyUserToken } from "../../auth/token";
+import type { User } from "../../db/users";
 import { admissionRequest } from "../../realtime/admission";
-import { userSockets } from "../../realtime/user-sockets";
+import type { SlotHolder } from "../../realtime/user-sockets";
 import { isRoomName } from "../../shared/rooms";
 import type { AppEnv } from "../env";
-import { isAllowedOrigin } from "../origin";
+import { checkOrigin, checkToken, type Refusal, releaseSlot, socketGrant, takeSlot } from "../socket-checks";
 import { readSocketCredentials } from "../socket-credentials";
 
 export const SOCKET_PATH = "/socket/websocket";
@@ -25,13 +28,12 @@ socketRoutes.get(SOCKET_PATH, async (c) => {
       Upgrade: "websocket",
     });
   }
-  const origin = c.req.header("Origin");
-  if (origin !== undefined && !isAllowedOrigin(origin, c.req.url, c.var.config.allowedOrigins)) {
-    throw refusal(403, `Origin ${origin} may not open sockets here.`);
-  }
+  const badOrigin = checkOrigin(c, "open sockets");
+  if (badOrigin) throw refused(badOrigin);
   const room = c.req.query("room");
-  if (room === undefined || room === "") throw refusal(400, "Missing room: connect with params {room: NAME}.");
-  if (!isRoomName(room)) throw refusal(400, "Invalid room: room names are 1 to 64 of A-Z a-z 0-9 _ -.");
+  if (room !== undefined && !isRoomName(room)) {
+    throw refusal(400, "Invalid room: room names are 1 to 64 of A-Z a-z 0-9 _ -.");
+  }
   const vsn = c.req.query("vsn");
   if (vsn !== undefined && vsn !== SERIALIZER_VERSION) {
     throw refusal(400, `Unsupported vsn ${vsn}: pyre speaks the Phoenix V2 JSON serializer (vsn=2.0.0).`);
@@ -39,41 +41,47 @@ socketRoutes.get(SOCKET_PATH, async (c) => {
 
   const credentials = readSocketCredentials(c.req.raw);
   if (!credentials.ok) throw refusal(403, `Invalid token: ${credentials.problem}.`);
-  if (credentials.token === undefined || credentials.token === "") {
-    throw refusal(403, "Missing token: pass the page's user_token as authToken or params.token.");
-  }
-  const verified = await verifyUserToken(credentials.token, c.var.secrets, c.var.db);
-  if (!verified.ok) throw refusal(403, `Token ${verified.reason}: reload the page to get a fresh one.`);
+  const verified = await checkToken(c, credentials.token, "authToken or params.token");
+  if (!verified.ok) throw refused(verified.refusal);
+  const { user, expiresAt } = verified;
+  const { phoenixSubprotocol } = credentials;
 
-  const user = verified.user;
-  const slots = userSockets(c.env, user.id);
-  const opened = await slots.open(user.id, user.tokenGeneration, `room:${room}`);
-  if (!opened.ok) {
-    if (opened.reason === "revoked") throw refusal(403, "Token revoked: reload the page to get a fresh one.");
-    throw refusal(
-      429,
-      `Too many open sockets: at most ${opened.limit} per user across all rooms. Close a tab or another app's connection, then try again.`,
+  if (room === undefined) {
+    const sessions = c.env.SESSIONS;
+    const id = sessions.newUniqueId();
+    return admit(c.env, user, `session:${id.toString()}`, (slot) =>
+      sessions.get(id).fetch(admissionRequest(socketGrant(user, expiresAt, slot, phoenixSubprotocol))),
     );
   }
-
   const rooms = c.env.ROOMS;
-  const stub = rooms.get(rooms.idFromName(room));
+  return admit(c.env, user, `room:${room}`, (slot) =>
+    rooms
+      .get(rooms.idFromName(room))
+      .fetch(admissionRequest({ room, ...socketGrant(user, expiresAt, slot, phoenixSubprotocol) })),
+  );
+});
+
+/** Takes a slot for `holder`, then hands the socket to it; the slot comes back if the handing fails. */
+async function admit(
+  env: Env,
+  user: User,
+  holder: SlotHolder,
+  handOver: (slot: string) => Promise<Response>,
+): Promise<Response> {
+  const taken = await takeSlot(env, user, holder);
+  if (!taken.ok) throw refused(taken.refusal);
   try {
-    return await stub.fetch(
-      admissionRequest({
-        room,
-        user: { id: user.id, username: user.username },
-        token: { generation: user.tokenGeneration, expiresAt: verified.expiresAt.getTime() },
-        slot: opened.slot,
-        phoenixSubprotocol: credentials.phoenixSubprotocol,
-      }),
-    );
+    return await handOver(taken.slot);
   } catch (problem) {
-    // The room never took the socket, so nothing else will give its slot back.
-    await slots.close(opened.slot);
+    // Nothing took the socket, so nothing else will give its slot back.
+    await releaseSlot(env, user, taken.slot);
     throw problem;
   }
-});
+}
+
+function refused({ status, message }: Refusal): HTTPException {
+  return refusal(status, message);
+}
 
 /** Socket refusals are plain text: the client is a program, and the status code is what it acts on. */
 function refusal(status: 400 | 403 | 426 | 429, message: string, headers: Record<string, string> = {}): HTTPException {
