@@ -77,16 +77,33 @@ export type CopyOutcome =
   | { kind: "gone" };
 
 /**
- * Copies a room's logged posts into D1 in one round trip (a batch: one transaction, in order). Each insert
- * takes its author from `users`, so a post by a deleted user cannot block the copy; one that is already
- * there (a retried copy) or whose `client_id` the author already used in this room is left alone. What
- * became of each post is then read back only for the posts that were not inserted.
+ * Copies a room's logged posts into D1 in one statement, whatever their number: the posts travel as one
+ * JSON parameter and `json_each` turns them back into rows (D1 allows 100 parameters per statement, and
+ * one statement per post would cost a statement's overhead per post). Each row takes its author from
+ * `users`, so a post by a deleted user cannot block the copy; one already there (a retried copy) or whose
+ * `client_id` the author already used in this room is left alone. What became of each post is read back
+ * only for the posts that were not inserted.
  */
 export async function copyPosts(db: Database, room: string, logged: readonly LoggedPost[]): Promise<CopyOutcome[]> {
-  const [first, ...rest] = logged.map((entry) => copyStatement(db, room, entry));
-  if (!first) return [];
-  const inserted = await db.batch([first, ...rest]);
-  const missing = logged.filter((_, index) => inserted[index]?.length === 0);
+  if (logged.length === 0) return [];
+  const rows = JSON.stringify(
+    logged.map(({ post, clientId }) => ({
+      seq: post.id,
+      uid: post.user.id,
+      message: post.message,
+      at: Date.parse(post.inserted_at),
+      cid: clientId,
+    })),
+  );
+  const inserted = await db.all<{ seq: number }>(sql`
+    INSERT INTO ${posts} (room, seq, user_id, message, inserted_at, client_id)
+    SELECT ${room}, p.value ->> '$.seq', u.id, p.value ->> '$.message', p.value ->> '$.at', p.value ->> '$.cid'
+    FROM json_each(${rows}) AS p JOIN ${users} AS u ON u.id = p.value ->> '$.uid'
+    WHERE true ORDER BY p.key
+    ON CONFLICT DO NOTHING
+    RETURNING seq`);
+  const insertedSeqs = new Set(inserted.map((row) => row.seq));
+  const missing = logged.filter((entry) => !insertedSeqs.has(entry.post.id));
   if (missing.length === 0) return logged.map(() => ({ kind: "copied" }));
 
   const present = await db
@@ -101,10 +118,10 @@ export async function copyPosts(db: Database, room: string, logged: readonly Log
         ),
       ),
     );
-  const presentSeqs = new Set(present.map((row) => row.seq));
+  const presentSeqs = new Set([...insertedSeqs, ...present.map((row) => row.seq)]);
   return Promise.all(
-    logged.map(async (entry, index): Promise<CopyOutcome> => {
-      if (inserted[index]?.length !== 0 || presentSeqs.has(entry.post.id)) return { kind: "copied" };
+    logged.map(async (entry): Promise<CopyOutcome> => {
+      if (presentSeqs.has(entry.post.id)) return { kind: "copied" };
       if (entry.clientId === null) return { kind: "gone" };
       const [original] = await selectPosts(
         db,
@@ -113,28 +130,6 @@ export async function copyPosts(db: Database, room: string, logged: readonly Log
       return original ? { kind: "duplicate", original: toPost(original) } : { kind: "gone" };
     }),
   );
-}
-
-function copyStatement(db: Database, room: string, { post, clientId }: LoggedPost) {
-  return db
-    .insert(posts)
-    .select(
-      db
-        // INSERT ... SELECT takes every column in table order; a null id lets AUTOINCREMENT choose.
-        .select({
-          id: sql`null`.as("id"),
-          room: sql`${room}`.as("room"),
-          seq: sql`${post.id}`.as("seq"),
-          userId: users.id,
-          message: sql`${post.message}`.as("message"),
-          insertedAt: sql`${Date.parse(post.inserted_at)}`.as("inserted_at"),
-          clientId: sql`${clientId}`.as("client_id"),
-        })
-        .from(users)
-        .where(eq(users.id, post.user.id)),
-    )
-    .onConflictDoNothing()
-    .returning({ seq: posts.seq });
 }
 
 export interface RoomSummary {
