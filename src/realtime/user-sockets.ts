@@ -1,6 +1,9 @@
 /**
- * UserSockets: one Durable Object per user that knows every socket the user has open, in any room
- * (Phoenix's socket `id`, "users_socket:ID", through which an app disconnects all of a user's sockets).
+ * UserSockets: knows every socket a user has open, in any room (Phoenix's socket `id`, "users_socket:ID",
+ * through which an app disconnects all of a user's sockets). One Durable Object serves a block of
+ * {@link USERS_PER_OBJECT} users, so that a connect usually reaches an object that is already awake:
+ * creating one is the costliest step of a connect (about 13 ms in local workerd, a cold start in
+ * production), and each user's part of the work is a few rows.
  *
  * - It caps a user's concurrent sockets: the socket endpoint asks it for a slot before admitting a
  *   socket, and the holder (the room, or a socket session) gives the slot back when the socket ends, so a
@@ -33,28 +36,34 @@ export type OpenResult =
 /** A slot younger than this may still be on its way to its holder, so a reconciliation leaves it alone. */
 const RECONCILE_MIN_AGE_MS = 10_000;
 
+/** Users served by one object: user ids 0–255 share one, 256–511 the next, and so on. */
+export const USERS_PER_OBJECT = 256;
+
 export class UserSockets extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.sql.exec(
       `CREATE TABLE IF NOT EXISTS slots (
-        id TEXT PRIMARY KEY, holder TEXT NOT NULL, generation INTEGER NOT NULL, opened_at INTEGER NOT NULL
+        id TEXT PRIMARY KEY, user_id INTEGER NOT NULL, holder TEXT NOT NULL, generation INTEGER NOT NULL,
+        opened_at INTEGER NOT NULL
       )`,
     );
+    ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS slots_user ON slots (user_id, opened_at)");
   }
 
   /** A slot for a new socket of token generation `generation`, held by `holder`; refused at the cap or if revoked. */
   async open(userId: number, generation: number, holder: SlotHolder): Promise<OpenResult> {
-    if (generation < this.#validFrom()) return { ok: false, reason: "revoked" };
+    if (generation < this.#validFrom(userId)) return { ok: false, reason: "revoked" };
     const limit = configOf(this.env).roomLimits.socketsPerUser;
-    if (this.#count() >= limit) await this.#reconcile(userId);
+    if (this.#count(userId) >= limit) await this.#reconcile(userId);
     // Checked again after the await: revocation or other opens may have landed meanwhile.
-    if (generation < this.#validFrom()) return { ok: false, reason: "revoked" };
-    if (this.#count() >= limit) return { ok: false, reason: "limit", limit };
+    if (generation < this.#validFrom(userId)) return { ok: false, reason: "revoked" };
+    if (this.#count(userId) >= limit) return { ok: false, reason: "limit", limit };
     const slot = crypto.randomUUID();
     this.ctx.storage.sql.exec(
-      "INSERT INTO slots (id, holder, generation, opened_at) VALUES (?, ?, ?, ?)",
+      "INSERT INTO slots (id, user_id, holder, generation, opened_at) VALUES (?, ?, ?, ?, ?)",
       slot,
+      userId,
       holder,
       generation,
       Date.now(),
@@ -69,11 +78,12 @@ export class UserSockets extends DurableObject<Env> {
 
   /** Tokens of generations below `validFrom` are revoked: ends their sockets everywhere and refuses new ones. */
   async revoke(userId: number, validFrom: number): Promise<void> {
-    if (validFrom > this.#validFrom()) this.ctx.storage.kv.put("validFrom", validFrom);
+    if (validFrom > this.#validFrom(userId)) this.ctx.storage.kv.put(`validFrom:${userId}`, validFrom);
+    const ended = "FROM slots WHERE user_id = ? AND generation < ?";
     const holders = this.ctx.storage.sql
-      .exec<{ holder: string }>("SELECT DISTINCT holder FROM slots WHERE generation < ?", validFrom)
+      .exec<{ holder: string }>(`SELECT DISTINCT holder ${ended}`, userId, validFrom)
       .toArray();
-    this.ctx.storage.sql.exec("DELETE FROM slots WHERE generation < ?", validFrom);
+    this.ctx.storage.sql.exec(`DELETE ${ended}`, userId, validFrom);
     await Promise.all(
       holders.map(async ({ holder }) => {
         try {
@@ -85,19 +95,24 @@ export class UserSockets extends DurableObject<Env> {
     );
   }
 
-  #validFrom(): number {
-    return this.ctx.storage.kv.get<number>("validFrom") ?? 0;
+  #validFrom(userId: number): number {
+    return this.ctx.storage.kv.get<number>(`validFrom:${userId}`) ?? 0;
   }
 
-  #count(): number {
-    return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM slots").one().n;
+  #count(userId: number): number {
+    return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM slots WHERE user_id = ?", userId).one()
+      .n;
   }
 
   /** Asks each holder of older slots which it still holds, and frees the rest. */
   async #reconcile(userId: number): Promise<void> {
     const settledBefore = Date.now() - RECONCILE_MIN_AGE_MS;
     const rows = this.ctx.storage.sql
-      .exec<{ id: string; holder: string }>("SELECT id, holder FROM slots WHERE opened_at < ?", settledBefore)
+      .exec<{ id: string; holder: string }>(
+        "SELECT id, holder FROM slots WHERE user_id = ? AND opened_at < ?",
+        userId,
+        settledBefore,
+      )
       .toArray();
     const byHolder = new Map<string, string[]>();
     for (const { id, holder } of rows) byHolder.set(holder, [...(byHolder.get(holder) ?? []), id]);
@@ -117,8 +132,9 @@ export class UserSockets extends DurableObject<Env> {
   }
 }
 
+/** The object that serves `userId`. */
 export function userSockets(env: Env, userId: number): DurableObjectStub<UserSockets> {
-  return env.USER_SOCKETS.get(env.USER_SOCKETS.idFromName(String(userId)));
+  return env.USER_SOCKETS.get(env.USER_SOCKETS.idFromName(`users:${Math.floor(userId / USERS_PER_OBJECT)}`));
 }
 
 function holderStub(env: Env, holder: SlotHolder): SocketHolder {
