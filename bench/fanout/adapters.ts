@@ -1,8 +1,8 @@
 /**
  * How the load generator talks to each target: connect and join one member, post one message, read one
  * incoming frame. Everything else (pacing, counting, timing) is the same for every target, in load.ts.
- * To measure another way in (e.g. pyre's multiplexed socket), add an adapter here and a target in
- * targets.ts.
+ * pyre is measured three ways in (room-bound, multiplexed, LongPoll); another way in is one more case of
+ * `pyreAdapter` and a target in targets.ts.
  */
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
@@ -141,15 +141,171 @@ export function rawAdapter(config: LoadConfig): Adapter {
 
 type PhoenixFrame = [string | null, string | null, string, string, Record<string, unknown>];
 
+/** How pyre's members listen; the sender always posts over a room-bound socket, the baseline. */
+export type PyreWay = "room-bound" | "multiplexed" | "longpoll";
+
+const JOIN_REF = "1";
+
+/**
+ * Reads pyre's frames for one member: deliveries of `new_post` once joined, the join's reply, and replies to
+ * this socket's posts (refs `p<seq>`). Every other event (presence, typing, ...) is ignored.
+ */
+function pyreFrames(topic: string, onIncoming: OnIncoming, onJoin: (problem?: Error) => void) {
+  let joined = false;
+  return (text: string, receivedAt: number) => {
+    let frame: PhoenixFrame;
+    try {
+      frame = JSON.parse(text) as PhoenixFrame;
+    } catch {
+      return;
+    }
+    const [, ref, frameTopic, event, payload] = frame;
+    if (frameTopic !== topic) return;
+    if (event === "new_post") {
+      if (!joined) return;
+      const body = typeof payload.message === "string" ? decodeBody(payload.message) : undefined;
+      if (body) onIncoming({ kind: "delivery", ...body }, receivedAt);
+      return;
+    }
+    if (event !== "phx_reply" || ref === null) return;
+    const status = payload.status;
+    if (ref === JOIN_REF) {
+      joined = status === "ok";
+      onJoin(joined ? undefined : new Error(`phx_join answered ${JSON.stringify(payload)}`));
+      return;
+    }
+    if (!ref.startsWith("p")) return;
+    onIncoming(
+      {
+        kind: "ack",
+        seq: Number(ref.slice(1)),
+        ok: status === "ok",
+        detail: status === "ok" ? "" : JSON.stringify(payload.response),
+      },
+      receivedAt,
+    );
+  };
+}
+
+function joinFrame(topic: string): string {
+  return JSON.stringify([JOIN_REF, JOIN_REF, topic, "phx_join", {}]);
+}
+
+function postFrame(topic: string, seq: number): string {
+  return JSON.stringify([JOIN_REF, `p${seq}`, topic, "new_post", { message: encodeBody(seq), client_id: `b-${seq}` }]);
+}
+
+/** A pyre WebSocket, room-bound (`room=` in the URL) or multiplexed (no room), joined to `topic`. */
+async function pyreWebSocket(url: string, token: string, topic: string, onIncoming: OnIncoming, timeoutMs: number) {
+  const bearer = `base64url.bearer.phx.${Buffer.from(token).toString("base64url")}`;
+  const started = performance.now();
+  const ws = await openSocket(url, ["phoenix", bearer], timeoutMs);
+  const left = Math.max(1, timeoutMs - (performance.now() - started));
+  await new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => finish(new Error(`no phx_join reply within ${timeoutMs} ms`)), left);
+    const finish = (problem?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (problem) {
+        ws.removeAllListeners("message");
+        ws.terminate();
+        reject(problem);
+      } else resolve();
+    };
+    ws.once("close", (code, reason) => finish(new Error(`closed before the join reply: ${code} ${reason.toString()}`)));
+    const read = pyreFrames(topic, onIncoming, finish);
+    ws.on("message", (data) => read(frameText(data), performance.now()));
+    ws.send(joinFrame(topic));
+  });
+  return {
+    post: (seq: number) => ws.send(postFrame(topic, seq)),
+    close: (closeTimeoutMs: number) => closeSocket(ws, closeTimeoutMs),
+  };
+}
+
+interface LongPollAnswer {
+  status: number;
+  token?: string;
+  messages?: string[];
+}
+
+/**
+ * A member listening over Phoenix's LongPoll, as phoenix.js's `LongPoll` transport does it: a GET opens the
+ * session (410 with its token), frames go up in POSTs, and GETs bring down whatever the session holds (or
+ * 204 after the poll window). Listens until closed; never posts.
+ */
+async function pyreLongPoll(
+  httpBase: string,
+  token: string,
+  topic: string,
+  onIncoming: OnIncoming,
+  timeoutMs: number,
+): Promise<Link> {
+  const endpoint = `${httpBase}/socket/longpoll?vsn=2.0.0`;
+  const stop = new AbortController();
+  const headers = { Accept: "application/json", "X-Phoenix-AuthToken": token };
+  const call = async (session: string | null, init: RequestInit = {}): Promise<LongPollAnswer> => {
+    const url = session === null ? endpoint : `${endpoint}&token=${encodeURIComponent(session)}`;
+    const response = await fetch(url, { ...init, headers: { ...headers, ...init.headers }, signal: stop.signal });
+    return (await response.json()) as LongPollAnswer;
+  };
+  const opened = await call(null);
+  if (opened.status !== 410 || !opened.token) {
+    throw new UpgradeRefused(opened.status, `LongPoll answered ${JSON.stringify(opened)} when opening a session`);
+  }
+  let session: string = opened.token;
+  const joined = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no phx_join reply within ${timeoutMs} ms`)), timeoutMs);
+    const read = pyreFrames(topic, onIncoming, (problem) => {
+      clearTimeout(timer);
+      if (problem) reject(problem);
+      else resolve();
+    });
+    const poll = async () => {
+      while (!stop.signal.aborted) {
+        let answer: LongPollAnswer;
+        try {
+          answer = await call(session);
+        } catch {
+          return; // closed, or the server went away: the deliveries not made count as lost
+        }
+        if (answer.token) session = answer.token;
+        const receivedAt = performance.now();
+        if (answer.status === 200) for (const message of answer.messages ?? []) read(message, receivedAt);
+        else if (answer.status !== 204) return;
+      }
+    };
+    void poll();
+  });
+  const posted = await call(session, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-ndjson" },
+    body: joinFrame(topic),
+  });
+  if (posted.status !== 200) throw new Error(`LongPoll refused the join: ${JSON.stringify(posted)}`);
+  await joined;
+  return {
+    post: () => {
+      throw new Error("LongPoll members only listen; the sender posts over a room-bound socket");
+    },
+    close: async () => stop.abort(),
+  };
+}
+
 /**
  * pyre through its real path: a signed token in the `phoenix` + bearer subprotocols (as phoenix.js's
- * `authToken` sends it), the upgrade at `/socket/websocket?room=ROOM`, then `phx_join` on `room:ROOM`.
- * Posts are `new_post` pushes; the room replies to the sender once the post is stored and broadcasts
- * `new_post` to every member. Every other event (presence, typing, ...) is ignored.
+ * `authToken` sends it), the upgrade, then `phx_join` on `room:ROOM`. The sender posts `new_post` over a
+ * room-bound socket; the room replies once D1 has the post and broadcasts it to every member at once.
+ * Members listen through `way`: room-bound sockets, a multiplexed socket (a SocketSession relays the
+ * topic), or LongPoll (a SocketSession plus HTTP requests), so the difference between runs is the way in.
  */
-export async function pyreAdapter(config: LoadConfig, tokenSecret: string): Promise<Adapter> {
+export async function pyreAdapter(config: LoadConfig, tokenSecret: string, way: PyreWay): Promise<Adapter> {
   const topic = `room:${config.room}`;
-  const url = `${config.wsBase}/socket/websocket?vsn=2.0.0&room=${encodeURIComponent(config.room)}`;
+  const roomBound = `${config.wsBase}/socket/websocket?vsn=2.0.0&room=${encodeURIComponent(config.room)}`;
+  const multiplexed = `${config.wsBase}/socket/websocket?vsn=2.0.0`;
+  const httpBase = config.wsBase.replace(/^ws/, "http");
   // Signed before anything is timed: signing is the app's work at login, not the room's.
   const userIds = [
     config.senderUserId,
@@ -157,7 +313,6 @@ export async function pyreAdapter(config: LoadConfig, tokenSecret: string): Prom
   ];
   const tokens = new Map<number, string>();
   await Promise.all(userIds.map(async (id) => tokens.set(id, await signSocketToken(id, tokenSecret))));
-  const joinRef = "1";
 
   return {
     confirmation: "ack",
@@ -165,86 +320,24 @@ export async function pyreAdapter(config: LoadConfig, tokenSecret: string): Prom
       const userId = who.role === "sender" ? config.senderUserId : config.firstMemberUserId + who.index;
       const token = tokens.get(userId);
       if (token === undefined) throw new Error(`no token for user ${userId}`);
-      const bearer = `base64url.bearer.phx.${Buffer.from(token).toString("base64url")}`;
-      const started = performance.now();
-      const ws = await openSocket(url, ["phoenix", bearer], timeoutMs);
-      const left = Math.max(1, timeoutMs - (performance.now() - started));
-
-      await new Promise<void>((resolve, reject) => {
-        let joined = false;
-        const timer = setTimeout(() => finish(new Error(`no phx_join reply within ${timeoutMs} ms`)), left);
-        const finish = (problem?: Error) => {
-          clearTimeout(timer);
-          if (problem) {
-            ws.removeAllListeners("message");
-            ws.terminate();
-            reject(problem);
-          } else resolve();
-        };
-        ws.once("close", (code, reason) => {
-          if (!joined) finish(new Error(`closed before the join reply: ${code} ${reason.toString()}`));
-        });
-        ws.on("message", (data) => {
-          const receivedAt = performance.now();
-          let frame: PhoenixFrame;
-          try {
-            frame = JSON.parse(frameText(data)) as PhoenixFrame;
-          } catch {
-            return;
-          }
-          const [, ref, frameTopic, event, payload] = frame;
-          if (frameTopic !== topic) return;
-          if (event === "new_post") {
-            if (!joined) return;
-            const body = typeof payload.message === "string" ? decodeBody(payload.message) : undefined;
-            if (body) onIncoming({ kind: "delivery", ...body }, receivedAt);
-            return;
-          }
-          if (event !== "phx_reply" || ref === null) return;
-          const status = payload.status;
-          if (ref === joinRef) {
-            if (status === "ok") {
-              joined = true;
-              finish();
-            } else finish(new Error(`phx_join answered ${JSON.stringify(payload)}`));
-            return;
-          }
-          if (!ref.startsWith("p")) return;
-          onIncoming(
-            {
-              kind: "ack",
-              seq: Number(ref.slice(1)),
-              ok: status === "ok",
-              detail: status === "ok" ? "" : JSON.stringify(payload.response),
-            },
-            receivedAt,
-          );
-        });
-        ws.send(JSON.stringify([joinRef, joinRef, topic, "phx_join", {}]));
-      });
-
-      return {
-        post: (seq) =>
-          ws.send(
-            JSON.stringify([
-              joinRef,
-              `p${seq}`,
-              topic,
-              "new_post",
-              { message: encodeBody(seq), client_id: `b-${seq}` },
-            ]),
-          ),
-        close: (closeTimeoutMs) => closeSocket(ws, closeTimeoutMs),
-      };
+      if (who.role === "sender" || way === "room-bound") {
+        return pyreWebSocket(roomBound, token, topic, onIncoming, timeoutMs);
+      }
+      if (way === "multiplexed") return pyreWebSocket(multiplexed, token, topic, onIncoming, timeoutMs);
+      return pyreLongPoll(httpBase, token, topic, onIncoming, timeoutMs);
     },
   };
 }
 
-/** The adapter for a target; a new target (e.g. pyre over a multiplexed socket) adds its case here. */
+/** The adapter for a target. */
 export function adapterFor(config: LoadConfig, tokenSecret: string): Promise<Adapter> {
   switch (config.target) {
     case "pyre":
-      return pyreAdapter(config, tokenSecret);
+      return pyreAdapter(config, tokenSecret, "room-bound");
+    case "pyre-mux":
+      return pyreAdapter(config, tokenSecret, "multiplexed");
+    case "pyre-longpoll":
+      return pyreAdapter(config, tokenSecret, "longpoll");
     case "floor":
     case "ws":
       return Promise.resolve(rawAdapter(config));

@@ -5,9 +5,17 @@ import type { TargetName } from "./scenario.ts";
 const WIDTH = 720;
 const HEIGHT = 420;
 const MARGIN = { top: 48, right: 150, bottom: 56, left: 84 };
-const COLORS: Record<TargetName, string> = { pyre: "#d9480f", floor: "#1971c2", ws: "#2f9e44" };
+const COLORS: Record<TargetName, string> = {
+  pyre: "#d9480f",
+  "pyre-mux": "#f08c00",
+  "pyre-longpoll": "#ae3ec9",
+  floor: "#1971c2",
+  ws: "#2f9e44",
+};
 const LABELS: Record<TargetName, string> = {
   pyre: "pyre",
+  "pyre-mux": "pyre, multiplexed",
+  "pyre-longpoll": "pyre, LongPoll",
   floor: "floor (bare DO)",
   ws: "ws (bare Node)",
 };

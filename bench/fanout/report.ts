@@ -31,7 +31,7 @@ function mib(kib: number | null): string {
 }
 
 const COLUMNS: { title: string; width: number; cell: (row: ResultRow) => string }[] = [
-  { title: "target", width: 6, cell: (row) => row.target },
+  { title: "target", width: 13, cell: (row) => row.target },
   { title: "load", width: 11, cell: (row) => row.load },
   { title: "N", width: 5, cell: (row) => String(row.members) },
   { title: "rate", width: 6, cell: (row) => show(row.rate) },
@@ -146,8 +146,11 @@ export function resultsMarkdown(info: RunInfo, rows: ResultRow[]): string {
     "",
     "Every target runs on loopback on this machine, one after the other, with the load generator (one Node",
     "process, `ws` clients) on the same cores. **pyre** is this worker under `wrangler dev`, members",
-    "connected through its real path (signed token, upgrade, `phx_join`), each post stored in D1 before it is",
-    "broadcast. **floor** is bench/floor: one hibernating Durable Object that re-broadcasts every frame to every",
+    "connected through its real path (signed token, upgrade, `phx_join`); a post is broadcast once the room has",
+    "stored it durably, and its sender is answered once D1 has it too. **pyre-mux** and **pyre-longpoll** are",
+    "the same pyre with its members listening through a multiplexed socket or LongPoll (a SocketSession relays",
+    "each); the sender posts over a room-bound socket in all three. **floor** is bench/floor: one hibernating",
+    "Durable Object that re-broadcasts every frame to every",
     "socket of its room, under the same `wrangler dev` (the least any Durable Object chat pays for fan-out",
     "here). **ws** is a bare Node `ws` broadcast server (the machine's ceiling). Latency is from the sender's",
     "send to a member's receipt, on one clock. CPU is the target's whole process tree from the first post to",
@@ -206,8 +209,9 @@ export function resultsMarkdown(info: RunInfo, rows: ResultRow[]): string {
       "where below 1× is slower).",
       "",
       markdownTable(
-        ["load", "members", ...RATIO_FIELDS.map((field) => RATIO_TITLES[field])],
+        ["target", "load", "members", ...RATIO_FIELDS.map((field) => RATIO_TITLES[field])],
         pyreRows.map((row) => [
+          row.target,
           row.load,
           String(row.members),
           ...RATIO_FIELDS.map((field) => ratio(row.ratio_to_floor?.[field])),

@@ -221,10 +221,10 @@ export function mergeRuns(runs: ResultRow[]): ResultRow {
   };
 }
 
-/** Fills pyre's `ratio_to_floor` from the floor's row with the same load and members. */
+/** Fills each pyre row's `ratio_to_floor` (every way in) from the floor's row with the same load and members. */
 export function addRatios(rows: ResultRow[]): void {
   for (const row of rows) {
-    if (row.target !== "pyre") continue;
+    if (!row.target.startsWith("pyre")) continue;
     const floor = rows.find(
       (other) => other.target === "floor" && other.load === row.load && other.members === row.members,
     );

@@ -135,8 +135,8 @@ async function measureOnce(target: RunningTarget, options: Options, scenario: Sc
   if (run.result?.refused_403) {
     loudly([
       `${target.name} answered 403 to a socket upgrade: ${run.result.connect_error}`,
-      "The bench signs tokens in bench/fanout/pyre-token.ts, mirroring src/auth/token.ts. If every upgrade is",
-      "refused, the worker's token format has changed (claims, kid header): update signSocketToken to match.",
+      "The bench signs tokens in bench/fanout/pyre-token.ts with the claims of src/auth/token.ts. If every",
+      "upgrade is refused, the worker's token claims have changed: update signSocketToken to match.",
     ]);
   }
   return row;

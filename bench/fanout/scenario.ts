@@ -1,6 +1,7 @@
 /** What the runner asks of one load generator process, and what that process answers (JSON on stdout). */
 
-export const TARGETS = ["pyre", "floor", "ws"] as const;
+/** pyre's room-bound sockets, its multiplexed socket and LongPoll; the floor; the bare ws server. */
+export const TARGETS = ["pyre", "pyre-mux", "pyre-longpoll", "floor", "ws"] as const;
 export type TargetName = (typeof TARGETS)[number];
 
 /**

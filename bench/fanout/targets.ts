@@ -58,7 +58,9 @@ const PYRE_LIMIT_VARS: Record<string, string> = {
 export function startTarget(name: TargetName, options: StartOptions): Promise<RunningTarget> {
   switch (name) {
     case "pyre":
-      return startPyre(options);
+    case "pyre-mux":
+    case "pyre-longpoll":
+      return startPyre(name, options);
     case "floor":
       return startFloor(options);
     case "ws":
@@ -84,7 +86,7 @@ function usersSql(count: number): string {
   return `INSERT INTO users (id, username, email, password_hash) VALUES\n${rows.join(",\n")};\n`;
 }
 
-async function startPyre({ users, echo }: StartOptions): Promise<RunningTarget> {
+async function startPyre(name: TargetName, { users, echo }: StartOptions): Promise<RunningTarget> {
   const stateDir = mkdtempSync(join(tmpdir(), "pyre-bench-"));
   const persistTo = join(stateDir, "state");
   const secret = randomBytes(36).toString("base64url");
@@ -98,7 +100,7 @@ async function startPyre({ users, echo }: StartOptions): Promise<RunningTarget> 
     await run("npx", [...d1, "--file", usersFile]);
     const dev = await startWranglerDev({ persistTo, envFile, vars: PYRE_LIMIT_VARS, echo });
     return {
-      name: "pyre",
+      name,
       wsBase: wsBase(dev.baseUrl),
       rootPid: pidOf(dev.child),
       loadEnv: { BENCH_TOKEN_SECRET: secret },
