@@ -126,23 +126,27 @@ export class PostLog {
    */
   append(draft: PostDraft): Appended {
     if (this.#lastSeq === undefined) throw new Error("PostLog.append before ready()");
-    if (draft.clientId !== null) {
+    const seq = this.#lastSeq + 1;
+    // One statement in the usual case; only a client_id seen before costs a second, to find the original.
+    const inserted = this.storage.sql
+      .exec(
+        `INSERT INTO post_log (seq, user_id, username, message, inserted_at, client_id) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (user_id, client_id) DO NOTHING RETURNING seq`,
+        seq,
+        draft.user.id,
+        draft.user.username,
+        draft.message,
+        draft.insertedAt.getTime(),
+        draft.clientId,
+      )
+      .toArray();
+    if (inserted.length === 0) {
       const original = this.storage.sql
         .exec<LogRow>("SELECT * FROM post_log WHERE user_id = ? AND client_id = ?", draft.user.id, draft.clientId)
-        .toArray()[0];
-      if (original) return { kind: "duplicate", post: toPost(original) };
+        .one();
+      return { kind: "duplicate", post: toPost(original) };
     }
-    if (this.#lastSeq === 0 && !this.storage.kv.get("complete")) this.storage.kv.put("complete", true);
-    const seq = this.#lastSeq + 1;
-    this.storage.sql.exec(
-      "INSERT INTO post_log (seq, user_id, username, message, inserted_at, client_id) VALUES (?, ?, ?, ?, ?, ?)",
-      seq,
-      draft.user.id,
-      draft.user.username,
-      draft.message,
-      draft.insertedAt.getTime(),
-      draft.clientId,
-    );
+    if (seq === 1 && !this.storage.kv.get("complete")) this.storage.kv.put("complete", true);
     this.#lastSeq = seq;
     this.#copySoon();
     return {
