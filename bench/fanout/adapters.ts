@@ -4,6 +4,7 @@
  * pyre is measured three ways in (room-bound, multiplexed, LongPoll); another way in is one more case of
  * `pyreAdapter` and a target in targets.ts.
  */
+import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
 import { signSocketToken } from "./pyre-token.ts";
@@ -191,8 +192,12 @@ function joinFrame(topic: string): string {
   return JSON.stringify([JOIN_REF, JOIN_REF, topic, "phx_join", {}]);
 }
 
+/** Unique to this load generator: a sender's client_ids must not repeat across runs in one pyre. */
+const RUN_ID = randomBytes(6).toString("hex");
+
 function postFrame(topic: string, seq: number): string {
-  return JSON.stringify([JOIN_REF, `p${seq}`, topic, "new_post", { message: encodeBody(seq), client_id: `b-${seq}` }]);
+  const payload = { message: encodeBody(seq), client_id: `b-${RUN_ID}-${seq}` };
+  return JSON.stringify([JOIN_REF, `p${seq}`, topic, "new_post", payload]);
 }
 
 /** A pyre WebSocket, room-bound (`room=` in the URL) or multiplexed (no room), joined to `topic`. */
