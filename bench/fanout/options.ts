@@ -25,6 +25,8 @@ export interface Options {
   /** Where results.json, RESULTS.md and p99.svg go. */
   out: string;
   showOutput: boolean;
+  /** The soak: every delivery exactly once and in order, or the run fails. */
+  requireExact: boolean;
 }
 
 export const USAGE = `npm run bench:fanout -- [flags]
@@ -46,6 +48,8 @@ export const USAGE = `npm run bench:fanout -- [flags]
   --repeat N                run every scenario N times and report medians (default 1)
   --out DIR                 where results.json, RESULTS.md and p99.svg go (default bench)
   --show-output             copy the targets' own output (wrangler, ws server) to stderr
+  --require-exact           fail (exit 1) unless every member got every post exactly once and in order
+                            (npm run soak)
   --help`;
 
 function positive(name: string, text: string | undefined, fallback: number, integer = true): number {
@@ -87,6 +91,7 @@ export function parseOptions(argv: string[]): Options | undefined {
       repeat: { type: "string" },
       out: { type: "string" },
       "show-output": { type: "boolean" },
+      "require-exact": { type: "boolean" },
       help: { type: "boolean" },
     },
   });
@@ -115,6 +120,7 @@ export function parseOptions(argv: string[]): Options | undefined {
     repeat: positive("repeat", values.repeat, 1),
     out: values.out ?? "bench",
     showOutput: values["show-output"] ?? false,
+    requireExact: values["require-exact"] ?? false,
   };
   if (options.maxRateCap < options.maxRateStart) throw new Error("--max-rate-cap must be at least --max-rate-start");
   return options;

@@ -233,7 +233,23 @@ async function main(): Promise<number> {
     p99Chart(rows, `Fan-out p99 against room size (${options.rate} posts/s, ${info.cores} cores)`),
   );
   console.log(`\nWrote ${join(out, "results.json")}, RESULTS.md and p99.svg (${Math.round(info.seconds)} s).`);
-  return rows.some((row) => row.error !== null) ? 1 : 0;
+  if (rows.some((row) => row.error !== null)) return 1;
+  return options.requireExact && !everyDeliveryExact(rows) ? 1 : 0;
+}
+
+/** The soak's verdict: each row delivered every post to every member exactly once, in order. */
+function everyDeliveryExact(rows: ResultRow[]): boolean {
+  let exact = rows.length > 0;
+  for (const row of rows) {
+    const ok = row.received === row.expected && row.lost === 0 && row.duplicates === 0 && row.out_of_order === 0;
+    console.log(
+      `${ok ? "EXACT" : "NOT EXACT"}: ${row.target} ${row.load} ${row.members} members: ${row.received} of ` +
+        `${row.expected} deliveries, ${row.lost} lost, ${row.duplicates} duplicated, ${row.out_of_order} out of order; ` +
+        `latency p50 ${row.p50_ms} ms, p90 ${row.p90_ms} ms, p99 ${row.p99_ms} ms, max ${row.max_ms} ms`,
+    );
+    exact &&= ok;
+  }
+  return exact;
 }
 
 // Ctrl-C or a kill still runs the exit hooks that end every target's process group.
