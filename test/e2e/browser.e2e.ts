@@ -3,23 +3,14 @@
  * their own browser context (own cookies): they sign up through the real form, open the same room and
  * chat through the page's own script (/assets/room.js on the phoenix client).
  */
-import { existsSync } from "node:fs";
-import { type Browser, type BrowserContext, chromium, type Page, type WebSocketRoute } from "playwright-core";
+import type { Browser, BrowserContext, Page, WebSocketRoute } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { HEARTBEAT_FRAME, HEARTBEAT_REPLY } from "../../src/shared/heartbeat";
+import { launchChromium, type ShownPost, shownPosts, waitForLive } from "./chromium";
 import { PASSWORD, registerUser, uniqueName, waitUntil } from "./helpers";
 import { enterRoom, OpenSockets, type Post, post } from "./phoenix";
 
-/** Debian's chromium; E2E_CHROMIUM points elsewhere (never a downloaded browser). */
-const CHROMIUM = process.env.E2E_CHROMIUM ?? "/usr/bin/chromium";
 const baseUrl = inject("baseUrl");
-
-interface ShownPost {
-  id: string | null;
-  author: string | null | undefined;
-  message: string | null | undefined;
-  classes: string[];
-}
 
 interface Person {
   username: string;
@@ -76,22 +67,6 @@ async function openRoom(person: Person): Promise<void> {
   const { page } = person;
   await page.goto(`${baseUrl}/rooms/${room}`);
   await waitForLive(page);
-}
-
-async function waitForLive(page: Page): Promise<void> {
-  await page.waitForSelector('#connection[data-state="live"]', { timeout: 15_000 });
-  await page.waitForSelector("#post_message:enabled", { timeout: 15_000 });
-}
-
-function shownPosts(page: Page): Promise<ShownPost[]> {
-  return page.$$eval("#posts li.post", (items) =>
-    items.map((item) => ({
-      id: item.getAttribute("data-id"),
-      author: item.querySelector(".author")?.textContent,
-      message: item.querySelector(".message")?.textContent,
-      classes: Array.from(item.classList),
-    })),
-  );
 }
 
 /** Waits until `person`'s list shows a post with exactly this message, and returns it. */
@@ -167,24 +142,7 @@ async function send(person: Person, message: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} does not exist: the browser e2e tests need Debian's chromium (apt-get install -y chromium).`,
-    );
-  }
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
   a = await newPerson("ann");
   b = await newPerson("ben");
   room = uniqueName("e2e");

@@ -153,6 +153,8 @@ export interface WranglerDevOptions {
   vars?: Record<string, string>;
   /** Copy wrangler's output to stderr as it comes. */
   echo?: boolean;
+  /** The port to serve on (a free one when left out): a restart that clients reconnect to reuses it. */
+  port?: number;
 }
 
 export interface WranglerDev {
@@ -167,7 +169,7 @@ export interface WranglerDev {
 
 /** Starts `wrangler dev` and resolves once `GET /` answers 200; on failure nothing is left running. */
 export async function startWranglerDev(options: WranglerDevOptions): Promise<WranglerDev> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const inspectorPort = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const args = ["wrangler", "dev"];

@@ -1,0 +1,108 @@
+/**
+ * A deploy drops every socket. Here the deploy is real enough: a `wrangler dev` of its own, stopped under a
+ * connected browser page and a connected Node client and started again on the same port and the same
+ * state. Posts made right after the restart, before the page has reconnected, must all reach the page,
+ * once each and in order: the page reconnects with backoff and catches up with `last_seen_id`.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium, shownPosts, waitForLive } from "./chromium";
+import { E2E_VARS } from "./global-setup";
+import { registerUser, uniqueName, waitUntil } from "./helpers";
+import { enterRoom, OpenSockets, post, QUICK_RECONNECT } from "./phoenix";
+import { freePort, run, startWranglerDev, type WranglerDev } from "./wrangler-dev";
+
+const stateDir = mkdtempSync(join(tmpdir(), "pyre-restart-"));
+const persistTo = join(stateDir, "state");
+const envFile = join(stateDir, "secrets.env");
+let port: number;
+let dev: WranglerDev | undefined;
+let browser: Browser | undefined;
+const sockets = new OpenSockets();
+
+function start(): Promise<WranglerDev> {
+  return startWranglerDev({ persistTo, envFile, vars: E2E_VARS, port, echo: Boolean(process.env.E2E_SHOW_WRANGLER) });
+}
+
+beforeAll(async () => {
+  writeFileSync(envFile, `TOKEN_SECRET=${randomBytes(36).toString("base64url")}\n`, { mode: 0o600 });
+  await run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo]);
+  port = await freePort();
+  dev = await start();
+  browser = await launchChromium();
+}, 120_000);
+
+afterAll(async () => {
+  sockets.disconnectAll();
+  await browser?.close();
+  await dev?.stop();
+  rmSync(stateDir, { recursive: true, force: true });
+}, 60_000);
+
+describe("a restart under connected clients (a deploy)", () => {
+  it("reconnects the page with backoff, and it catches up on every post made meanwhile, once each", async () => {
+    if (!dev || !browser) throw new Error("not started");
+    const baseUrl = dev.baseUrl;
+    const room = uniqueName("deploy");
+    const reader = await registerUser(baseUrl, uniqueName("reader"));
+    const writer = await registerUser(baseUrl, uniqueName("writer"));
+
+    const context = await browser.newContext();
+    const [name, value] = reader.cookie.split("=") as [string, string];
+    await context.addCookies([{ name, value, url: baseUrl }]);
+    const page = await context.newPage();
+    await page.goto(`${baseUrl}/rooms/${room}`);
+    await waitForLive(page);
+
+    const member = await enterRoom({ baseUrl, room, token: writer.token, sockets, socket: QUICK_RECONNECT });
+    const before = ["before 1", "before 2", "before 3"];
+    for (const message of before) await post(member.channel, message);
+    await waitUntil("the page shows the posts from before", async () =>
+      (await shownPosts(page)).some((shown) => shown.message === "before 3"),
+    );
+
+    // The deploy: every socket drops; the same state comes back on the same address.
+    await dev.stop();
+    await waitUntil(
+      "the page notices",
+      async () => (await page.getAttribute("#connection", "data-state")) !== "live",
+      15_000,
+    );
+    dev = await start();
+
+    // The writer is back first (it retries every 100 ms) and posts at once, while the page may still be
+    // waiting out its backoff.
+    const rejoined = await enterRoom({ baseUrl, room, token: writer.token, sockets, socket: QUICK_RECONNECT });
+    const after = Array.from({ length: 20 }, (_, n) => `after ${n + 1}`);
+    for (const message of after) await post(rejoined.channel, message);
+
+    await waitForLive(page);
+    const everything = [...before, ...after];
+    await waitUntil(
+      "the page shows every post",
+      async () => {
+        const shown = new Set((await shownPosts(page)).map((item) => item.message));
+        return everything.every((message) => shown.has(message));
+      },
+      20_000,
+    );
+    const shown = await shownPosts(page);
+    expect(shown.map((item) => item.message)).toEqual(everything);
+    const ids = shown.map((item) => Number(item.id));
+    expect(ids).toEqual([...ids].sort((x, y) => x - y));
+
+    // And it is live again both ways.
+    await page.fill("#post_message", "I'm back");
+    await page.press("#post_message", "Enter");
+    await waitUntil("the writer gets the page's post", () =>
+      rejoined.events.some(
+        ({ event, payload }) => event === "new_post" && (payload as { message: string }).message === "I'm back",
+      ),
+    );
+    await context.close();
+  }, 90_000);
+});
