@@ -10,7 +10,8 @@ import { LOCKOUT } from "../../src/auth/accounts";
 import { verifyUserToken } from "../../src/auth/token";
 import { loginFailures } from "../../src/db/schema";
 import { createApp } from "../../src/http/app";
-import { upgrade } from "../helpers/socket";
+import { SESSION_ENDED_CLOSE_CODE } from "../../src/shared/room-channel";
+import { TestSocket, upgrade } from "../helpers/socket";
 import { db, testSecrets } from "../helpers/users";
 import { LOCAL_ORIGIN, type Page, userTokenOf, Visitor } from "../helpers/visitor";
 
@@ -25,6 +26,12 @@ async function signedUp(username: string): Promise<Visitor> {
 
 function change(visitor: Visitor, current: string, next: string): Promise<Page> {
   return visitor.post("/account", { current_password: current, new_password: next });
+}
+
+async function openSocket(room: string, token: string): Promise<TestSocket> {
+  const response = await upgrade({ room, token });
+  expect(response.status).toBe(101);
+  return new TestSocket(response.webSocket as WebSocket);
 }
 
 function fieldError(page: Page, field: string): string | undefined {
@@ -94,6 +101,19 @@ describe("POST /account", () => {
       .from(loginFailures)
       .where(eq(loginFailures.email, `${username}@example.com`));
     expect(counted).toEqual([]);
+  });
+
+  it("closes every socket the user has open, in every room, listeners included, when the password changes", async () => {
+    const visitor = await signedUp("acct_sockets");
+    const token = (await visitor.socketToken()) ?? "";
+    const listening = await openSocket("acct_room_a", token);
+    const joined = await openSocket("acct_room_b", token);
+    expect((await joined.join("acct_room_b")).status).toBe("ok");
+
+    expect((await change(visitor, PASSWORD, NEW_PASSWORD)).status).toBe(303);
+    for (const socket of [listening, joined]) {
+      expect(await socket.closed).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "token revoked" });
+    }
   });
 
   it("changes the password, revokes every old session and socket token, and keeps this browser logged in", async () => {

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { verifyUserToken } from "../../src/auth/token";
-import { db, makeUser, postAs, testSecrets } from "../helpers/users";
+import { db, makeUser, postAs, seedPosts, testSecrets } from "../helpers/users";
 import { userTokenOf, Visitor } from "../helpers/visitor";
 
 async function loggedIn(username: string): Promise<Visitor> {
@@ -60,6 +60,15 @@ describe("GET /", () => {
     const older = page.html.indexOf('href="/rooms/older"');
     expect(newer).toBeGreaterThan(-1);
     expect(older).toBeGreaterThan(newer);
+  });
+
+  it("shows each room's post count and last activity, counted as posts are stored", async () => {
+    const author = await makeUser("count_author");
+    await seedPosts(author, "counted", 3, new Date(Date.now() - 5 * 60_000));
+    const page = await new Visitor().get("/");
+    const entry = /<a href="\/rooms\/counted">#counted<\/a>.*?<\/li>/s.exec(page.html)?.[0] ?? "";
+    expect(entry).toContain('<span class="post-count">3 posts</span>');
+    expect(entry).toContain("last post 5 min ago");
   });
 });
 
