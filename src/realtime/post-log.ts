@@ -6,7 +6,7 @@
  * told of it. That write is durable before any frame leaves the object (the runtime's output gate), so a
  * post can be broadcast at once: fan-out never waits for D1.
  *
- * D1 then gets the posts by group commit: one copy at a time, at most ten a second, each taking every post
+ * D1 then gets the posts by group commit: one copy at a time, at most about twenty a second, each taking every post
  * logged since the last one, in one round trip; a failed copy is retried (with backoff, and by an alarm if nothing else wakes the
  * room), since the log keeps every post until D1 has it. A poster is answered ok only once D1 has the
  * post, so an acknowledged post is in D1; one not there within `timeoutMs` is answered `unavailable`, and
@@ -24,12 +24,12 @@ export const LOG_KEEP = 1_000;
 const COPY_BATCH = 100;
 /**
  * A copy starts at least this long after the previous one started, unless that one was full (the log is
- * behind): a room writes to D1 about ten times a second however fast its members post, and a busy room's
- * posts share copies. D1 runs one query at a time per database, so this is what lets many busy rooms share
- * one. Only the poster's ok waits for it (up to this long): members see a post as soon as the room has
- * stored it.
+ * behind): a room writes to D1 at most about twenty times a second however fast its members post, and a
+ * busy room's posts share copies. D1 runs one query at a time per database, so this is what lets many
+ * busy rooms share one. Only the poster's ok waits for it (by up to this long, and only when the room is
+ * busy): members see a post as soon as the room has stored it.
  */
-export const COPY_INTERVAL_MS = 100;
+export const COPY_INTERVAL_MS = 50;
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 5_000;
 
