@@ -2,7 +2,7 @@
  * The room channel (a Phoenix.Channel for topic `room:ROOM`): `join`, `after_join`, `handle_in`,
  * `handle_out` and `terminate`.
  *
- * Plain functions over the {@link RoomServices} the Durable Object provides (history, the post writer,
+ * Plain functions over the {@link RoomServices} the Durable Object provides (history, the post log,
  * presence, limits, fan-out); they never touch a WebSocket directly. The socket layer (socket.ts) routes
  * frames here and sends what these return.
  */
