@@ -64,11 +64,6 @@ export async function takeSlot(env: Env, user: User, holder: SlotHolder): Promis
   };
 }
 
-/** Gives a slot back when whatever was to hold it never took it. */
-export function releaseSlot(env: Env, user: User, slot: string): Promise<void> {
-  return userSockets(env, user.id).close(slot);
-}
-
 /** The verified identity and terms a Durable Object admits a socket on. */
 export function socketGrant(
   user: User,

@@ -48,6 +48,7 @@ export class Connection {
   #state: ConnectionState;
   /** This socket's messages, handled one after another (see socket.ts); never persisted. */
   #inbox: Promise<void> = Promise.resolve();
+  #gone = false;
 
   private constructor(
     readonly ws: WebSocket,
@@ -86,9 +87,23 @@ export class Connection {
     return this.#state.joinRef !== null;
   }
 
+  /**
+   * The room has let go of this socket (closed, dropped, revoked). Work that was waiting (a join reading
+   * D1, frames queued behind it) must then do nothing: it would act for a member who is no longer here.
+   */
+  get gone(): boolean {
+    return this.#gone;
+  }
+
+  markGone(): void {
+    this.#gone = true;
+  }
+
+  /** Written to the attachment first: a state the runtime refuses (too large) never becomes this socket's. */
   update(patch: Partial<ConnectionState>): void {
-    this.#state = { ...this.#state, ...patch };
-    this.ws.serializeAttachment(this.#state);
+    const next = { ...this.#state, ...patch };
+    this.ws.serializeAttachment(next);
+    this.#state = next;
   }
 
   /** Runs `task` after every task queued before it on this socket; a failure does not stop the ones after. */

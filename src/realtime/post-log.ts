@@ -12,15 +12,18 @@
  * post, so an acknowledged post is in D1; one not there within `timeoutMs` is answered `unavailable`, and
  * the retry with the same `client_id` finds it here instead of storing it again.
  *
- * The log keeps the newest posts after they are copied (enough to warm a woken room's memory and to
- * recognise retries), and prunes the rest.
+ * The log keeps the newest posts after they are copied (enough to warm a woken room's memory), and
+ * prunes the rest; the `client_id`s it has seen are kept for a day, to recognise retries.
  */
 import type { CopyOutcome, LoggedPost } from "../db/posts";
 import type { Post } from "../shared/post";
+import { wakeBy } from "./alarms";
 
 /** Posts kept after D1 has them: more than the room's memory holds, so a woken room needs no D1 read. */
 export const LOG_KEEP = 1_000;
-/** Posts per D1 copy at most (each is one statement of a batch). */
+/** How long a `client_id` is recognised: a retry later than this is a new post. */
+export const CLIENT_ID_KEEP_MS = 24 * 60 * 60 * 1000;
+/** Posts per D1 copy at most. */
 const COPY_BATCH = 100;
 /**
  * A copy starts at least this long after the previous one started, unless that one was full (the log is
@@ -30,7 +33,7 @@ const COPY_BATCH = 100;
  * busy): members see a post as soon as the room has stored it.
  */
 export const COPY_INTERVAL_MS = 50;
-const RETRY_FIRST_MS = 100;
+const RETRY_FIRST_MS = 250;
 const RETRY_MAX_MS = 5_000;
 
 export interface PostLogOptions {
@@ -50,7 +53,10 @@ export interface PostDraft {
   insertedAt: Date;
 }
 
-export type Appended = { kind: "stored"; post: Post } | { kind: "duplicate"; post: Post };
+export type Appended =
+  | { kind: "stored"; post: Post }
+  /** The `client_id` was used before: the original's number, and the post itself while the log still has it. */
+  | { kind: "duplicate"; seq: number; post: Post | undefined };
 
 /** What a poster is answered once the copy is settled. */
 export type Confirmation = { kind: "in D1"; post: Post } | { kind: "unavailable" } | { kind: "gone" };
@@ -78,6 +84,8 @@ export class PostLog {
   #copiedThrough: number;
   #copying = false;
   #retryMs = RETRY_FIRST_MS;
+  /** Not before this may a copy be tried again (after a failure); 0 when D1 answered last time. */
+  #retryAt = 0;
   #lastCopyAt = 0;
   /** The last copy was full: more were waiting, so the next goes at once. */
   #behind = false;
@@ -93,7 +101,13 @@ export class PostLog {
       seq INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, username TEXT NOT NULL, message TEXT NOT NULL,
       inserted_at INTEGER NOT NULL, client_id TEXT
     )`);
-    storage.sql.exec("CREATE UNIQUE INDEX IF NOT EXISTS post_log_client ON post_log (user_id, client_id)");
+    // Kept apart from the posts, and for a day rather than for the newest posts: a phone that lost its ok
+    // and comes back an hour later is still recognised, however busy the room was meanwhile.
+    storage.sql.exec(`CREATE TABLE IF NOT EXISTS client_ids (
+      user_id INTEGER NOT NULL, client_id TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL,
+      PRIMARY KEY (user_id, client_id)
+    )`);
+    storage.sql.exec("CREATE INDEX IF NOT EXISTS client_ids_at ON client_ids (at)");
     this.#copiedThrough = storage.kv.get<number>("copiedThrough") ?? 0;
     const last = storage.sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM post_log").one().seq;
     if (last !== null) this.#lastSeq = last;
@@ -127,25 +141,37 @@ export class PostLog {
   append(draft: PostDraft): Appended {
     if (this.#lastSeq === undefined) throw new Error("PostLog.append before ready()");
     const seq = this.#lastSeq + 1;
-    // One statement in the usual case; only a client_id seen before costs a second, to find the original.
-    const inserted = this.storage.sql
-      .exec(
-        `INSERT INTO post_log (seq, user_id, username, message, inserted_at, client_id) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (user_id, client_id) DO NOTHING RETURNING seq`,
-        seq,
-        draft.user.id,
-        draft.user.username,
-        draft.message,
-        draft.insertedAt.getTime(),
-        draft.clientId,
-      )
-      .toArray();
-    if (inserted.length === 0) {
-      const original = this.storage.sql
-        .exec<LogRow>("SELECT * FROM post_log WHERE user_id = ? AND client_id = ?", draft.user.id, draft.clientId)
-        .one();
-      return { kind: "duplicate", post: toPost(original) };
+    if (draft.clientId !== null) {
+      const claimed = this.storage.sql
+        .exec(
+          "INSERT INTO client_ids (user_id, client_id, seq, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq",
+          draft.user.id,
+          draft.clientId,
+          seq,
+          draft.insertedAt.getTime(),
+        )
+        .toArray();
+      if (claimed.length === 0) {
+        const { seq: original } = this.storage.sql
+          .exec<{ seq: number }>(
+            "SELECT seq FROM client_ids WHERE user_id = ? AND client_id = ?",
+            draft.user.id,
+            draft.clientId,
+          )
+          .one();
+        const logged = this.storage.sql.exec<LogRow>("SELECT * FROM post_log WHERE seq = ?", original).toArray()[0];
+        return { kind: "duplicate", seq: original, post: logged && toPost(logged) };
+      }
     }
+    this.storage.sql.exec(
+      "INSERT INTO post_log (seq, user_id, username, message, inserted_at, client_id) VALUES (?, ?, ?, ?, ?, ?)",
+      seq,
+      draft.user.id,
+      draft.user.username,
+      draft.message,
+      draft.insertedAt.getTime(),
+      draft.clientId,
+    );
     if (seq === 1 && !this.storage.kv.get("complete")) this.storage.kv.put("complete", true);
     this.#lastSeq = seq;
     this.#copySoon();
@@ -198,8 +224,9 @@ export class PostLog {
     return rows.map(toPost);
   }
 
-  /** Called by the room's alarm: resumes copying whatever D1 does not have yet. */
+  /** Called by the room's alarm (or a woken room): copies whatever D1 does not have yet, now. */
   resume(): void {
+    this.#retryAt = 0;
     this.#copySoon();
   }
 
@@ -208,12 +235,15 @@ export class PostLog {
   }
 
   #copySoon(): void {
-    if (this.#copying) return;
+    // While D1 is failing, the alarm (not every new post) decides when to try again.
+    if (this.#copying || Date.now() < this.#retryAt) return;
     this.#copying = true;
     void this.#copyAll()
       .catch((problem) => this.options.log("PostLog:copy", problem))
       .finally(() => {
         this.#copying = false;
+        // Logged while the last copy was finishing, or the loop ended on an error: go on (or wait).
+        if (this.uncopied && Date.now() >= this.#retryAt) this.#copySoon();
       });
   }
 
@@ -232,14 +262,16 @@ export class PostLog {
         outcomes = await this.options.copy(rows.map((row) => ({ post: toPost(row), clientId: row.client_id })));
       } catch (problem) {
         this.options.log("PostLog:copy to D1", problem);
-        // The posts stay in the log; try again later, and make sure something wakes us to do it.
-        const wait = this.#retryMs;
+        // The posts stay in the log. A blip is retried soon, in memory; a longer outage is left to the
+        // alarm, so a room need not stay awake through it (it may hibernate; the log has every post).
+        this.#retryAt = Date.now() + this.#retryMs;
+        await wakeBy(this.storage, this.#retryAt);
+        if (this.#retryMs < RETRY_MAX_MS) setTimeout(() => this.resume(), this.#retryMs);
         this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS);
-        await this.storage.setAlarm(Date.now() + RETRY_MAX_MS);
-        await new Promise((resolve) => setTimeout(resolve, wait));
-        continue;
+        return;
       }
       this.#retryMs = RETRY_FIRST_MS;
+      this.#retryAt = 0;
       rows.forEach((row, index) => {
         const outcome = outcomes[index];
         if (outcome?.kind === "duplicate") this.#settleOtherwise(row.seq, { kind: "in D1", post: outcome.original });
@@ -275,6 +307,7 @@ export class PostLog {
       this.#copiedThrough,
       LOG_KEEP,
     );
+    this.storage.sql.exec("DELETE FROM client_ids WHERE at < ?", Date.now() - CLIENT_ID_KEEP_MS);
   }
 }
 

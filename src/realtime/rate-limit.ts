@@ -34,8 +34,12 @@ export function takeToken(policy: RatePolicy, bucket: BucketState | undefined, n
   };
 }
 
+/** How often (in posts) the buckets of users who have stopped posting are dropped. */
+const SWEEP_EVERY = 1_000;
+
 export class PostRateLimits {
   readonly #buckets = new Map<number, BucketState>();
+  #takesSinceSweep = 0;
 
   constructor(readonly policy: RatePolicy) {}
 
@@ -50,10 +54,18 @@ export class PostRateLimits {
 
   /** Takes a token for a post from `connection`; ok, or how long until the next one is allowed. */
   take(connection: Connection, now = Date.now()): { ok: true } | { ok: false; retryAfterMs: number } {
+    if (++this.#takesSinceSweep >= SWEEP_EVERY) this.#sweep(now);
     const userId = connection.state.user.id;
     const result = takeToken(this.policy, this.#buckets.get(userId), now);
     this.#buckets.set(userId, result.bucket);
     connection.update({ postBucket: result.bucket });
     return result.ok ? { ok: true } : { ok: false, retryAfterMs: result.retryAfterMs };
+  }
+
+  /** A bucket that has refilled is the same as none: forget it, so a busy room's memory stays bounded. */
+  #sweep(now: number): void {
+    this.#takesSinceSweep = 0;
+    const refillMs = (this.policy.burst * 1000) / this.policy.perSecond;
+    for (const [userId, bucket] of this.#buckets) if (now - bucket.at >= refillMs) this.#buckets.delete(userId);
   }
 }

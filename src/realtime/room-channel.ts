@@ -186,10 +186,23 @@ async function storeAndConfirm(
     services.log("RoomChannel:handle_in new_post", problem);
     return { reply: error(RoomErrorReason.unavailable) };
   }
+  // Closed or revoked while the room got ready: the post must not be stored for a member who is gone.
+  if (connection.gone) return { reply: error(RoomErrorReason.unavailable) };
   const { user } = connection.state;
   const appended = services.postLog.append({ user, message, clientId, insertedAt: new Date() });
-  if (appended.kind === "stored") services.announce(appended.post);
-  return answerConfirmation(await services.postLog.confirmed(appended.post));
+  if (appended.kind === "stored") {
+    services.announce(appended.post);
+    return answerConfirmation(await services.postLog.confirmed(appended.post));
+  }
+  // A retry: the original, from the log or, once the log has let it go, from D1 (which has it by then).
+  let original = appended.post;
+  try {
+    original ??= (await services.page({ after: appended.seq - 1, limit: 1 }))[0];
+  } catch (problem) {
+    services.log("RoomChannel:handle_in new_post (retry)", problem);
+  }
+  if (original?.id !== appended.seq) return { reply: error(RoomErrorReason.unavailable) };
+  return answerConfirmation(await services.postLog.confirmed(original));
 }
 
 function answerConfirmation(confirmation: Confirmation): ChannelResult {

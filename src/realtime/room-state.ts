@@ -13,20 +13,22 @@ import type { RoomLimits } from "../config";
 import { createDatabase, type Database } from "../db/client";
 import { copyPosts, lastSeq, postsAfter, postsBefore, recentPosts } from "../db/posts";
 import type { Post } from "../shared/post";
-import { CATCH_UP_LIMIT, type PresenceDiff, RoomEvent } from "../shared/room-channel";
+import { CATCH_UP_LIMIT, type PresenceDiff, RoomEvent, SESSION_ENDED_CLOSE_CODE } from "../shared/room-channel";
 import { roomTopic } from "../shared/rooms";
 import type { Admission } from "./admission";
+import { wakeBy } from "./alarms";
 import { Connection } from "./connection";
 import { fanOut } from "./fanout";
 import { RecentHistory } from "./history";
 import { PostLog } from "./post-log";
 import { Presence } from "./presence";
 import { PostRateLimits } from "./rate-limit";
+import { rememberRevocation, revokedBelow } from "./revocations";
 import { handleOut, presenceMeta } from "./room-channel";
 import { handleGone, type SocketContext } from "./socket";
 import { CloseCode, closeQuietly } from "./transport";
 import { TypingThrottle } from "./typing";
-import { userSockets } from "./user-sockets";
+import { releaseSlot } from "./user-sockets";
 
 /** How many recent posts the room keeps in memory: enough for any join and most catch-ups. */
 export const HISTORY_CAPACITY = CATCH_UP_LIMIT;
@@ -90,12 +92,14 @@ export class RoomState implements SocketContext {
   /** Accepts an admitted socket, unless its token generation was revoked while it was on its way. */
   admit(admission: Admission): Response {
     if (admission.token.generation < revokedBelow(this.ctx.storage, admission.user.id)) {
-      if (admission.slot) void this.#release(admission.user.id, admission.slot);
+      // The socket endpoint gives the slot back: it did not become a socket here.
       return new Response("Token revoked: reload the page to get a fresh one.", { status: 403 });
     }
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server);
     this.#members.set(server, Connection.open(server, admission));
+    // Even a member who only listens is let go when their token expires (see `dropExpired`).
+    wakeBy(this.ctx.storage, admission.token.expiresAt).catch((problem) => this.log("Room:admit alarm", problem));
     const headers = admission.phoenixSubprotocol ? { "Sec-WebSocket-Protocol": "phoenix" } : undefined;
     return new Response(null, { status: 101, webSocket: client, headers });
   }
@@ -116,9 +120,10 @@ export class RoomState implements SocketContext {
    */
   forget(connection: Connection): Promise<void> {
     if (!this.#members.delete(connection.ws)) return Promise.resolve();
+    connection.markGone();
     handleGone(connection, this);
     const { user, slot } = connection.state;
-    return slot ? this.#release(user.id, slot) : Promise.resolve();
+    return slot ? releaseSlot(this.env, user.id, slot, `Room ${this.room}`) : Promise.resolve();
   }
 
   broadcast(event: string, payload: object): void {
@@ -149,6 +154,20 @@ export class RoomState implements SocketContext {
     return after !== undefined ? merged.slice(0, limit) : merged.slice(-limit);
   }
 
+  /**
+   * Closes the sockets whose token has expired (4001, as a post from them would), listeners included;
+   * answers when the next remaining one expires, for the room's alarm.
+   */
+  dropExpired(now = Date.now()): number | undefined {
+    let next: number | undefined;
+    for (const connection of [...this.#members.values()]) {
+      const { expiresAt } = connection.state.token;
+      if (expiresAt <= now) this.drop(connection, SESSION_ENDED_CLOSE_CODE, "token expired");
+      else if (next === undefined || expiresAt < next) next = expiresAt;
+    }
+    return next;
+  }
+
   liveSlots(userId: number): string[] {
     const slots: string[] = [];
     for (const { state } of this.#members.values()) {
@@ -166,12 +185,6 @@ export class RoomState implements SocketContext {
     }
   }
 
-  #release(userId: number, slot: string): Promise<void> {
-    return userSockets(this.env, userId)
-      .close(slot)
-      .catch((problem) => this.log("Room:release slot", problem));
-  }
-
   /** The newest posts, for the memory of a woken room: from the log, and from D1 only if the log is short. */
   async #newestPosts(limit: number): Promise<Post[]> {
     const logged = this.postLog.newest(limit);
@@ -187,15 +200,6 @@ export class RoomState implements SocketContext {
       this.log("Room:presence_diff", problem);
     }
   }
-}
-
-/** Token generations of `userId` below this were revoked (see user-sockets.ts). */
-export function revokedBelow(storage: DurableObjectStorage, userId: number): number {
-  return storage.kv.get<number>(`validFrom:${userId}`) ?? 0;
-}
-
-export function rememberRevocation(storage: DurableObjectStorage, userId: number, validFrom: number): void {
-  if (validFrom > revokedBelow(storage, userId)) storage.kv.put(`validFrom:${userId}`, validFrom);
 }
 
 export interface HistoryQuery {

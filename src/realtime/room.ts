@@ -14,7 +14,9 @@ import { HEARTBEAT_FRAME, HEARTBEAT_REPLY } from "../shared/heartbeat";
 import type { Post } from "../shared/post";
 import { SESSION_ENDED_CLOSE_CODE } from "../shared/room-channel";
 import { readAdmission } from "./admission";
-import { type HistoryQuery, RoomState, rememberRevocation } from "./room-state";
+import { wakeBy } from "./alarms";
+import { rememberRevocation } from "./revocations";
+import { type HistoryQuery, RoomState } from "./room-state";
 import { decode } from "./serializer";
 import { handleMalformed, handleMessage } from "./socket";
 import { CloseCode, closeQuietly, frameBytes, MAX_FRAME_BYTES } from "./transport";
@@ -93,11 +95,17 @@ export class Room extends DurableObject<Env> implements SocketHolder {
     }
   }
 
-  /** Retries copying posts to D1 when a copy failed and nothing else woke the room. */
+  /**
+   * The room's one alarm, for every job that asked for it (alarms.ts): closes the sockets whose token has
+   * expired, and retries copying posts to D1 after a failure that nothing else has woken the room for.
+   */
   override async alarm(): Promise<void> {
     try {
       const room = this.#awake();
-      if (room?.postLog.uncopied) room.postLog.resume();
+      if (!room) return;
+      const nextExpiry = room.dropExpired();
+      if (nextExpiry !== undefined) await wakeBy(this.ctx.storage, nextExpiry);
+      if (room.postLog.uncopied) room.postLog.resume();
     } catch (problem) {
       this.#log("Room:alarm", problem);
     }

@@ -53,6 +53,9 @@ function decodeText(raw: string): Decoded {
   };
 }
 
+/** Refs are counters ("1", "2", …); phoenix.js's binary frames hold at most 255 bytes per field. */
+export const MAX_REF_LENGTH = 255;
+
 function describeProblem(
   joinRef: unknown,
   ref: unknown,
@@ -62,6 +65,11 @@ function describeProblem(
 ): string | undefined {
   if (joinRef !== null && typeof joinRef !== "string") return "join_ref must be a string or null";
   if (ref !== null && typeof ref !== "string") return "ref must be a string or null";
+  // The binary format cannot carry longer ones either; a join_ref is also kept in the socket's attachment.
+  if (typeof joinRef === "string" && joinRef.length > MAX_REF_LENGTH) {
+    return `join_ref must be at most ${MAX_REF_LENGTH} characters`;
+  }
+  if (typeof ref === "string" && ref.length > MAX_REF_LENGTH) return `ref must be at most ${MAX_REF_LENGTH} characters`;
   if (typeof topic !== "string" || topic === "") return "topic must be a non-empty string";
   if (typeof event !== "string" || event === "") return "event must be a non-empty string";
   if (typeof payload !== "object" || payload === null || Array.isArray(payload)) return "payload must be a JSON object";

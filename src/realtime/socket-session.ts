@@ -21,8 +21,9 @@ import { SESSION_ENDED_CLOSE_CODE } from "../shared/room-channel";
 import { readSocketGrant, type SocketGrant } from "./admission";
 import { PollBuffer } from "./poll-buffer";
 import { Relay } from "./relay";
+import { rememberRevocation, revokedBelow } from "./revocations";
 import { CloseCode, closeQuietly, sendQuietly } from "./transport";
-import { type SocketHolder, userSockets } from "./user-sockets";
+import { releaseSlot, type SocketHolder } from "./user-sockets";
 
 /** How a long-poll session that is over answers: 403 ends the client, 410 makes it start over and rejoin. */
 export type EndedAnswer =
@@ -68,7 +69,6 @@ interface ClientAttachment {
 
 /** Storage keys. Only what must outlive memory is stored: why a long-poll session ended, and revocations. */
 const ENDED_KEY = "ended";
-const VALID_FROM_KEY = "validFrom";
 /** How long an ended long-poll session remembers why, so a client still polling hears 403 rather than 410. */
 const REMEMBER_ENDING_MS = 60_000;
 
@@ -202,9 +202,7 @@ export class SocketSession extends DurableObject<Env> implements SocketHolder {
 
   /** RPC from UserSockets: the user logged out or changed password; ends this session if it is theirs. */
   async endUserSockets(userId: number, validFrom: number): Promise<void> {
-    if (validFrom > (this.ctx.storage.kv.get<number>(VALID_FROM_KEY) ?? 0)) {
-      this.ctx.storage.kv.put(VALID_FROM_KEY, validFrom);
-    }
+    rememberRevocation(this.ctx.storage, userId, validFrom);
     const live = this.#live ?? this.#restore();
     if (live && live.grant.user.id === userId && live.grant.token.generation < validFrom) {
       this.#end(live, "revoked", SESSION_ENDED_CLOSE_CODE, "token revoked");
@@ -279,10 +277,7 @@ export class SocketSession extends DurableObject<Env> implements SocketHolder {
   }
 
   #release(grant: SocketGrant): void {
-    if (!grant.slot) return;
-    void userSockets(this.env, grant.user.id)
-      .close(grant.slot)
-      .catch((problem) => this.#log("SocketSession:release slot", problem));
+    if (grant.slot) void releaseSlot(this.env, grant.user.id, grant.slot, "SocketSession");
   }
 
   #endedAnswer(): EndedAnswer {
@@ -290,7 +285,7 @@ export class SocketSession extends DurableObject<Env> implements SocketHolder {
   }
 
   #revoked(grant: SocketGrant): boolean {
-    return grant.token.generation < (this.ctx.storage.kv.get<number>(VALID_FROM_KEY) ?? 0);
+    return grant.token.generation < revokedBelow(this.ctx.storage, grant.user.id);
   }
 
   /**

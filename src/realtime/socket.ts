@@ -52,6 +52,8 @@ export function handleGone(connection: Connection, context: SocketContext): void
 }
 
 async function route(connection: Connection, message: Message, context: SocketContext): Promise<void> {
+  // Queued behind a join that was waiting while the socket went away (closed, revoked): nothing to do.
+  if (connection.gone) return;
   const { topic, event } = message;
   if (event === PhoenixEvent.join) return routeJoin(connection, message, context);
 
@@ -89,6 +91,7 @@ async function routeJoin(connection: Connection, message: Message, context: Sock
   }
   endChannel(connection, context);
   const plan = await join(message.payload, connection.state, context);
+  if (connection.gone) return; // it closed while the join read its history
   if (!plan.ok) return answer(connection, message, plan, context);
   // From here to the reply nothing awaits: the snapshot and the subscription happen at the same moment.
   const response = plan.snapshot();

@@ -16,6 +16,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../config";
 import { logError } from "../log";
+import { rememberRevocation, revokedBelow, usersWithRevocations } from "./revocations";
 
 /** Who holds a slot: `room:NAME` (a room-bound socket) or `session:ID` (a socket session, many rooms). */
 export type SlotHolder = `room:${string}` | `session:${string}`;
@@ -32,6 +33,9 @@ export type OpenResult =
   | { ok: true; slot: string }
   | { ok: false; reason: "limit"; limit: number }
   | { ok: false; reason: "revoked" };
+
+/** How soon a holder that did not answer a revocation is asked again. */
+const REVOKE_RETRY_MS = 5_000;
 
 /** A slot younger than this may still be on its way to its holder, so a reconciliation leaves it alone. */
 const RECONCILE_MIN_AGE_MS = 10_000;
@@ -53,11 +57,11 @@ export class UserSockets extends DurableObject<Env> {
 
   /** A slot for a new socket of token generation `generation`, held by `holder`; refused at the cap or if revoked. */
   async open(userId: number, generation: number, holder: SlotHolder): Promise<OpenResult> {
-    if (generation < this.#validFrom(userId)) return { ok: false, reason: "revoked" };
+    if (generation < revokedBelow(this.ctx.storage, userId)) return { ok: false, reason: "revoked" };
     const limit = configOf(this.env).roomLimits.socketsPerUser;
     if (this.#count(userId) >= limit) await this.#reconcile(userId);
     // Checked again after the await: revocation or other opens may have landed meanwhile.
-    if (generation < this.#validFrom(userId)) return { ok: false, reason: "revoked" };
+    if (generation < revokedBelow(this.ctx.storage, userId)) return { ok: false, reason: "revoked" };
     if (this.#count(userId) >= limit) return { ok: false, reason: "limit", limit };
     const slot = crypto.randomUUID();
     this.ctx.storage.sql.exec(
@@ -76,32 +80,56 @@ export class UserSockets extends DurableObject<Env> {
     this.ctx.storage.sql.exec("DELETE FROM slots WHERE id = ?", slot);
   }
 
-  /** Tokens of generations below `validFrom` are revoked: ends their sockets everywhere and refuses new ones. */
-  async revoke(userId: number, validFrom: number): Promise<void> {
-    if (validFrom > this.#validFrom(userId)) this.ctx.storage.kv.put(`validFrom:${userId}`, validFrom);
-    const ended = "FROM slots WHERE user_id = ? AND generation < ?";
+  /**
+   * Tokens of generations below `validFrom` are revoked: ends their sockets everywhere and refuses new ones.
+   * Resolves once every holder has closed them; a holder that could not be reached keeps its slots here and
+   * is asked again by an alarm until it answers, so a revocation is never forgotten half done.
+   */
+  async revoke(userId: number, validFrom: number): Promise<{ ended: boolean }> {
+    rememberRevocation(this.ctx.storage, userId, validFrom);
+    const ended = await this.#endRevokedSlots(userId);
+    if (!ended) await this.ctx.storage.setAlarm(Date.now() + REVOKE_RETRY_MS);
+    return { ended };
+  }
+
+  /** Asks again the holders that did not answer a revocation. */
+  override async alarm(): Promise<void> {
+    let ended = true;
+    for (const userId of usersWithRevocations(this.ctx.storage)) ended = (await this.#endRevokedSlots(userId)) && ended;
+    if (!ended) await this.ctx.storage.setAlarm(Date.now() + REVOKE_RETRY_MS);
+  }
+
+  /** Tells each holder of `userId`'s revoked slots to close them; forgets the slots of those that did. */
+  async #endRevokedSlots(userId: number): Promise<boolean> {
+    const validFrom = revokedBelow(this.ctx.storage, userId);
+    const revoked = "FROM slots WHERE user_id = ? AND generation < ?";
     const holders = this.ctx.storage.sql
-      .exec<{ holder: string }>(`SELECT DISTINCT holder ${ended}`, userId, validFrom)
+      .exec<{ holder: string }>(`SELECT DISTINCT holder ${revoked}`, userId, validFrom)
       .toArray();
-    this.ctx.storage.sql.exec(`DELETE ${ended}`, userId, validFrom);
-    await Promise.all(
+    const answered = await Promise.all(
       holders.map(async ({ holder }) => {
         try {
           await holderStub(this.env, holder as SlotHolder).endUserSockets(userId, validFrom);
+          this.ctx.storage.sql.exec(`DELETE ${revoked} AND holder = ?`, userId, validFrom, holder);
+          return true;
         } catch (problem) {
           logError(`UserSockets:revoke ${holder}`, problem);
+          return false;
         }
       }),
     );
+    return answered.every(Boolean);
   }
 
-  #validFrom(userId: number): number {
-    return this.ctx.storage.kv.get<number>(`validFrom:${userId}`) ?? 0;
-  }
-
+  /** The user's slots that count: revoked ones still waiting for their holder to close them do not. */
   #count(userId: number): number {
-    return this.ctx.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM slots WHERE user_id = ?", userId).one()
-      .n;
+    return this.ctx.storage.sql
+      .exec<{ n: number }>(
+        "SELECT count(*) AS n FROM slots WHERE user_id = ? AND generation >= ?",
+        userId,
+        revokedBelow(this.ctx.storage, userId),
+      )
+      .one().n;
   }
 
   /** Asks each holder of older slots which it still holds, and frees the rest. */
@@ -130,6 +158,17 @@ export class UserSockets extends DurableObject<Env> {
       }),
     );
   }
+}
+
+/**
+ * Gives one of `userId`'s slots back (the socket holding it ended, or never became one). Never rejects: a
+ * slot that could not be given back is found by the next reconciliation at the cap, and the failure is
+ * logged as coming from `where`.
+ */
+export function releaseSlot(env: Env, userId: number, slot: string, where: string): Promise<void> {
+  return userSockets(env, userId)
+    .close(slot)
+    .catch((problem) => logError(`${where}: release slot`, problem));
 }
 
 /** The object that serves `userId`. */

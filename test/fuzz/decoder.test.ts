@@ -24,13 +24,15 @@ console.log(`decoder fuzz: seed ${FUZZ_SEED}, ${RUNS} runs per property (replay 
 const NOT_JSON = "frame is not valid JSON";
 const NOT_A_5_ARRAY = "frame must be a JSON array [join_ref, ref, topic, event, payload]";
 
-/** The wire contract for each field of `[join_ref, ref, topic, event, payload]`, in order. */
-const FIELD_RULES: Array<[(value: unknown) => boolean, string]> = [
-  [(v) => v === null || typeof v === "string", "join_ref must be a string or null"],
-  [(v) => v === null || typeof v === "string", "ref must be a string or null"],
-  [(v) => typeof v === "string" && v !== "", "topic must be a non-empty string"],
-  [(v) => typeof v === "string" && v !== "", "event must be a non-empty string"],
-  [(v) => typeof v === "object" && v !== null && !Array.isArray(v), "payload must be a JSON object"],
+/** The wire contract for the fields of `[join_ref, ref, topic, event, payload]`, in the order checked. */
+const FIELD_RULES: Array<[field: number, fits: (value: unknown) => boolean, problem: string]> = [
+  [0, (v) => v === null || typeof v === "string", "join_ref must be a string or null"],
+  [1, (v) => v === null || typeof v === "string", "ref must be a string or null"],
+  [0, (v) => typeof v !== "string" || v.length <= 255, "join_ref must be at most 255 characters"],
+  [1, (v) => typeof v !== "string" || v.length <= 255, "ref must be at most 255 characters"],
+  [2, (v) => typeof v === "string" && v !== "", "topic must be a non-empty string"],
+  [3, (v) => typeof v === "string" && v !== "", "event must be a non-empty string"],
+  [4, (v) => typeof v === "object" && v !== null && !Array.isArray(v), "payload must be a JSON object"],
 ];
 
 function expectedFromText(text: string): Decoded {
@@ -42,7 +44,7 @@ function expectedFromText(text: string): Decoded {
   }
   if (!Array.isArray(frame) || frame.length !== 5) return { kind: "undecodable", detail: NOT_A_5_ARRAY };
   const fields = frame as [unknown, unknown, unknown, unknown, unknown];
-  const broken = FIELD_RULES.find(([fits], index) => !fits(fields[index]));
+  const broken = FIELD_RULES.find(([field, fits]) => !fits(fields[field]));
   const [joinRef, ref, topic, event, payload] = fields;
   if (!broken) {
     return {
@@ -56,13 +58,13 @@ function expectedFromText(text: string): Decoded {
       },
     };
   }
-  if (typeof ref !== "string") return { kind: "undecodable", detail: broken[1] };
+  if (typeof ref !== "string") return { kind: "undecodable", detail: broken[2] };
   return {
     kind: "invalid",
     joinRef: typeof joinRef === "string" ? joinRef : null,
     ref,
     topic: typeof topic === "string" ? topic : "phoenix",
-    detail: broken[1],
+    detail: broken[2],
   };
 }
 

@@ -252,7 +252,7 @@ describe("a socket without a room", () => {
     expect(await socket.closed).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "token revoked" });
   });
 
-  it("closes with 4001 when a room finds the token expired", async () => {
+  it("closes with 4001 when a room lets the socket go at its token's expiry", async () => {
     const user = await makeUser("mx_expires");
     // Issued so that it expires about two seconds from now.
     const issuedAt = new Date(Date.now() - TOKEN_MAX_AGE_SECONDS * 1000 + 2000);
@@ -262,11 +262,7 @@ describe("a socket without a room", () => {
     open.push(socket);
     const joined = await socket.join("mx_expiring");
     expect(joined.status).toBe("ok");
-    const expiresAt = (Math.floor(issuedAt.getTime() / 1000) + TOKEN_MAX_AGE_SECONDS) * 1000;
-
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now()) + 50));
-    const late = await socket.push("room:mx_expiring", "new_post", { message: "too late" }, joined.joinRef);
-    expect(late.response).toEqual({ reason: "unauthorized", detail: "token expired" });
+    // Nothing more is sent: the room closes its upstream at expiry, and the session ends the socket.
     expect(await socket.closed).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "token expired" });
   });
 });

@@ -11,7 +11,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { copyPosts, type LoggedPost, lastSeq } from "../../src/db/posts";
 import { posts, users } from "../../src/db/schema";
 import type { User } from "../../src/db/users";
-import { LOG_KEEP, PostLog } from "../../src/realtime/post-log";
+import { LOG_KEEP, type PostDraft, PostLog } from "../../src/realtime/post-log";
+import type { Post } from "../../src/shared/post";
 import { roomStub } from "../helpers/socket";
 import { db, makeUser, seedPosts } from "../helpers/users";
 
@@ -55,7 +56,14 @@ function withLog(
   });
 }
 
-function draft(user: User, message: string, clientId: string | null = null) {
+/** Appends a post that must be new (not a retry), and answers it. */
+function appendNew(log: PostLog, entry: PostDraft): { post: Post } {
+  const appended = log.append(entry);
+  if (appended.kind !== "stored") throw new Error(`expected a new post, got a ${appended.kind}`);
+  return appended;
+}
+
+function draft(user: User, message: string, clientId: string | null = null): PostDraft {
   return { user: { id: user.id, username: user.username }, message, clientId, insertedAt: new Date() };
 }
 
@@ -68,8 +76,8 @@ describe("PostLog", () => {
     const user = await makeUser("log_numbers");
     const seeded = await seedPosts(user, "log_numbers", 3);
     await withLog("log_numbers", async ({ log }) => {
-      const first = log.append(draft(user, "fourth"));
-      const second = log.append(draft(user, "fifth"));
+      const first = appendNew(log, draft(user, "fourth"));
+      const second = appendNew(log, draft(user, "fifth"));
       expect([first.post.id, second.post.id]).toEqual([(seeded.at(-1) as number) + 1, (seeded.at(-1) as number) + 2]);
       expect(log.newest(2).map((post) => post.message)).toEqual(["fourth", "fifth"]); // in the room already
       const confirmed = await log.confirmed(second.post);
@@ -87,7 +95,7 @@ describe("PostLog", () => {
     await withLog(
       "log_batches",
       async ({ log, copies }) => {
-        const appended = Array.from({ length: 12 }, (_, n) => log.append(draft(user, `post ${n}`)));
+        const appended = Array.from({ length: 12 }, (_, n) => appendNew(log, draft(user, `post ${n}`)));
         await Promise.all(appended.map((entry) => log.confirmed(entry.post)));
         expect(copies).toEqual([1, 11]);
         expect((await inD1("log_batches")).map((row) => row.message)).toEqual(appended.map((a) => a.post.message));
@@ -101,15 +109,15 @@ describe("PostLog", () => {
     await withLog(
       "log_slow",
       async ({ log }) => {
-        const appended = log.append(draft(user, "slow", "slow-1"));
+        const appended = appendNew(log, draft(user, "slow", "slow-1"));
         const startedAt = Date.now();
         expect(await log.confirmed(appended.post)).toEqual({ kind: "unavailable" });
         expect(Date.now() - startedAt).toBeLessThan(1_400); // answered before the copy came back
         await delay(1_300);
         // The retry finds the original in the room, and D1 has it now.
         const retry = log.append(draft(user, "slow", "slow-1"));
-        expect(retry).toEqual({ kind: "duplicate", post: appended.post });
-        expect(await log.confirmed(retry.post)).toEqual({ kind: "in D1", post: appended.post });
+        expect(retry).toEqual({ kind: "duplicate", seq: appended.post.id, post: appended.post });
+        expect(await log.confirmed(appended.post)).toEqual({ kind: "in D1", post: appended.post });
         expect(await inD1("log_slow")).toHaveLength(1);
       },
       { latency: [1_500, 0], timeoutMs: 500 },
@@ -124,8 +132,8 @@ describe("PostLog", () => {
     await withLog(
       "log_failing",
       async ({ log, problems }) => {
-        const first = log.append(draft(user, "during the outage 1"));
-        const second = log.append(draft(user, "during the outage 2"));
+        const first = appendNew(log, draft(user, "during the outage 1"));
+        const second = appendNew(log, draft(user, "during the outage 2"));
         expect(await log.confirmed(first.post)).toEqual({ kind: "unavailable" });
         expect(problems.length).toBeGreaterThan(0);
         expect(await inD1("log_failing")).toEqual([]);
@@ -136,7 +144,7 @@ describe("PostLog", () => {
           "during the outage 2",
         ]);
       },
-      { timeoutMs: 300 },
+      { timeoutMs: 1_500 },
     );
   });
 
@@ -148,8 +156,7 @@ describe("PostLog", () => {
       .set({ clientId: "ancient-1" })
       .where(and(eq(posts.room, "log_old_client_id"), eq(posts.seq, original as number)));
     await withLog("log_old_client_id", async ({ log, problems }) => {
-      const again = log.append(draft(user, "from long ago", "ancient-1"));
-      expect(again.kind).toBe("stored"); // the room's log has never seen it
+      const again = appendNew(log, draft(user, "from long ago", "ancient-1")); // the room has never seen it
       const confirmed = await log.confirmed(again.post);
       expect(confirmed).toMatchObject({ kind: "in D1", post: { id: original, message: "from long ago" } });
       expect(await inD1("log_old_client_id")).toHaveLength(1);
@@ -161,22 +168,29 @@ describe("PostLog", () => {
     const [gone, stays] = [await makeUser("log_deleted"), await makeUser("log_stays")];
     await withLog("log_deleted_user", async ({ log }) => {
       await db.delete(users).where(eq(users.id, gone.id));
-      const lost = log.append(draft(gone, "from a deleted account"));
-      const kept = log.append(draft(stays, "after it"));
+      const lost = appendNew(log, draft(gone, "from a deleted account"));
+      const kept = appendNew(log, draft(stays, "after it"));
       expect(await log.confirmed(lost.post)).toEqual({ kind: "gone" });
       expect(await log.confirmed(kept.post)).toEqual({ kind: "in D1", post: kept.post });
     });
   });
 
-  it(`keeps the newest ${LOG_KEEP} posts once D1 has them, and prunes the rest`, async () => {
+  it(`keeps the newest ${LOG_KEEP} posts once D1 has them, and prunes the rest; client_ids for a day`, async () => {
     const user = await makeUser("log_prune");
     await withLog("log_prune", async ({ log }) => {
-      const appended = Array.from({ length: LOG_KEEP + 60 }, (_, n) => log.append(draft(user, `p${n}`)));
+      const first = appendNew(log, draft(user, "the very first", "first-1"));
+      const appended = Array.from({ length: LOG_KEEP + 60 }, (_, n) => appendNew(log, draft(user, `p${n}`)));
       await log.confirmed((appended.at(-1) as (typeof appended)[number]).post);
       const kept = log.range({ limit: 10 * LOG_KEEP });
       expect(kept).toHaveLength(LOG_KEEP);
       expect(kept.at(-1)?.message).toBe(`p${LOG_KEEP + 59}`);
-      expect(await inD1("log_prune")).toHaveLength(LOG_KEEP + 60);
+      expect(await inD1("log_prune")).toHaveLength(LOG_KEEP + 61);
+      // The post is gone from the log, but its client_id is still known: a late retry is not a new post.
+      expect(log.append(draft(user, "the very first", "first-1"))).toEqual({
+        kind: "duplicate",
+        seq: first.post.id,
+        post: undefined,
+      });
     });
   });
 });

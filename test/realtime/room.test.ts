@@ -361,6 +361,12 @@ describe("bad frames never hurt the room or other members", () => {
     ["a string payload", '[null,"5","room:bad_types","new_post","hello"]', "payload must be a JSON object"],
     ["a numeric topic", '[null,"5",3,"new_post",{}]', "topic must be a non-empty string"],
     ["a numeric join_ref", '[1,"5","room:bad_types","new_post",{}]', "join_ref must be a string or null"],
+    // Too long to keep in the socket's attachment (16 KiB at most) or to carry in a binary frame.
+    [
+      "a join_ref of 20,000 characters",
+      `["${"j".repeat(20_000)}","5","room:bad_types","phx_join",{}]`,
+      "join_ref must be at most 255 characters",
+    ],
   ])("answers a frame with %s with a malformed-frame error and keeps the socket", async (_, raw, detail) => {
     const { stillWorks } = await roomWithWitness("bad_types");
     const { socket } = await joined(await member(), "bad_types");

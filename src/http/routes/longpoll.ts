@@ -20,9 +20,10 @@ import { decodeBase64 } from "../../auth/base64";
 import { SOCKET_AUDIENCE, verifyClaims } from "../../auth/token";
 import type { SocketSession } from "../../realtime/socket-session";
 import { MAX_FRAME_BYTES } from "../../realtime/transport";
+import { releaseSlot } from "../../realtime/user-sockets";
 import type { AppEnv } from "../env";
 import { claimsToBeSessionToken, type SessionClaims, signSessionToken, verifySessionToken } from "../longpoll-token";
-import { checkOrigin, checkToken, releaseSlot, socketGrant, takeSlot } from "../socket-checks";
+import { checkOrigin, checkToken, socketGrant, takeSlot } from "../socket-checks";
 
 export const LONGPOLL_PATH = "/socket/longpoll";
 const SERIALIZER_VERSION = "2.0.0";
@@ -144,11 +145,11 @@ async function openSession(c: Context<AppEnv>, auth: string | undefined): Promis
   try {
     opened = await sessions.get(id).openLongPoll(socketGrant(user, expiresAt, slot.slot, false));
   } catch (problem) {
-    await releaseSlot(c.env, user, slot.slot);
+    await releaseSlot(c.env, user.id, slot.slot, "GET /socket/longpoll");
     throw problem;
   }
   if (!opened) {
-    await releaseSlot(c.env, user, slot.slot);
+    await releaseSlot(c.env, user.id, slot.slot, "GET /socket/longpoll");
     return reply(c, { status: 403, error: "Token revoked: reload the page to get a fresh one." });
   }
   const claims = { userId: user.id, generation: user.tokenGeneration, sessionId: id.toString() };

@@ -12,9 +12,10 @@ import { HTTPException } from "hono/http-exception";
 import type { User } from "../../db/users";
 import { admissionRequest } from "../../realtime/admission";
 import type { SlotHolder } from "../../realtime/user-sockets";
+import { releaseSlot } from "../../realtime/user-sockets";
 import { isRoomName } from "../../shared/rooms";
 import type { AppEnv } from "../env";
-import { checkOrigin, checkToken, type Refusal, releaseSlot, socketGrant, takeSlot } from "../socket-checks";
+import { checkOrigin, checkToken, type Refusal, socketGrant, takeSlot } from "../socket-checks";
 import { readSocketCredentials } from "../socket-credentials";
 
 export const SOCKET_PATH = "/socket/websocket";
@@ -61,7 +62,10 @@ socketRoutes.get(SOCKET_PATH, async (c) => {
   );
 });
 
-/** Takes a slot for `holder`, then hands the socket to it; the slot comes back if the handing fails. */
+/**
+ * Takes a slot for `holder`, then hands the socket to it. Unless the holder took the socket (101), the
+ * slot comes back here, the one place that knows it was not taken: a refusal, a failure, a thrown error.
+ */
 async function admit(
   env: Env,
   user: User,
@@ -70,13 +74,15 @@ async function admit(
 ): Promise<Response> {
   const taken = await takeSlot(env, user, holder);
   if (!taken.ok) throw refused(taken.refusal);
+  let response: Response;
   try {
-    return await handOver(taken.slot);
+    response = await handOver(taken.slot);
   } catch (problem) {
-    // Nothing took the socket, so nothing else will give its slot back.
-    await releaseSlot(env, user, taken.slot);
+    await releaseSlot(env, user.id, taken.slot, "GET /socket/websocket");
     throw problem;
   }
+  if (response.status !== 101) await releaseSlot(env, user.id, taken.slot, "GET /socket/websocket");
+  return response;
 }
 
 function refused({ status, message }: Refusal): HTTPException {
