@@ -19,15 +19,15 @@ export class RecentHistory {
   #storedWhileLoading: Post[] = [];
 
   /**
-   * @param loadNewest reads the room's newest `limit` posts from D1, oldest first
-   * @param capacity how many posts to keep; a catch-up from further back reads D1
+   * @param loadNewest reads the room's newest `limit` posts (from its log, and D1 while the log is short)
+   * @param capacity how many posts to keep; a catch-up from further back reads the log and D1
    */
   constructor(
     private readonly loadNewest: (limit: number) => Promise<Post[]>,
     readonly capacity: number,
   ) {}
 
-  /** Resolves once the newest posts are in memory; the first call reads D1, later ones are free. */
+  /** Resolves once the newest posts are in memory; the first call reads them, later ones are free. */
   ready(): Promise<void> {
     if (this.#state === "warm") return Promise.resolve();
     this.#loading ??= this.#load();
@@ -36,7 +36,7 @@ export class RecentHistory {
 
   /** Called with each batch of stored posts, in id order, before anyone is told of them. */
   append(posts: readonly Post[]): void {
-    if (this.#state === "cold") return; // the first read will find them in D1
+    if (this.#state === "cold") return; // the first read will find them
     if (this.#state === "loading") {
       this.#storedWhileLoading.push(...posts);
       return;

@@ -6,11 +6,11 @@
  * told of it. That write is durable before any frame leaves the object (the runtime's output gate), so a
  * post can be broadcast at once: fan-out never waits for D1.
  *
- * D1 then gets the posts by group commit: one copy at a time, at most about twenty a second, each taking every post
- * logged since the last one, in one round trip; a failed copy is retried (with backoff, and by an alarm if nothing else wakes the
- * room), since the log keeps every post until D1 has it. A poster is answered ok only once D1 has the
- * post, so an acknowledged post is in D1; one not there within `timeoutMs` is answered `unavailable`, and
- * the retry with the same `client_id` finds it here instead of storing it again.
+ * D1 then gets the posts by group commit: one copy at a time, at most about twenty a second unless the
+ * log is behind, each taking every post logged since the last one, in one round trip; a failed copy is
+ * retried (soon, then by the alarm), since the log keeps every post until D1 has it. A poster is answered
+ * ok only once D1 has the post, so an acknowledged post is in D1; one not there within `timeoutMs` is
+ * answered `unavailable`, and the retry with the same `client_id` finds it here instead of storing it again.
  *
  * The log keeps the newest posts after they are copied (enough to warm a woken room's memory), and
  * prunes the rest; the `client_id`s it has seen are kept for a day, to recognise retries.

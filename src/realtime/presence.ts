@@ -56,7 +56,7 @@ export class Presence {
     return this.#publishedJson;
   }
 
-  /** Publishes what is pending now, without waiting for the window (used when the room is about to stop). */
+  /** Publishes what is pending now; the window's timer calls it. */
   flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;

@@ -45,7 +45,8 @@ export interface NewPostParams {
   message: string;
   /**
    * Makes the push idempotent: 1–64 of A-Z a-z 0-9 and `-` (a UUID fits). Pushing the same `client_id`
-   * again (a retry) answers ok with the original post and broadcasts nothing new.
+   * again in the same room (a retry, within 24 hours) answers ok with the original post and broadcasts
+   * nothing new.
    */
   client_id?: string;
 }

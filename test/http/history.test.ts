@@ -49,6 +49,8 @@ describe("GET /rooms/:room/posts", () => {
     const first = await page(visitor, `/rooms/paged/posts?before=${seeded[40]}&limit=200`);
     expect(ids(first.body.posts)).toEqual(seeded.slice(0, 40)); // short: the beginning of the room
 
+    // after=0 is "from the first post": what a client that had seen nothing pages on from.
+    expect(ids((await page(visitor, "/rooms/paged/posts?after=0&limit=5")).body.posts)).toEqual(seeded.slice(0, 5));
     const next = await page(visitor, `/rooms/paged/posts?after=${seeded[9]}&limit=100`);
     expect(ids(next.body.posts)).toEqual(seeded.slice(10, 110));
     const last = await page(visitor, `/rooms/paged/posts?after=${seeded[109]}&limit=100`);
@@ -72,8 +74,9 @@ describe("GET /rooms/:room/posts", () => {
   it.each([
     ["before=abc", "before must be a positive integer (a post id)."],
     ["before=0", "before must be a positive integer (a post id)."],
-    ["after=-3", "after must be a positive integer (a post id)."],
-    ["after=1.5", "after must be a positive integer (a post id)."],
+    ["after=-3", "after must be a non-negative integer (a post id, or 0 for the first)."],
+    ["after=1.5", "after must be a non-negative integer (a post id, or 0 for the first)."],
+    ["after=01", "after must be a non-negative integer (a post id, or 0 for the first)."],
     ["limit=0", "limit must be a positive integer, at most 200."],
     ["limit=201", "limit must be at most 200."],
     ["before=5&after=3", "give before or after, not both."],

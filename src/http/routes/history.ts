@@ -3,7 +3,7 @@
  * than a join reply holds. `{posts: Post[]}`, oldest first:
  * - `before=ID`: the `limit` newest posts with an id below ID;
  * - `after=ID`: the `limit` oldest posts with an id above ID (page on with the last id until a page
- *   comes back shorter than `limit`);
+ *   comes back shorter than `limit`); `after=0` starts from the first post;
  * - neither: the newest `limit` posts.
  * `limit` is 1–200, 50 by default. For a logged-in page (the session cookie) or any app holding the
  * page's socket token (`Authorization: Bearer TOKEN`).
@@ -52,12 +52,13 @@ function readQuery(
   rawAfter: string | undefined,
   rawLimit: string | undefined,
 ): { ok: true; query: HistoryQuery } | { ok: false; problems: string[] } {
-  const before = positiveInteger(rawBefore);
-  const after = positiveInteger(rawAfter);
-  const limit = positiveInteger(rawLimit);
+  const before = integerFrom(rawBefore, 1);
+  // 0 is "from the first post": a join's `last_seen_id` may be 0, and the client pages on from it.
+  const after = integerFrom(rawAfter, 0);
+  const limit = integerFrom(rawLimit, 1);
   const problems: string[] = [];
   if (before === null) problems.push("before must be a positive integer (a post id)");
-  if (after === null) problems.push("after must be a positive integer (a post id)");
+  if (after === null) problems.push("after must be a non-negative integer (a post id, or 0 for the first)");
   if (limit === null) problems.push(`limit must be a positive integer, at most ${HISTORY_MAX_LIMIT}`);
   else if (limit !== undefined && limit > HISTORY_MAX_LIMIT)
     problems.push(`limit must be at most ${HISTORY_MAX_LIMIT}`);
@@ -66,10 +67,10 @@ function readQuery(
   return { ok: true, query: { before, after, limit: limit ?? HISTORY_DEFAULT_LIMIT } };
 }
 
-/** undefined when absent, null when present but not a positive integer. */
-function positiveInteger(raw: string | undefined): number | undefined | null {
+/** undefined when absent, null when present but not a whole number of at least `least` (0 or 1). */
+function integerFrom(raw: string | undefined, least: 0 | 1): number | undefined | null {
   if (raw === undefined) return undefined;
-  if (!/^[1-9][0-9]{0,15}$/.test(raw)) return null;
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(raw)) return null;
   const value = Number(raw);
-  return Number.isSafeInteger(value) ? value : null;
+  return Number.isSafeInteger(value) && value >= least ? value : null;
 }
