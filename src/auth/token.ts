@@ -11,7 +11,7 @@
  * verifies only under the secret its kid names, TOKEN_SECRET or TOKEN_SECRET_PREVIOUS. New tokens are
  * always signed with TOKEN_SECRET. A token without a kid, or with one neither secret has, is invalid.
  */
-import { errors, type JWTHeaderParameters, jwtVerify, SignJWT } from "jose";
+import { errors, type JWTHeaderParameters, type JWTPayload, jwtVerify, SignJWT } from "jose";
 import type { Database } from "../db/client";
 import { findUserById, type User } from "../db/users";
 import { keyId } from "./key-id";
@@ -19,7 +19,9 @@ import type { TokenSecret, TokenSecrets } from "./secret";
 
 export const SOCKET_AUDIENCE = "user socket";
 export const SESSION_AUDIENCE = "user session";
-export type TokenAudience = typeof SOCKET_AUDIENCE | typeof SESSION_AUDIENCE;
+/** A LongPoll session's token (http/longpoll-token.ts): it names a SocketSession, not a login. */
+export const LONGPOLL_AUDIENCE = "user longpoll";
+export type TokenAudience = typeof SOCKET_AUDIENCE | typeof SESSION_AUDIENCE | typeof LONGPOLL_AUDIENCE;
 
 /** Two weeks: the seed's `max_age: 1209600`. */
 export const TOKEN_MAX_AGE_SECONDS = 1_209_600;
@@ -78,12 +80,13 @@ export async function verifyUserToken(
 }
 
 export type ClaimsResult =
-  | { ok: true; userId: number; generation: number; expiresAt: Date }
-  | { ok: false; reason: TokenFailure };
+  | { ok: true; userId: number; generation: number; expiresAt: Date; payload: JWTPayload }
+  | { ok: false; reason: "expired" | "invalid" };
 
 /**
- * The token's own checks (signature, algorithm, audience, expiry, age), without asking D1 whether the
- * generation is still current: for a caller that only needs to know whose token it is.
+ * The token's own checks (signature, algorithm, kid, audience, expiry, age, and the `sub` and `gen` claims'
+ * shapes), without asking D1 whether the generation is still current: for a caller that only needs to
+ * know whose token it is, and for tokens of other audiences (whose own claims are in `payload`).
  */
 export async function verifyClaims(
   token: string,
@@ -105,7 +108,7 @@ export async function verifyClaims(
       return { ok: false, reason: "invalid" };
     }
     if (typeof generation !== "number" || !Number.isSafeInteger(generation)) return { ok: false, reason: "invalid" };
-    return { ok: true, userId, generation, expiresAt: new Date((payload.exp as number) * 1000) };
+    return { ok: true, userId, generation, expiresAt: new Date((payload.exp as number) * 1000), payload };
   } catch (error) {
     if (error instanceof errors.JWTExpired) return { ok: false, reason: "expired" };
     if (error instanceof errors.JOSEError || error instanceof TypeError) return { ok: false, reason: "invalid" };
@@ -114,7 +117,7 @@ export async function verifyClaims(
 }
 
 /** The secret the token's kid names; a missing or unknown kid fails like a bad signature. */
-export async function keyNamedBy(header: JWTHeaderParameters, secrets: TokenSecrets): Promise<Uint8Array> {
+async function keyNamedBy(header: JWTHeaderParameters, secrets: TokenSecrets): Promise<Uint8Array> {
   if (typeof header.kid === "string") {
     for (const secret of [secrets.current, secrets.previous]) {
       if (secret !== undefined && header.kid === (await keyId(secret))) return keyBytes(secret);

@@ -8,11 +8,9 @@
  * It expires with the socket token it was opened with (a session cannot outlive its grant), but a session
  * ends long before that when nobody polls it; the Durable Object, not the token, says whether it is live.
  */
-import { decodeJwt, errors, jwtVerify, SignJWT } from "jose";
+import { decodeJwt, SignJWT } from "jose";
 import type { TokenSecrets } from "../auth/secret";
-import { keyBytes, keyId, keyNamedBy } from "../auth/token";
-
-export const LONGPOLL_AUDIENCE = "user longpoll";
+import { keyBytes, keyId, LONGPOLL_AUDIENCE, verifyClaims } from "../auth/token";
 
 const ALGORITHM = "HS256";
 /** A Durable Object id as `DurableObjectId.toString()` writes it. */
@@ -43,32 +41,17 @@ export async function signSessionToken(
 
 export type SessionTokenResult = ({ ok: true } & SessionClaims) | { ok: false; reason: "expired" | "invalid" };
 
-/** Checks signature, algorithm, audience and expiry, and the claims' shapes. Never throws for a bad token. */
+/** Checks it like every pyre token (auth/token.ts), then its session id. Never throws for a bad token. */
 export async function verifySessionToken(
   token: string,
   secrets: TokenSecrets,
   now = new Date(),
 ): Promise<SessionTokenResult> {
-  try {
-    const { payload } = await jwtVerify(token, (header) => keyNamedBy(header, secrets), {
-      algorithms: [ALGORITHM],
-      audience: LONGPOLL_AUDIENCE,
-      currentDate: now,
-      requiredClaims: ["sub", "exp", "gen", "sid"],
-    });
-    const userId = Number(payload.sub);
-    const { gen, sid } = payload;
-    if (!Number.isSafeInteger(userId) || userId < 1 || String(userId) !== payload.sub) {
-      return { ok: false, reason: "invalid" };
-    }
-    if (typeof gen !== "number" || !Number.isSafeInteger(gen)) return { ok: false, reason: "invalid" };
-    if (typeof sid !== "string" || !SESSION_ID.test(sid)) return { ok: false, reason: "invalid" };
-    return { ok: true, userId, generation: gen, sessionId: sid };
-  } catch (error) {
-    if (error instanceof errors.JWTExpired) return { ok: false, reason: "expired" };
-    if (error instanceof errors.JOSEError || error instanceof TypeError) return { ok: false, reason: "invalid" };
-    throw error;
-  }
+  const claims = await verifyClaims(token, secrets, LONGPOLL_AUDIENCE, now);
+  if (!claims.ok) return claims;
+  const { sid } = claims.payload;
+  if (typeof sid !== "string" || !SESSION_ID.test(sid)) return { ok: false, reason: "invalid" };
+  return { ok: true, userId: claims.userId, generation: claims.generation, sessionId: sid };
 }
 
 /**

@@ -21,10 +21,9 @@ export function fanOut(
   event: string,
   payload: object,
   handleOut: HandleOut,
-): number {
+): void {
   let broadcast: string | undefined;
   let payloadJson: string | undefined;
-  let delivered = 0;
   for (const member of members) {
     const { joinRef } = member.state;
     if (joinRef === null) continue;
@@ -32,11 +31,10 @@ export function fanOut(
     if (delivery === "skip") continue;
     if (delivery === "broadcast") {
       broadcast ??= encodeBroadcast(topic, event, payload);
-      if (member.send(broadcast)) delivered++;
+      member.send(broadcast);
     } else {
       payloadJson ??= JSON.stringify(payload);
-      if (member.send(encodePush(joinRef, topic, event, payloadJson))) delivered++;
+      member.send(encodePush(joinRef, topic, event, payloadJson));
     }
   }
-  return delivered;
 }

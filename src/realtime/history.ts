@@ -50,15 +50,6 @@ export class RecentHistory {
     return this.#posts.slice(-limit);
   }
 
-  /** The id of the newest post stored, or `coveredAfter` when there is none in memory. */
-  get lastId(): number {
-    return this.#posts.at(-1)?.id ?? this.#coveredAfter;
-  }
-
-  get coveredAfter(): number {
-    return this.#coveredAfter;
-  }
-
   /** Every post with an id above `afterId`, oldest first; undefined when memory does not reach back that far. */
   after(afterId: number): Post[] | undefined {
     if (afterId < this.#coveredAfter) return undefined;

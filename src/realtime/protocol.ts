@@ -13,6 +13,9 @@ export const PhoenixEvent = {
   heartbeat: "heartbeat",
 } as const;
 
+/** The `vsn` of the only serializer pyre speaks (V2 JSON, with V2 binary pushes); a missing vsn means it. */
+export const SERIALIZER_VERSION = "2.0.0";
+
 /** The topic of socket-level messages (heartbeats), as opposed to channel topics. */
 export const PHOENIX_TOPIC = "phoenix";
 

@@ -18,8 +18,8 @@ import { RoomErrorReason } from "../shared/room-channel";
 import { isRoomName } from "../shared/rooms";
 import type { SocketGrant } from "./admission";
 import { error, type Message, ok, PHOENIX_TOPIC, PhoenixEvent, type Reply } from "./protocol";
-import { decode, encodeReply } from "./serializer";
-import { CloseCode, frameBytes, MAX_FRAME_BYTES } from "./transport";
+import { encodeReply, readFrame } from "./serializer";
+import { CloseCode } from "./transport";
 import { type RoomEndpoint, Upstream } from "./upstream";
 
 /** Phoenix's `max_channels_per_transport` default. */
@@ -54,20 +54,12 @@ export class Relay {
     private readonly host: RelayHost,
   ) {}
 
-  /** How many rooms this session holds a connection to. */
-  get topics(): number {
-    return this.#upstreams.size;
-  }
-
   receive(raw: string | ArrayBuffer): Verdict {
     if (this.#ended) return HANDLED;
-    if (frameBytes(raw) > MAX_FRAME_BYTES) {
-      return { ok: false, code: CloseCode.messageTooBig, reason: `frame exceeds ${MAX_FRAME_BYTES} bytes` };
-    }
-    const decoded = decode(raw);
+    const decoded = readFrame(raw);
     switch (decoded.kind) {
-      case "undecodable":
-        return { ok: false, code: CloseCode.invalidPayload, reason: decoded.detail };
+      case "close":
+        return { ok: false, code: decoded.code, reason: decoded.reason };
       case "invalid":
         this.#reply(
           decoded.joinRef,

@@ -17,9 +17,9 @@ import { readAdmission } from "./admission";
 import { wakeBy } from "./alarms";
 import { rememberRevocation } from "./revocations";
 import { type HistoryQuery, RoomState } from "./room-state";
-import { decode } from "./serializer";
+import { readFrame } from "./serializer";
 import { handleMalformed, handleMessage } from "./socket";
-import { CloseCode, closeQuietly, frameBytes, MAX_FRAME_BYTES } from "./transport";
+import { CloseCode, closeQuietly } from "./transport";
 import type { SocketHolder } from "./user-sockets";
 
 export class Room extends DurableObject<Env> implements SocketHolder {
@@ -53,20 +53,16 @@ export class Room extends DurableObject<Env> implements SocketHolder {
         closeQuietly(ws, CloseCode.internalError, "unknown connection; reconnect");
         return;
       }
-      if (frameBytes(raw) > MAX_FRAME_BYTES) {
-        room.drop(connection, CloseCode.messageTooBig, `frame exceeds ${MAX_FRAME_BYTES} bytes`);
-        return;
-      }
-      const decoded = decode(raw);
-      switch (decoded.kind) {
-        case "undecodable":
-          room.drop(connection, CloseCode.invalidPayload, decoded.detail);
+      const frame = readFrame(raw);
+      switch (frame.kind) {
+        case "close":
+          room.drop(connection, frame.code, frame.reason);
           return;
         case "invalid":
-          handleMalformed(connection, decoded);
+          handleMalformed(connection, frame);
           return;
         case "message":
-          await handleMessage(connection, decoded.message, room);
+          await handleMessage(connection, frame.message, room);
       }
     } catch (problem) {
       this.#log("Room:webSocketMessage", problem);

@@ -6,6 +6,7 @@
  */
 import type { Message, Payload, Reply } from "./protocol";
 import { PhoenixEvent } from "./protocol";
+import { CloseCode, frameBytes, MAX_FRAME_BYTES } from "./transport";
 
 export type Decoded =
   /** A well-formed message. */
@@ -14,6 +15,22 @@ export type Decoded =
   | { kind: "invalid"; joinRef: string | null; ref: string; topic: string; detail: string }
   /** Not a V2 frame at all (not JSON, not a 5-array, not a binary push, or unanswerable): the socket is closed. */
   | { kind: "undecodable"; detail: string };
+
+/** What a socket does with a frame it received: handle a message, answer a malformed one, or close. */
+export type Intake =
+  | Extract<Decoded, { kind: "message" | "invalid" }>
+  | { kind: "close"; code: number; reason: string };
+
+/** The transport's limit, then the serializer: the one intake of every socket, in a room or a session. */
+export function readFrame(raw: string | ArrayBuffer): Intake {
+  if (frameBytes(raw) > MAX_FRAME_BYTES) {
+    return { kind: "close", code: CloseCode.messageTooBig, reason: `frame exceeds ${MAX_FRAME_BYTES} bytes` };
+  }
+  const decoded = decode(raw);
+  return decoded.kind === "undecodable"
+    ? { kind: "close", code: CloseCode.invalidPayload, reason: decoded.detail }
+    : decoded;
+}
 
 export function decode(raw: string | ArrayBuffer): Decoded {
   return typeof raw === "string" ? decodeText(raw) : decodeBinary(raw);

@@ -18,6 +18,7 @@ import { type Context, Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { decodeBase64 } from "../../auth/base64";
 import { SOCKET_AUDIENCE, verifyClaims } from "../../auth/token";
+import { SERIALIZER_VERSION } from "../../realtime/protocol";
 import type { SocketSession } from "../../realtime/socket-session";
 import { MAX_FRAME_BYTES } from "../../realtime/transport";
 import { releaseSlot } from "../../realtime/user-sockets";
@@ -26,7 +27,6 @@ import { claimsToBeSessionToken, type SessionClaims, signSessionToken, verifySes
 import { checkOrigin, checkToken, socketGrant, takeSlot } from "../socket-checks";
 
 export const LONGPOLL_PATH = "/socket/longpoll";
-const SERIALIZER_VERSION = "2.0.0";
 
 /** Phoenix's `@max_poll_batch_size`: phoenix.js never sends more lines in one POST. */
 export const MAX_POLL_BATCH = 100;

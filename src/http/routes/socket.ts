@@ -11,6 +11,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { User } from "../../db/users";
 import { admissionRequest } from "../../realtime/admission";
+import { SERIALIZER_VERSION } from "../../realtime/protocol";
 import type { SlotHolder } from "../../realtime/user-sockets";
 import { releaseSlot } from "../../realtime/user-sockets";
 import { isRoomName } from "../../shared/rooms";
@@ -19,7 +20,6 @@ import { checkOrigin, checkToken, type Refusal, socketGrant, takeSlot } from "..
 import { readSocketCredentials } from "../socket-credentials";
 
 export const SOCKET_PATH = "/socket/websocket";
-const SERIALIZER_VERSION = "2.0.0";
 
 export const socketRoutes = new Hono<AppEnv>();
 
