@@ -1,5 +1,5 @@
 /** One row of bench/results.json per target and load, and pyre's figures as ratios to the floor's. */
-import type { LoadKind, LoadResult, StepResult, TargetName } from "./scenario.ts";
+import type { DeliveryFigures, LoadKind, LoadResult, StepResult, TargetName } from "./scenario.ts";
 import { round } from "./stats.ts";
 
 /** The figures compared with the floor. */
@@ -15,22 +15,13 @@ export const RATIO_FIELDS = [
 ] as const;
 export type RatioField = (typeof RATIO_FIELDS)[number];
 
-export interface ResultRow {
+export interface ResultRow extends Omit<DeliveryFigures, "within_1s"> {
   target: TargetName;
   load: LoadKind;
   members: number;
   /** Offered posts/s (fanout), achieved (closed-loop), highest sustained (max-rate). */
   rate: number;
   duration_s: number;
-  p50_ms: number | null;
-  p90_ms: number | null;
-  p99_ms: number | null;
-  max_ms: number | null;
-  expected: number;
-  received: number;
-  lost: number;
-  duplicates: number;
-  out_of_order: number;
   /** Connect + join of every member; null when not all of them joined. */
   connect_ms: number | null;
   connected: number;

@@ -2,8 +2,7 @@
 
 /**
  * A V2 binary push as phoenix.js's serializer encodes one: `<kind, 4 sizes, join_ref, ref, topic, event,
- * data>`. `kind` other than 0 makes it something a client never sends. (test/realtime/phoenix-fidelity
- * has its own copy; test files cannot import each other without running each other's tests.)
+ * data>`. `kind` other than 0 makes it something a client never sends.
  */
 export function binaryPush(
   joinRef: string,

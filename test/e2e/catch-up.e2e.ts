@@ -98,6 +98,23 @@ async function enterAsReader(room: string, user: RegisteredUser, options: Reader
   };
 }
 
+/** A fresh room with three members posting in it (one post already there) and Ann, who will read it. */
+async function threePostersAndAReader(): Promise<{
+  ann: RegisteredUser;
+  room: string;
+  members: Member[];
+  livePoster: Member;
+}> {
+  const ann = await registerUser(baseUrl, uniqueName("ann"));
+  const posters = await Promise.all(["ben", "cat", "dan"].map((name) => registerUser(baseUrl, uniqueName(name))));
+  const room = uniqueName("e2e");
+  const members = await Promise.all(posters.map((user) => enterRoom({ baseUrl, room, token: user.token, sockets })));
+  const [livePoster] = members;
+  if (!livePoster) throw new Error("no posters");
+  await post(livePoster.channel, "before the gap");
+  return { ann, room, members, livePoster };
+}
+
 /** Posts `count` posts from each member at once (all pushes in flight together), answering them all. */
 async function postConcurrently(members: Member[], count: number, label: string): Promise<Post[]> {
   const pushes = members.flatMap((member, m) =>
@@ -158,13 +175,7 @@ describe("catch-up with the room page's RoomFeed", () => {
   });
 
   it("after a gap of more than 500 posts, pages over HTTP until a page is short, merging live posts", async () => {
-    const ann = await registerUser(baseUrl, uniqueName("ann"));
-    const posters = await Promise.all(["ben", "cat", "dan"].map((name) => registerUser(baseUrl, uniqueName(name))));
-    const room = uniqueName("e2e");
-    const members = await Promise.all(posters.map((user) => enterRoom({ baseUrl, room, token: user.token, sockets })));
-    const [livePoster] = members;
-    if (!livePoster) throw new Error("no posters");
-    await post(livePoster.channel, "before the gap");
+    const { ann, room, members, livePoster } = await threePostersAndAReader();
 
     let live: Post[] = [];
     const reader = await enterAsReader(room, ann, {
@@ -203,13 +214,7 @@ describe("catch-up with the room page's RoomFeed", () => {
   });
 
   it("rejoins from the last complete post when the connection drops mid-catch-up, never past live posts", async () => {
-    const ann = await registerUser(baseUrl, uniqueName("ann"));
-    const posters = await Promise.all(["ben", "cat", "dan"].map((name) => registerUser(baseUrl, uniqueName(name))));
-    const room = uniqueName("e2e");
-    const members = await Promise.all(posters.map((user) => enterRoom({ baseUrl, room, token: user.token, sockets })));
-    const [livePoster] = members;
-    if (!livePoster) throw new Error("no posters");
-    await post(livePoster.channel, "before the gap");
+    const { ann, room, members, livePoster } = await threePostersAndAReader();
 
     let cut = false;
     const reader = await enterAsReader(room, ann, {

@@ -7,28 +7,12 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { posts } from "../../src/db/schema";
+import { binaryPush } from "../bad-input/frames";
 import { closeAll, connect, connectAndJoin, roomStub, type TestSocket } from "../helpers/socket";
 import { db, makeUser } from "../helpers/users";
 
 const open: TestSocket[] = [];
 afterEach(() => closeAll(open));
-
-/** A V2 binary push, byte for byte as phoenix.js's serializer encodes one. */
-function binaryPush(joinRef: string, ref: string, topic: string, event: string, data: Uint8Array, kind = 0) {
-  const encoder = new TextEncoder();
-  const fields = [joinRef, ref, topic, event].map((field) => encoder.encode(field));
-  const header = [kind, ...fields.map((field) => field.byteLength)];
-  const bytes = new Uint8Array(
-    header.length + fields.reduce((sum, field) => sum + field.byteLength, 0) + data.byteLength,
-  );
-  bytes.set(header, 0);
-  let offset = header.length;
-  for (const field of [...fields, data]) {
-    bytes.set(field, offset);
-    offset += field.byteLength;
-  }
-  return bytes.buffer;
-}
 
 async function stored(room: string): Promise<string[]> {
   return (await db.select().from(posts).where(eq(posts.room, room))).map((row) => row.message);
