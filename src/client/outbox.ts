@@ -11,9 +11,7 @@
 import type { Channel } from "phoenix";
 import type { Post } from "../shared/post";
 import { type NewPostParams, RoomErrorReason, RoomEvent } from "../shared/room-channel";
-
-/** Waits before sending again after a timeout or `unavailable`, by how many times it failed so far. */
-const RETRY_DELAYS_MS = [1_000, 2_000, 5_000, 10_000];
+import { retryDelay } from "./backoff";
 
 export interface OutboxEntry {
   readonly clientId: string;
@@ -143,9 +141,9 @@ export class Outbox {
     entry.timer = setTimeout(() => this.#send(entry), delayMs);
   }
 
+  /** Waits before sending again after a timeout or `unavailable`. */
   #backoff(entry: Entry): number {
-    const delays = this.#options.retryDelaysMs ?? RETRY_DELAYS_MS;
-    return delays[Math.min(entry.failures++, delays.length - 1)] ?? 1_000;
+    return retryDelay(entry.failures++, this.#options.retryDelaysMs);
   }
 
   #settle(entry: Entry, tell: () => void): void {
@@ -156,7 +154,7 @@ export class Outbox {
 }
 
 /** What a refusal means for the person, e.g. "Message is too long (2001 characters, at most 2000)." */
-export function describeRefusal(response: ErrorResponse): string {
+function describeRefusal(response: ErrorResponse): string {
   const field = response.errors?.message;
   if (field) return `Message ${field}.`;
   return `The message was refused (${response.reason ?? "unknown reason"}).`;

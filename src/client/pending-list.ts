@@ -4,6 +4,7 @@
  */
 import type { Reader } from "../shared/post-view";
 import type { OutboxEntry } from "./outbox";
+import { postItem } from "./post-list";
 
 export class PendingList {
   readonly #list: HTMLOListElement;
@@ -16,23 +17,11 @@ export class PendingList {
   }
 
   add(entry: OutboxEntry): void {
-    const item = document.createElement("li");
-    item.className = "post own pending";
-    item.dataset.clientId = entry.clientId;
-
-    const author = document.createElement("span");
-    author.className = "author";
-    author.textContent = this.#reader.username;
-
     const state = document.createElement("span");
     state.className = "delivery";
     state.textContent = "sending…";
-
-    const message = document.createElement("p");
-    message.className = "message";
-    message.textContent = entry.message;
-
-    item.append(author, state, message);
+    const item = postItem("post own pending", this.#reader.username, state, entry.message);
+    item.dataset.clientId = entry.clientId;
     this.#items.set(entry.clientId, item);
     this.#list.append(item);
   }

@@ -36,7 +36,7 @@ export class PostList {
 
   /** Posts in any order relative to those shown; each goes to its place by id. */
   insert(posts: Post[]): void {
-    const following = this.atEnd();
+    const following = this.#atEnd();
     for (const post of posts) this.#list.insertBefore(renderPost(post, this.#reader), this.#placeFor(post.id));
     if (posts.length > 0 && this.#empty) this.#empty.hidden = true;
     // Follow new posts only when the reader is at the bottom; someone reading history stays put.
@@ -54,7 +54,7 @@ export class PostList {
     timeline.scrollTop = timeline.scrollHeight - fromBottom;
   }
 
-  atEnd(): boolean {
+  #atEnd(): boolean {
     const timeline = this.#timeline;
     return timeline.scrollTop + timeline.clientHeight >= timeline.scrollHeight - FOLLOW_SLACK_PX;
   }
@@ -88,24 +88,31 @@ function idOf(element: Element): number {
   return Number((element as HTMLElement).dataset.id);
 }
 
-/** The same markup as `PostItem` in src/views/room.tsx, built with text nodes only: never HTML. */
-function renderPost(post: Post, reader: Reader): HTMLLIElement {
+/**
+ * A post's list item, the same markup as `PostItem` in src/views/room.tsx: author, `detail` (its time, or
+ * a pending post's delivery state), message. Built with text nodes only: never HTML.
+ */
+export function postItem(className: string, username: string, detail: HTMLElement, text: string): HTMLLIElement {
   const item = document.createElement("li");
-  item.className = postClassName(post, reader);
-  item.dataset.id = String(post.id);
+  item.className = className;
 
   const author = document.createElement("span");
   author.className = "author";
-  author.textContent = post.user.username;
-
-  const time = document.createElement("time");
-  time.dateTime = post.inserted_at;
+  author.textContent = username;
 
   const message = document.createElement("p");
   message.className = "message";
-  message.textContent = post.message;
+  message.textContent = text;
 
-  item.append(author, time, message);
+  item.append(author, detail, message);
+  return item;
+}
+
+function renderPost(post: Post, reader: Reader): HTMLLIElement {
+  const time = document.createElement("time");
+  time.dateTime = post.inserted_at;
+  const item = postItem(postClassName(post, reader), post.user.username, time, post.message);
+  item.dataset.id = String(post.id);
   localizeTime(item);
   return item;
 }

@@ -8,10 +8,8 @@
  */
 import type { Post } from "../shared/post";
 import type { JoinParams, JoinResponse } from "../shared/room-channel";
+import { retryDelay } from "./backoff";
 import { CATCH_UP_PAGE_SIZE, HistoryError } from "./history";
-
-/** Waits between attempts at a catch-up page that failed for want of an answer (or a 5xx). */
-const RETRY_DELAYS_MS = [1_000, 2_000, 5_000, 10_000];
 
 export interface RoomFeedOptions {
   /** Posts already shown, e.g. those in the page as served: complete through the highest of them. */
@@ -120,13 +118,13 @@ export class RoomFeed {
       } catch (problem) {
         if (generation !== this.#generation) return;
         const retryable = !(problem instanceof HistoryError) || problem.status === 0 || problem.status >= 500;
-        const delays = this.#options.retryDelaysMs ?? RETRY_DELAYS_MS;
         if (!retryable) {
           this.#catchUp = null;
           this.#options.onCatchUpFailed?.(problem);
           return;
         }
-        await sleep(delays[Math.min(failures++, delays.length - 1)] ?? 1_000);
+        // A catch-up page that failed for want of an answer (or a 5xx) is asked for again.
+        await sleep(retryDelay(failures++, this.#options.retryDelaysMs));
         continue;
       }
       if (generation !== this.#generation) return;

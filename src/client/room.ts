@@ -157,6 +157,15 @@ function start(): void {
     if (event.code === SESSION_ENDED_CLOSE_CODE) endSession();
   });
 
+  /** The join is gone (an error, or a rejoin with other params): nothing is live until the next join. */
+  const detach = (state: ConnectionState) => {
+    joined = null;
+    feed.interrupted();
+    outbox.left();
+    online.stale(true);
+    status(state);
+  };
+
   const joinRoom = (): Channel => {
     let plainJoin = false;
     const channel = socket.channel(roomTopic(room), () => {
@@ -178,12 +187,7 @@ function start(): void {
       if (current()) typists.typing(payload);
     });
     channel.onError(() => {
-      if (!current()) return;
-      joined = null;
-      feed.interrupted();
-      outbox.left();
-      online.stale(true);
-      status("reconnecting");
+      if (current()) detach("reconnecting");
     });
     channel
       .join()
@@ -213,11 +217,7 @@ function start(): void {
     feed.mentionsOnly = mentionsToggle.checked;
     list.setMentionsOnly(mentionsToggle.checked);
     if (sessionEnded) return;
-    joined = null;
-    feed.interrupted();
-    outbox.left();
-    online.stale(true);
-    status("connecting");
+    detach("connecting");
     activeChannel?.leave();
     activeChannel = joinRoom();
   });

@@ -6,7 +6,7 @@
 import { TYPING_RELAY_INTERVAL_MS, type TypingPayload } from "../shared/room-channel";
 
 /** How long "NAME is typing…" stays after a relay; relays come every 2 s or so while someone keeps typing. */
-export const TYPING_SHOWN_MS = 4_000;
+const TYPING_SHOWN_MS = 4_000;
 
 /**
  * At most one `typing` per this many ms. A little over the room's own relay interval, so that a push that
@@ -71,7 +71,7 @@ export class TypingIndicator {
 }
 
 /** "ann is typing…", "ann and ben are typing…", "ann, ben and cat are typing…", "4 people are typing…". */
-export function describeTypists(names: string[]): string {
+function describeTypists(names: string[]): string {
   if (names.length === 0) return "";
   if (names.length === 1) return `${names[0]} is typing…`;
   if (names.length > 3) return `${names.length} people are typing…`;

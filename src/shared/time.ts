@@ -4,10 +4,29 @@
  */
 export function formatPostTime(iso: string, now: Date = new Date(), timeZone?: string): string {
   const date = new Date(iso);
-  const time = new Intl.DateTimeFormat("en", { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone });
-  const day = new Intl.DateTimeFormat("en", { month: "short", day: "numeric", timeZone });
+  const { time, day } = formattersFor(timeZone);
   const sameDay = day.format(date) === day.format(now) && date.getFullYear() === now.getFullYear();
   return sameDay ? time.format(date) : `${day.format(date)}, ${time.format(date)}`;
+}
+
+interface Formatters {
+  time: Intl.DateTimeFormat;
+  day: Intl.DateTimeFormat;
+}
+
+/** Building a formatter costs far more than using one, and a catch-up renders hundreds of posts. */
+const formatters = new Map<string | undefined, Formatters>();
+
+function formattersFor(timeZone: string | undefined): Formatters {
+  let found = formatters.get(timeZone);
+  if (!found) {
+    found = {
+      time: new Intl.DateTimeFormat("en", { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone }),
+      day: new Intl.DateTimeFormat("en", { month: "short", day: "numeric", timeZone }),
+    };
+    formatters.set(timeZone, found);
+  }
+  return found;
 }
 
 /** "just now", "5 min ago", "3 h ago", "2 d ago": the same in every time zone, so the server can render it. */
