@@ -40,8 +40,10 @@ export class PendingList {
     if (state) state.textContent = `not sent: ${why}`;
   }
 
-  /** Marks every entry still pending as never to be sent (the session ended). */
+  /** Marks every entry still pending as never to be sent (the session ended); refused ones keep their reason. */
   notSentAll(why: string): void {
-    for (const clientId of this.#items.keys()) this.notSent({ clientId }, why);
+    for (const [clientId, item] of this.#items) {
+      if (item.classList.contains("pending")) this.notSent({ clientId }, why);
+    }
   }
 }
