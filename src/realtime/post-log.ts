@@ -202,11 +202,7 @@ export class PostLog {
 
   /** The newest `limit` posts in the log, oldest first. */
   newest(limit: number): Post[] {
-    return this.storage.sql
-      .exec<LogRow>("SELECT * FROM post_log ORDER BY seq DESC LIMIT ?", limit)
-      .toArray()
-      .reverse()
-      .map(toPost);
+    return this.range({ limit, newestFirst: true });
   }
 
   /** Logged posts numbered above `after` and below `before`, at most `limit`, oldest first. */

@@ -114,7 +114,7 @@ export function afterJoin(connection: Connection, services: RoomServices): void 
   const presence: PresenceEntry = { phxRef: newPresenceRef(), onlineAt: new Date().toISOString() };
   connection.update({ presence });
   connection.send(encodePush(joinRef, services.topic, RoomEvent.presenceState, services.presence.stateJson()));
-  services.presence.track(String(user.id), presenceMeta(connection.state.user.username, presence));
+  services.presence.track(String(user.id), presenceMeta(user.username, presence));
 }
 
 /** Phoenix's `terminate`: the join is over (leave, rejoin, close). */
