@@ -133,7 +133,7 @@ function numberVar(vars: ConfigVars, name: NumberVar, max: number, kind: "whole"
   const text = typeof raw === "number" ? String(raw) : typeof raw === "string" ? raw.trim() : "";
   const value = Number(text);
   const shape = kind === "whole" ? /^\d+$/ : /^\d+(\.\d+)?$/;
-  if (!shape.test(text) || value <= 0 || (kind === "whole" && value < 1) || value > max) {
+  if (!shape.test(text) || value <= 0 || value > max) {
     const what = kind === "whole" ? "whole number" : "number above 0";
     return {
       ok: false,

@@ -41,14 +41,31 @@ export async function signUserToken(
   secrets: TokenSecrets,
   { audience = SOCKET_AUDIENCE, now = new Date() }: TokenOptions = {},
 ): Promise<string> {
-  const secret = secrets.current;
   const issuedAt = Math.floor(now.getTime() / 1000);
-  return new SignJWT({ gen: user.tokenGeneration })
+  return signToken({ gen: user.tokenGeneration }, user.id, audience, secrets, {
+    issuedAt,
+    expiresAt: issuedAt + TOKEN_MAX_AGE_SECONDS,
+  });
+}
+
+/**
+ * Signs a pyre token of any audience the one way every verifier expects: HS256 under the current secret,
+ * its kid in the header, `sub` the user id. Times are in seconds since the epoch.
+ */
+export async function signToken(
+  claims: JWTPayload,
+  userId: number,
+  audience: TokenAudience,
+  secrets: TokenSecrets,
+  { issuedAt, expiresAt }: { issuedAt: number; expiresAt: number },
+): Promise<string> {
+  const secret = secrets.current;
+  return new SignJWT(claims)
     .setProtectedHeader({ alg: ALGORITHM, typ: "JWT", kid: await keyId(secret) })
-    .setSubject(String(user.id))
+    .setSubject(String(userId))
     .setAudience(audience)
     .setIssuedAt(issuedAt)
-    .setExpirationTime(issuedAt + TOKEN_MAX_AGE_SECONDS)
+    .setExpirationTime(expiresAt)
     .sign(keyBytes(secret));
 }
 
@@ -126,6 +143,6 @@ async function keyNamedBy(header: JWTHeaderParameters, secrets: TokenSecrets): P
   throw new errors.JWKSNoMatchingKey("the token's kid names no key this server holds");
 }
 
-export function keyBytes(secret: TokenSecret): Uint8Array {
+function keyBytes(secret: TokenSecret): Uint8Array {
   return new TextEncoder().encode(secret);
 }

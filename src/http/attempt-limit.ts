@@ -8,7 +8,7 @@ import { countIpAttempt, type LimitedAction } from "../db/ip-attempts";
 import { clientAddressKey } from "./client-address";
 import type { AppEnv } from "./env";
 
-export type AttemptVerdict = { ok: true } | { ok: false; retryAfterSeconds: number; message: string };
+export type AttemptVerdict = { ok: true } | { ok: false; message: string };
 
 const WHAT: Record<LimitedAction, string> = { register: "sign-up", login: "login" };
 
@@ -28,7 +28,6 @@ export async function countAttempt(
   c.header("Retry-After", String(retryAfterSeconds));
   return {
     ok: false,
-    retryAfterSeconds,
     message:
       `Too many ${WHAT[action]} attempts from your network. ` +
       `Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`,

@@ -8,11 +8,10 @@
  * It expires with the socket token it was opened with (a session cannot outlive its grant), but a session
  * ends long before that when nobody polls it; the Durable Object, not the token, says whether it is live.
  */
-import { decodeJwt, SignJWT } from "jose";
+import { decodeJwt } from "jose";
 import type { TokenSecrets } from "../auth/secret";
-import { keyBytes, keyId, LONGPOLL_AUDIENCE, verifyClaims } from "../auth/token";
+import { LONGPOLL_AUDIENCE, signToken, verifyClaims } from "../auth/token";
 
-const ALGORITHM = "HS256";
 /** A Durable Object id as `DurableObjectId.toString()` writes it. */
 const SESSION_ID = /^[0-9a-f]{64}$/;
 
@@ -30,13 +29,10 @@ export async function signSessionToken(
   expiresAt: Date,
   now = new Date(),
 ): Promise<string> {
-  return new SignJWT({ gen: claims.generation, sid: claims.sessionId })
-    .setProtectedHeader({ alg: ALGORITHM, typ: "JWT", kid: await keyId(secrets.current) })
-    .setSubject(String(claims.userId))
-    .setAudience(LONGPOLL_AUDIENCE)
-    .setIssuedAt(Math.floor(now.getTime() / 1000))
-    .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
-    .sign(keyBytes(secrets.current));
+  return signToken({ gen: claims.generation, sid: claims.sessionId }, claims.userId, LONGPOLL_AUDIENCE, secrets, {
+    issuedAt: Math.floor(now.getTime() / 1000),
+    expiresAt: Math.floor(expiresAt.getTime() / 1000),
+  });
 }
 
 export type SessionTokenResult = ({ ok: true } & SessionClaims) | { ok: false; reason: "expired" | "invalid" };

@@ -8,7 +8,7 @@ import type { Context } from "hono";
 import { verifyUserToken } from "../auth/token";
 import type { User } from "../db/users";
 import type { SocketGrant } from "../realtime/admission";
-import { type SlotHolder, userSockets } from "../realtime/user-sockets";
+import { releaseSlot, type SlotHolder, userSockets } from "../realtime/user-sockets";
 import type { AppEnv } from "./env";
 import { isAllowedOrigin } from "./origin";
 
@@ -49,7 +49,7 @@ export async function checkToken(
 }
 
 /** One of the user's socket slots, for `holder`; refused at the cap or once the token was revoked. */
-export async function takeSlot(env: Env, user: User, holder: SlotHolder): Promise<Checked<{ slot: string }>> {
+async function takeSlot(env: Env, user: User, holder: SlotHolder): Promise<Checked<{ slot: string }>> {
   const opened = await userSockets(env, user.id).open(user.id, user.tokenGeneration, holder);
   if (opened.ok) return { ok: true, slot: opened.slot };
   if (opened.reason === "revoked") {
@@ -62,6 +62,32 @@ export async function takeSlot(env: Env, user: User, holder: SlotHolder): Promis
       message: `Too many open sockets: at most ${opened.limit} per user across all rooms. Close a tab or another app's connection, then try again.`,
     },
   };
+}
+
+/**
+ * Takes one of the user's slots for `holder`, then hands the connection to it. Unless the holder took it
+ * (`taken`), the slot comes back here, the one place that knows it was not taken: a refusal, a failure, a
+ * thrown error. `where` names the endpoint in the log if giving the slot back fails.
+ */
+export async function handOverWithSlot<T>(
+  env: Env,
+  user: User,
+  holder: SlotHolder,
+  where: string,
+  handOver: (slot: string) => Promise<T>,
+  taken: (result: T) => boolean,
+): Promise<Checked<{ result: T }>> {
+  const slot = await takeSlot(env, user, holder);
+  if (!slot.ok) return slot;
+  let result: T;
+  try {
+    result = await handOver(slot.slot);
+  } catch (problem) {
+    await releaseSlot(env, user.id, slot.slot, where);
+    throw problem;
+  }
+  if (!taken(result)) await releaseSlot(env, user.id, slot.slot, where);
+  return { ok: true, result };
 }
 
 /** The verified identity and terms a Durable Object admits a socket on. */

@@ -1,6 +1,6 @@
 import type { FieldErrors, PasswordChangeField } from "../auth/accounts";
 import type { Viewer } from "../http/env";
-import { Field } from "./form";
+import { Field, FormAlert } from "./form";
 import { Layout } from "./layout";
 
 export interface AccountPageProps {
@@ -26,11 +26,7 @@ export function AccountPage({ viewer, errors = {}, alert, changed = false }: Acc
             Your password has been changed. Every other session and app was logged out; this browser stays logged in.
           </p>
         )}
-        {alert && (
-          <p class="alert" role="alert" id="account_alert">
-            {alert}
-          </p>
-        )}
+        <FormAlert id="account_alert" message={alert} />
         <h2>Change your password</h2>
         <form method="post" action="/account" class="stack" novalidate>
           <Field

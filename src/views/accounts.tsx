@@ -1,5 +1,5 @@
 import type { FieldErrors, LoginField, RegistrationField } from "../auth/accounts";
-import { Field } from "./form";
+import { Field, FormAlert } from "./form";
 import { Layout } from "./layout";
 
 export interface RegisterPageProps {
@@ -15,11 +15,7 @@ export function RegisterPage({ values = {}, errors = {}, alert, next }: Register
     <Layout title="Sign up" viewer={null}>
       <section class="card narrow">
         <h1>Create your account</h1>
-        {alert && (
-          <p class="alert" role="alert" id="register_alert">
-            {alert}
-          </p>
-        )}
+        <FormAlert id="register_alert" message={alert} />
         <form method="post" action={withNext("/register", next)} class="stack" novalidate>
           <Field
             name="username"
@@ -71,11 +67,7 @@ export function LoginPage({ email, errors = {}, alert, next }: LoginPageProps) {
     <Layout title="Log in" viewer={null}>
       <section class="card narrow">
         <h1>Welcome back</h1>
-        {alert && (
-          <p class="alert" role="alert" id="login_alert">
-            {alert}
-          </p>
-        )}
+        <FormAlert id="login_alert" message={alert} />
         <form method="post" action={withNext("/login", next)} class="stack" novalidate>
           <Field
             name="email"

@@ -1,4 +1,4 @@
-/** A labelled form field with its error message, shared by the account forms. */
+/** The account forms' shared parts: a labelled field with its error message, and the form-wide alert. */
 export interface FieldProps {
   name: string;
   label: string;
@@ -33,5 +33,15 @@ export function Field({ name, label, type = "text", value, error, autocomplete, 
         </p>
       )}
     </div>
+  );
+}
+
+/** What went wrong with the form as a whole (not one field), announced to screen readers; nothing if all is well. */
+export function FormAlert({ id, message }: { id: string; message?: string | undefined }) {
+  if (!message) return null;
+  return (
+    <p class="alert" role="alert" id={id}>
+      {message}
+    </p>
   );
 }

@@ -21,10 +21,9 @@ import { SOCKET_AUDIENCE, verifyClaims } from "../../auth/token";
 import { SERIALIZER_VERSION } from "../../realtime/protocol";
 import type { SocketSession } from "../../realtime/socket-session";
 import { MAX_FRAME_BYTES } from "../../realtime/transport";
-import { releaseSlot } from "../../realtime/user-sockets";
 import type { AppEnv } from "../env";
 import { claimsToBeSessionToken, type SessionClaims, signSessionToken, verifySessionToken } from "../longpoll-token";
-import { checkOrigin, checkToken, socketGrant, takeSlot } from "../socket-checks";
+import { checkOrigin, checkToken, handOverWithSlot, socketGrant } from "../socket-checks";
 
 export const LONGPOLL_PATH = "/socket/longpoll";
 
@@ -124,10 +123,12 @@ function refuseEarly(c: Context<AppEnv>): Response | undefined {
  */
 function readTokens(c: Context<AppEnv>): { auth: string | undefined; session: string | undefined } {
   const queried = c.req.queries("token") ?? [];
-  const sessions = queried.filter(claimsToBeSessionToken);
+  const sessions: string[] = [];
+  const auths: string[] = [];
+  for (const token of queried) (claimsToBeSessionToken(token) ? sessions : auths).push(token);
   return {
-    auth: c.req.header(AUTH_HEADER) ?? queried.find((token) => !claimsToBeSessionToken(token)),
-    session: c.req.header(SESSION_HEADER) ?? sessions[sessions.length - 1],
+    auth: c.req.header(AUTH_HEADER) ?? auths[0],
+    session: c.req.header(SESSION_HEADER) ?? sessions.at(-1),
   };
 }
 
@@ -137,21 +138,17 @@ async function openSession(c: Context<AppEnv>, auth: string | undefined): Promis
   const { user, expiresAt } = verified;
   const sessions = c.env.SESSIONS;
   const id = sessions.newUniqueId();
-  const slot = await takeSlot(c.env, user, `session:${id.toString()}`);
+  const opened = await handOverWithSlot(
+    c.env,
+    user,
+    `session:${id.toString()}`,
+    `GET ${LONGPOLL_PATH}`,
+    (slot) => sessions.get(id).openLongPoll(socketGrant(user, expiresAt, slot, false)),
+    (taken) => taken,
+  );
   // Over the socket cap too: phoenix.js knows no 429 on a poll, and retries a 403 after its backoff.
-  if (!slot.ok) return reply(c, { status: 403, error: slot.refusal.message });
-
-  let opened: boolean;
-  try {
-    opened = await sessions.get(id).openLongPoll(socketGrant(user, expiresAt, slot.slot, false));
-  } catch (problem) {
-    await releaseSlot(c.env, user.id, slot.slot, "GET /socket/longpoll");
-    throw problem;
-  }
-  if (!opened) {
-    await releaseSlot(c.env, user.id, slot.slot, "GET /socket/longpoll");
-    return reply(c, { status: 403, error: "Token revoked: reload the page to get a fresh one." });
-  }
+  if (!opened.ok) return reply(c, { status: 403, error: opened.refusal.message });
+  if (!opened.result) return reply(c, { status: 403, error: "Token revoked: reload the page to get a fresh one." });
   const claims = { userId: user.id, generation: user.tokenGeneration, sessionId: id.toString() };
   const token = await signSessionToken(claims, c.var.secrets, expiresAt);
   return reply(c, { status: 410, token, messages: [] });

@@ -13,10 +13,9 @@ import type { User } from "../../db/users";
 import { admissionRequest } from "../../realtime/admission";
 import { SERIALIZER_VERSION } from "../../realtime/protocol";
 import type { SlotHolder } from "../../realtime/user-sockets";
-import { releaseSlot } from "../../realtime/user-sockets";
 import { isRoomName } from "../../shared/rooms";
 import type { AppEnv } from "../env";
-import { checkOrigin, checkToken, type Refusal, socketGrant, takeSlot } from "../socket-checks";
+import { checkOrigin, checkToken, handOverWithSlot, type Refusal, socketGrant } from "../socket-checks";
 import { readSocketCredentials } from "../socket-credentials";
 
 export const SOCKET_PATH = "/socket/websocket";
@@ -62,27 +61,23 @@ socketRoutes.get(SOCKET_PATH, async (c) => {
   );
 });
 
-/**
- * Takes a slot for `holder`, then hands the socket to it. Unless the holder took the socket (101), the
- * slot comes back here, the one place that knows it was not taken: a refusal, a failure, a thrown error.
- */
+/** Hands the socket to `holder` with one of the user's slots; the slot comes back unless it upgraded (101). */
 async function admit(
   env: Env,
   user: User,
   holder: SlotHolder,
   handOver: (slot: string) => Promise<Response>,
 ): Promise<Response> {
-  const taken = await takeSlot(env, user, holder);
-  if (!taken.ok) throw refused(taken.refusal);
-  let response: Response;
-  try {
-    response = await handOver(taken.slot);
-  } catch (problem) {
-    await releaseSlot(env, user.id, taken.slot, "GET /socket/websocket");
-    throw problem;
-  }
-  if (response.status !== 101) await releaseSlot(env, user.id, taken.slot, "GET /socket/websocket");
-  return response;
+  const admitted = await handOverWithSlot(
+    env,
+    user,
+    holder,
+    `GET ${SOCKET_PATH}`,
+    handOver,
+    (response) => response.status === 101,
+  );
+  if (!admitted.ok) throw refused(admitted.refusal);
+  return admitted.result;
 }
 
 function refused({ status, message }: Refusal): HTTPException {
