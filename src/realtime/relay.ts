@@ -15,7 +15,7 @@
  * 1007 or 1009, as a room-bound socket does).
  */
 import { RoomErrorReason } from "../shared/room-channel";
-import { isRoomName } from "../shared/rooms";
+import { isRoomName, roomTopic } from "../shared/rooms";
 import type { SocketGrant } from "./admission";
 import { error, type Message, ok, PHOENIX_TOPIC, PhoenixEvent, type Reply } from "./protocol";
 import { encodeReply, readFrame } from "./serializer";
@@ -27,15 +27,15 @@ export const MAX_CHANNELS = 100;
 
 export const TOO_MANY_CHANNELS = "too many channels joined";
 
-const ROOM_TOPIC_PREFIX = "room:";
+const ROOM_TOPIC_PREFIX = roomTopic("");
 
 export interface RelayHost {
   /** A frame for the client, in the order the relay produced it. */
   deliver(frame: string | ArrayBuffer): void;
   /** A room ended the user's session (logout, password change, expired token). */
   sessionEnded(reason: string): void;
-  /** The number of open room connections changed. */
-  topicsChanged(count: number): void;
+  /** The relay began holding room connections (true), or holds none any more (false). */
+  relayingChanged(relaying: boolean): void;
   log(where: string, problem: unknown): void;
 }
 
@@ -76,8 +76,8 @@ export class Relay {
   /** Leaves every room; later frames are ignored. */
   end(reason: string): void {
     this.#ended = true;
+    // Each one forgets itself as it closes.
     for (const upstream of [...this.#upstreams.values()]) upstream.close(reason);
-    this.#upstreams.clear();
   }
 
   #route(message: Message, raw: string | ArrayBuffer): Verdict {
@@ -118,7 +118,7 @@ export class Relay {
       log: (where, problem) => this.host.log(where, problem),
     });
     this.#upstreams.set(topic, upstream);
-    this.host.topicsChanged(this.#upstreams.size);
+    if (this.#upstreams.size === 1) this.host.relayingChanged(true);
     upstream.forward(message, raw);
     upstream.open();
     return HANDLED;
@@ -127,7 +127,8 @@ export class Relay {
   #forget(upstream: Upstream): void {
     if (this.#upstreams.get(upstream.topic) !== upstream) return;
     this.#upstreams.delete(upstream.topic);
-    this.host.topicsChanged(this.#upstreams.size);
+    // Once ended, the host is letting go of everything anyway.
+    if (this.#upstreams.size === 0 && !this.#ended) this.host.relayingChanged(false);
   }
 
   #reply(joinRef: string | null, ref: string | null, topic: string, reply: Reply): void {

@@ -19,6 +19,11 @@ export function revokedBelow(storage: DurableObjectStorage, userId: number): num
   return storage.kv.get<Remembered>(`${PREFIX}${userId}`)?.generation ?? 0;
 }
 
+/** Whether a token of `userId` of this generation was revoked, as far as this object knows. */
+export function isRevoked(storage: DurableObjectStorage, userId: number, generation: number): boolean {
+  return generation < revokedBelow(storage, userId);
+}
+
 export function rememberRevocation(
   storage: DurableObjectStorage,
   userId: number,

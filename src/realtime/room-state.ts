@@ -23,7 +23,7 @@ import { RecentHistory } from "./history";
 import { PostLog } from "./post-log";
 import { Presence } from "./presence";
 import { PostRateLimits } from "./rate-limit";
-import { rememberRevocation, revokedBelow } from "./revocations";
+import { isRevoked, rememberRevocation } from "./revocations";
 import { handleOut, presenceMeta } from "./room-channel";
 import { handleGone, type SocketContext } from "./socket";
 import { CloseCode, closeQuietly } from "./transport";
@@ -91,7 +91,7 @@ export class RoomState implements SocketContext {
 
   /** Accepts an admitted socket, unless its token generation was revoked while it was on its way. */
   admit(admission: Admission): Response {
-    if (admission.token.generation < revokedBelow(this.ctx.storage, admission.user.id)) {
+    if (isRevoked(this.ctx.storage, admission.user.id, admission.token.generation)) {
       // The socket endpoint gives the slot back: it did not become a socket here.
       return new Response("Token revoked: reload the page to get a fresh one.", { status: 403 });
     }

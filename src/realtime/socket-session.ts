@@ -21,7 +21,7 @@ import { SESSION_ENDED_CLOSE_CODE } from "../shared/room-channel";
 import { readSocketGrant, type SocketGrant } from "./admission";
 import { PollBuffer } from "./poll-buffer";
 import { Relay } from "./relay";
-import { rememberRevocation, revokedBelow } from "./revocations";
+import { isRevoked, rememberRevocation } from "./revocations";
 import { CloseCode, closeQuietly, sendQuietly } from "./transport";
 import { releaseSlot, type SocketHolder } from "./user-sockets";
 
@@ -94,6 +94,7 @@ export class SocketSession extends DurableObject<Env> implements SocketHolder {
         return new Response("This socket session is already in use", { status: 409 });
       }
       if (this.#revoked(grant)) {
+        this.#forgetUnopened();
         return new Response("Token revoked: reload the page to get a fresh one.", { status: 403 });
       }
       const { 0: client, 1: server } = new WebSocketPair();
@@ -141,7 +142,11 @@ export class SocketSession extends DurableObject<Env> implements SocketHolder {
 
   /** Starts a long-poll session for `grant`; false if its token was revoked on the way here. */
   async openLongPoll(grant: SocketGrant): Promise<boolean> {
-    if (this.#live || this.ctx.storage.kv.get(ENDED_KEY) !== undefined || this.#revoked(grant)) return false;
+    if (this.#live || this.ctx.storage.kv.get(ENDED_KEY) !== undefined) return false;
+    if (this.#revoked(grant)) {
+      this.#forgetUnopened();
+      return false;
+    }
     const transport: LongPollTransport = {
       kind: "longpoll",
       buffer: new PollBuffer(POLL_BUFFER_LIMITS),
@@ -157,7 +162,6 @@ export class SocketSession extends DurableObject<Env> implements SocketHolder {
     const live = this.#live;
     if (live?.transport.kind !== "longpoll") return this.#endedAnswer();
     const transport = live.transport;
-    transport.lastPollAt = Date.now();
     const frames = await transport.buffer.take(configOf(this.env).longPoll.windowMs);
     transport.lastPollAt = Date.now();
     if (this.#live !== live) return this.#endedAnswer();
@@ -217,9 +221,9 @@ export class SocketSession extends DurableObject<Env> implements SocketHolder {
       relay: new Relay(grant, (room) => rooms.get(rooms.idFromName(room)), {
         deliver: (frame) => this.#deliver(live, frame),
         sessionEnded: (reason) => this.#end(live, "revoked", SESSION_ENDED_CLOSE_CODE, reason),
-        topicsChanged: (count) => {
+        relayingChanged: (relaying) => {
           if (transport.kind !== "websocket") return;
-          transport.ws.serializeAttachment({ grant, relaying: count > 0 } satisfies ClientAttachment);
+          transport.ws.serializeAttachment({ grant, relaying } satisfies ClientAttachment);
         },
         log: (where, problem) => this.#log(where, problem),
       }),
@@ -252,6 +256,7 @@ export class SocketSession extends DurableObject<Env> implements SocketHolder {
     live.relay.end(reason);
     const { transport, grant } = live;
     if (transport.kind === "websocket") {
+      dropGrant(transport.ws);
       closeQuietly(transport.ws, code, reason);
       void this.ctx.storage.deleteAll().catch((problem) => this.#log("SocketSession:forget", problem));
     } else {
@@ -276,6 +281,14 @@ export class SocketSession extends DurableObject<Env> implements SocketHolder {
     void this.ctx.storage.deleteAll().catch((problem) => this.#log("SocketSession:forget", problem));
   }
 
+  /**
+   * A session refused before it opened (revoked on the way here) may still have stored that revocation:
+   * its id is used once, so nothing else would ever clear it.
+   */
+  #forgetUnopened(): void {
+    void this.ctx.storage.deleteAll().catch((problem) => this.#log("SocketSession:forget", problem));
+  }
+
   #release(grant: SocketGrant): void {
     if (grant.slot) void releaseSlot(this.env, grant.user.id, grant.slot, "SocketSession");
   }
@@ -285,7 +298,7 @@ export class SocketSession extends DurableObject<Env> implements SocketHolder {
   }
 
   #revoked(grant: SocketGrant): boolean {
-    return grant.token.generation < revokedBelow(this.ctx.storage, grant.user.id);
+    return isRevoked(this.ctx.storage, grant.user.id, grant.token.generation);
   }
 
   /**
@@ -302,6 +315,7 @@ export class SocketSession extends DurableObject<Env> implements SocketHolder {
     }
     if (this.#revoked(attachment.grant)) {
       this.#release(attachment.grant);
+      dropGrant(ws);
       closeQuietly(ws, SESSION_ENDED_CLOSE_CODE, "token revoked");
       return undefined;
     }
@@ -323,5 +337,17 @@ export class SocketSession extends DurableObject<Env> implements SocketHolder {
 
   #log(where: string, problem: unknown): void {
     logError(`${where} (session ${this.ctx.id.toString()})`, problem);
+  }
+}
+
+/**
+ * Called where the session gives the slot back itself before closing the client's socket: the close that
+ * answers ours then finds no grant, and does not give it back a second time.
+ */
+function dropGrant(ws: WebSocket): void {
+  try {
+    ws.serializeAttachment(null);
+  } catch {
+    // A socket already closed sends no answering close.
   }
 }

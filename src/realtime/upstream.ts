@@ -35,8 +35,9 @@ const WITHOUT_REF = /^\[(?:null|"(?:[^"\\]|\\.)*"),null,/;
 export const ROOM_LOST_REASON = "room connection lost";
 
 export class Upstream {
+  /** Set once the room has accepted the socket. */
   #ws: WebSocket | undefined;
-  #state: "opening" | "open" | "closed" = "opening";
+  #closed = false;
   /** Client frames that arrived before the room accepted the socket, sent in order once it has. */
   #queue: Array<string | ArrayBuffer> = [];
   /** The join_ref of the client's latest phx_join on this topic; null once it has left. */
@@ -65,7 +66,7 @@ export class Upstream {
 
   /** Forwards a client frame for this topic, the client's own text or bytes. */
   forward(message: Message, raw: string | ArrayBuffer): void {
-    if (this.#state === "closed") return;
+    if (this.#closed) return;
     const { ref, joinRef, event } = message;
     if (event === PhoenixEvent.join) {
       this.#clientJoinRef = joinRef ?? ref;
@@ -82,11 +83,7 @@ export class Upstream {
 
   /** Leaves the room: the room sees the socket close and forgets the member (presence leave included). */
   close(reason: string): void {
-    if (this.#state === "closed") return;
-    this.#state = "closed";
-    this.#queue = [];
-    if (this.#ws) closeQuietly(this.#ws, 1000, reason);
-    this.events.gone(this);
+    this.#end(1000, reason);
   }
 
   async #connect(): Promise<void> {
@@ -96,7 +93,7 @@ export class Upstream {
     const ws = response.webSocket;
     if (response.status !== 101 || !ws) {
       // The room refuses an admission with 403 only when the token's generation was revoked.
-      if (response.status === 403) this.#end(() => this.events.sessionEnded("token revoked"));
+      if (response.status === 403) this.#end(1011, "relay ended", () => this.events.sessionEnded("token revoked"));
       else {
         this.events.log("Upstream:connect", new Error(`room ${this.room} answered ${response.status}`));
         this.#fail();
@@ -104,7 +101,7 @@ export class Upstream {
       return;
     }
     ws.accept();
-    if (this.#state === "closed") {
+    if (this.#closed) {
       closeQuietly(ws, 1000, "session ended");
       return;
     }
@@ -112,13 +109,12 @@ export class Upstream {
     ws.addEventListener("close", (event) => this.#closedByRoom(event.code, event.reason));
     ws.addEventListener("error", () => this.#fail());
     this.#ws = ws;
-    this.#state = "open";
     for (const frame of this.#queue) sendQuietly(ws, frame);
     this.#queue = [];
   }
 
   #fromRoom(frame: string | ArrayBuffer): void {
-    if (this.#state === "closed") return;
+    if (this.#closed) return;
     this.events.fromRoom(frame);
     if (typeof frame !== "string" || WITHOUT_REF.test(frame)) return;
     this.#observe(frame);
@@ -147,14 +143,15 @@ export class Upstream {
   }
 
   #closedByRoom(code: number, reason: string): void {
-    if (this.#state === "closed") return;
-    if (code === SESSION_ENDED_CLOSE_CODE) this.#end(() => this.events.sessionEnded(reason || "token revoked"));
-    else this.#fail();
+    if (this.#closed) return;
+    if (code === SESSION_ENDED_CLOSE_CODE) {
+      this.#end(1011, "relay ended", () => this.events.sessionEnded(reason || "token revoked"));
+    } else this.#fail();
   }
 
   /** The room connection failed: the client's channel errors and rejoins (phoenix.js does on phx_error). */
   #fail(): void {
-    this.#end(() => {
+    this.#end(1011, "relay ended", () => {
       const joinRef = this.#clientJoinRef;
       if (joinRef !== null) {
         this.events.fromRoom(
@@ -164,12 +161,13 @@ export class Upstream {
     });
   }
 
-  #end(then: () => void): void {
-    if (this.#state === "closed") return;
-    this.#state = "closed";
+  /** Closes once: no more frames either way, the room told with `code`, the relay told it is gone. */
+  #end(code: number, reason: string, then?: () => void): void {
+    if (this.#closed) return;
+    this.#closed = true;
     this.#queue = [];
-    if (this.#ws) closeQuietly(this.#ws, 1011, "relay ended");
+    if (this.#ws) closeQuietly(this.#ws, code, reason);
     this.events.gone(this);
-    then();
+    then?.();
   }
 }

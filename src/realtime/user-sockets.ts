@@ -16,7 +16,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../config";
 import { logError } from "../log";
-import { rememberRevocation, revokedBelow, usersWithRevocations } from "./revocations";
+import { isRevoked, rememberRevocation, revokedBelow, usersWithRevocations } from "./revocations";
 
 /** Who holds a slot: `room:NAME` (a room-bound socket) or `session:ID` (a socket session, many rooms). */
 export type SlotHolder = `room:${string}` | `session:${string}`;
@@ -57,11 +57,11 @@ export class UserSockets extends DurableObject<Env> {
 
   /** A slot for a new socket of token generation `generation`, held by `holder`; refused at the cap or if revoked. */
   async open(userId: number, generation: number, holder: SlotHolder): Promise<OpenResult> {
-    if (generation < revokedBelow(this.ctx.storage, userId)) return { ok: false, reason: "revoked" };
+    if (isRevoked(this.ctx.storage, userId, generation)) return { ok: false, reason: "revoked" };
     const limit = configOf(this.env).roomLimits.socketsPerUser;
     if (this.#count(userId) >= limit) await this.#reconcile(userId);
     // Checked again after the await: revocation or other opens may have landed meanwhile.
-    if (generation < revokedBelow(this.ctx.storage, userId)) return { ok: false, reason: "revoked" };
+    if (isRevoked(this.ctx.storage, userId, generation)) return { ok: false, reason: "revoked" };
     if (this.#count(userId) >= limit) return { ok: false, reason: "limit", limit };
     const slot = crypto.randomUUID();
     this.ctx.storage.sql.exec(
