@@ -4,6 +4,7 @@
  * its way to a room when that happens is refused there; and an expired token can neither post nor rejoin.
  * Ended sockets close with 4001 so the page can say why.
  */
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
@@ -58,6 +59,26 @@ describe("a session that ends while its socket is open", () => {
       }),
     );
     expect(admitted.status).toBe(403);
+  });
+
+  it("refuses a socket session opened after its user's revocation reached it, and keeps nothing of it", async () => {
+    const user = await makeUser("late_session");
+    const grant = {
+      user: { id: user.id, username: user.username },
+      token: { generation: 0, expiresAt: Date.now() + 60_000 },
+      slot: null,
+      phoenixSubprotocol: false,
+    };
+    // A slot was taken for the session, so the logout reached it before the socket did.
+    for (const way of ["websocket", "longpoll"] as const) {
+      const session = env.SESSIONS.get(env.SESSIONS.newUniqueId());
+      await session.endUserSockets(user.id, 1);
+      if (way === "websocket") expect((await session.fetch(admissionRequest(grant))).status).toBe(403);
+      else expect(await session.openLongPoll(grant)).toBe(false);
+      // Its id is never used again, so the revocation it stored must not stay behind.
+      const kept = await runInDurableObject(session, (_object, state) => [...state.storage.kv.list()]);
+      expect(kept).toEqual([]);
+    }
   });
 
   it("closes a socket that only listens when its token expires", async () => {
