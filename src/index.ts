@@ -5,8 +5,8 @@
  */
 import { createApp } from "./http/app";
 
-export { Room } from "./realtime/room";
-export { SocketSession } from "./realtime/socket-session";
-export { UserSockets } from "./realtime/user-sockets";
+export { Room } from "./realtime/room/room";
+export { SocketSession } from "./realtime/session/socket-session";
+export { UserSockets } from "./realtime/user-sockets/user-sockets";
 
 export default createApp() satisfies ExportedHandler<Env>;

@@ -3,7 +3,7 @@
  * `presence_diff`): one entry per person, however many tabs they have open, with a count.
  */
 import type { Presence } from "phoenix";
-import type { PresenceMeta } from "../shared/room-channel";
+import type { PresenceMeta } from "../shared/room-contract";
 
 export interface OnlinePerson {
   /** The presence key: the user id, as a string. */

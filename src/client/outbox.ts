@@ -10,7 +10,7 @@
  */
 import type { Channel } from "phoenix";
 import type { Post } from "../shared/post";
-import { type NewPostParams, RoomErrorReason, RoomEvent } from "../shared/room-channel";
+import { type NewPostParams, RoomErrorReason, RoomEvent } from "../shared/room-contract";
 import { retryDelay } from "./backoff";
 
 export interface OutboxEntry {

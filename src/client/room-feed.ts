@@ -7,7 +7,7 @@
  * Free of the DOM (the page renders what `show` is given), so the e2e tests run this same code from Node.
  */
 import type { Post } from "../shared/post";
-import type { JoinParams, JoinResponse } from "../shared/room-channel";
+import type { JoinParams, JoinResponse } from "../shared/room-contract";
 import { retryDelay } from "./backoff";
 import { CATCH_UP_PAGE_SIZE, HistoryError } from "./history";
 

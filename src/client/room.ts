@@ -16,7 +16,7 @@ import {
   RoomEvent,
   SESSION_ENDED_CLOSE_CODE,
   type TypingPayload,
-} from "../shared/room-channel";
+} from "../shared/room-contract";
 import { roomTopic } from "../shared/rooms";
 import { fetchPosts, HistoryError, type HistorySource } from "./history";
 import { OlderPosts } from "./older-posts";

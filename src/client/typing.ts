@@ -3,7 +3,7 @@
  * per relay interval (the room throttles too; this saves the frames). {@link TypingIndicator} shows who
  * else is typing for a few seconds after each relay, and drops a person as soon as their post arrives.
  */
-import { TYPING_RELAY_INTERVAL_MS, type TypingPayload } from "../shared/room-channel";
+import { TYPING_RELAY_INTERVAL_MS, type TypingPayload } from "../shared/room-contract";
 
 /** How long "NAME is typing…" stays after a relay; relays come every 2 s or so while someone keeps typing. */
 const TYPING_SHOWN_MS = 4_000;

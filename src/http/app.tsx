@@ -21,10 +21,10 @@ import { session } from "./middleware/session";
 import { requireTokenSecret } from "./middleware/token-secret";
 import { accountPageRoutes } from "./routes/account";
 import { accountRoutes } from "./routes/accounts";
-import { historyRoutes } from "./routes/history";
-import { LONGPOLL_PATH, longPollRoutes } from "./routes/longpoll";
 import { pageRoutes } from "./routes/pages";
-import { SOCKET_PATH, socketRoutes } from "./routes/socket";
+import { historyRoutes } from "./routes/room-posts";
+import { LONGPOLL_PATH, longPollRoutes } from "./ways-in/longpoll";
+import { SOCKET_PATH, socketRoutes } from "./ways-in/websocket";
 
 export function createApp() {
   const app = new Hono<AppEnv>();

@@ -1,7 +1,7 @@
 import type { Viewer } from "../http/env";
 import type { Post } from "../shared/post";
 import { postClassName, type Reader } from "../shared/post-view";
-import { RECENT_POSTS_LIMIT } from "../shared/room-channel";
+import { RECENT_POSTS_LIMIT } from "../shared/room-contract";
 import { formatPostTime } from "../shared/time";
 import { Layout } from "./layout";
 

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { TokenSecret } from "../../src/auth/secret";
 import { keyId, SESSION_AUDIENCE, SOCKET_AUDIENCE, signUserToken } from "../../src/auth/token";
 import { users } from "../../src/db/schema";
-import { SESSION_ENDED_CLOSE_CODE } from "../../src/shared/room-channel";
+import { SESSION_ENDED_CLOSE_CODE } from "../../src/shared/room-contract";
 import { closeAll, TEST_HOST, TestSocket, upgrade } from "../helpers/socket";
 import { db, tokenFor } from "../helpers/users";
 import { Visitor } from "../helpers/visitor";

@@ -8,7 +8,7 @@ import type { Channel, Socket } from "phoenix";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { fetchPosts } from "../../src/client/history";
 import { RoomFeed } from "../../src/client/room-feed";
-import type { JoinResponse } from "../../src/shared/room-channel";
+import type { JoinResponse } from "../../src/shared/room-contract";
 import { type RegisteredUser, registerUser, uniqueName, waitUntil } from "./helpers";
 import {
   enterRoom,

@@ -5,7 +5,7 @@
  */
 import { type Channel, Socket, type SocketConnectOption } from "phoenix";
 import type { Post } from "../../src/shared/post";
-import type { JoinResponse } from "../../src/shared/room-channel";
+import type { JoinResponse } from "../../src/shared/room-contract";
 
 export type { Post };
 

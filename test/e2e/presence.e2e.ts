@@ -6,7 +6,7 @@
 import { Presence } from "phoenix";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { type OnlinePerson, onlinePeople } from "../../src/client/online-list";
-import type { PresenceMeta } from "../../src/shared/room-channel";
+import type { PresenceMeta } from "../../src/shared/room-contract";
 import { registerUser, uniqueName, waitUntil } from "./helpers";
 import { enterRoom, type Member, OpenSockets } from "./phoenix";
 

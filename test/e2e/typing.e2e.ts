@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { TYPING_SEND_INTERVAL_MS, TypingNotifier } from "../../src/client/typing";
-import { TYPING_RELAY_INTERVAL_MS, type TypingPayload } from "../../src/shared/room-channel";
+import { TYPING_RELAY_INTERVAL_MS, type TypingPayload } from "../../src/shared/room-contract";
 import { registerUser, uniqueName, waitUntil } from "./helpers";
 import {
   enterRoom,

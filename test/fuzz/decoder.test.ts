@@ -12,8 +12,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Decoded } from "../../src/realtime/serializer";
-import { decode } from "../../src/realtime/serializer";
+import type { Decoded } from "../../src/realtime/phoenix/serializer";
+import { decode } from "../../src/realtime/phoenix/serializer";
 import { binaryPush } from "../bad-input/frames";
 import { FUZZ_SEED, runsOr } from "./settings";
 

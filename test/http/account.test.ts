@@ -10,7 +10,7 @@ import { LOCKOUT } from "../../src/auth/accounts";
 import { verifyUserToken } from "../../src/auth/token";
 import { loginFailures } from "../../src/db/schema";
 import { createApp } from "../../src/http/app";
-import { SESSION_ENDED_CLOSE_CODE } from "../../src/shared/room-channel";
+import { SESSION_ENDED_CLOSE_CODE } from "../../src/shared/room-contract";
 import { TestSocket, upgrade } from "../helpers/socket";
 import { db, testSecrets } from "../helpers/users";
 import { LOCAL_ORIGIN, type Page, userTokenOf, Visitor } from "../helpers/visitor";

@@ -1,7 +1,7 @@
 /** The account page: changing the password (which ends every other session). */
 import { Hono } from "hono";
 import { changePassword } from "../../auth/accounts";
-import { revokeEverySession } from "../../auth/revocation";
+import { revokeEverySession } from "../../auth/end-sessions";
 import { AccountPage } from "../../views/account";
 import { render } from "../../views/render";
 import { countAttempt } from "../attempt-limit";

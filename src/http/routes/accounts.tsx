@@ -1,7 +1,7 @@
 /** Sign up, log in, log out. (Changing the password is in account.tsx.) */
 import { Hono } from "hono";
 import { logIn, register } from "../../auth/accounts";
-import { revokeEverySession } from "../../auth/revocation";
+import { revokeEverySession } from "../../auth/end-sessions";
 import { LoginPage, RegisterPage } from "../../views/accounts";
 import { render } from "../../views/render";
 import { countAttempt } from "../attempt-limit";

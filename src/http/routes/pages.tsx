@@ -2,8 +2,8 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { activeRooms } from "../../db/posts";
-import { roomHistory } from "../../realtime/history-query";
-import { RECENT_POSTS_LIMIT } from "../../shared/room-channel";
+import { roomHistory } from "../../realtime/room/client";
+import { RECENT_POSTS_LIMIT } from "../../shared/room-contract";
 import { isRoomName } from "../../shared/rooms";
 import { HomePage } from "../../views/home";
 import { render } from "../../views/render";

@@ -1,0 +1,31 @@
+/**
+ * The one place a user's sessions end: logging out and changing the password both come here.
+ *
+ * The token generation moves on in D1, which revokes every session cookie and socket token issued before
+ * (each carries the generation it was signed under); then every live socket of the user is closed, in
+ * every room, listeners included, through their UserSockets object, so nobody keeps reading a room after
+ * logging out. A reconnect with an old token is refused at the upgrade.
+ */
+import type { Database } from "../db/client";
+import { bumpTokenGeneration, type User } from "../db/users";
+import { logError } from "../log";
+import { userSockets } from "../realtime/user-sockets/user-sockets";
+
+/**
+ * Revokes every session and socket of `user`, in every browser and app. Returns the user as they now are
+ * (the new generation), for a caller that starts a fresh session; undefined if the user is gone.
+ */
+export async function revokeEverySession(env: Env, db: Database, user: User): Promise<User | undefined> {
+  const generation = await bumpTokenGeneration(db, user.id);
+  if (generation === undefined) return undefined;
+  try {
+    // Resolves once every room and session holding their sockets has closed them (or, for one that could
+    // not be reached, once UserSockets has taken it on to ask again until it answers).
+    await userSockets(env, user.id).revoke(user.id, generation);
+  } catch (problem) {
+    // Every token is revoked in D1 already, so the logout stands: failing it now would leave the person
+    // unable to log out again (their session no longer verifies). Their open sockets are what is at risk.
+    logError("revokeEverySession: closing open sockets", problem);
+  }
+  return { ...user, tokenGeneration: generation };
+}

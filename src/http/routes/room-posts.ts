@@ -1,0 +1,76 @@
+/**
+ * `GET /rooms/:room/posts`: a room's history as JSON, for scrolling back and for catching up on more
+ * than a join reply holds. `{posts: Post[]}`, oldest first:
+ * - `before=ID`: the `limit` newest posts with an id below ID;
+ * - `after=ID`: the `limit` oldest posts with an id above ID (page on with the last id until a page
+ *   comes back shorter than `limit`); `after=0` starts from the first post;
+ * - neither: the newest `limit` posts.
+ * `limit` is 1–200, 50 by default. For a logged-in page (the session cookie) or any app holding the
+ * page's socket token (`Authorization: Bearer TOKEN`).
+ */
+
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { SOCKET_AUDIENCE, verifyUserToken } from "../../auth/token";
+import { roomHistory } from "../../realtime/room/client";
+import type { HistoryQuery } from "../../realtime/room/live-room";
+import { isRoomName } from "../../shared/rooms";
+import type { AppEnv } from "../env";
+
+export const HISTORY_DEFAULT_LIMIT = 50;
+export const HISTORY_MAX_LIMIT = 200;
+
+export const historyRoutes = new Hono<AppEnv>();
+
+historyRoutes.get("/rooms/:room/posts", async (c) => {
+  c.header("Cache-Control", "private, no-store");
+  if (!(await isAuthorized(c))) {
+    return c.json(
+      { error: "Log in (or send the socket token as Authorization: Bearer) to read a room's history." },
+      401,
+    );
+  }
+  const room = c.req.param("room");
+  if (!isRoomName(room)) return c.json({ error: "Room names are 1 to 64 of A-Z a-z 0-9 _ -." }, 404);
+
+  const query = readQuery(c.req.query("before"), c.req.query("after"), c.req.query("limit"));
+  if (!query.ok) return c.json({ error: `${query.problems.join("; ")}.` }, 400);
+  const posts = await roomHistory(c.env, room, query.query);
+  return c.json({ posts });
+});
+
+async function isAuthorized(c: Context<AppEnv>): Promise<boolean> {
+  if (c.var.viewer) return true;
+  const bearer = /^Bearer (\S+)$/.exec(c.req.header("Authorization") ?? "")?.[1];
+  if (bearer === undefined) return false;
+  const verified = await verifyUserToken(bearer, c.var.secrets, c.var.db, { audience: SOCKET_AUDIENCE });
+  return verified.ok;
+}
+
+function readQuery(
+  rawBefore: string | undefined,
+  rawAfter: string | undefined,
+  rawLimit: string | undefined,
+): { ok: true; query: HistoryQuery } | { ok: false; problems: string[] } {
+  const before = integerFrom(rawBefore, 1);
+  // 0 is "from the first post": a join's `last_seen_id` may be 0, and the client pages on from it.
+  const after = integerFrom(rawAfter, 0);
+  const limit = integerFrom(rawLimit, 1);
+  const problems: string[] = [];
+  if (before === null) problems.push("before must be a positive integer (a post id)");
+  if (after === null) problems.push("after must be a non-negative integer (a post id, or 0 for the first)");
+  if (limit === null) problems.push(`limit must be a positive integer, at most ${HISTORY_MAX_LIMIT}`);
+  else if (limit !== undefined && limit > HISTORY_MAX_LIMIT)
+    problems.push(`limit must be at most ${HISTORY_MAX_LIMIT}`);
+  if (before !== undefined && after !== undefined) problems.push("give before or after, not both");
+  if (problems.length > 0 || before === null || after === null || limit === null) return { ok: false, problems };
+  return { ok: true, query: { before, after, limit: limit ?? HISTORY_DEFAULT_LIMIT } };
+}
+
+/** undefined when absent, null when present but not a whole number of at least `least` (0 or 1). */
+function integerFrom(raw: string | undefined, least: 0 | 1): number | undefined | null {
+  if (raw === undefined) return undefined;
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(raw)) return null;
+  const value = Number(raw);
+  return Number.isSafeInteger(value) && value >= least ? value : null;
+}

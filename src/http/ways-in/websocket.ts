@@ -1,0 +1,92 @@
+/**
+ * `GET /socket/websocket`: the Phoenix socket endpoint (Phoenix.Socket's connect/3). It verifies
+ * everything before any Durable Object is touched: an upgrade, an allowed Origin, a protocol version it
+ * speaks, a valid room name if there is one, and a valid, unexpired, unrevoked token. Only then does it
+ * hand the socket on, passing the verified identity in a request of its own making:
+ * - with `room=ROOM`, to that room's Durable Object: the direct, hibernating path;
+ * - without `room`, to a new SocketSession, which joins any number of `room:NAME` topics for the client
+ *   (Phoenix's one socket for many topics).
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { User } from "../../db/users";
+import { admissionRequest } from "../../realtime/access/admission";
+import { SERIALIZER_VERSION } from "../../realtime/phoenix/protocol";
+import type { SlotHolder } from "../../realtime/user-sockets/user-sockets";
+import { isRoomName } from "../../shared/rooms";
+import type { AppEnv } from "../env";
+import { checkOrigin, checkToken, handOverWithSlot, type Refusal, socketGrant } from "./checks";
+import { readSocketCredentials } from "./credentials";
+
+export const SOCKET_PATH = "/socket/websocket";
+
+export const socketRoutes = new Hono<AppEnv>();
+
+socketRoutes.get(SOCKET_PATH, async (c) => {
+  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
+    throw refusal(426, "This is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket).", {
+      Upgrade: "websocket",
+    });
+  }
+  const badOrigin = checkOrigin(c, "open sockets");
+  if (badOrigin) throw refused(badOrigin);
+  const room = c.req.query("room");
+  if (room !== undefined && !isRoomName(room)) {
+    throw refusal(400, "Invalid room: room names are 1 to 64 of A-Z a-z 0-9 _ -.");
+  }
+  const vsn = c.req.query("vsn");
+  if (vsn !== undefined && vsn !== SERIALIZER_VERSION) {
+    throw refusal(400, `Unsupported vsn ${vsn}: pyre speaks the Phoenix V2 JSON serializer (vsn=2.0.0).`);
+  }
+
+  const credentials = readSocketCredentials(c.req.raw);
+  if (!credentials.ok) throw refusal(403, `Invalid token: ${credentials.problem}.`);
+  const verified = await checkToken(c, credentials.token, "authToken or params.token");
+  if (!verified.ok) throw refused(verified.refusal);
+  const { user, expiresAt } = verified;
+  const { phoenixSubprotocol } = credentials;
+
+  if (room === undefined) {
+    const sessions = c.env.SESSIONS;
+    const id = sessions.newUniqueId();
+    return admit(c.env, user, `session:${id.toString()}`, (slot) =>
+      sessions.get(id).fetch(admissionRequest(socketGrant(user, expiresAt, slot, phoenixSubprotocol))),
+    );
+  }
+  const rooms = c.env.ROOMS;
+  return admit(c.env, user, `room:${room}`, (slot) =>
+    rooms
+      .get(rooms.idFromName(room))
+      .fetch(admissionRequest({ room, ...socketGrant(user, expiresAt, slot, phoenixSubprotocol) })),
+  );
+});
+
+/** Hands the socket to `holder` with one of the user's slots; the slot comes back unless it upgraded (101). */
+async function admit(
+  env: Env,
+  user: User,
+  holder: SlotHolder,
+  handOver: (slot: string) => Promise<Response>,
+): Promise<Response> {
+  const admitted = await handOverWithSlot(
+    env,
+    user,
+    holder,
+    `GET ${SOCKET_PATH}`,
+    handOver,
+    (response) => response.status === 101,
+  );
+  if (!admitted.ok) throw refused(admitted.refusal);
+  return admitted.result;
+}
+
+function refused({ status, message }: Refusal): HTTPException {
+  return refusal(status, message);
+}
+
+/** Socket refusals are plain text: the client is a program, and the status code is what it acts on. */
+function refusal(status: 400 | 403 | 426 | 429, message: string, headers: Record<string, string> = {}): HTTPException {
+  return new HTTPException(status, {
+    res: new Response(message, { status, headers: { "Content-Type": "text/plain; charset=utf-8", ...headers } }),
+  });
+}

@@ -1,0 +1,70 @@
+/**
+ * The one way into a room: after the worker has verified the token and the Origin (and taken a socket
+ * slot for the user), it builds an admission request carrying only what the room needs. It is a fresh
+ * Request, never the client's, so no header a client sent can reach the room or pose as an identity.
+ */
+import { isMember, isTokenGrant, type Member, type TokenGrant } from "../room/connection";
+
+const ADMISSION_HEADER = "x-pyre-admission";
+
+export interface Admission {
+  room: string;
+  user: Member;
+  token: TokenGrant;
+  /** The user's socket slot, which the room gives back when the socket ends; null for a relayed socket. */
+  slot: string | null;
+  /** The client offered Phoenix's `phoenix` subprotocol (authToken); the room must select it. */
+  phoenixSubprotocol: boolean;
+}
+
+/**
+ * The same terms without a room: what the worker hands a socket session (socket-session.ts), which then
+ * admits itself to each room its client joins.
+ */
+export type SocketGrant = Omit<Admission, "room">;
+
+export function admissionRequest(admission: Admission | SocketGrant): Request {
+  return new Request("https://room.internal/socket", {
+    headers: { Upgrade: "websocket", [ADMISSION_HEADER]: JSON.stringify(admission) },
+  });
+}
+
+export function readAdmission(request: Request): Admission | undefined {
+  const value = readHeader(request);
+  if (value === undefined || typeof value.room !== "string") return undefined;
+  const grant = toGrant(value);
+  return grant && { room: value.room, ...grant };
+}
+
+export function readSocketGrant(request: Request): SocketGrant | undefined {
+  const value = readHeader(request);
+  return value === undefined ? undefined : toGrant(value);
+}
+
+function readHeader(request: Request): Partial<Admission> | undefined {
+  const header = request.headers.get(ADMISSION_HEADER);
+  if (header === null) return undefined;
+  try {
+    const value: unknown = JSON.parse(header);
+    return typeof value === "object" && value !== null ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function toGrant(value: Partial<Admission>): SocketGrant | undefined {
+  if (
+    !isMember(value.user) ||
+    !isTokenGrant(value.token) ||
+    (value.slot !== null && typeof value.slot !== "string") ||
+    typeof value.phoenixSubprotocol !== "boolean"
+  ) {
+    return undefined;
+  }
+  return {
+    user: { id: value.user.id, username: value.user.username },
+    token: { generation: value.token.generation, expiresAt: value.token.expiresAt },
+    slot: value.slot,
+    phoenixSubprotocol: value.phoenixSubprotocol,
+  };
+}

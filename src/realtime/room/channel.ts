@@ -1,0 +1,267 @@
+/**
+ * The room channel (a Phoenix.Channel for topic `room:ROOM`): `join`, `after_join`, `handle_in`,
+ * `handle_out` and `terminate`.
+ *
+ * Plain functions over the {@link RoomServices} the Durable Object provides (history, the post log,
+ * presence, limits, fan-out); they never touch a WebSocket directly. The socket layer (socket.ts) routes
+ * frames here and sends what these return.
+ */
+import { mentions } from "../../shared/mentions";
+import { checkClientId, checkMessage, type Post } from "../../shared/post";
+import {
+  CATCH_UP_LIMIT,
+  type JoinResponse,
+  RECENT_POSTS_LIMIT,
+  RoomErrorReason,
+  RoomEvent,
+  type TypingPayload,
+} from "../../shared/room-contract";
+import { error, isBinary, ok, type Payload, type Reply } from "../phoenix/protocol";
+import { encodePush } from "../phoenix/serializer";
+import type { Connection, ConnectionState, PresenceEntry } from "./connection";
+import type { Delivery } from "./fanout";
+import type { Confirmation, PostLog } from "./post-log";
+import type { Presence } from "./presence";
+import type { PostRateLimits } from "./rate-limit";
+import type { RecentHistory } from "./recent-posts";
+import type { TypingThrottle } from "./typing";
+
+export interface RoomServices {
+  readonly room: string;
+  readonly topic: string;
+  /** The newest posts, in memory. */
+  readonly recent: RecentHistory;
+  /** Where posts are stored first and numbered, and from where they go to D1. */
+  readonly postLog: PostLog;
+  readonly rateLimits: PostRateLimits;
+  readonly typing: TypingThrottle;
+  readonly presence: Presence;
+  /** A page of history from D1 and the log, for catch-ups from further back than memory holds. */
+  page(query: { after?: number; before?: number; limit: number }): Promise<Post[]>;
+  /** A stored post, in id order: into the recent history, then to every member. */
+  announce(post: Post): void;
+  /** Sends an event to every joined member, each as {@link handleOut} decides. */
+  broadcast(event: string, payload: object): void;
+  log(where: string, problem: unknown): void;
+}
+
+/** Why a member's socket must end: its token no longer holds. */
+export type SessionEnd = "token revoked" | "token expired";
+
+export interface ChannelResult {
+  reply: Reply;
+  /** Set when the socket must be closed after the reply (Phoenix would `disconnect` it). */
+  endSession?: SessionEnd;
+}
+
+/**
+ * A join that may go ahead carries a `snapshot` to take at the very moment the member is subscribed, so
+ * no post can fall between the history in the reply and the first broadcast the member receives.
+ */
+export type JoinPlan =
+  | ({ ok: false } & ChannelResult)
+  | { ok: true; mentionsOnly: boolean; snapshot: () => JoinResponse };
+
+export async function join(
+  params: Payload | ArrayBuffer,
+  member: Readonly<ConnectionState>,
+  services: RoomServices,
+): Promise<JoinPlan> {
+  if (isBinary(params)) return { ok: false, reply: invalid({ params: "must be a JSON object, not binary" }) };
+  const errors: Record<string, string> = {};
+  const rawMentionsOnly = params.mentions_only ?? false;
+  if (typeof rawMentionsOnly !== "boolean") errors.mentions_only = "must be true or false";
+  const rawLastSeenId = params.last_seen_id ?? null;
+  if (rawLastSeenId !== null && !isPostId(rawLastSeenId)) errors.last_seen_id = "must be a non-negative integer";
+  if (Object.keys(errors).length > 0) return { ok: false, reply: invalid(errors) };
+  const mentionsOnly = rawMentionsOnly === true;
+  const lastSeenId = isPostId(rawLastSeenId) ? rawLastSeenId : null;
+  // Revocation reaches the room as it happens (user-sockets.ts), so only expiry is left to check here.
+  if (isExpired(member)) return { ok: false, ...endSession("token expired") };
+
+  try {
+    await services.recent.ready();
+    if (lastSeenId === null) {
+      return {
+        ok: true,
+        mentionsOnly,
+        snapshot: () => ({ posts: services.recent.newest(RECENT_POSTS_LIMIT), has_more: false }),
+      };
+    }
+    if (services.recent.after(lastSeenId) !== undefined) {
+      // Memory may have moved past `lastSeenId` by subscription time; then the client pages over HTTP.
+      return { ok: true, mentionsOnly, snapshot: () => catchUpFrom(services.recent.after(lastSeenId)) };
+    }
+    // Memory does not reach back that far, so more posts were missed than a reply holds: the oldest of
+    // them, and the client pages on from there (live posts arrive meanwhile, deduplicated by id).
+    const oldest = await services.page({ after: lastSeenId, limit: CATCH_UP_LIMIT });
+    return { ok: true, mentionsOnly, snapshot: () => ({ posts: oldest, has_more: true }) };
+  } catch (problem) {
+    services.log("RoomChannel:join", problem);
+    return { ok: false, reply: error(RoomErrorReason.unavailable) };
+  }
+}
+
+function catchUpFrom(posts: Post[] | undefined): JoinResponse {
+  if (!posts) return { posts: [], has_more: true };
+  return { posts: posts.slice(0, CATCH_UP_LIMIT), has_more: posts.length > CATCH_UP_LIMIT };
+}
+
+/** Phoenix's `after_join`: tells the joiner who is here, then tells everyone about the joiner. */
+export function afterJoin(connection: Connection, services: RoomServices): void {
+  const { joinRef, user } = connection.state;
+  if (joinRef === null) return;
+  const presence: PresenceEntry = { phxRef: newPresenceRef(), onlineAt: new Date().toISOString() };
+  connection.update({ presence });
+  connection.send(encodePush(joinRef, services.topic, RoomEvent.presenceState, services.presence.stateJson()));
+  services.presence.track(String(user.id), presenceMeta(user.username, presence));
+}
+
+/** Phoenix's `terminate`: the join is over (leave, rejoin, close). */
+export function terminate(connection: Connection, services: RoomServices): void {
+  const { presence, user } = connection.state;
+  if (presence) services.presence.untrack(String(user.id), presenceMeta(user.username, presence));
+}
+
+export function presenceMeta(username: string, entry: PresenceEntry) {
+  return { username, online_at: entry.onlineAt, phx_ref: entry.phxRef };
+}
+
+/**
+ * Phoenix's `handle_in`. A post's reply waits for D1 (group commit), so it comes back as a promise; the
+ * socket does not wait for it before handling the member's next frame.
+ */
+export function handleIn(
+  event: string,
+  payload: Payload | ArrayBuffer,
+  connection: Connection,
+  services: RoomServices,
+): ChannelResult | Promise<ChannelResult> {
+  switch (event) {
+    case RoomEvent.newPost:
+      return newPost(payload, connection, services);
+    case RoomEvent.typing:
+      return typing(connection, services);
+    default:
+      return { reply: error(RoomErrorReason.unknownEvent, { event }) };
+  }
+}
+
+function newPost(
+  payload: Payload | ArrayBuffer,
+  connection: Connection,
+  services: RoomServices,
+): ChannelResult | Promise<ChannelResult> {
+  if (isBinary(payload)) return { reply: invalid({ message: "must be text, not binary" }) };
+  const message = checkMessage(payload.message);
+  const clientId = checkClientId(payload.client_id);
+  if (!message.ok || !clientId.ok) {
+    const errors: Record<string, string> = {};
+    if (!message.ok) errors.message = message.error;
+    if (!clientId.ok) errors.client_id = clientId.error;
+    return { reply: invalid(errors) };
+  }
+  const member = connection.state;
+  if (isExpired(member)) return endSession("token expired");
+  const allowed = services.rateLimits.take(connection);
+  if (!allowed.ok) {
+    return { reply: error(RoomErrorReason.rateLimited, { retry_after_ms: allowed.retryAfterMs }) };
+  }
+  return storeAndConfirm(connection, message.value, clientId.value, services);
+}
+
+/**
+ * Stores the post in the room's log and broadcasts it at once (fan-out never waits for D1), then answers
+ * the poster once D1 has it. A retried `client_id` is answered with the original and broadcast no more.
+ */
+async function storeAndConfirm(
+  connection: Connection,
+  message: string,
+  clientId: string | null,
+  services: RoomServices,
+): Promise<ChannelResult> {
+  try {
+    await services.postLog.ready();
+  } catch (problem) {
+    services.log("RoomChannel:handle_in new_post", problem);
+    return { reply: error(RoomErrorReason.unavailable) };
+  }
+  // Closed or revoked while the room got ready: the post must not be stored for a member who is gone.
+  if (connection.gone) return { reply: error(RoomErrorReason.unavailable) };
+  const { user } = connection.state;
+  const appended = services.postLog.append({ user, message, clientId, insertedAt: new Date() });
+  if (appended.kind === "stored") {
+    services.announce(appended.post);
+    return answerConfirmation(await services.postLog.confirmed(appended.post));
+  }
+  // A retry: the original, from the log or, once the log has let it go, from D1 (which has it by then).
+  let original = appended.post;
+  try {
+    original ??= (await services.page({ after: appended.seq - 1, limit: 1 }))[0];
+  } catch (problem) {
+    services.log("RoomChannel:handle_in new_post (retry)", problem);
+  }
+  if (original?.id !== appended.seq) return { reply: error(RoomErrorReason.unavailable) };
+  return answerConfirmation(await services.postLog.confirmed(original));
+}
+
+function answerConfirmation(confirmation: Confirmation): ChannelResult {
+  switch (confirmation.kind) {
+    case "in D1":
+      return { reply: ok(confirmation.post) };
+    case "unavailable":
+      return { reply: error(RoomErrorReason.unavailable) };
+    case "gone":
+      return endSession("token revoked");
+  }
+}
+
+function typing(connection: Connection, services: RoomServices): ChannelResult {
+  const member = connection.state;
+  if (isExpired(member)) return endSession("token expired");
+  if (services.typing.shouldRelay(connection.ws)) {
+    services.broadcast(RoomEvent.typing, { user: member.user } satisfies TypingPayload);
+  }
+  return { reply: ok() };
+}
+
+/**
+ * Phoenix's intercept + `handle_out`: how each member receives an event. A member who joined with
+ * `mentions_only` gets only the posts that mention them, as a push from their own channel; typing goes to
+ * everyone but the typist's own sockets.
+ */
+export function handleOut(event: string, payload: object, member: Readonly<ConnectionState>): Delivery {
+  switch (event) {
+    case RoomEvent.newPost:
+      if (!member.mentionsOnly) return "broadcast";
+      return mentions((payload as Post).message, member.user.username) ? "push" : "skip";
+    case RoomEvent.typing:
+      return (payload as TypingPayload).user.id === member.user.id ? "skip" : "broadcast";
+    default:
+      return "broadcast";
+  }
+}
+
+function isExpired(member: Readonly<ConnectionState>): boolean {
+  return Date.now() >= member.token.expiresAt;
+}
+
+function endSession(reason: SessionEnd): ChannelResult {
+  return { reply: error(RoomErrorReason.unauthorized, { detail: reason }), endSession: reason };
+}
+
+function invalid(errors: Record<string, string>): Reply {
+  return error(RoomErrorReason.invalid, { errors });
+}
+
+function isPostId(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** Like Phoenix's refs: unique enough to tell metas apart, short enough to send to every member. */
+function newPresenceRef(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(9));
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_");
+}

@@ -1,0 +1,148 @@
+/**
+ * One member's connection to a room: the hibernatable WebSocket plus what the room knows about it.
+ *
+ * All of that state lives in the socket's attachment (merge-written on every change), so a room that was
+ * evicted from memory and woken by the next frame rebuilds every connection from `getWebSockets()` and
+ * loses nothing: membership, join, mention filter, presence and the poster's rate-limit bucket (the
+ * workers-chat-demo idiom).
+ */
+
+import { closeQuietly, sendQuietly } from "../phoenix/transport";
+import type { BucketState } from "./rate-limit";
+
+export interface Member {
+  id: number;
+  username: string;
+}
+
+/** What the verified token granted: revoked when the user's generation moves on, over at `expiresAt`. */
+export interface TokenGrant {
+  generation: number;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+}
+
+/** This join's entry in the room's presence. */
+export interface PresenceEntry {
+  phxRef: string;
+  /** ISO 8601. */
+  onlineAt: string;
+}
+
+export interface ConnectionState {
+  room: string;
+  user: Member;
+  token: TokenGrant;
+  /** The user's socket slot (see user-sockets.ts), released when this socket ends; null for relayed sockets. */
+  slot: string | null;
+  /** The join_ref of the current join of the room's topic; null while not joined. */
+  joinRef: string | null;
+  /** Joined with `mentions_only: true`: receives only posts that mention `user.username`. */
+  mentionsOnly: boolean;
+  /** Set while joined. */
+  presence: PresenceEntry | null;
+  /** The user's post bucket as of this socket's last post, so rate limits survive an eviction. */
+  postBucket: BucketState | null;
+}
+
+export class Connection {
+  #state: ConnectionState;
+  /** This socket's messages, handled one after another (see socket.ts); never persisted. */
+  #inbox: Promise<void> = Promise.resolve();
+  #gone = false;
+
+  private constructor(
+    readonly ws: WebSocket,
+    state: ConnectionState,
+  ) {
+    this.#state = state;
+  }
+
+  /** A new socket: writes its first attachment. */
+  static open(ws: WebSocket, fields: Pick<ConnectionState, "room" | "user" | "token" | "slot">): Connection {
+    const connection = new Connection(ws, {
+      room: fields.room,
+      user: fields.user,
+      token: fields.token,
+      slot: fields.slot,
+      joinRef: null,
+      mentionsOnly: false,
+      presence: null,
+      postBucket: null,
+    });
+    ws.serializeAttachment(connection.#state);
+    return connection;
+  }
+
+  /** A socket accepted earlier, maybe by an instance that has since been evicted. */
+  static restore(ws: WebSocket): Connection | undefined {
+    const state: unknown = ws.deserializeAttachment();
+    return isConnectionState(state) ? new Connection(ws, state) : undefined;
+  }
+
+  get state(): Readonly<ConnectionState> {
+    return this.#state;
+  }
+
+  get joined(): boolean {
+    return this.#state.joinRef !== null;
+  }
+
+  /**
+   * The room has let go of this socket (closed, dropped, revoked). Work that was waiting (a join reading
+   * D1, frames queued behind it) must then do nothing: it would act for a member who is no longer here.
+   */
+  get gone(): boolean {
+    return this.#gone;
+  }
+
+  markGone(): void {
+    this.#gone = true;
+  }
+
+  /** Written to the attachment first: a state the runtime refuses (too large) never becomes this socket's. */
+  update(patch: Partial<ConnectionState>): void {
+    const next = { ...this.#state, ...patch };
+    this.ws.serializeAttachment(next);
+    this.#state = next;
+  }
+
+  /** Runs `task` after every task queued before it on this socket; a failure does not stop the ones after. */
+  serially(task: () => Promise<void>): Promise<void> {
+    const result = this.#inbox.then(task);
+    this.#inbox = result.catch(() => undefined);
+    return result;
+  }
+
+  send(text: string): boolean {
+    return sendQuietly(this.ws, text);
+  }
+
+  close(code: number, reason: string): void {
+    closeQuietly(this.ws, code, reason);
+  }
+}
+
+export function isMember(value: unknown): value is Member {
+  const member = value as Partial<Member> | null;
+  return typeof member?.id === "number" && typeof member.username === "string";
+}
+
+export function isTokenGrant(value: unknown): value is TokenGrant {
+  const grant = value as Partial<TokenGrant> | null;
+  return typeof grant?.generation === "number" && typeof grant.expiresAt === "number";
+}
+
+function isConnectionState(value: unknown): value is ConnectionState {
+  const state = value as Partial<ConnectionState> | null;
+  return (
+    typeof state?.room === "string" &&
+    isMember(state.user) &&
+    isTokenGrant(state.token) &&
+    (state.slot === null || typeof state.slot === "string") &&
+    (state.joinRef === null || typeof state.joinRef === "string") &&
+    typeof state.mentionsOnly === "boolean" &&
+    (state.presence === null || typeof state.presence?.phxRef === "string") &&
+    (state.postBucket === null || typeof state.postBucket?.tokens === "number")
+  );
+}

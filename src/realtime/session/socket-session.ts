@@ -1,0 +1,353 @@
+/**
+ * SocketSession: the Durable Object behind a socket that is not bound to one room (Phoenix's
+ * transport-independent socket process). One serves either
+ * - a multiplexed WebSocket (`/socket/websocket` without `room`): it accepts the client's socket itself,
+ *   hibernatable, and answers heartbeats without waking while no room is joined; or
+ * - a LongPoll session (`/socket/longpoll`): RPCs from the worker hand it the client's POSTed frames
+ *   (`publish`) and take what its rooms sent (`poll`, held up to the window, Phoenix's `window_ms`).
+ *
+ * Either way the relay (relay.ts) joins rooms for the client, one upstream socket per topic (upstream.ts),
+ * and the rooms do everything else. The session holds the user's one socket slot (UserSockets, holder
+ * `session:ID`) and gives it back when it ends; logout ends it like any socket (4001 on a WebSocket; the
+ * next poll answers 403). A long-poll session nobody polls for the idle time (30 s) ends and leaves its
+ * rooms. Its upstream sockets keep a session in memory while it holds any room: that is its cost, see
+ * README "When to use which".
+ */
+import { DurableObject } from "cloudflare:workers";
+import { configOf } from "../../config";
+import { logError } from "../../log";
+import { HEARTBEAT_FRAME, HEARTBEAT_REPLY } from "../../shared/heartbeat";
+import { SESSION_ENDED_CLOSE_CODE } from "../../shared/room-contract";
+import { readSocketGrant, type SocketGrant } from "../access/admission";
+import { isRevoked, rememberRevocation } from "../access/remembered-revocations";
+import { CloseCode, closeQuietly, sendQuietly } from "../phoenix/transport";
+import { releaseSlot, type SocketHolder } from "../user-sockets/user-sockets";
+import { PollBuffer } from "./poll-buffer";
+import { Relay } from "./relay";
+
+/** How a long-poll session that is over answers: 403 ends the client, 410 makes it start over and rejoin. */
+export type EndedAnswer =
+  /** Ended by logout, a password change or an expired token. */
+  | { status: 403 }
+  /** Over (idle, outbox overflow, a bad frame) or never known here. */
+  | { status: 410 };
+
+/** A poll's answer; the worker wraps it as Phoenix's `{status, token, messages}` JSON. */
+export type PollAnswer = { status: 200; messages: string[] } | { status: 204 } | EndedAnswer;
+
+/** A publish's answer: 400 when a frame could not be decoded (the session ends, as a WebSocket closes). */
+export type PublishAnswer = { status: 200 } | { status: 400; error: string } | EndedAnswer;
+
+/** The outbox bound: about a minute of a busy room; a client that falls further behind starts over. */
+export const POLL_BUFFER_LIMITS = { maxFrames: 1_000, maxChars: 4 * 1024 * 1024 };
+
+type Ending = "revoked" | "gone";
+
+interface WebSocketTransport {
+  kind: "websocket";
+  ws: WebSocket;
+}
+
+interface LongPollTransport {
+  kind: "longpoll";
+  buffer: PollBuffer;
+  lastPollAt: number;
+}
+
+interface Live {
+  grant: SocketGrant;
+  relay: Relay;
+  transport: WebSocketTransport | LongPollTransport;
+}
+
+/** The client WebSocket's attachment: enough to carry on after hibernation. */
+interface ClientAttachment {
+  grant: SocketGrant;
+  /** The relay held room connections; they cannot survive the session leaving memory. */
+  relaying: boolean;
+}
+
+/** Storage keys. Only what must outlive memory is stored: why a long-poll session ended, and revocations. */
+const ENDED_KEY = "ended";
+/** How long an ended long-poll session remembers why, so a client still polling hears 403 rather than 410. */
+const REMEMBER_ENDING_MS = 60_000;
+
+export class SocketSession extends DurableObject<Env> implements SocketHolder {
+  #live: Live | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    // pyre's own client heartbeats with one constant frame; the runtime answers it without waking us.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT_FRAME, HEARTBEAT_REPLY));
+  }
+
+  // The multiplexed WebSocket.
+
+  override async fetch(request: Request): Promise<Response> {
+    try {
+      if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+        return new Response("A socket session only accepts WebSocket upgrades", { status: 426 });
+      }
+      const grant = readSocketGrant(request);
+      if (!grant) return new Response("Not an admission from the socket endpoint", { status: 400 });
+      if (this.#live || this.ctx.getWebSockets().length > 0) {
+        return new Response("This socket session is already in use", { status: 409 });
+      }
+      if (this.#revoked(grant)) {
+        this.#forgetUnopened();
+        return new Response("Token revoked: reload the page to get a fresh one.", { status: 403 });
+      }
+      const { 0: client, 1: server } = new WebSocketPair();
+      this.ctx.acceptWebSocket(server);
+      server.serializeAttachment({ grant, relaying: false } satisfies ClientAttachment);
+      this.#live = this.#start(grant, { kind: "websocket", ws: server });
+      const headers = grant.phoenixSubprotocol ? { "Sec-WebSocket-Protocol": "phoenix" } : undefined;
+      return new Response(null, { status: 101, webSocket: client, headers });
+    } catch (problem) {
+      this.#log("SocketSession:fetch", problem);
+      return new Response("The socket session could not accept the connection", { status: 500 });
+    }
+  }
+
+  override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+    try {
+      const live = this.#liveFor(ws);
+      if (!live) return;
+      const verdict = live.relay.receive(raw);
+      if (!verdict.ok) this.#end(live, "gone", verdict.code, verdict.reason);
+    } catch (problem) {
+      this.#log("SocketSession:webSocketMessage", problem);
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    try {
+      this.#clientGone(ws);
+      closeQuietly(ws, code, reason); // completes the closing handshake
+    } catch (problem) {
+      this.#log("SocketSession:webSocketClose", problem);
+    }
+  }
+
+  override async webSocketError(ws: WebSocket, problem: unknown): Promise<void> {
+    this.#log("SocketSession:webSocketError", problem);
+    try {
+      this.#clientGone(ws);
+    } catch (cleanupProblem) {
+      this.#log("SocketSession:webSocketError cleanup", cleanupProblem);
+    }
+  }
+
+  // LongPoll.
+
+  /** Starts a long-poll session for `grant`; false if its token was revoked on the way here. */
+  async openLongPoll(grant: SocketGrant): Promise<boolean> {
+    if (this.#live || this.ctx.storage.kv.get(ENDED_KEY) !== undefined) return false;
+    if (this.#revoked(grant)) {
+      this.#forgetUnopened();
+      return false;
+    }
+    const transport: LongPollTransport = {
+      kind: "longpoll",
+      buffer: new PollBuffer(POLL_BUFFER_LIMITS),
+      lastPollAt: Date.now(),
+    };
+    this.#live = this.#start(grant, transport);
+    await this.ctx.storage.setAlarm(Date.now() + configOf(this.env).longPoll.idleMs);
+    return true;
+  }
+
+  /** The frames waiting for the client, as soon as there are any, or none after the window. */
+  async poll(): Promise<PollAnswer> {
+    const live = this.#live;
+    if (live?.transport.kind !== "longpoll") return this.#endedAnswer();
+    const transport = live.transport;
+    const frames = await transport.buffer.take(configOf(this.env).longPoll.windowMs);
+    transport.lastPollAt = Date.now();
+    if (this.#live !== live) return this.#endedAnswer();
+    return frames.length > 0 ? { status: 200, messages: frames } : { status: 204 };
+  }
+
+  /** The client's frames, in order, through the relay; their answers arrive by `poll`. */
+  async publish(frames: Array<string | ArrayBuffer>): Promise<PublishAnswer> {
+    const live = this.#live;
+    if (live?.transport.kind !== "longpoll") return this.#endedAnswer();
+    for (const frame of frames) {
+      const verdict = live.relay.receive(frame);
+      if (!verdict.ok) {
+        this.#end(live, "gone");
+        return { status: 400, error: `${verdict.reason}; the session has ended` };
+      }
+      if (this.#live !== live) return this.#endedAnswer();
+    }
+    return { status: 200 };
+  }
+
+  override async alarm(): Promise<void> {
+    const live = this.#live;
+    if (live?.transport.kind === "longpoll") {
+      const { buffer, lastPollAt } = live.transport;
+      const due = (buffer.waiting ? Date.now() : lastPollAt) + configOf(this.env).longPoll.idleMs;
+      if (Date.now() >= due) this.#end(live, "gone");
+      else await this.ctx.storage.setAlarm(due);
+      return;
+    }
+    if (!live) await this.ctx.storage.deleteAll();
+  }
+
+  // UserSockets.
+
+  /** RPC from UserSockets: the slot this session holds for `userId`, if it is live. */
+  async liveSlots(userId: number): Promise<string[]> {
+    const live = this.#live ?? this.#restore();
+    const slot = live?.grant.slot;
+    return live && live.grant.user.id === userId && slot ? [slot] : [];
+  }
+
+  /** RPC from UserSockets: the user logged out or changed password; ends this session if it is theirs. */
+  async endUserSockets(userId: number, validFrom: number): Promise<void> {
+    rememberRevocation(this.ctx.storage, userId, validFrom);
+    const live = this.#live ?? this.#restore();
+    if (live && live.grant.user.id === userId && live.grant.token.generation < validFrom) {
+      this.#end(live, "revoked", SESSION_ENDED_CLOSE_CODE, "token revoked");
+    }
+  }
+
+  #start(grant: SocketGrant, transport: Live["transport"]): Live {
+    const rooms = this.env.ROOMS;
+    const live: Live = {
+      grant,
+      transport,
+      relay: new Relay(grant, (room) => rooms.get(rooms.idFromName(room)), {
+        deliver: (frame) => this.#deliver(live, frame),
+        sessionEnded: (reason) => this.#end(live, "revoked", SESSION_ENDED_CLOSE_CODE, reason),
+        relayingChanged: (relaying) => {
+          if (transport.kind !== "websocket") return;
+          transport.ws.serializeAttachment({ grant, relaying } satisfies ClientAttachment);
+        },
+        log: (where, problem) => this.#log(where, problem),
+      }),
+    };
+    return live;
+  }
+
+  #deliver(live: Live, frame: string | ArrayBuffer): void {
+    if (this.#live !== live) return;
+    const { transport } = live;
+    if (transport.kind === "websocket") {
+      sendQuietly(transport.ws, frame);
+      return;
+    }
+    if (typeof frame !== "string") {
+      // Rooms send text only; LongPoll's JSON answer could not carry bytes anyway.
+      this.#log("SocketSession:deliver", new Error("dropped a binary frame for a long-poll client"));
+      return;
+    }
+    if (!transport.buffer.push(frame)) this.#end(live, "gone");
+  }
+
+  /**
+   * Ends the session once: leaves every room, closes the client's WebSocket (with `code`) or answers the
+   * held poll, and gives the user's slot back.
+   */
+  #end(live: Live, ending: Ending, code = 1000, reason = "session ended"): void {
+    if (this.#live !== live) return;
+    this.#live = undefined;
+    live.relay.end(reason);
+    const { transport, grant } = live;
+    if (transport.kind === "websocket") {
+      dropGrant(transport.ws);
+      closeQuietly(transport.ws, code, reason);
+      void this.ctx.storage.deleteAll().catch((problem) => this.#log("SocketSession:forget", problem));
+    } else {
+      this.ctx.storage.kv.put(ENDED_KEY, ending);
+      transport.buffer.clear();
+      void this.ctx.storage
+        .setAlarm(Date.now() + REMEMBER_ENDING_MS)
+        .catch((problem) => this.#log("SocketSession:remember ending", problem));
+    }
+    this.#release(grant);
+  }
+
+  /** The client's WebSocket closed: the session ends; if it was hibernating, its slot is still given back. */
+  #clientGone(ws: WebSocket): void {
+    const live = this.#live;
+    if (live?.transport.kind === "websocket" && live.transport.ws === ws) {
+      this.#end(live, "gone");
+      return;
+    }
+    const grant = (ws.deserializeAttachment() as ClientAttachment | null)?.grant;
+    if (grant) this.#release(grant);
+    void this.ctx.storage.deleteAll().catch((problem) => this.#log("SocketSession:forget", problem));
+  }
+
+  /**
+   * A session refused before it opened (revoked on the way here) may still have stored that revocation:
+   * its id is used once, so nothing else would ever clear it.
+   */
+  #forgetUnopened(): void {
+    void this.ctx.storage.deleteAll().catch((problem) => this.#log("SocketSession:forget", problem));
+  }
+
+  #release(grant: SocketGrant): void {
+    if (grant.slot) void releaseSlot(this.env, grant.user.id, grant.slot, "SocketSession");
+  }
+
+  #endedAnswer(): EndedAnswer {
+    return this.ctx.storage.kv.get(ENDED_KEY) === "revoked" ? { status: 403 } : { status: 410 };
+  }
+
+  #revoked(grant: SocketGrant): boolean {
+    return isRevoked(this.ctx.storage, grant.user.id, grant.token.generation);
+  }
+
+  /**
+   * The live session of `ws`, rebuilt from its attachment if the session hibernated. A socket that is
+   * closing belongs to a session that has ended, and never starts one again.
+   */
+  #liveFor(ws: WebSocket): Live | undefined {
+    if (this.#live?.transport.kind === "websocket" && this.#live.transport.ws === ws) return this.#live;
+    if (this.#live || ws.readyState !== WebSocket.READY_STATE_OPEN) return undefined;
+    const attachment = ws.deserializeAttachment() as ClientAttachment | null;
+    if (!attachment?.grant) {
+      closeQuietly(ws, CloseCode.internalError, "lost session state; reconnect");
+      return undefined;
+    }
+    if (this.#revoked(attachment.grant)) {
+      this.#release(attachment.grant);
+      dropGrant(ws);
+      closeQuietly(ws, SESSION_ENDED_CLOSE_CODE, "token revoked");
+      return undefined;
+    }
+    const live = this.#start(attachment.grant, { kind: "websocket", ws });
+    this.#live = live;
+    if (attachment.relaying) {
+      // Its room connections are gone with the memory that held them: start over with a fresh socket.
+      this.#end(live, "gone", CloseCode.internalError, "session lost its rooms; reconnect");
+      return undefined;
+    }
+    return live;
+  }
+
+  /** After hibernation: the session of the client WebSocket this object still holds, if any. */
+  #restore(): Live | undefined {
+    const [ws] = this.ctx.getWebSockets();
+    return ws ? this.#liveFor(ws) : undefined;
+  }
+
+  #log(where: string, problem: unknown): void {
+    logError(`${where} (session ${this.ctx.id.toString()})`, problem);
+  }
+}
+
+/**
+ * Called where the session gives the slot back itself before closing the client's socket: the close that
+ * answers ours then finds no grant, and does not give it back a second time.
+ */
+function dropGrant(ws: WebSocket): void {
+  try {
+    ws.serializeAttachment(null);
+  } catch {
+    // A socket already closed sends no answering close.
+  }
+}

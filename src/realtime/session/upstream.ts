@@ -1,0 +1,173 @@
+/**
+ * One topic of a socket session (socket-session.ts): a WebSocket from the session to that topic's room,
+ * which admits it like any member, through the same admission a room-bound socket gets, but without a
+ * slot of its own (the session holds the user's one slot). The room therefore counts it as a member,
+ * sends it its join replies, presence and broadcasts, and does all the fan-out; this side only relays.
+ *
+ * Frames go both ways verbatim. Of the room's frames, only replies and `phx_close` are read, and only to
+ * know when the topic is no longer joined and nothing is left to answer: then this socket is closed and
+ * the room forgets the member. Broadcasts and pushes (no ref) are passed on without being parsed.
+ */
+import { SESSION_ENDED_CLOSE_CODE } from "../../shared/room-contract";
+import { admissionRequest, type SocketGrant } from "../access/admission";
+import { type Message, PhoenixEvent } from "../phoenix/protocol";
+import { closeQuietly, sendQuietly } from "../phoenix/transport";
+
+export interface UpstreamEvents {
+  /** A frame from the room, for the client, as the room sent it. */
+  fromRoom(frame: string | ArrayBuffer): void;
+  /** The room ended the user's session: it closed with 4001, or refused the admission as revoked. */
+  sessionEnded(reason: string): void;
+  /** The upstream is closed, whatever the cause; it takes no more frames. */
+  gone(upstream: Upstream): void;
+  log(where: string, problem: unknown): void;
+}
+
+/** Something that admits sockets: the room's Durable Object stub. */
+export interface RoomEndpoint {
+  fetch(request: Request): Promise<Response>;
+}
+
+/** Frames whose ref is null (`[join_ref, null, ...`): pushes and broadcasts, which need no reading. */
+const WITHOUT_REF = /^\[(?:null|"(?:[^"\\]|\\.)*"),null,/;
+
+/** What the client is told when its room connection fails, so phoenix.js rejoins (Phoenix's phx_error). */
+export const ROOM_LOST_REASON = "room connection lost";
+
+export class Upstream {
+  /** Set once the room has accepted the socket. */
+  #ws: WebSocket | undefined;
+  #closed = false;
+  /** Client frames that arrived before the room accepted the socket, sent in order once it has. */
+  #queue: Array<string | ArrayBuffer> = [];
+  /** The join_ref of the client's latest phx_join on this topic; null once it has left. */
+  #clientJoinRef: string | null = null;
+  /** The join the room confirmed; null while the topic is not joined. */
+  #joinedRef: string | null = null;
+  /** Refs the room has yet to answer, and which of them are joins. */
+  readonly #unanswered = new Set<string>();
+  readonly #joins = new Set<string>();
+
+  constructor(
+    readonly topic: string,
+    readonly room: string,
+    private readonly grant: SocketGrant,
+    private readonly endpoint: RoomEndpoint,
+    private readonly events: UpstreamEvents,
+  ) {}
+
+  /** Asks the room to admit this socket; frames forwarded meanwhile wait for it. */
+  open(): void {
+    void this.#connect().catch((problem) => {
+      this.events.log("Upstream:connect", problem);
+      this.#fail();
+    });
+  }
+
+  /** Forwards a client frame for this topic, the client's own text or bytes. */
+  forward(message: Message, raw: string | ArrayBuffer): void {
+    if (this.#closed) return;
+    const { ref, joinRef, event } = message;
+    if (event === PhoenixEvent.join) {
+      this.#clientJoinRef = joinRef ?? ref;
+      // A join without a ref gets no reply to watch for, so it counts as joined.
+      if (ref === null) this.#joinedRef = this.#clientJoinRef;
+      else this.#joins.add(ref);
+    } else if (event === PhoenixEvent.leave && (joinRef === null || joinRef === this.#clientJoinRef)) {
+      this.#clientJoinRef = null;
+    }
+    if (ref !== null) this.#unanswered.add(ref);
+    if (this.#ws) sendQuietly(this.#ws, raw);
+    else this.#queue.push(raw);
+  }
+
+  /** Leaves the room: the room sees the socket close and forgets the member (presence leave included). */
+  close(reason: string): void {
+    this.#end(1000, reason);
+  }
+
+  async #connect(): Promise<void> {
+    const response = await this.endpoint.fetch(
+      admissionRequest({ ...this.grant, room: this.room, slot: null, phoenixSubprotocol: false }),
+    );
+    const ws = response.webSocket;
+    if (response.status !== 101 || !ws) {
+      // The room refuses an admission with 403 only when the token's generation was revoked.
+      if (response.status === 403) this.#end(1011, "relay ended", () => this.events.sessionEnded("token revoked"));
+      else {
+        this.events.log("Upstream:connect", new Error(`room ${this.room} answered ${response.status}`));
+        this.#fail();
+      }
+      return;
+    }
+    ws.accept();
+    if (this.#closed) {
+      closeQuietly(ws, 1000, "session ended");
+      return;
+    }
+    ws.addEventListener("message", (event) => this.#fromRoom(event.data));
+    ws.addEventListener("close", (event) => this.#closedByRoom(event.code, event.reason));
+    ws.addEventListener("error", () => this.#fail());
+    this.#ws = ws;
+    for (const frame of this.#queue) sendQuietly(ws, frame);
+    this.#queue = [];
+  }
+
+  #fromRoom(frame: string | ArrayBuffer): void {
+    if (this.#closed) return;
+    this.events.fromRoom(frame);
+    if (typeof frame !== "string" || WITHOUT_REF.test(frame)) return;
+    this.#observe(frame);
+    if (this.#joinedRef === null && this.#unanswered.size === 0) this.close("left");
+  }
+
+  /** Notes what a reply or phx_close says about the join. */
+  #observe(frame: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(frame);
+    } catch {
+      return;
+    }
+    if (!Array.isArray(parsed)) return;
+    const [joinRef, ref, , event, payload] = parsed as [unknown, unknown, unknown, unknown, unknown];
+    if (event === PhoenixEvent.reply && typeof ref === "string") {
+      this.#unanswered.delete(ref);
+      if (this.#joins.delete(ref)) {
+        const ok = (payload as { status?: unknown } | null)?.status === "ok";
+        this.#joinedRef = ok && typeof joinRef === "string" ? joinRef : null;
+      }
+    } else if (event === PhoenixEvent.close && joinRef === this.#joinedRef) {
+      this.#joinedRef = null;
+    }
+  }
+
+  #closedByRoom(code: number, reason: string): void {
+    if (this.#closed) return;
+    if (code === SESSION_ENDED_CLOSE_CODE) {
+      this.#end(1011, "relay ended", () => this.events.sessionEnded(reason || "token revoked"));
+    } else this.#fail();
+  }
+
+  /** The room connection failed: the client's channel errors and rejoins (phoenix.js does on phx_error). */
+  #fail(): void {
+    this.#end(1011, "relay ended", () => {
+      const joinRef = this.#clientJoinRef;
+      if (joinRef !== null) {
+        this.events.fromRoom(
+          JSON.stringify([joinRef, joinRef, this.topic, PhoenixEvent.error, { reason: ROOM_LOST_REASON }]),
+        );
+      }
+    });
+  }
+
+  /** Closes once: no more frames either way, the room told with `code`, the relay told it is gone. */
+  #end(code: number, reason: string, then?: () => void): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    if (this.#ws) closeQuietly(this.#ws, code, reason);
+    this.events.gone(this);
+    then?.();
+  }
+}

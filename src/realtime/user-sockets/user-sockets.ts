@@ -1,0 +1,186 @@
+/**
+ * UserSockets: knows every socket a user has open, in any room (Phoenix's socket `id`, "users_socket:ID",
+ * through which an app disconnects all of a user's sockets). One Durable Object serves a block of
+ * {@link USERS_PER_OBJECT} users, so that a connect usually reaches an object that is already awake:
+ * creating one is the costliest step of a connect (about 13 ms in local workerd, a cold start in
+ * production), and each user's part of the work is a few rows.
+ *
+ * - It caps a user's concurrent sockets: the socket endpoint asks it for a slot before admitting a
+ *   socket, and the holder (the room, or a socket session) gives the slot back when the socket ends, so a
+ *   closed tab frees its place at once. Slots whose holder lost them without saying so (a crash, a deploy)
+ *   are found by asking the holders when the cap is reached.
+ * - It ends them: logging out or changing the password bumps the user's token generation and tells this
+ *   object, which tells every holder to close the user's sockets of older generations, listeners included,
+ *   and refuses slots for them from then on.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { configOf } from "../../config";
+import { logError } from "../../log";
+import { isRevoked, rememberRevocation, revokedBelow, usersWithRevocations } from "../access/remembered-revocations";
+
+/** Who holds a slot: `room:NAME` (a room-bound socket) or `session:ID` (a socket session, many rooms). */
+export type SlotHolder = `room:${string}` | `session:${string}`;
+
+/** What a slot holder answers: the room Durable Object, and the socket session. */
+export interface SocketHolder {
+  /** The slots of `userId`'s sockets it still holds. */
+  liveSlots(userId: number): Promise<string[]>;
+  /** Closes `userId`'s sockets whose token generation is below `validFrom`, and refuses them from now on. */
+  endUserSockets(userId: number, validFrom: number): Promise<void>;
+}
+
+export type OpenResult =
+  | { ok: true; slot: string }
+  | { ok: false; reason: "limit"; limit: number }
+  | { ok: false; reason: "revoked" };
+
+/** How soon a holder that did not answer a revocation is asked again. */
+const REVOKE_RETRY_MS = 5_000;
+
+/** A slot younger than this may still be on its way to its holder, so a reconciliation leaves it alone. */
+const RECONCILE_MIN_AGE_MS = 10_000;
+
+/** Users served by one object: user ids 0–255 share one, 256–511 the next, and so on. */
+export const USERS_PER_OBJECT = 256;
+
+export class UserSockets extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(
+      `CREATE TABLE IF NOT EXISTS slots (
+        id TEXT PRIMARY KEY, user_id INTEGER NOT NULL, holder TEXT NOT NULL, generation INTEGER NOT NULL,
+        opened_at INTEGER NOT NULL
+      )`,
+    );
+    ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS slots_user ON slots (user_id, opened_at)");
+  }
+
+  /** A slot for a new socket of token generation `generation`, held by `holder`; refused at the cap or if revoked. */
+  async open(userId: number, generation: number, holder: SlotHolder): Promise<OpenResult> {
+    if (isRevoked(this.ctx.storage, userId, generation)) return { ok: false, reason: "revoked" };
+    const limit = configOf(this.env).roomLimits.socketsPerUser;
+    if (this.#count(userId) >= limit) await this.#reconcile(userId);
+    // Checked again after the await: revocation or other opens may have landed meanwhile.
+    if (isRevoked(this.ctx.storage, userId, generation)) return { ok: false, reason: "revoked" };
+    if (this.#count(userId) >= limit) return { ok: false, reason: "limit", limit };
+    const slot = crypto.randomUUID();
+    this.ctx.storage.sql.exec(
+      "INSERT INTO slots (id, user_id, holder, generation, opened_at) VALUES (?, ?, ?, ?, ?)",
+      slot,
+      userId,
+      holder,
+      generation,
+      Date.now(),
+    );
+    return { ok: true, slot };
+  }
+
+  /** The socket holding `slot` has ended. */
+  async close(slot: string): Promise<void> {
+    this.ctx.storage.sql.exec("DELETE FROM slots WHERE id = ?", slot);
+  }
+
+  /**
+   * Tokens of generations below `validFrom` are revoked: ends their sockets everywhere and refuses new ones.
+   * Resolves once every holder has closed them; a holder that could not be reached keeps its slots here and
+   * is asked again by an alarm until it answers, so a revocation is never forgotten half done.
+   */
+  async revoke(userId: number, validFrom: number): Promise<{ ended: boolean }> {
+    rememberRevocation(this.ctx.storage, userId, validFrom);
+    const ended = await this.#endRevokedSlots(userId);
+    if (!ended) await this.ctx.storage.setAlarm(Date.now() + REVOKE_RETRY_MS);
+    return { ended };
+  }
+
+  /** Asks again the holders that did not answer a revocation. */
+  override async alarm(): Promise<void> {
+    let ended = true;
+    for (const userId of usersWithRevocations(this.ctx.storage)) ended = (await this.#endRevokedSlots(userId)) && ended;
+    if (!ended) await this.ctx.storage.setAlarm(Date.now() + REVOKE_RETRY_MS);
+  }
+
+  /** Tells each holder of `userId`'s revoked slots to close them; forgets the slots of those that did. */
+  async #endRevokedSlots(userId: number): Promise<boolean> {
+    const validFrom = revokedBelow(this.ctx.storage, userId);
+    const revoked = "FROM slots WHERE user_id = ? AND generation < ?";
+    const holders = this.ctx.storage.sql
+      .exec<{ holder: string }>(`SELECT DISTINCT holder ${revoked}`, userId, validFrom)
+      .toArray();
+    const answered = await Promise.all(
+      holders.map(async ({ holder }) => {
+        try {
+          await holderStub(this.env, holder as SlotHolder).endUserSockets(userId, validFrom);
+          this.ctx.storage.sql.exec(`DELETE ${revoked} AND holder = ?`, userId, validFrom, holder);
+          return true;
+        } catch (problem) {
+          logError(`UserSockets:revoke ${holder}`, problem);
+          return false;
+        }
+      }),
+    );
+    return answered.every(Boolean);
+  }
+
+  /** The user's slots that count: revoked ones still waiting for their holder to close them do not. */
+  #count(userId: number): number {
+    return this.ctx.storage.sql
+      .exec<{ n: number }>(
+        "SELECT count(*) AS n FROM slots WHERE user_id = ? AND generation >= ?",
+        userId,
+        revokedBelow(this.ctx.storage, userId),
+      )
+      .one().n;
+  }
+
+  /** Asks each holder of older slots which it still holds, and frees the rest. */
+  async #reconcile(userId: number): Promise<void> {
+    const settledBefore = Date.now() - RECONCILE_MIN_AGE_MS;
+    const rows = this.ctx.storage.sql
+      .exec<{ id: string; holder: string }>(
+        "SELECT id, holder FROM slots WHERE user_id = ? AND opened_at < ?",
+        userId,
+        settledBefore,
+      )
+      .toArray();
+    const byHolder = new Map<string, string[]>();
+    for (const { id, holder } of rows) byHolder.set(holder, [...(byHolder.get(holder) ?? []), id]);
+    await Promise.all(
+      [...byHolder].map(async ([holder, slots]) => {
+        let live: Set<string>;
+        try {
+          live = new Set(await holderStub(this.env, holder as SlotHolder).liveSlots(userId));
+        } catch (problem) {
+          logError(`UserSockets:reconcile ${holder}`, problem);
+          return; // keep its slots: better to refuse a socket than to exceed the cap on a guess
+        }
+        for (const slot of slots)
+          if (!live.has(slot)) this.ctx.storage.sql.exec("DELETE FROM slots WHERE id = ?", slot);
+      }),
+    );
+  }
+}
+
+/**
+ * Gives one of `userId`'s slots back (the socket holding it ended, or never became one). Never rejects: a
+ * slot that could not be given back is found by the next reconciliation at the cap, and the failure is
+ * logged as coming from `where`.
+ */
+export function releaseSlot(env: Env, userId: number, slot: string, where: string): Promise<void> {
+  return userSockets(env, userId)
+    .close(slot)
+    .catch((problem) => logError(`${where}: release slot`, problem));
+}
+
+/** The object that serves `userId`. */
+export function userSockets(env: Env, userId: number): DurableObjectStub<UserSockets> {
+  return env.USER_SOCKETS.get(env.USER_SOCKETS.idFromName(`users:${Math.floor(userId / USERS_PER_OBJECT)}`));
+}
+
+function holderStub(env: Env, holder: SlotHolder): SocketHolder {
+  const separator = holder.indexOf(":");
+  const kind = holder.slice(0, separator);
+  const name = holder.slice(separator + 1);
+  if (kind === "room") return env.ROOMS.get(env.ROOMS.idFromName(name));
+  if (kind === "session") return env.SESSIONS.get(env.SESSIONS.idFromString(name));
+  throw new Error(`unknown slot holder ${holder}`);
+}

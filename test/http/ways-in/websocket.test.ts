@@ -1,0 +1,155 @@
+import { listDurableObjectIds } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { SESSION_AUDIENCE } from "../../../src/auth/token";
+import { bumpTokenGeneration } from "../../../src/db/users";
+import { createApp } from "../../../src/http/app";
+import { TEST_HOST, TestSocket, upgrade } from "../../helpers/socket";
+import { db, makeUser, tokenFor } from "../../helpers/users";
+
+async function roomsCreated(): Promise<number> {
+  return (await listDurableObjectIds(env.ROOMS)).length;
+}
+
+describe("GET /socket/websocket refusals: nothing reaches a room", () => {
+  it("refuses each bad request with a precise status and touches no Durable Object", async () => {
+    const user = await makeUser("refused");
+    const good = await tokenFor(user);
+    const expired = await tokenFor(user, { now: new Date(Date.now() - 15 * 24 * 3600 * 1000) });
+    const session = await tokenFor(user, { audience: SESSION_AUDIENCE });
+    const revokedUser = await makeUser("refused_revoked");
+    const revoked = await tokenFor(revokedUser);
+    await bumpTokenGeneration(db, revokedUser.id);
+
+    const cases: Array<[string, Promise<Response>, number, string]> = [
+      ["no Upgrade header", plainGet(`/socket/websocket?room=lobby&token=${good}`), 426, "WebSocket endpoint"],
+      ["missing token", upgrade({ room: "lobby" }), 403, "Missing token"],
+      ["garbage token", upgrade({ room: "lobby", token: "garbage" }), 403, "Token invalid"],
+      ["expired token", upgrade({ room: "lobby", token: expired }), 403, "Token expired"],
+      ["revoked token", upgrade({ room: "lobby", token: revoked }), 403, "Token revoked"],
+      ["session cookie as token", upgrade({ room: "lobby", token: session }), 403, "Token invalid"],
+      [
+        "bad bearer subprotocol",
+        upgrade({ room: "lobby", headers: { "Sec-WebSocket-Protocol": "phoenix, base64url.bearer.phx.%%%" } }),
+        403,
+        "not valid base64",
+      ],
+      [
+        "foreign Origin",
+        upgrade({ room: "lobby", token: good, origin: "https://evil.example" }),
+        403,
+        "may not open sockets",
+      ],
+      [
+        "Origin on another port",
+        upgrade({ room: "lobby", token: good, origin: "http://127.0.0.1:9999" }),
+        403,
+        "may not open sockets",
+      ],
+      [
+        "Origin with another scheme",
+        upgrade({ room: "lobby", token: good, origin: "https://127.0.0.1:8787" }),
+        403,
+        "may not open sockets",
+      ],
+      // No room at all is a multiplexed socket (test/realtime/multiplex.test.ts); an empty one is a mistake.
+      ["empty room", upgrade({ room: "", token: good }), 400, "Invalid room"],
+      ["invalid room", upgrade({ room: "no/slashes", token: good }), 400, "Invalid room"],
+      ["room name too long", upgrade({ room: "r".repeat(65), token: good }), 400, "Invalid room"],
+      ["V1 serializer", upgrade({ room: "lobby", token: good, query: { vsn: "1.0.0" } }), 400, "Unsupported vsn"],
+    ];
+    for (const [name, pending, status, message] of cases) {
+      const response = await pending;
+      expect(response.status, name).toBe(status);
+      expect(response.webSocket, name).toBeNull();
+      expect(await response.text(), name).toContain(message);
+    }
+    expect(await roomsCreated()).toBe(0);
+
+    // The control: a good request does create the room, so the count above could have moved.
+    const accepted = await upgrade({ room: "lobby", token: good });
+    expect(accepted.status).toBe(101);
+    new TestSocket(accepted.webSocket as WebSocket).close();
+    expect(await roomsCreated()).toBe(1);
+  });
+
+  it("answers 426 with an Upgrade header for plain HTTP", async () => {
+    const response = await plainGet("/socket/websocket?room=lobby");
+    expect(response.status).toBe(426);
+    expect(response.headers.get("Upgrade")).toBe("websocket");
+  });
+});
+
+describe("GET /socket/websocket acceptance", () => {
+  it("accepts a token in the query, with no Origin (a non-browser client)", async () => {
+    const user = await makeUser("query_token");
+    const response = await upgrade({ room: "accept", token: await tokenFor(user) });
+    expect(response.status).toBe(101);
+    expect(response.headers.get("Sec-WebSocket-Protocol")).toBeNull();
+    new TestSocket(response.webSocket as WebSocket).close();
+  });
+
+  it("accepts the app's own Origin", async () => {
+    const user = await makeUser("own_origin");
+    const response = await upgrade({ room: "accept", token: await tokenFor(user), origin: TEST_HOST });
+    expect(response.status).toBe(101);
+    new TestSocket(response.webSocket as WebSocket).close();
+  });
+
+  it("accepts Phoenix's authToken subprotocol and selects `phoenix`, as browsers require", async () => {
+    const user = await makeUser("subprotocol");
+    const response = await upgrade({ room: "accept", token: await tokenFor(user), viaSubprotocol: true });
+    expect(response.status).toBe(101);
+    expect(response.headers.get("Sec-WebSocket-Protocol")).toBe("phoenix");
+    const socket = new TestSocket(response.webSocket as WebSocket);
+    expect((await socket.join("accept")).status).toBe("ok");
+    socket.close();
+  });
+
+  it("prefers the subprotocol token when a query token is present too", async () => {
+    const user = await makeUser("both_tokens");
+    const response = await upgrade({
+      room: "accept",
+      token: await tokenFor(user),
+      viaSubprotocol: true,
+      query: { token: "garbage" },
+    });
+    expect(response.status).toBe(101);
+    new TestSocket(response.webSocket as WebSocket).close();
+  });
+
+  it("accepts an Origin listed in ALLOWED_ORIGINS", async () => {
+    const user = await makeUser("allowed_origin");
+    const request = new Request(`${TEST_HOST}/socket/websocket?vsn=2.0.0&room=accept&token=${await tokenFor(user)}`, {
+      headers: { Upgrade: "websocket", Origin: "https://chat.example.com" },
+    });
+    const response = await createApp().fetch(request, { ...env, ALLOWED_ORIGINS: "https://chat.example.com" });
+    expect(response.status).toBe(101);
+    new TestSocket(response.webSocket as WebSocket).close();
+  });
+
+  it("passes the room only the verified identity: client-sent admission headers are ignored", async () => {
+    const mallory = await makeUser("mallory");
+    const victim = await makeUser("victim");
+    const forged = JSON.stringify({
+      room: "accept",
+      user: { id: victim.id, username: victim.username },
+      phoenixSubprotocol: false,
+    });
+    const response = await upgrade({
+      room: "accept",
+      token: await tokenFor(mallory),
+      headers: { "x-pyre-admission": forged, "X-Pyre-Admission": forged },
+    });
+    expect(response.status).toBe(101);
+    const socket = new TestSocket(response.webSocket as WebSocket);
+    expect((await socket.join("accept")).status).toBe("ok");
+    const posted = await socket.push("room:accept", "new_post", { message: "who am I?" });
+    expect(posted.response).toMatchObject({ user: { id: mallory.id, username: "mallory" } });
+    socket.close();
+  });
+});
+
+function plainGet(path: string): Promise<Response> {
+  return exports.default.fetch(`${TEST_HOST}${path}`);
+}
