@@ -9,7 +9,7 @@
 import type { Database } from "../db/client";
 import { bumpTokenGeneration, type User } from "../db/users";
 import { logError } from "../log";
-import { userSockets } from "../realtime/user-sockets/user-sockets";
+import { revokeUserSockets } from "../realtime/user-sockets/client";
 
 /**
  * Revokes every session and socket of `user`, in every browser and app. Returns the user as they now are
@@ -21,7 +21,7 @@ export async function revokeEverySession(env: Env, db: Database, user: User): Pr
   try {
     // Resolves once every room and session holding their sockets has closed them (or, for one that could
     // not be reached, once UserSockets has taken it on to ask again until it answers).
-    await userSockets(env, user.id).revoke(user.id, generation);
+    await revokeUserSockets(env, user.id, generation);
   } catch (problem) {
     // Every token is revoked in D1 already, so the logout stands: failing it now would leave the person
     // unable to log out again (their session no longer verifies). Their open sockets are what is at risk.

@@ -3,7 +3,7 @@
  * its room (`seq`). Rooms write their posts here through {@link copyPosts}; everything else only reads.
  */
 import { and, desc, eq, gt, inArray, lt, type SQL, sql } from "drizzle-orm";
-import type { Post } from "../shared/post";
+import type { Post, PostsQuery } from "../shared/post";
 import type { Database } from "./client";
 import { posts, rooms, users } from "./schema";
 
@@ -30,25 +30,16 @@ function selectPosts(db: Database, where: SQL | undefined) {
   return db.select(postColumns).from(posts).innerJoin(users, eq(posts.userId, users.id)).where(where);
 }
 
-/** The newest `limit` posts of a room, oldest first. */
-export async function recentPosts(db: Database, room: string, limit: number): Promise<Post[]> {
-  const rows = await selectPosts(db, eq(posts.room, room)).orderBy(desc(posts.seq)).limit(limit);
-  return rows.reverse().map(toPost);
-}
-
-/** The `limit` oldest posts numbered above `afterId`, oldest first: what a reconnecting client missed. */
-export async function postsAfter(db: Database, room: string, afterId: number, limit: number): Promise<Post[]> {
-  const rows = await selectPosts(db, and(eq(posts.room, room), gt(posts.seq, afterId)))
-    .orderBy(posts.seq)
-    .limit(limit);
-  return rows.map(toPost);
-}
-
-/** The `limit` newest posts numbered below `beforeId`, oldest first: scrolling back through history. */
-export async function postsBefore(db: Database, room: string, beforeId: number, limit: number): Promise<Post[]> {
-  const rows = await selectPosts(db, and(eq(posts.room, room), lt(posts.seq, beforeId)))
-    .orderBy(desc(posts.seq))
-    .limit(limit);
+/** A page of a room's posts, oldest first, as {@link PostsQuery} describes it. */
+export async function postsPage(db: Database, room: string, { after, before, limit }: PostsQuery): Promise<Post[]> {
+  if (after !== undefined) {
+    const rows = await selectPosts(db, and(eq(posts.room, room), gt(posts.seq, after)))
+      .orderBy(posts.seq)
+      .limit(limit);
+    return rows.map(toPost);
+  }
+  const where = before === undefined ? eq(posts.room, room) : and(eq(posts.room, room), lt(posts.seq, before));
+  const rows = await selectPosts(db, where).orderBy(desc(posts.seq)).limit(limit);
   return rows.reverse().map(toPost);
 }
 

@@ -11,6 +11,17 @@ export interface Post {
   user: { id: number; username: string };
 }
 
+/**
+ * A page of a room's posts, always returned oldest first: with `after`, the oldest `limit` numbered above
+ * it (catching up; 0 starts from the first post); with `before`, the newest `limit` below it (scrolling
+ * back); with neither, the newest `limit`. The one shape of every history read: HTTP, the room, its log, D1.
+ */
+export interface PostsQuery {
+  after?: number;
+  before?: number;
+  limit: number;
+}
+
 export const MESSAGE_MAX_LENGTH = 2000;
 
 export type FieldCheck<T> = { ok: true; value: T } | { ok: false; error: string };

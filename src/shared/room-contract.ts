@@ -2,6 +2,7 @@
  * The room channel's own contract (topic `room:ROOM`), on top of the Phoenix protocol. Shared by the
  * Durable Object and the browser client so both sides name events and fields the same way.
  */
+import { SocketErrorReason } from "../realtime/phoenix/protocol";
 import type { Post } from "./post";
 
 export const RoomEvent = {
@@ -73,29 +74,22 @@ export interface PresenceDiff {
   leaves: PresenceState;
 }
 
-/** Error `reason`s a room channel replies with. */
+/** Error `reason`s a room channel replies with: the socket's own (Phoenix's), then the room's. */
 export const RoomErrorReason = {
+  ...SocketErrorReason,
   /** The payload failed validation; `errors` maps each field to what is wrong with it. */
   invalid: "invalid",
   /** Storage failed or was too slow; the post was not acknowledged. Retry with the same `client_id`. */
   unavailable: "unavailable",
   /** Too many posts too fast; `retry_after_ms` says when the next one will be taken. Nothing was stored. */
   rateLimited: "rate_limited",
-  /** The topic is not this socket's room, or the channel is not joined. */
-  unmatchedTopic: "unmatched topic",
-  /** The push carried the join_ref of an earlier join of this topic; it was discarded, as Phoenix does. */
-  staleJoin: "stale join_ref",
   /** The event is not one the room channel handles; `event` names it. */
   unknownEvent: "unknown event",
-  /** The frame had a ref but fields of the wrong type; `detail` says which. */
-  malformedFrame: "malformed frame",
   /**
    * The socket's token was revoked (logout) or has expired; `detail` says which. The room then closes
    * the socket with {@link SESSION_ENDED_CLOSE_CODE}.
    */
   unauthorized: "unauthorized",
-  /** A bug on the server; the message was not handled. */
-  internalError: "internal error",
 } as const;
 
 /**

@@ -6,6 +6,7 @@
 import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { User } from "../../src/db/users";
+import { roomStub as roomStubOf } from "../../src/realtime/room/client";
 import { tokenFor } from "./users";
 
 export type Frame = [string | null, string | null, string, string, Record<string, unknown>];
@@ -24,7 +25,7 @@ export const TEST_HOST = "http://127.0.0.1:8787";
 
 /** The room's Durable Object, for evicting it or looking inside. */
 export function roomStub(room: string) {
-  return env.ROOMS.get(env.ROOMS.idFromName(room));
+  return roomStubOf(env, room);
 }
 
 /** The upgrade request a Phoenix client makes; returns the worker's response as is. */

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { activeRooms } from "../../db/posts";
-import { roomHistory } from "../../realtime/room/client";
+import { roomPosts } from "../../realtime/room/client";
 import { RECENT_POSTS_LIMIT } from "../../shared/room-contract";
 import { isRoomName } from "../../shared/rooms";
 import { HomePage } from "../../views/home";
@@ -38,6 +38,6 @@ pageRoutes.get("/rooms/:room", async (c) => {
   if (!viewer) return redirectToLogin(c);
   return render(
     c,
-    <RoomPage viewer={viewer} room={room} posts={await roomHistory(c.env, room, { limit: RECENT_POSTS_LIMIT })} />,
+    <RoomPage viewer={viewer} room={room} posts={await roomPosts(c.env, room, { limit: RECENT_POSTS_LIMIT })} />,
   );
 });

@@ -12,8 +12,8 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { SOCKET_AUDIENCE, verifyUserToken } from "../../auth/token";
-import { roomHistory } from "../../realtime/room/client";
-import type { HistoryQuery } from "../../realtime/room/live-room";
+import { roomPosts } from "../../realtime/room/client";
+import type { PostsQuery } from "../../shared/post";
 import { isRoomName } from "../../shared/rooms";
 import type { AppEnv } from "../env";
 
@@ -35,7 +35,7 @@ historyRoutes.get("/rooms/:room/posts", async (c) => {
 
   const query = readQuery(c.req.query("before"), c.req.query("after"), c.req.query("limit"));
   if (!query.ok) return c.json({ error: `${query.problems.join("; ")}.` }, 400);
-  const posts = await roomHistory(c.env, room, query.query);
+  const posts = await roomPosts(c.env, room, query.query);
   return c.json({ posts });
 });
 
@@ -51,7 +51,7 @@ function readQuery(
   rawBefore: string | undefined,
   rawAfter: string | undefined,
   rawLimit: string | undefined,
-): { ok: true; query: HistoryQuery } | { ok: false; problems: string[] } {
+): { ok: true; query: PostsQuery } | { ok: false; problems: string[] } {
   const before = integerFrom(rawBefore, 1);
   // 0 is "from the first post": a join's `last_seen_id` may be 0, and the client pages on from it.
   const after = integerFrom(rawAfter, 0);

@@ -7,8 +7,8 @@
 import type { Context } from "hono";
 import { verifyUserToken } from "../../auth/token";
 import type { User } from "../../db/users";
-import type { SocketGrant } from "../../realtime/access/admission";
-import { releaseSlot, type SlotHolder, userSockets } from "../../realtime/user-sockets/user-sockets";
+import { type SocketGrant, TOKEN_REVOKED } from "../../realtime/access/admission";
+import { openSlot, releaseSlot, type SlotHolder } from "../../realtime/user-sockets/client";
 import type { AppEnv } from "../env";
 import { isAllowedOrigin } from "../origin";
 
@@ -50,10 +50,10 @@ export async function checkToken(
 
 /** One of the user's socket slots, for `holder`; refused at the cap or once the token was revoked. */
 async function takeSlot(env: Env, user: User, holder: SlotHolder): Promise<Checked<{ slot: string }>> {
-  const opened = await userSockets(env, user.id).open(user.id, user.tokenGeneration, holder);
+  const opened = await openSlot(env, user.id, user.tokenGeneration, holder);
   if (opened.ok) return { ok: true, slot: opened.slot };
   if (opened.reason === "revoked") {
-    return { ok: false, refusal: { status: 403, message: "Token revoked: reload the page to get a fresh one." } };
+    return { ok: false, refusal: { status: 403, message: TOKEN_REVOKED } };
   }
   return {
     ok: false,

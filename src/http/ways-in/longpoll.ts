@@ -18,9 +18,10 @@ import { type Context, Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { decodeBase64 } from "../../auth/base64";
 import { SOCKET_AUDIENCE, verifyClaims } from "../../auth/token";
+import { TOKEN_REVOKED } from "../../realtime/access/admission";
 import { SERIALIZER_VERSION } from "../../realtime/phoenix/protocol";
 import { MAX_FRAME_BYTES } from "../../realtime/phoenix/transport";
-import type { SocketSession } from "../../realtime/session/socket-session";
+import { newSession, type SessionStub, sessionStub } from "../../realtime/session/client";
 import type { AppEnv } from "../env";
 import { checkOrigin, checkToken, handOverWithSlot, socketGrant } from "./checks";
 import { claimsToBeSessionToken, type SessionClaims, signSessionToken, verifySessionToken } from "./longpoll-token";
@@ -66,7 +67,7 @@ longPollRoutes.get(LONGPOLL_PATH, async (c) => {
 
   const claims = await resumeSession(c, session, auth);
   if (!claims.ok) return claims.answer;
-  const answer = await sessionStub(c, claims).poll();
+  const answer = await claimedSession(c, claims).poll();
   if (answer.status === 200 || answer.status === 204) {
     return reply(c, { messages: [], ...answer, token: session });
   }
@@ -95,7 +96,7 @@ longPollRoutes.post(LONGPOLL_PATH, async (c) => {
   const frames = ndjson ? splitFrames(body) : [body];
   if (typeof frames === "string") return reply(c, { status: 400, error: frames }, 400);
 
-  const answer = await sessionStub(c, claims).publish(frames);
+  const answer = await claimedSession(c, claims).publish(frames);
   return reply(c, answer, answer.status === 400 ? 400 : 200);
 });
 
@@ -136,20 +137,19 @@ async function openSession(c: Context<AppEnv>, auth: string | undefined): Promis
   const verified = await checkToken(c, auth, `params.token or the ${AUTH_HEADER} header (authToken)`);
   if (!verified.ok) return reply(c, { status: 403, error: verified.refusal.message });
   const { user, expiresAt } = verified;
-  const sessions = c.env.SESSIONS;
-  const id = sessions.newUniqueId();
+  const session = newSession(c.env);
   const opened = await handOverWithSlot(
     c.env,
     user,
-    `session:${id.toString()}`,
+    session.holder,
     `GET ${LONGPOLL_PATH}`,
-    (slot) => sessions.get(id).openLongPoll(socketGrant(user, expiresAt, slot, false)),
+    (slot) => session.stub.openLongPoll(socketGrant(user, expiresAt, slot, false)),
     (taken) => taken,
   );
   // Over the socket cap too: phoenix.js knows no 429 on a poll, and retries a 403 after its backoff.
   if (!opened.ok) return reply(c, { status: 403, error: opened.refusal.message });
-  if (!opened.result) return reply(c, { status: 403, error: "Token revoked: reload the page to get a fresh one." });
-  const claims = { userId: user.id, generation: user.tokenGeneration, sessionId: id.toString() };
+  if (!opened.result) return reply(c, { status: 403, error: TOKEN_REVOKED });
+  const claims = { userId: user.id, generation: user.tokenGeneration, sessionId: session.id };
   const token = await signSessionToken(claims, c.var.secrets, expiresAt);
   return reply(c, { status: 410, token, messages: [] });
 }
@@ -175,9 +175,8 @@ async function resumeSession(c: Context<AppEnv>, session: string, auth: string |
   return claims;
 }
 
-function sessionStub(c: Context<AppEnv>, claims: SessionClaims): DurableObjectStub<SocketSession> {
-  const sessions = c.env.SESSIONS;
-  return sessions.get(sessions.idFromString(claims.sessionId));
+function claimedSession(c: Context<AppEnv>, claims: SessionClaims): SessionStub {
+  return sessionStub(c.env, claims.sessionId);
 }
 
 /** ndjson lines: a JSON text frame, or base64 of a binary push (as phoenix.js sends ArrayBuffers). */

@@ -10,9 +10,11 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { User } from "../../db/users";
-import { admissionRequest } from "../../realtime/access/admission";
+
 import { SERIALIZER_VERSION } from "../../realtime/phoenix/protocol";
-import type { SlotHolder } from "../../realtime/user-sockets/user-sockets";
+import { admitToRoom } from "../../realtime/room/client";
+import { admitToSession, newSession } from "../../realtime/session/client";
+import { roomSlotHolder, type SlotHolder } from "../../realtime/user-sockets/client";
 import { isRoomName } from "../../shared/rooms";
 import type { AppEnv } from "../env";
 import { checkOrigin, checkToken, handOverWithSlot, type Refusal, socketGrant } from "./checks";
@@ -47,17 +49,13 @@ socketRoutes.get(SOCKET_PATH, async (c) => {
   const { phoenixSubprotocol } = credentials;
 
   if (room === undefined) {
-    const sessions = c.env.SESSIONS;
-    const id = sessions.newUniqueId();
-    return admit(c.env, user, `session:${id.toString()}`, (slot) =>
-      sessions.get(id).fetch(admissionRequest(socketGrant(user, expiresAt, slot, phoenixSubprotocol))),
+    const session = newSession(c.env);
+    return admit(c.env, user, session.holder, (slot) =>
+      admitToSession(session, socketGrant(user, expiresAt, slot, phoenixSubprotocol)),
     );
   }
-  const rooms = c.env.ROOMS;
-  return admit(c.env, user, `room:${room}`, (slot) =>
-    rooms
-      .get(rooms.idFromName(room))
-      .fetch(admissionRequest({ room, ...socketGrant(user, expiresAt, slot, phoenixSubprotocol) })),
+  return admit(c.env, user, roomSlotHolder(room), (slot) =>
+    admitToRoom(c.env, { room, ...socketGrant(user, expiresAt, slot, phoenixSubprotocol) }),
   );
 });
 

@@ -3,13 +3,15 @@
  * slot for the user), it builds an admission request carrying only what the room needs. It is a fresh
  * Request, never the client's, so no header a client sent can reach the room or pose as an identity.
  */
-import { isMember, isTokenGrant, type Member, type TokenGrant } from "../room/connection";
+import { type Identity, isIdentity, isTokenGrant, type TokenGrant } from "./identity";
+
+export { TOKEN_REVOKED } from "./identity";
 
 const ADMISSION_HEADER = "x-pyre-admission";
 
 export interface Admission {
   room: string;
-  user: Member;
+  user: Identity;
   token: TokenGrant;
   /** The user's socket slot, which the room gives back when the socket ends; null for a relayed socket. */
   slot: string | null;
@@ -18,7 +20,7 @@ export interface Admission {
 }
 
 /**
- * The same terms without a room: what the worker hands a socket session (socket-session.ts), which then
+ * The same terms without a room: what the worker hands a socket session (session/), which then
  * admits itself to each room its client joins.
  */
 export type SocketGrant = Omit<Admission, "room">;
@@ -54,7 +56,7 @@ function readHeader(request: Request): Partial<Admission> | undefined {
 
 function toGrant(value: Partial<Admission>): SocketGrant | undefined {
   if (
-    !isMember(value.user) ||
+    !isIdentity(value.user) ||
     !isTokenGrant(value.token) ||
     (value.slot !== null && typeof value.slot !== "string") ||
     typeof value.phoenixSubprotocol !== "boolean"

@@ -19,6 +19,23 @@ export const SERIALIZER_VERSION = "2.0.0";
 /** The topic of socket-level messages (heartbeats), as opposed to channel topics. */
 export const PHOENIX_TOPIC = "phoenix";
 
+/**
+ * Error `reason`s the socket itself answers with, before any channel is involved (Phoenix.Socket's own);
+ * a channel adds its own reasons (see shared/room-contract.ts).
+ */
+export const SocketErrorReason = {
+  /** The topic is not one this socket can join, or the channel is not joined. */
+  unmatchedTopic: "unmatched topic",
+  /** The push carried the join_ref of an earlier join of this topic; it was discarded, as Phoenix does. */
+  staleJoin: "stale join_ref",
+  /** The frame had a ref but fields of the wrong type; `detail` says which. */
+  malformedFrame: "malformed frame",
+  /** A bug on the server; the message was not handled. */
+  internalError: "internal error",
+  /** A join beyond Phoenix's `max_channels_per_transport` topics on one socket. */
+  tooManyChannels: "too many channels joined",
+} as const;
+
 export type Payload = Record<string, unknown>;
 
 /** A client-to-server message: the decoded `[join_ref, ref, topic, event, payload]` frame. */

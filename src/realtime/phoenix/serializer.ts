@@ -12,9 +12,18 @@ export type Decoded =
   /** A well-formed message. */
   | { kind: "message"; message: Message }
   /** A frame with a string ref but fields of the wrong type: answerable with an error reply. */
-  | { kind: "invalid"; joinRef: string | null; ref: string; topic: string; detail: string }
+  | InvalidFrame
   /** Not a V2 frame at all (not JSON, not a 5-array, not a binary push, or unanswerable): the socket is closed. */
   | { kind: "undecodable"; detail: string };
+
+export interface InvalidFrame {
+  kind: "invalid";
+  joinRef: string | null;
+  ref: string;
+  topic: string;
+  /** What is wrong with it, for the error reply. */
+  detail: string;
+}
 
 /** What a socket does with a frame it received: handle a message, answer a malformed one, or close. */
 export type Intake =

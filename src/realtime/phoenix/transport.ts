@@ -45,8 +45,8 @@ export function closeQuietly(ws: WebSocket, code: number, reason: string): void 
   }
 }
 
-/** Close reasons are limited to 123 bytes of UTF-8. */
-function truncateReason(reason: string): string {
+/** Close reasons are limited to 123 bytes of UTF-8; a longer one is cut at a character boundary. */
+export function truncateReason(reason: string): string {
   const bytes = new TextEncoder().encode(reason);
   if (bytes.byteLength <= 123) return reason;
   return new TextDecoder().decode(bytes.slice(0, 120)).replace(/\uFFFD$/, "");

@@ -2,15 +2,15 @@
  * The room channel (a Phoenix.Channel for topic `room:ROOM`): `join`, `after_join`, `handle_in`,
  * `handle_out` and `terminate`.
  *
- * Plain functions over the {@link RoomServices} the Durable Object provides (history, the post log,
- * presence, limits, fan-out); they never touch a WebSocket directly. The socket layer (socket.ts) routes
- * frames here and sends what these return.
+ * Plain functions over the verbs the live room offers ({@link RoomServices}); they never touch a WebSocket
+ * directly. The router (router.ts) routes frames here and sends what these return.
  */
 import { mentions } from "../../shared/mentions";
-import { checkClientId, checkMessage, type Post } from "../../shared/post";
+import { checkClientId, checkMessage, type Post, type PostsQuery } from "../../shared/post";
 import {
   CATCH_UP_LIMIT,
   type JoinResponse,
+  type PresenceMeta,
   RECENT_POSTS_LIMIT,
   RoomErrorReason,
   RoomEvent,
@@ -20,26 +20,34 @@ import { error, isBinary, ok, type Payload, type Reply } from "../phoenix/protoc
 import { encodePush } from "../phoenix/serializer";
 import type { Connection, ConnectionState, PresenceEntry } from "./connection";
 import type { Delivery } from "./fanout";
-import type { Confirmation, PostLog } from "./post-log";
-import type { Presence } from "./presence";
-import type { PostRateLimits } from "./rate-limit";
-import type { RecentHistory } from "./recent-posts";
-import type { TypingThrottle } from "./typing";
+import type { Appended, Confirmation, PostDraft } from "./post-log";
+import type { Take } from "./rate-limit";
 
+/** What the room offers its channel: verbs, so the channel never reaches into the room's parts. */
 export interface RoomServices {
-  readonly room: string;
   readonly topic: string;
-  /** The newest posts, in memory. */
-  readonly recent: RecentHistory;
-  /** Where posts are stored first and numbered, and from where they go to D1. */
-  readonly postLog: PostLog;
-  readonly rateLimits: PostRateLimits;
-  readonly typing: TypingThrottle;
-  readonly presence: Presence;
+  /** Resolves once the newest posts are in memory: the first join after the room wakes reads them. */
+  recentReady(): Promise<void>;
+  /** The newest `limit` posts in memory, oldest first. */
+  recentPosts(limit: number): Post[];
+  /** Every post after `id` in memory, oldest first; undefined when memory does not reach back that far. */
+  recentAfter(id: number): Post[] | undefined;
   /** A page of history from D1 and the log, for catch-ups from further back than memory holds. */
-  page(query: { after?: number; before?: number; limit: number }): Promise<Post[]>;
-  /** A stored post, in id order: into the recent history, then to every member. */
-  announce(post: Post): void;
+  page(query: PostsQuery): Promise<Post[]>;
+  /** Spends a token from the poster's bucket (all their sockets in the room share it). */
+  takePostToken(connection: Connection): Take;
+  /** Resolves once the post log can number posts. */
+  postLogReady(): Promise<void>;
+  /** Logs a post; a new one goes to every member at once, a repeated `client_id` finds the original's number. */
+  storePost(draft: PostDraft): Appended;
+  /** Resolves once D1 has the post, or it is clear it will not be confirmed. */
+  confirmed(post: Post): Promise<Confirmation>;
+  /** Everyone present, as last published, encoded once. */
+  presenceStateJson(): string;
+  trackPresence(key: string, meta: PresenceMeta): void;
+  untrackPresence(key: string, meta: PresenceMeta): void;
+  /** Whether this member's typing goes out now: at most once per interval. */
+  shouldRelayTyping(connection: Connection): boolean;
   /** Sends an event to every joined member, each as {@link handleOut} decides. */
   broadcast(event: string, payload: object): void;
   log(where: string, problem: unknown): void;
@@ -76,21 +84,21 @@ export async function join(
   if (Object.keys(errors).length > 0) return { ok: false, reply: invalid(errors) };
   const mentionsOnly = rawMentionsOnly === true;
   const lastSeenId = isPostId(rawLastSeenId) ? rawLastSeenId : null;
-  // Revocation reaches the room as it happens (user-sockets.ts), so only expiry is left to check here.
+  // Revocation reaches the room as it happens (user-sockets/), so only expiry is left to check here.
   if (isExpired(member)) return { ok: false, ...endSession("token expired") };
 
   try {
-    await services.recent.ready();
+    await services.recentReady();
     if (lastSeenId === null) {
       return {
         ok: true,
         mentionsOnly,
-        snapshot: () => ({ posts: services.recent.newest(RECENT_POSTS_LIMIT), has_more: false }),
+        snapshot: () => ({ posts: services.recentPosts(RECENT_POSTS_LIMIT), has_more: false }),
       };
     }
-    if (services.recent.after(lastSeenId) !== undefined) {
+    if (services.recentAfter(lastSeenId) !== undefined) {
       // Memory may have moved past `lastSeenId` by subscription time; then the client pages over HTTP.
-      return { ok: true, mentionsOnly, snapshot: () => catchUpFrom(services.recent.after(lastSeenId)) };
+      return { ok: true, mentionsOnly, snapshot: () => catchUpFrom(services.recentAfter(lastSeenId)) };
     }
     // Memory does not reach back that far, so more posts were missed than a reply holds: the oldest of
     // them, and the client pages on from there (live posts arrive meanwhile, deduplicated by id).
@@ -113,17 +121,17 @@ export function afterJoin(connection: Connection, services: RoomServices): void 
   if (joinRef === null) return;
   const presence: PresenceEntry = { phxRef: newPresenceRef(), onlineAt: new Date().toISOString() };
   connection.update({ presence });
-  connection.send(encodePush(joinRef, services.topic, RoomEvent.presenceState, services.presence.stateJson()));
-  services.presence.track(String(user.id), presenceMeta(user.username, presence));
+  connection.send(encodePush(joinRef, services.topic, RoomEvent.presenceState, services.presenceStateJson()));
+  services.trackPresence(String(user.id), presenceMeta(user.username, presence));
 }
 
 /** Phoenix's `terminate`: the join is over (leave, rejoin, close). */
 export function terminate(connection: Connection, services: RoomServices): void {
   const { presence, user } = connection.state;
-  if (presence) services.presence.untrack(String(user.id), presenceMeta(user.username, presence));
+  if (presence) services.untrackPresence(String(user.id), presenceMeta(user.username, presence));
 }
 
-export function presenceMeta(username: string, entry: PresenceEntry) {
+export function presenceMeta(username: string, entry: PresenceEntry): PresenceMeta {
   return { username, online_at: entry.onlineAt, phx_ref: entry.phxRef };
 }
 
@@ -163,7 +171,7 @@ function newPost(
   }
   const member = connection.state;
   if (isExpired(member)) return endSession("token expired");
-  const allowed = services.rateLimits.take(connection);
+  const allowed = services.takePostToken(connection);
   if (!allowed.ok) {
     return { reply: error(RoomErrorReason.rateLimited, { retry_after_ms: allowed.retryAfterMs }) };
   }
@@ -181,7 +189,7 @@ async function storeAndConfirm(
   services: RoomServices,
 ): Promise<ChannelResult> {
   try {
-    await services.postLog.ready();
+    await services.postLogReady();
   } catch (problem) {
     services.log("RoomChannel:handle_in new_post", problem);
     return { reply: error(RoomErrorReason.unavailable) };
@@ -189,11 +197,8 @@ async function storeAndConfirm(
   // Closed or revoked while the room got ready: the post must not be stored for a member who is gone.
   if (connection.gone) return { reply: error(RoomErrorReason.unavailable) };
   const { user } = connection.state;
-  const appended = services.postLog.append({ user, message, clientId, insertedAt: new Date() });
-  if (appended.kind === "stored") {
-    services.announce(appended.post);
-    return answerConfirmation(await services.postLog.confirmed(appended.post));
-  }
+  const appended = services.storePost({ user, message, clientId, insertedAt: new Date() });
+  if (appended.kind === "stored") return answerConfirmation(await services.confirmed(appended.post));
   // A retry: the original, from the log or, once the log has let it go, from D1 (which has it by then).
   let original = appended.post;
   try {
@@ -202,7 +207,7 @@ async function storeAndConfirm(
     services.log("RoomChannel:handle_in new_post (retry)", problem);
   }
   if (original?.id !== appended.seq) return { reply: error(RoomErrorReason.unavailable) };
-  return answerConfirmation(await services.postLog.confirmed(original));
+  return answerConfirmation(await services.confirmed(original));
 }
 
 function answerConfirmation(confirmation: Confirmation): ChannelResult {
@@ -219,7 +224,7 @@ function answerConfirmation(confirmation: Confirmation): ChannelResult {
 function typing(connection: Connection, services: RoomServices): ChannelResult {
   const member = connection.state;
   if (isExpired(member)) return endSession("token expired");
-  if (services.typing.shouldRelay(connection.ws)) {
+  if (services.shouldRelayTyping(connection)) {
     services.broadcast(RoomEvent.typing, { user: member.user } satisfies TypingPayload);
   }
   return { reply: ok() };

@@ -7,20 +7,9 @@
  * workers-chat-demo idiom).
  */
 
+import { type Identity, isIdentity, isTokenGrant, type TokenGrant } from "../access/identity";
 import { closeQuietly, sendQuietly } from "../phoenix/transport";
 import type { BucketState } from "./rate-limit";
-
-export interface Member {
-  id: number;
-  username: string;
-}
-
-/** What the verified token granted: revoked when the user's generation moves on, over at `expiresAt`. */
-export interface TokenGrant {
-  generation: number;
-  /** Milliseconds since the epoch. */
-  expiresAt: number;
-}
 
 /** This join's entry in the room's presence. */
 export interface PresenceEntry {
@@ -31,9 +20,9 @@ export interface PresenceEntry {
 
 export interface ConnectionState {
   room: string;
-  user: Member;
+  user: Identity;
   token: TokenGrant;
-  /** The user's socket slot (see user-sockets.ts), released when this socket ends; null for relayed sockets. */
+  /** The user's socket slot (see user-sockets/), released when this socket ends; null for relayed sockets. */
   slot: string | null;
   /** The join_ref of the current join of the room's topic; null while not joined. */
   joinRef: string | null;
@@ -47,7 +36,7 @@ export interface ConnectionState {
 
 export class Connection {
   #state: ConnectionState;
-  /** This socket's messages, handled one after another (see socket.ts); never persisted. */
+  /** This socket's messages, handled one after another (see router.ts); never persisted. */
   #inbox: Promise<void> = Promise.resolve();
   #gone = false;
 
@@ -123,21 +112,11 @@ export class Connection {
   }
 }
 
-export function isMember(value: unknown): value is Member {
-  const member = value as Partial<Member> | null;
-  return typeof member?.id === "number" && typeof member.username === "string";
-}
-
-export function isTokenGrant(value: unknown): value is TokenGrant {
-  const grant = value as Partial<TokenGrant> | null;
-  return typeof grant?.generation === "number" && typeof grant.expiresAt === "number";
-}
-
 function isConnectionState(value: unknown): value is ConnectionState {
   const state = value as Partial<ConnectionState> | null;
   return (
     typeof state?.room === "string" &&
-    isMember(state.user) &&
+    isIdentity(state.user) &&
     isTokenGrant(state.token) &&
     (state.slot === null || typeof state.slot === "string") &&
     (state.joinRef === null || typeof state.joinRef === "string") &&

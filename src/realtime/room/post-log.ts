@@ -16,7 +16,7 @@
  * prunes the rest; the `client_id`s it has seen are kept for a day, to recognise retries.
  */
 import type { CopyOutcome, LoggedPost } from "../../db/posts";
-import type { Post } from "../../shared/post";
+import type { Post, PostsQuery } from "../../shared/post";
 import { wakeBy } from "./alarms";
 
 /** Posts kept after D1 has them: more than the room's memory holds, so a woken room needs no D1 read. */
@@ -202,16 +202,18 @@ export class PostLog {
 
   /** The newest `limit` posts in the log, oldest first. */
   newest(limit: number): Post[] {
-    return this.range({ limit, newestFirst: true });
+    return this.range({ limit });
   }
 
-  /** Logged posts numbered above `after` and below `before`, at most `limit`, oldest first. */
-  range({ after = 0, before = Number.MAX_SAFE_INTEGER, limit, newestFirst = false }: RangeQuery): Post[] {
+  /** The log's part of a page of posts (see {@link PostsQuery}), oldest first. */
+  range({ after, before = Number.MAX_SAFE_INTEGER, limit }: PostsQuery): Post[] {
+    // Catching up takes the oldest after `after`; scrolling back (or neither) the newest before `before`.
+    const newestFirst = after === undefined;
     const order = newestFirst ? "DESC" : "ASC";
     const rows = this.storage.sql
       .exec<LogRow>(
         `SELECT * FROM post_log WHERE seq > ? AND seq < ? ORDER BY seq ${order} LIMIT ?`,
-        after,
+        after ?? 0,
         before,
         limit,
       )
@@ -305,14 +307,6 @@ export class PostLog {
     );
     this.storage.sql.exec("DELETE FROM client_ids WHERE at < ?", Date.now() - CLIENT_ID_KEEP_MS);
   }
-}
-
-export interface RangeQuery {
-  after?: number;
-  before?: number;
-  limit: number;
-  /** Take the newest `limit` of the range instead of the oldest (still returned oldest first). */
-  newestFirst?: boolean;
 }
 
 function toPost(row: LogRow): Post {

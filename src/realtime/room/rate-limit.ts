@@ -4,11 +4,10 @@
  * and is neither stored nor broadcast. All of a user's sockets in the room share one bucket, so opening
  * more tabs does not buy more posts.
  *
- * The room keeps the buckets in memory and writes each one into the attachment of the socket that last
- * spent from it; after an eviction the newest copy per user wins, so the limit survives hibernation.
+ * The buckets are kept in memory, by user id; knowing nothing of sockets, the room writes each bucket
+ * into the attachment of the socket that last spent from it, and after an eviction hands them back to
+ * `restore`, where the newest copy per user wins, so the limit survives hibernation.
  */
-import type { Connection } from "./connection";
-
 export interface RatePolicy {
   perSecond: number;
   burst: number;
@@ -43,23 +42,20 @@ export class PostRateLimits {
 
   constructor(readonly policy: RatePolicy) {}
 
-  /** Adopts the buckets found in restored attachments; the most recent per user wins. */
-  restore(connections: Iterable<Connection>): void {
-    for (const { state } of connections) {
-      const bucket = state.postBucket;
-      const known = this.#buckets.get(state.user.id);
-      if (bucket && (!known || bucket.at > known.at)) this.#buckets.set(state.user.id, bucket);
+  /** Adopts buckets found in restored attachments; the most recent per user wins. */
+  restore(buckets: Iterable<{ userId: number; bucket: BucketState | null }>): void {
+    for (const { userId, bucket } of buckets) {
+      const known = this.#buckets.get(userId);
+      if (bucket && (!known || bucket.at > known.at)) this.#buckets.set(userId, bucket);
     }
   }
 
-  /** Takes a token for a post from `connection`; ok, or how long until the next one is allowed. */
-  take(connection: Connection, now = Date.now()): { ok: true } | { ok: false; retryAfterMs: number } {
+  /** Takes a token for a post by `userId`: ok, or how long until the next one; either way the bucket now. */
+  take(userId: number, now = Date.now()): Take {
     if (++this.#takesSinceSweep >= SWEEP_EVERY) this.#sweep(now);
-    const userId = connection.state.user.id;
     const result = takeToken(this.policy, this.#buckets.get(userId), now);
     this.#buckets.set(userId, result.bucket);
-    connection.update({ postBucket: result.bucket });
-    return result.ok ? { ok: true } : { ok: false, retryAfterMs: result.retryAfterMs };
+    return result;
   }
 
   /** A bucket that has refilled is the same as none: forget it, so a busy room's memory stays bounded. */

@@ -9,7 +9,7 @@ import type { Post } from "../../shared/post";
 
 type State = "cold" | "loading" | "warm";
 
-export class RecentHistory {
+export class RecentPosts {
   #posts: Post[] = [];
   /** Every post with an id above this is in `#posts`. */
   #coveredAfter = 0;

@@ -1,119 +1,78 @@
 /**
- * The Room Durable Object: one per chat room, holding its members' WebSockets through the Hibernatable
- * WebSockets API. It is a thin shell: it admits sockets, decodes frames and hands them to the socket layer
- * (socket.ts), which routes them to the room channel (room-channel.ts); what the room holds in memory is
- * in room-state.ts.
- *
- * Every runtime entry point is guarded (partyserver's rule): an error is logged with where it came from
- * and costs at most the one socket involved, never the room.
+ * The Room Durable Object: one per chat room, holding its members' hibernatable WebSockets. A thin shell
+ * (shell/socket-object.ts): it admits sockets and hands decoded frames to the router (router.ts); what the
+ * room holds while awake is the LiveRoom (live-room.ts).
  */
-import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../../config";
-import { logError } from "../../log";
-import { HEARTBEAT_FRAME, HEARTBEAT_REPLY } from "../../shared/heartbeat";
-import type { Post } from "../../shared/post";
+import type { Post, PostsQuery } from "../../shared/post";
 import { SESSION_ENDED_CLOSE_CODE } from "../../shared/room-contract";
 import { readAdmission } from "../access/admission";
 import { rememberRevocation } from "../access/remembered-revocations";
 import { readFrame } from "../phoenix/serializer";
 import { CloseCode, closeQuietly } from "../phoenix/transport";
-import type { SocketHolder } from "../user-sockets/user-sockets";
+import { SocketObject } from "../shell/socket-object";
+import type { SocketHolder } from "../user-sockets/client";
 import { wakeBy } from "./alarms";
-import { type HistoryQuery, RoomState } from "./live-room";
+import { LiveRoom } from "./live-room";
 import { handleMalformed, handleMessage } from "./router";
 
-export class Room extends DurableObject<Env> implements SocketHolder {
-  #state: RoomState | undefined;
+export class Room extends SocketObject implements SocketHolder {
+  protected readonly kind = { label: "Room", noun: "room" };
+  #live: LiveRoom | undefined;
 
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    // pyre's own client heartbeats with one constant frame; the runtime answers it without waking us.
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT_FRAME, HEARTBEAT_REPLY));
+  protected onAdmission(request: Request): Response {
+    const admission = readAdmission(request);
+    if (!admission) return new Response("Not an admission from the socket endpoint", { status: 400 });
+    return this.#liveRoom(admission.room).admit(admission, (attach) =>
+      this.acceptSocket(admission.phoenixSubprotocol, attach),
+    );
   }
 
-  override async fetch(request: Request): Promise<Response> {
-    try {
-      if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
-        return new Response("A room only accepts WebSocket upgrades", { status: 426 });
-      }
-      const admission = readAdmission(request);
-      if (!admission) return new Response("Not an admission from the socket endpoint", { status: 400 });
-      return this.#room(admission.room).admit(admission);
-    } catch (problem) {
-      this.#log("Room:fetch", problem);
-      return new Response("The room could not accept the connection", { status: 500 });
+  protected async onMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+    const room = this.#awake();
+    const connection = room?.get(ws);
+    if (!room || !connection) {
+      closeQuietly(ws, CloseCode.internalError, "unknown connection; reconnect");
+      return;
     }
-  }
-
-  override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-    try {
-      const room = this.#awake();
-      const connection = room?.get(ws);
-      if (!room || !connection) {
-        closeQuietly(ws, CloseCode.internalError, "unknown connection; reconnect");
+    const frame = readFrame(raw);
+    switch (frame.kind) {
+      case "close":
+        room.drop(connection, frame.code, frame.reason);
         return;
-      }
-      const frame = readFrame(raw);
-      switch (frame.kind) {
-        case "close":
-          room.drop(connection, frame.code, frame.reason);
-          return;
-        case "invalid":
-          handleMalformed(connection, frame);
-          return;
-        case "message":
-          await handleMessage(connection, frame.message, room);
-      }
-    } catch (problem) {
-      this.#log("Room:webSocketMessage", problem);
+      case "invalid":
+        handleMalformed(connection, frame);
+        return;
+      case "message":
+        await handleMessage(connection, frame.message, room);
     }
   }
 
-  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    try {
-      const room = this.#awake();
-      const connection = room?.get(ws);
-      if (room && connection) await room.forget(connection);
-      closeQuietly(ws, code, reason); // completes the closing handshake
-    } catch (problem) {
-      this.#log("Room:webSocketClose", problem);
-    }
-  }
-
-  override async webSocketError(ws: WebSocket, problem: unknown): Promise<void> {
-    this.#log("Room:webSocketError", problem);
-    try {
-      const room = this.#awake();
-      const connection = room?.get(ws);
-      if (room && connection) await room.forget(connection);
-    } catch (cleanupProblem) {
-      this.#log("Room:webSocketError cleanup", cleanupProblem);
-    }
+  protected async onSocketEnd(ws: WebSocket): Promise<void> {
+    const room = this.#awake();
+    const connection = room?.get(ws);
+    if (room && connection) await room.forget(connection);
   }
 
   /**
    * The room's one alarm, for every job that asked for it (alarms.ts): closes the sockets whose token has
    * expired, and retries copying posts to D1 after a failure that nothing else has woken the room for.
    */
-  override async alarm(): Promise<void> {
-    try {
-      const room = this.#awake();
-      if (!room) return;
-      const nextExpiry = room.dropExpired();
-      if (nextExpiry !== undefined) await wakeBy(this.ctx.storage, nextExpiry);
-      if (room.postLog.uncopied) room.postLog.resume();
-    } catch (problem) {
-      this.#log("Room:alarm", problem);
-    }
+  protected async onAlarm(): Promise<void> {
+    const room = this.#awake();
+    if (!room) return;
+    const nextExpiry = room.dropExpired();
+    if (nextExpiry !== undefined) await wakeBy(this.ctx.storage, nextExpiry);
+    room.resumeCopying();
   }
 
   /**
-   * RPC from the worker: a page of the room's history, oldest first. The room answers rather than D1
-   * alone, because only the room knows the posts it has stored and broadcast but not yet copied to D1.
+   * RPC from the worker: a page of the room's posts, oldest first. The room answers rather than D1 alone,
+   * because only the room knows the posts it has stored and broadcast but not yet copied to D1.
    */
-  async history(query: HistoryQuery): Promise<Post[]> {
+  async posts(query: PostsQuery): Promise<Post[]> {
     const room = this.#awake();
-    if (!room) throw new Error("a room without a name cannot page its history");
+    if (!room) throw new Error("a room without a name cannot page its posts");
     return room.page(query);
   }
 
@@ -130,25 +89,21 @@ export class Room extends DurableObject<Env> implements SocketHolder {
     else rememberRevocation(this.ctx.storage, userId, validFrom);
   }
 
-  /** The room's state, built on first use after the room wakes. */
-  #room(name: string): RoomState {
-    this.#state ??= new RoomState(this.ctx, this.env, name, configOf(this.env).roomLimits, (where, problem) =>
-      this.#log(where, problem),
+  /** The live room, built on first use after the room wakes. */
+  #liveRoom(name: string): LiveRoom {
+    this.#live ??= new LiveRoom(this.ctx, this.env, name, configOf(this.env).roomLimits, (where, problem) =>
+      this.log(where, problem),
     );
-    return this.#state;
+    return this.#live;
   }
 
   /**
-   * The state of a room woken by a socket or a call. Its name is the id's name (rooms are addressed with
-   * `idFromName`), or failing that the one its sockets' attachments carry.
+   * The live room of a room woken by a socket or a call. Its name is the id's name (rooms are addressed
+   * with `idFromName`), or failing that the one its sockets' attachments carry.
    */
-  #awake(): RoomState | undefined {
-    if (this.#state) return this.#state;
-    const name = this.ctx.id.name ?? RoomState.roomOf(this.ctx);
-    return name === undefined ? undefined : this.#room(name);
-  }
-
-  #log(where: string, problem: unknown): void {
-    logError(`${where} (room ${this.ctx.id.name ?? this.ctx.id.toString()})`, problem);
+  #awake(): LiveRoom | undefined {
+    if (this.#live) return this.#live;
+    const name = this.ctx.id.name ?? LiveRoom.nameOf(this.ctx);
+    return name === undefined ? undefined : this.#liveRoom(name);
   }
 }

@@ -1,31 +1,25 @@
 /**
- * The socket layer of a socket session (Phoenix.Socket's role for a socket that is not bound to one room),
- * shared by both transports that reach a session: the multiplexed WebSocket and LongPoll.
- *
- * It reads just enough of each client frame to route it (topic, event, refs) and forwards the client's
- * own text to the topic's room unchanged; the room answers exactly as it answers a room-bound socket, so
- * joins, history, presence, posts, limits and errors are the room's, not a copy of them. What it answers
- * itself is what Phoenix.Socket answers before any channel is involved:
- * - heartbeats (they never reach a room);
- * - `phx_join` of a topic that is not `room:NAME` with a valid name, and any other frame for a topic this
- *   session has not joined: "unmatched topic" (a leave of such a topic: ok, as the room does);
- * - a join beyond Phoenix's 100 topics per socket: "too many channels joined";
- * - a frame with a ref but fields of the wrong type: "malformed frame", as the room would.
- * A frame that cannot be decoded at all, or is over 64 KiB, ends the session (the WebSocket closes with
- * 1007 or 1009, as a room-bound socket does).
+ * The socket layer of a socket session (Phoenix.Socket's role for a socket not bound to one room), for
+ * both its transports: it reads just enough of each client frame to route it, forwards the client's own
+ * text to the topic's room unchanged, and answers itself only what Phoenix.Socket answers before any
+ * channel is involved (phoenix/socket-replies.ts), plus Phoenix's limit of 100 topics per socket.
  */
-import { RoomErrorReason } from "../../shared/room-contract";
 import { isRoomName, roomTopic } from "../../shared/rooms";
 import type { SocketGrant } from "../access/admission";
-import { error, type Message, ok, PHOENIX_TOPIC, PhoenixEvent, type Reply } from "../phoenix/protocol";
-import { encodeReply, readFrame } from "../phoenix/serializer";
+import { error, type Message, ok, PhoenixEvent, SocketErrorReason } from "../phoenix/protocol";
+import { readFrame } from "../phoenix/serializer";
+import {
+  answerHeartbeat,
+  answerMalformed,
+  answerUnmatchedTopic,
+  type FrameSink,
+  replyTo,
+} from "../phoenix/socket-replies";
 import { CloseCode } from "../phoenix/transport";
 import { type RoomEndpoint, Upstream } from "./upstream";
 
 /** Phoenix's `max_channels_per_transport` default. */
 export const MAX_CHANNELS = 100;
-
-export const TOO_MANY_CHANNELS = "too many channels joined";
 
 const ROOM_TOPIC_PREFIX = roomTopic("");
 
@@ -47,6 +41,8 @@ const HANDLED: Verdict = { ok: true };
 export class Relay {
   readonly #upstreams = new Map<string, Upstream>();
   #ended = false;
+  /** The client's end, for the answers the relay gives itself. */
+  readonly #client: FrameSink = { send: (frame) => this.host.deliver(frame) };
 
   constructor(
     private readonly grant: SocketGrant,
@@ -61,12 +57,7 @@ export class Relay {
       case "close":
         return { ok: false, code: decoded.code, reason: decoded.reason };
       case "invalid":
-        this.#reply(
-          decoded.joinRef,
-          decoded.ref,
-          decoded.topic,
-          error(RoomErrorReason.malformedFrame, { detail: decoded.detail }),
-        );
+        answerMalformed(this.#client, decoded);
         return HANDLED;
       case "message":
         return this.#route(decoded.message, raw);
@@ -81,19 +72,17 @@ export class Relay {
   }
 
   #route(message: Message, raw: string | ArrayBuffer): Verdict {
+    if (answerHeartbeat(this.#client, message)) return HANDLED;
     const { topic, event } = message;
-    if (topic === PHOENIX_TOPIC && event === PhoenixEvent.heartbeat) {
-      this.#reply(message.joinRef, message.ref, topic, ok());
-      return HANDLED;
-    }
     const upstream = this.#upstreams.get(topic);
     if (upstream) {
       upstream.forward(message, raw);
       return HANDLED;
     }
     if (event === PhoenixEvent.join) return this.#join(message, raw);
-    if (event === PhoenixEvent.leave) this.#reply(message.joinRef, message.ref, topic, ok());
-    else this.#reply(null, message.ref, topic, error(RoomErrorReason.unmatchedTopic));
+    // A leave of a topic not joined: ok, as the room answers it.
+    if (event === PhoenixEvent.leave) replyTo(this.#client, message, ok());
+    else answerUnmatchedTopic(this.#client, message);
     return HANDLED;
   }
 
@@ -101,14 +90,14 @@ export class Relay {
     const { topic } = message;
     const room = topic.startsWith(ROOM_TOPIC_PREFIX) ? topic.slice(ROOM_TOPIC_PREFIX.length) : undefined;
     if (!isRoomName(room)) {
-      this.#reply(null, message.ref, topic, error(RoomErrorReason.unmatchedTopic));
+      answerUnmatchedTopic(this.#client, message);
       return HANDLED;
     }
     if (message.joinRef === null && message.ref === null) {
       return { ok: false, code: CloseCode.invalidPayload, reason: "phx_join must carry a join_ref or ref" };
     }
     if (this.#upstreams.size >= MAX_CHANNELS) {
-      this.#reply(message.joinRef, message.ref, topic, error(TOO_MANY_CHANNELS));
+      replyTo(this.#client, message, error(SocketErrorReason.tooManyChannels));
       return HANDLED;
     }
     const upstream = new Upstream(topic, room, this.grant, this.roomEndpoint(room), {
@@ -129,11 +118,5 @@ export class Relay {
     this.#upstreams.delete(upstream.topic);
     // Once ended, the host is letting go of everything anyway.
     if (this.#upstreams.size === 0 && !this.#ended) this.host.relayingChanged(false);
-  }
-
-  #reply(joinRef: string | null, ref: string | null, topic: string, reply: Reply): void {
-    // A message without a ref asked for no reply (Phoenix's ref nil).
-    if (ref === null) return;
-    this.host.deliver(encodeReply(joinRef, ref, topic, reply));
   }
 }

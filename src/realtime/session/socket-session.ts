@@ -1,42 +1,20 @@
 /**
  * SocketSession: the Durable Object behind a socket that is not bound to one room (Phoenix's
- * transport-independent socket process). One serves either
- * - a multiplexed WebSocket (`/socket/websocket` without `room`): it accepts the client's socket itself,
- *   hibernatable, and answers heartbeats without waking while no room is joined; or
- * - a LongPoll session (`/socket/longpoll`): RPCs from the worker hand it the client's POSTed frames
- *   (`publish`) and take what its rooms sent (`poll`, held up to the window, Phoenix's `window_ms`).
- *
- * Either way the relay (relay.ts) joins rooms for the client, one upstream socket per topic (upstream.ts),
- * and the rooms do everything else. The session holds the user's one socket slot (UserSockets, holder
- * `session:ID`) and gives it back when it ends; logout ends it like any socket (4001 on a WebSocket; the
- * next poll answers 403). A long-poll session nobody polls for the idle time (30 s) ends and leaves its
- * rooms. Its upstream sockets keep a session in memory while it holds any room: that is its cost, see
- * README "When to use which".
+ * transport-independent socket process): a multiplexed WebSocket, or a LongPoll session. Either way the
+ * relay (relay.ts) joins rooms for the client, one upstream socket per topic (upstream.ts), and the rooms
+ * do everything else. It holds the user's one socket slot, and gives it back when it ends.
  */
-import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../../config";
-import { logError } from "../../log";
-import { HEARTBEAT_FRAME, HEARTBEAT_REPLY } from "../../shared/heartbeat";
 import { SESSION_ENDED_CLOSE_CODE } from "../../shared/room-contract";
-import { readSocketGrant, type SocketGrant } from "../access/admission";
+import { readSocketGrant, type SocketGrant, TOKEN_REVOKED } from "../access/admission";
 import { isRevoked, rememberRevocation } from "../access/remembered-revocations";
 import { CloseCode, closeQuietly, sendQuietly } from "../phoenix/transport";
-import { releaseSlot, type SocketHolder } from "../user-sockets/user-sockets";
+import { roomStub } from "../room/client";
+import { SocketObject } from "../shell/socket-object";
+import { releaseSlot, type SocketHolder } from "../user-sockets/client";
+import type { EndedAnswer, PollAnswer, PublishAnswer } from "./client";
 import { PollBuffer } from "./poll-buffer";
 import { Relay } from "./relay";
-
-/** How a long-poll session that is over answers: 403 ends the client, 410 makes it start over and rejoin. */
-export type EndedAnswer =
-  /** Ended by logout, a password change or an expired token. */
-  | { status: 403 }
-  /** Over (idle, outbox overflow, a bad frame) or never known here. */
-  | { status: 410 };
-
-/** A poll's answer; the worker wraps it as Phoenix's `{status, token, messages}` JSON. */
-export type PollAnswer = { status: 200; messages: string[] } | { status: 204 } | EndedAnswer;
-
-/** A publish's answer: 400 when a frame could not be decoded (the session ends, as a WebSocket closes). */
-export type PublishAnswer = { status: 200 } | { status: 400; error: string } | EndedAnswer;
 
 /** The outbox bound: about a minute of a busy room; a client that falls further behind starts over. */
 export const POLL_BUFFER_LIMITS = { maxFrames: 1_000, maxChars: 4 * 1024 * 1024 };
@@ -72,73 +50,42 @@ const ENDED_KEY = "ended";
 /** How long an ended long-poll session remembers why, so a client still polling hears 403 rather than 410. */
 const REMEMBER_ENDING_MS = 60_000;
 
-export class SocketSession extends DurableObject<Env> implements SocketHolder {
+export class SocketSession extends SocketObject implements SocketHolder {
+  protected readonly kind = { label: "SocketSession", noun: "socket session" };
   #live: Live | undefined;
 
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    // pyre's own client heartbeats with one constant frame; the runtime answers it without waking us.
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT_FRAME, HEARTBEAT_REPLY));
-  }
+  // The multiplexed WebSocket: it accepts the client's socket itself, hibernatable, and answers heartbeats
+  // without waking while no room is joined.
 
-  // The multiplexed WebSocket.
-
-  override async fetch(request: Request): Promise<Response> {
-    try {
-      if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
-        return new Response("A socket session only accepts WebSocket upgrades", { status: 426 });
-      }
-      const grant = readSocketGrant(request);
-      if (!grant) return new Response("Not an admission from the socket endpoint", { status: 400 });
-      if (this.#live || this.ctx.getWebSockets().length > 0) {
-        return new Response("This socket session is already in use", { status: 409 });
-      }
-      if (this.#revoked(grant)) {
-        this.#forgetUnopened();
-        return new Response("Token revoked: reload the page to get a fresh one.", { status: 403 });
-      }
-      const { 0: client, 1: server } = new WebSocketPair();
-      this.ctx.acceptWebSocket(server);
+  protected onAdmission(request: Request): Response {
+    const grant = readSocketGrant(request);
+    if (!grant) return new Response("Not an admission from the socket endpoint", { status: 400 });
+    if (this.#live || this.ctx.getWebSockets().length > 0) {
+      return new Response("This socket session is already in use", { status: 409 });
+    }
+    if (this.#revoked(grant)) {
+      this.#forgetUnopened();
+      return new Response(TOKEN_REVOKED, { status: 403 });
+    }
+    return this.acceptSocket(grant.phoenixSubprotocol, (server) => {
       server.serializeAttachment({ grant, relaying: false } satisfies ClientAttachment);
       this.#live = this.#start(grant, { kind: "websocket", ws: server });
-      const headers = grant.phoenixSubprotocol ? { "Sec-WebSocket-Protocol": "phoenix" } : undefined;
-      return new Response(null, { status: 101, webSocket: client, headers });
-    } catch (problem) {
-      this.#log("SocketSession:fetch", problem);
-      return new Response("The socket session could not accept the connection", { status: 500 });
-    }
+    });
   }
 
-  override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-    try {
-      const live = this.#liveFor(ws);
-      if (!live) return;
-      const verdict = live.relay.receive(raw);
-      if (!verdict.ok) this.#end(live, "gone", verdict.code, verdict.reason);
-    } catch (problem) {
-      this.#log("SocketSession:webSocketMessage", problem);
-    }
+  protected onMessage(ws: WebSocket, raw: string | ArrayBuffer): void {
+    const live = this.#liveFor(ws);
+    if (!live) return;
+    const verdict = live.relay.receive(raw);
+    if (!verdict.ok) this.#end(live, "gone", verdict.code, verdict.reason);
   }
 
-  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    try {
-      this.#clientGone(ws);
-      closeQuietly(ws, code, reason); // completes the closing handshake
-    } catch (problem) {
-      this.#log("SocketSession:webSocketClose", problem);
-    }
+  protected onSocketEnd(ws: WebSocket): void {
+    this.#clientGone(ws);
   }
 
-  override async webSocketError(ws: WebSocket, problem: unknown): Promise<void> {
-    this.#log("SocketSession:webSocketError", problem);
-    try {
-      this.#clientGone(ws);
-    } catch (cleanupProblem) {
-      this.#log("SocketSession:webSocketError cleanup", cleanupProblem);
-    }
-  }
-
-  // LongPoll.
+  // LongPoll: RPCs from the worker hand it the client's POSTed frames (`publish`) and take what its rooms
+  // sent (`poll`, held up to the window, Phoenix's `window_ms`). Nobody polling for the idle time ends it.
 
   /** Starts a long-poll session for `grant`; false if its token was revoked on the way here. */
   async openLongPoll(grant: SocketGrant): Promise<boolean> {
@@ -183,7 +130,8 @@ export class SocketSession extends DurableObject<Env> implements SocketHolder {
     return { status: 200 };
   }
 
-  override async alarm(): Promise<void> {
+  /** A long-poll session's idle check; an ended session's stored memory is cleared. */
+  protected async onAlarm(): Promise<void> {
     const live = this.#live;
     if (live?.transport.kind === "longpoll") {
       const { buffer, lastPollAt } = live.transport;
@@ -214,18 +162,17 @@ export class SocketSession extends DurableObject<Env> implements SocketHolder {
   }
 
   #start(grant: SocketGrant, transport: Live["transport"]): Live {
-    const rooms = this.env.ROOMS;
     const live: Live = {
       grant,
       transport,
-      relay: new Relay(grant, (room) => rooms.get(rooms.idFromName(room)), {
+      relay: new Relay(grant, (room) => roomStub(this.env, room), {
         deliver: (frame) => this.#deliver(live, frame),
         sessionEnded: (reason) => this.#end(live, "revoked", SESSION_ENDED_CLOSE_CODE, reason),
         relayingChanged: (relaying) => {
           if (transport.kind !== "websocket") return;
           transport.ws.serializeAttachment({ grant, relaying } satisfies ClientAttachment);
         },
-        log: (where, problem) => this.#log(where, problem),
+        log: (where, problem) => this.log(where, problem),
       }),
     };
     return live;
@@ -240,7 +187,7 @@ export class SocketSession extends DurableObject<Env> implements SocketHolder {
     }
     if (typeof frame !== "string") {
       // Rooms send text only; LongPoll's JSON answer could not carry bytes anyway.
-      this.#log("SocketSession:deliver", new Error("dropped a binary frame for a long-poll client"));
+      this.log("SocketSession:deliver", new Error("dropped a binary frame for a long-poll client"));
       return;
     }
     if (!transport.buffer.push(frame)) this.#end(live, "gone");
@@ -258,13 +205,13 @@ export class SocketSession extends DurableObject<Env> implements SocketHolder {
     if (transport.kind === "websocket") {
       dropGrant(transport.ws);
       closeQuietly(transport.ws, code, reason);
-      void this.ctx.storage.deleteAll().catch((problem) => this.#log("SocketSession:forget", problem));
+      void this.ctx.storage.deleteAll().catch((problem) => this.log("SocketSession:forget", problem));
     } else {
       this.ctx.storage.kv.put(ENDED_KEY, ending);
       transport.buffer.clear();
       void this.ctx.storage
         .setAlarm(Date.now() + REMEMBER_ENDING_MS)
-        .catch((problem) => this.#log("SocketSession:remember ending", problem));
+        .catch((problem) => this.log("SocketSession:remember ending", problem));
     }
     this.#release(grant);
   }
@@ -278,7 +225,7 @@ export class SocketSession extends DurableObject<Env> implements SocketHolder {
     }
     const grant = (ws.deserializeAttachment() as ClientAttachment | null)?.grant;
     if (grant) this.#release(grant);
-    void this.ctx.storage.deleteAll().catch((problem) => this.#log("SocketSession:forget", problem));
+    void this.ctx.storage.deleteAll().catch((problem) => this.log("SocketSession:forget", problem));
   }
 
   /**
@@ -286,7 +233,7 @@ export class SocketSession extends DurableObject<Env> implements SocketHolder {
    * its id is used once, so nothing else would ever clear it.
    */
   #forgetUnopened(): void {
-    void this.ctx.storage.deleteAll().catch((problem) => this.#log("SocketSession:forget", problem));
+    void this.ctx.storage.deleteAll().catch((problem) => this.log("SocketSession:forget", problem));
   }
 
   #release(grant: SocketGrant): void {
@@ -333,10 +280,6 @@ export class SocketSession extends DurableObject<Env> implements SocketHolder {
   #restore(): Live | undefined {
     const [ws] = this.ctx.getWebSockets();
     return ws ? this.#liveFor(ws) : undefined;
-  }
-
-  #log(where: string, problem: unknown): void {
-    logError(`${where} (session ${this.ctx.id.toString()})`, problem);
   }
 }
 

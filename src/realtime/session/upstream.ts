@@ -1,17 +1,13 @@
 /**
- * One topic of a socket session (socket-session.ts): a WebSocket from the session to that topic's room,
- * which admits it like any member, through the same admission a room-bound socket gets, but without a
- * slot of its own (the session holds the user's one slot). The room therefore counts it as a member,
- * sends it its join replies, presence and broadcasts, and does all the fan-out; this side only relays.
- *
- * Frames go both ways verbatim. Of the room's frames, only replies and `phx_close` are read, and only to
- * know when the topic is no longer joined and nothing is left to answer: then this socket is closed and
- * the room forgets the member. Broadcasts and pushes (no ref) are passed on without being parsed.
+ * One topic of a socket session: a WebSocket from the session to that topic's room, admitted like any
+ * member but without a slot of its own (the session holds the user's one slot). Frames go both ways
+ * verbatim; the join tracker (join-tracker.ts) says when the topic is done, and then this socket closes.
  */
 import { SESSION_ENDED_CLOSE_CODE } from "../../shared/room-contract";
 import { admissionRequest, type SocketGrant } from "../access/admission";
 import { type Message, PhoenixEvent } from "../phoenix/protocol";
 import { closeQuietly, sendQuietly } from "../phoenix/transport";
+import { JoinTracker } from "./join-tracker";
 
 export interface UpstreamEvents {
   /** A frame from the room, for the client, as the room sent it. */
@@ -28,9 +24,6 @@ export interface RoomEndpoint {
   fetch(request: Request): Promise<Response>;
 }
 
-/** Frames whose ref is null (`[join_ref, null, ...`): pushes and broadcasts, which need no reading. */
-const WITHOUT_REF = /^\[(?:null|"(?:[^"\\]|\\.)*"),null,/;
-
 /** What the client is told when its room connection fails, so phoenix.js rejoins (Phoenix's phx_error). */
 export const ROOM_LOST_REASON = "room connection lost";
 
@@ -40,13 +33,7 @@ export class Upstream {
   #closed = false;
   /** Client frames that arrived before the room accepted the socket, sent in order once it has. */
   #queue: Array<string | ArrayBuffer> = [];
-  /** The join_ref of the client's latest phx_join on this topic; null once it has left. */
-  #clientJoinRef: string | null = null;
-  /** The join the room confirmed; null while the topic is not joined. */
-  #joinedRef: string | null = null;
-  /** Refs the room has yet to answer, and which of them are joins. */
-  readonly #unanswered = new Set<string>();
-  readonly #joins = new Set<string>();
+  readonly #join = new JoinTracker();
 
   constructor(
     readonly topic: string,
@@ -67,16 +54,7 @@ export class Upstream {
   /** Forwards a client frame for this topic, the client's own text or bytes. */
   forward(message: Message, raw: string | ArrayBuffer): void {
     if (this.#closed) return;
-    const { ref, joinRef, event } = message;
-    if (event === PhoenixEvent.join) {
-      this.#clientJoinRef = joinRef ?? ref;
-      // A join without a ref gets no reply to watch for, so it counts as joined.
-      if (ref === null) this.#joinedRef = this.#clientJoinRef;
-      else this.#joins.add(ref);
-    } else if (event === PhoenixEvent.leave && (joinRef === null || joinRef === this.#clientJoinRef)) {
-      this.#clientJoinRef = null;
-    }
-    if (ref !== null) this.#unanswered.add(ref);
+    this.#join.sent(message);
     if (this.#ws) sendQuietly(this.#ws, raw);
     else this.#queue.push(raw);
   }
@@ -116,30 +94,7 @@ export class Upstream {
   #fromRoom(frame: string | ArrayBuffer): void {
     if (this.#closed) return;
     this.events.fromRoom(frame);
-    if (typeof frame !== "string" || WITHOUT_REF.test(frame)) return;
-    this.#observe(frame);
-    if (this.#joinedRef === null && this.#unanswered.size === 0) this.close("left");
-  }
-
-  /** Notes what a reply or phx_close says about the join. */
-  #observe(frame: string): void {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(frame);
-    } catch {
-      return;
-    }
-    if (!Array.isArray(parsed)) return;
-    const [joinRef, ref, , event, payload] = parsed as [unknown, unknown, unknown, unknown, unknown];
-    if (event === PhoenixEvent.reply && typeof ref === "string") {
-      this.#unanswered.delete(ref);
-      if (this.#joins.delete(ref)) {
-        const ok = (payload as { status?: unknown } | null)?.status === "ok";
-        this.#joinedRef = ok && typeof joinRef === "string" ? joinRef : null;
-      }
-    } else if (event === PhoenixEvent.close && joinRef === this.#joinedRef) {
-      this.#joinedRef = null;
-    }
+    if (this.#join.received(frame) && this.#join.settled) this.close("left");
   }
 
   #closedByRoom(code: number, reason: string): void {
@@ -152,7 +107,7 @@ export class Upstream {
   /** The room connection failed: the client's channel errors and rejoins (phoenix.js does on phx_error). */
   #fail(): void {
     this.#end(1011, "relay ended", () => {
-      const joinRef = this.#clientJoinRef;
+      const joinRef = this.#join.clientJoinRef;
       if (joinRef !== null) {
         this.events.fromRoom(
           JSON.stringify([joinRef, joinRef, this.topic, PhoenixEvent.error, { reason: ROOM_LOST_REASON }]),

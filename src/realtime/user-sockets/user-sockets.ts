@@ -1,7 +1,7 @@
 /**
  * UserSockets: knows every socket a user has open, in any room (Phoenix's socket `id`, "users_socket:ID",
  * through which an app disconnects all of a user's sockets). One Durable Object serves a block of
- * {@link USERS_PER_OBJECT} users, so that a connect usually reaches an object that is already awake:
+ * USERS_PER_OBJECT (client.ts) users, so that a connect usually reaches an object that is already awake:
  * creating one is the costliest step of a connect (about 13 ms in local workerd, a cold start in
  * production), and each user's part of the work is a few rows.
  *
@@ -17,31 +17,16 @@ import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../../config";
 import { logError } from "../../log";
 import { isRevoked, rememberRevocation, revokedBelow, usersWithRevocations } from "../access/remembered-revocations";
-
-/** Who holds a slot: `room:NAME` (a room-bound socket) or `session:ID` (a socket session, many rooms). */
-export type SlotHolder = `room:${string}` | `session:${string}`;
-
-/** What a slot holder answers: the room Durable Object, and the socket session. */
-export interface SocketHolder {
-  /** The slots of `userId`'s sockets it still holds. */
-  liveSlots(userId: number): Promise<string[]>;
-  /** Closes `userId`'s sockets whose token generation is below `validFrom`, and refuses them from now on. */
-  endUserSockets(userId: number, validFrom: number): Promise<void>;
-}
-
-export type OpenResult =
-  | { ok: true; slot: string }
-  | { ok: false; reason: "limit"; limit: number }
-  | { ok: false; reason: "revoked" };
+import { roomStub } from "../room/client";
+import { sessionStub } from "../session/client";
+import { guardedAlarm } from "../shell/guarded-alarm";
+import { type OpenResult, readSlotHolder, type SlotHolder, type SocketHolder } from "./client";
 
 /** How soon a holder that did not answer a revocation is asked again. */
 const REVOKE_RETRY_MS = 5_000;
 
 /** A slot younger than this may still be on its way to its holder, so a reconciliation leaves it alone. */
 const RECONCILE_MIN_AGE_MS = 10_000;
-
-/** Users served by one object: user ids 0–255 share one, 256–511 the next, and so on. */
-export const USERS_PER_OBJECT = 256;
 
 export class UserSockets extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
@@ -94,9 +79,16 @@ export class UserSockets extends DurableObject<Env> {
 
   /** Asks again the holders that did not answer a revocation. */
   override async alarm(): Promise<void> {
-    let ended = true;
-    for (const userId of usersWithRevocations(this.ctx.storage)) ended = (await this.#endRevokedSlots(userId)) && ended;
-    if (!ended) await this.ctx.storage.setAlarm(Date.now() + REVOKE_RETRY_MS);
+    await guardedAlarm(
+      "UserSockets:alarm",
+      async () => {
+        let ended = true;
+        for (const userId of usersWithRevocations(this.ctx.storage))
+          ended = (await this.#endRevokedSlots(userId)) && ended;
+        if (!ended) await this.ctx.storage.setAlarm(Date.now() + REVOKE_RETRY_MS);
+      },
+      logError,
+    );
   }
 
   /** Tells each holder of `userId`'s revoked slots to close them; forgets the slots of those that did. */
@@ -109,7 +101,7 @@ export class UserSockets extends DurableObject<Env> {
     const answered = await Promise.all(
       holders.map(async ({ holder }) => {
         try {
-          await holderStub(this.env, holder as SlotHolder).endUserSockets(userId, validFrom);
+          await holderStub(this.env, holder).endUserSockets(userId, validFrom);
           this.ctx.storage.sql.exec(`DELETE ${revoked} AND holder = ?`, userId, validFrom, holder);
           return true;
         } catch (problem) {
@@ -148,7 +140,7 @@ export class UserSockets extends DurableObject<Env> {
       [...byHolder].map(async ([holder, slots]) => {
         let live: Set<string>;
         try {
-          live = new Set(await holderStub(this.env, holder as SlotHolder).liveSlots(userId));
+          live = new Set(await holderStub(this.env, holder).liveSlots(userId));
         } catch (problem) {
           logError(`UserSockets:reconcile ${holder}`, problem);
           return; // keep its slots: better to refuse a socket than to exceed the cap on a guess
@@ -160,27 +152,7 @@ export class UserSockets extends DurableObject<Env> {
   }
 }
 
-/**
- * Gives one of `userId`'s slots back (the socket holding it ended, or never became one). Never rejects: a
- * slot that could not be given back is found by the next reconciliation at the cap, and the failure is
- * logged as coming from `where`.
- */
-export function releaseSlot(env: Env, userId: number, slot: string, where: string): Promise<void> {
-  return userSockets(env, userId)
-    .close(slot)
-    .catch((problem) => logError(`${where}: release slot`, problem));
-}
-
-/** The object that serves `userId`. */
-export function userSockets(env: Env, userId: number): DurableObjectStub<UserSockets> {
-  return env.USER_SOCKETS.get(env.USER_SOCKETS.idFromName(`users:${Math.floor(userId / USERS_PER_OBJECT)}`));
-}
-
-function holderStub(env: Env, holder: SlotHolder): SocketHolder {
-  const separator = holder.indexOf(":");
-  const kind = holder.slice(0, separator);
-  const name = holder.slice(separator + 1);
-  if (kind === "room") return env.ROOMS.get(env.ROOMS.idFromName(name));
-  if (kind === "session") return env.SESSIONS.get(env.SESSIONS.idFromString(name));
-  throw new Error(`unknown slot holder ${holder}`);
+function holderStub(env: Env, holder: string): SocketHolder {
+  const named = readSlotHolder(holder);
+  return named.kind === "room" ? roomStub(env, named.name) : sessionStub(env, named.id);
 }

@@ -10,7 +10,7 @@ import type { User } from "../../../src/db/users";
 import { MAX_CHANNELS } from "../../../src/realtime/session/relay";
 import { HEARTBEAT_FRAME, HEARTBEAT_REF, HEARTBEAT_REPLY } from "../../../src/shared/heartbeat";
 import { SESSION_ENDED_CLOSE_CODE } from "../../../src/shared/room-contract";
-import { closeAll, connect, connectAndJoin, TestSocket, upgrade } from "../../helpers/socket";
+import { closeAll, connect, connectAndJoin, roomStub, TestSocket, upgrade } from "../../helpers/socket";
 import { db, makeUser, tokenFor } from "../../helpers/users";
 
 const open: TestSocket[] = [];
@@ -284,7 +284,7 @@ describe("when a room connection fails", () => {
     const fine = await socket.join("mx_crash_b");
     expect([doomed.status, fine.status]).toEqual(["ok", "ok"]);
 
-    const room = env.ROOMS.get(env.ROOMS.idFromName("mx_crash_a"));
+    const room = roomStub("mx_crash_a");
     await runInDurableObject(room, (_instance, state) => {
       state.abort("test: the room's process is gone");
     }).catch(() => undefined);
@@ -307,7 +307,7 @@ describe("when a room connection fails", () => {
     const socket = await multiplexed(user);
     expect((await socket.join("mx_refused_ok")).status).toBe("ok");
     // The room heard of a revocation this session's token predates (logout, told to that room first).
-    await env.ROOMS.get(env.ROOMS.idFromName("mx_refused_room")).endUserSockets(user.id, user.tokenGeneration + 1);
+    await roomStub("mx_refused_room").endUserSockets(user.id, user.tokenGeneration + 1);
     socket.send(["9", "9", "room:mx_refused_room", "phx_join", {}]);
     expect(await socket.closed).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "token revoked" });
   });

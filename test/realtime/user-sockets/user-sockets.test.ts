@@ -5,7 +5,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { userSockets } from "../../../src/realtime/user-sockets/user-sockets";
+import { roomSlotHolder, sessionSlotHolder, userSockets } from "../../../src/realtime/user-sockets/client";
 import { closeAll, connect, type TestSocket } from "../../helpers/socket";
 import { makeUser } from "../../helpers/users";
 
@@ -28,8 +28,9 @@ describe("UserSockets", () => {
     // A holder that cannot answer (its id names no object), as a room or session that is down would.
     await runInDurableObject(userSockets(env, user.id), (_object, state) => {
       state.storage.sql.exec(
-        "INSERT INTO slots (id, user_id, holder, generation, opened_at) VALUES ('lost', ?, 'session:not-an-id', 0, ?)",
+        "INSERT INTO slots (id, user_id, holder, generation, opened_at) VALUES ('lost', ?, ?, 0, ?)",
         user.id,
+        sessionSlotHolder("not-an-id"),
         Date.now(),
       );
     });
@@ -37,12 +38,12 @@ describe("UserSockets", () => {
     const result = await userSockets(env, user.id).revoke(user.id, 1);
     expect(result).toEqual({ ended: false });
     expect((await socket.closed).code).toBe(4001); // the reachable room closed its socket
-    expect(await slotsOf(user.id)).toEqual([{ holder: "session:not-an-id", generation: 0 }]);
+    expect(await slotsOf(user.id)).toEqual([{ holder: sessionSlotHolder("not-an-id"), generation: 0 }]);
     const alarm = await runInDurableObject(userSockets(env, user.id), (_object, state) => state.storage.getAlarm());
     expect(alarm).not.toBeNull();
 
     // The kept slot does not count against the user's new sockets, and the alarm asks again.
-    expect((await userSockets(env, user.id).open(user.id, 1, "room:after_logout")).ok).toBe(true);
+    expect((await userSockets(env, user.id).open(user.id, 1, roomSlotHolder("after_logout"))).ok).toBe(true);
     expect(await runDurableObjectAlarm(userSockets(env, user.id))).toBe(true);
     expect((await slotsOf(user.id)).filter((slot) => slot.generation === 0)).toHaveLength(1);
   });
@@ -53,7 +54,7 @@ describe("UserSockets", () => {
     open.push(socket);
     expect(await userSockets(env, user.id).revoke(user.id, 1)).toEqual({ ended: true });
     expect(await slotsOf(user.id)).toEqual([]);
-    expect(await userSockets(env, user.id).open(user.id, 0, "room:fully_room")).toEqual({
+    expect(await userSockets(env, user.id).open(user.id, 0, roomSlotHolder("fully_room"))).toEqual({
       ok: false,
       reason: "revoked",
     });

@@ -1,0 +1,39 @@
+/**
+ * The answers Phoenix.Socket gives before any channel is involved, written once for both sockets that
+ * read client frames: a room's (room/router.ts) and a socket session's (session/relay.ts).
+ */
+
+import { error, type Message, ok, PHOENIX_TOPIC, PhoenixEvent, type Reply, SocketErrorReason } from "./protocol";
+import type { InvalidFrame } from "./serializer";
+import { encodeReply } from "./serializer";
+
+/** Where the answers go: a room's connection, or a session's way back to its client. */
+export interface FrameSink {
+  send(frame: string): void;
+}
+
+/** What a reply is addressed to: a message's refs and topic. */
+export type Addressee = Pick<Message, "joinRef" | "ref" | "topic">;
+
+/** Answers `to` with `reply`; a message without a ref asked for no reply (Phoenix's ref nil). */
+export function replyTo(sink: FrameSink, to: Addressee, reply: Reply, joinRef: string | null = to.joinRef): void {
+  if (to.ref === null) return;
+  sink.send(encodeReply(joinRef, to.ref, to.topic, reply));
+}
+
+/** A heartbeat (`phoenix` topic) is answered ok at once, joined or not; true if `message` was one. */
+export function answerHeartbeat(sink: FrameSink, message: Message): boolean {
+  if (message.topic !== PHOENIX_TOPIC || message.event !== PhoenixEvent.heartbeat) return false;
+  replyTo(sink, message, ok());
+  return true;
+}
+
+/** A frame with a ref but fields of the wrong type: an error naming what is wrong; the socket stays open. */
+export function answerMalformed(sink: FrameSink, frame: InvalidFrame): void {
+  replyTo(sink, frame, error(SocketErrorReason.malformedFrame, { detail: frame.detail }));
+}
+
+/** A push for a topic this socket has not joined; the reply carries no join_ref, as Phoenix's does. */
+export function answerUnmatchedTopic(sink: FrameSink, message: Addressee): void {
+  replyTo(sink, message, error(SocketErrorReason.unmatchedTopic), null);
+}

@@ -1,0 +1,68 @@
+/**
+ * What an upstream knows of its topic's join, from the frames passing through it: the client's joins and
+ * leaves going up, the room's replies and `phx_close` coming down. It tells when the topic is no longer
+ * joined and nothing is left to answer, so the upstream can close; broadcasts are never parsed.
+ */
+import { type Message, PhoenixEvent } from "../phoenix/protocol";
+
+/** Frames whose ref is null (`[join_ref, null, ...`): pushes and broadcasts, which need no reading. */
+const WITHOUT_REF = /^\[(?:null|"(?:[^"\\]|\\.)*"),null,/;
+
+export class JoinTracker {
+  /** The join_ref of the client's latest phx_join on this topic; null once it has left. */
+  #clientJoinRef: string | null = null;
+  /** The join the room confirmed; null while the topic is not joined. */
+  #joinedRef: string | null = null;
+  /** Refs the room has yet to answer, and which of them are joins. */
+  readonly #unanswered = new Set<string>();
+  readonly #joins = new Set<string>();
+
+  /** The client's latest join, for telling it `phx_error` if the room connection fails; null once it left. */
+  get clientJoinRef(): string | null {
+    return this.#clientJoinRef;
+  }
+
+  /** The topic is not joined and the room owes no reply: nothing more can come through for the client. */
+  get settled(): boolean {
+    return this.#joinedRef === null && this.#unanswered.size === 0;
+  }
+
+  /** A client frame on its way to the room. */
+  sent({ ref, joinRef, event }: Pick<Message, "ref" | "joinRef" | "event">): void {
+    if (event === PhoenixEvent.join) {
+      this.#clientJoinRef = joinRef ?? ref;
+      // A join without a ref gets no reply to watch for, so it counts as joined.
+      if (ref === null) this.#joinedRef = this.#clientJoinRef;
+      else this.#joins.add(ref);
+    } else if (event === PhoenixEvent.leave && (joinRef === null || joinRef === this.#clientJoinRef)) {
+      this.#clientJoinRef = null;
+    }
+    if (ref !== null) this.#unanswered.add(ref);
+  }
+
+  /**
+   * A frame from the room: a reply or `phx_close` says something of the join. False for a push or a
+   * broadcast, skipped unparsed: it changes nothing.
+   */
+  received(frame: string | ArrayBuffer): boolean {
+    if (typeof frame !== "string" || WITHOUT_REF.test(frame)) return false;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(frame);
+    } catch {
+      return true;
+    }
+    if (!Array.isArray(parsed)) return true;
+    const [joinRef, ref, , event, payload] = parsed as [unknown, unknown, unknown, unknown, unknown];
+    if (event === PhoenixEvent.reply && typeof ref === "string") {
+      this.#unanswered.delete(ref);
+      if (this.#joins.delete(ref)) {
+        const ok = (payload as { status?: unknown } | null)?.status === "ok";
+        this.#joinedRef = ok && typeof joinRef === "string" ? joinRef : null;
+      }
+    } else if (event === PhoenixEvent.close && joinRef === this.#joinedRef) {
+      this.#joinedRef = null;
+    }
+    return true;
+  }
+}

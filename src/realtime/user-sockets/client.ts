@@ -1,0 +1,69 @@
+/**
+ * How the worker and the objects holding sockets reach UserSockets: a slot for each socket, given back
+ * when it ends, and revocation of every socket a user has. Callers never build its ids or stubs.
+ */
+import { logError } from "../../log";
+
+/** Users served by one object: user ids 0–255 share one, 256–511 the next, and so on. */
+export const USERS_PER_OBJECT = 256;
+
+/**
+ * Who holds a slot, named after its Durable Object class: `Room/NAME` (a room-bound socket) or
+ * `SocketSession/ID` (a socket session, many rooms). Never spelled like a channel topic (`room:NAME`).
+ */
+export type SlotHolder = `Room/${string}` | `SocketSession/${string}`;
+
+export function roomSlotHolder(room: string): SlotHolder {
+  return `Room/${room}`;
+}
+
+export function sessionSlotHolder(sessionId: string): SlotHolder {
+  return `SocketSession/${sessionId}`;
+}
+
+/** A holder as stored; `room:` and `session:` are how slots taken before the rename name them. */
+export function readSlotHolder(holder: string): { kind: "room"; name: string } | { kind: "session"; id: string } {
+  const match = /^(Room\/|room:)(.*)$/s.exec(holder) ?? /^(SocketSession\/|session:)(.*)$/s.exec(holder);
+  if (!match) throw new Error(`unknown slot holder ${holder}`);
+  const [, prefix = "", rest = ""] = match;
+  return prefix === "Room/" || prefix === "room:" ? { kind: "room", name: rest } : { kind: "session", id: rest };
+}
+
+/** What a slot holder answers: the Room, and the SocketSession. */
+export interface SocketHolder {
+  /** The slots of `userId`'s sockets it still holds. */
+  liveSlots(userId: number): Promise<string[]>;
+  /** Closes `userId`'s sockets whose token generation is below `validFrom`, and refuses them from now on. */
+  endUserSockets(userId: number, validFrom: number): Promise<void>;
+}
+
+export type OpenResult =
+  | { ok: true; slot: string }
+  | { ok: false; reason: "limit"; limit: number }
+  | { ok: false; reason: "revoked" };
+
+/** The object that serves `userId`. */
+export function userSockets(env: Env, userId: number): ReturnType<Env["USER_SOCKETS"]["get"]> {
+  return env.USER_SOCKETS.get(env.USER_SOCKETS.idFromName(`users:${Math.floor(userId / USERS_PER_OBJECT)}`));
+}
+
+/** A slot for a new socket of `userId` with a token of `generation`; refused at the cap or once revoked. */
+export function openSlot(env: Env, userId: number, generation: number, holder: SlotHolder): Promise<OpenResult> {
+  return userSockets(env, userId).open(userId, generation, holder);
+}
+
+/**
+ * Gives one of `userId`'s slots back (the socket holding it ended, or never became one). Never rejects: a
+ * slot that could not be given back is found by the next reconciliation at the cap, and the failure is
+ * logged as coming from `where`.
+ */
+export function releaseSlot(env: Env, userId: number, slot: string, where: string): Promise<void> {
+  return userSockets(env, userId)
+    .close(slot)
+    .catch((problem) => logError(`${where}: release slot`, problem));
+}
+
+/** Ends every socket of `userId` older than `validFrom`, everywhere; resolves once the holders have. */
+export function revokeUserSockets(env: Env, userId: number, validFrom: number): Promise<{ ended: boolean }> {
+  return userSockets(env, userId).revoke(userId, validFrom);
+}
