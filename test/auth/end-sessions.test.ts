@@ -1,27 +1,20 @@
 /**
  * A socket outlives the check at its upgrade. Logging out (or changing the password) ends every socket of
  * the user in every room at once, listeners included, before the logout is answered; a socket still on
- * its way to a room when that happens is refused there; and an expired token can neither post nor rejoin.
- * Ended sockets close with 4001 so the page can say why.
+ * its way to a room when that happens is refused there. Ended sockets close with 4001 so the page can say
+ * why (an expiring token: test/realtime/room/token-expiry.test.ts).
  */
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { revokeEverySession } from "../../src/auth/end-sessions";
-import { TOKEN_MAX_AGE_SECONDS } from "../../src/auth/token";
-import { posts } from "../../src/db/schema";
 import { admissionRequest } from "../../src/realtime/access/admission";
 import { SESSION_ENDED_CLOSE_CODE } from "../../src/shared/room-contract";
-import { closeAll, connect, connectAndJoin, roomStub, TestSocket, upgrade } from "../helpers/socket";
+import { closeAll, connect, connectAndJoin, roomStub, type TestSocket, upgrade } from "../helpers/socket";
 import { db, makeUser, tokenFor } from "../helpers/users";
 
 const open: TestSocket[] = [];
 afterEach(() => closeAll(open));
-
-async function storedIn(room: string): Promise<number> {
-  return (await db.select().from(posts).where(eq(posts.room, room))).length;
-}
 
 describe("a session that ends while its socket is open", () => {
   it("closes every socket of the user in every room at logout, listeners included, and nobody else's", async () => {
@@ -79,35 +72,5 @@ describe("a session that ends while its socket is open", () => {
       const kept = await runInDurableObject(session, (_object, state) => [...state.storage.kv.list()]);
       expect(kept).toEqual([]);
     }
-  });
-
-  it("closes a socket that only listens when its token expires", async () => {
-    const user = await makeUser("listens_till_expiry");
-    // Issued so that it expires about two seconds from now.
-    const issuedAt = new Date(Date.now() - TOKEN_MAX_AGE_SECONDS * 1000 + 2000);
-    const response = await upgrade({ room: "expiring_listener", token: await tokenFor(user, { now: issuedAt }) });
-    expect(response.status).toBe(101);
-    const socket = new TestSocket(response.webSocket as WebSocket);
-    open.push(socket);
-    expect((await socket.join("expiring_listener")).status).toBe("ok");
-    // Nothing is sent from here on: the room's alarm ends it.
-    expect(await socket.closed).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "token expired" });
-  });
-
-  it("closes a socket when its token expires, stores nothing after, and refuses the token at the upgrade", async () => {
-    const user = await makeUser("expires_soon");
-    // Issued so that it expires about two seconds from now.
-    const issuedAt = new Date(Date.now() - TOKEN_MAX_AGE_SECONDS * 1000 + 2000);
-    const response = await upgrade({ room: "expiring", token: await tokenFor(user, { now: issuedAt }) });
-    expect(response.status).toBe(101);
-    const socket = new TestSocket(response.webSocket as WebSocket);
-    open.push(socket);
-    expect((await socket.join("expiring")).status).toBe("ok");
-    expect((await socket.push("room:expiring", "new_post", { message: "in time" })).status).toBe("ok");
-
-    expect(await socket.closed).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "token expired" });
-    expect(await storedIn("expiring")).toBe(1);
-    const rejoin = await upgrade({ room: "expiring", token: await tokenFor(user, { now: issuedAt }) });
-    expect(rejoin.status).toBe(403);
   });
 });

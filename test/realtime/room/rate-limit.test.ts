@@ -1,14 +1,14 @@
 /**
- * Abuse limits, at their defaults from wrangler.toml: a post bucket per user per room (burst 10, 5 a
- * second) and at most 10 concurrent sockets per user across all rooms.
+ * The post rate limit (room/rate-limit.ts), at its defaults from wrangler.toml: a bucket per user per room,
+ * burst 10, 5 a second.
  */
 import { evictDurableObject } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULTS } from "../../../src/config";
 import { posts } from "../../../src/db/schema";
-import { closeAll, connect, connectAndJoin, roomStub, type TestSocket, upgrade } from "../../helpers/socket";
-import { db, makeUser, tokenFor } from "../../helpers/users";
+import { closeAll, connectAndJoin, roomStub, type TestSocket } from "../../helpers/socket";
+import { db, makeUser } from "../../helpers/users";
 
 const open: TestSocket[] = [];
 afterEach(() => closeAll(open));
@@ -64,40 +64,5 @@ describe("post rate limit", () => {
     const other = await tab2.socket.push("room:flood_tabs", "new_post", { message: "from the other tab" });
     expect(other.response).toMatchObject({ reason: "rate_limited" });
     expect(await stored("flood_tabs")).toBe(10);
-  });
-});
-
-describe("sockets per user", () => {
-  it("refuses the 11th socket, across rooms, with 429 and a message; closing one frees a place at once", async () => {
-    const user = await makeUser("many_tabs");
-    const sockets: TestSocket[] = [];
-    for (let n = 0; n < DEFAULTS.SOCKETS_PER_USER; n++) sockets.push(await connect(user, `tabs_${n % 3}`));
-    open.push(...sockets);
-
-    const refused = await upgrade({ room: "tabs_other", token: await tokenFor(user) });
-    expect(refused.status).toBe(429);
-    expect(await refused.text()).toBe(
-      "Too many open sockets: at most 10 per user across all rooms. Close a tab or another app's connection, then try again.",
-    );
-    // Somebody else is not affected.
-    open.push(await connect(await makeUser("few_tabs"), "tabs_other"));
-
-    const [first] = sockets;
-    first?.close();
-    await first?.closed;
-    open.push(await connect(user, "tabs_other"));
-  });
-
-  it("counts a socket the room refused or dropped as gone", async () => {
-    const user = await makeUser("dropped_tabs");
-    const sockets: TestSocket[] = [];
-    for (let n = 0; n < DEFAULTS.SOCKETS_PER_USER; n++) sockets.push(await connect(user, "dropping"));
-    open.push(...sockets);
-    const [bad] = sockets;
-    bad?.sendRaw("not json"); // the room closes this one with 1007
-    expect((await bad?.closed)?.code).toBe(1007);
-    await expect
-      .poll(async () => (await upgrade({ room: "dropping", token: await tokenFor(user) })).status, { timeout: 3_000 })
-      .toBe(101);
   });
 });

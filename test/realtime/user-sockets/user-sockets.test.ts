@@ -1,13 +1,15 @@
 /**
- * UserSockets keeps a revocation until every holder of the user's sockets has closed them: a holder that
- * cannot be reached keeps its slots and is asked again by an alarm; the others are done at once.
+ * UserSockets: at most SOCKETS_PER_USER (10) concurrent sockets per user across all rooms, and revocation
+ * kept until every holder of the user's sockets has closed them (a holder that cannot be reached keeps
+ * its slots and is asked again by an alarm; the others are done at once).
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
+import { DEFAULTS } from "../../../src/config";
 import { roomSlotHolder, sessionSlotHolder, userSockets } from "../../../src/realtime/user-sockets/client";
-import { closeAll, connect, type TestSocket } from "../../helpers/socket";
-import { makeUser } from "../../helpers/users";
+import { closeAll, connect, type TestSocket, upgrade } from "../../helpers/socket";
+import { makeUser, tokenFor } from "../../helpers/users";
 
 const open: TestSocket[] = [];
 afterEach(() => closeAll(open));
@@ -58,5 +60,40 @@ describe("UserSockets", () => {
       ok: false,
       reason: "revoked",
     });
+  });
+});
+
+describe("sockets per user", () => {
+  it("refuses the 11th socket, across rooms, with 429 and a message; closing one frees a place at once", async () => {
+    const user = await makeUser("many_tabs");
+    const sockets: TestSocket[] = [];
+    for (let n = 0; n < DEFAULTS.SOCKETS_PER_USER; n++) sockets.push(await connect(user, `tabs_${n % 3}`));
+    open.push(...sockets);
+
+    const refused = await upgrade({ room: "tabs_other", token: await tokenFor(user) });
+    expect(refused.status).toBe(429);
+    expect(await refused.text()).toBe(
+      "Too many open sockets: at most 10 per user across all rooms. Close a tab or another app's connection, then try again.",
+    );
+    // Somebody else is not affected.
+    open.push(await connect(await makeUser("few_tabs"), "tabs_other"));
+
+    const [first] = sockets;
+    first?.close();
+    await first?.closed;
+    open.push(await connect(user, "tabs_other"));
+  });
+
+  it("counts a socket the room refused or dropped as gone", async () => {
+    const user = await makeUser("dropped_tabs");
+    const sockets: TestSocket[] = [];
+    for (let n = 0; n < DEFAULTS.SOCKETS_PER_USER; n++) sockets.push(await connect(user, "dropping"));
+    open.push(...sockets);
+    const [bad] = sockets;
+    bad?.sendRaw("not json"); // the room closes this one with 1007
+    expect((await bad?.closed)?.code).toBe(1007);
+    await expect
+      .poll(async () => (await upgrade({ room: "dropping", token: await tokenFor(user) })).status, { timeout: 3_000 })
+      .toBe(101);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Origins through the whole worker. The pool binds ALLOWED_ORIGINS = "capacitor://localhost" (an app
+ * Origins (http/origin.ts): the rule itself, then through the whole worker. The pool binds ALLOWED_ORIGINS = "capacitor://localhost" (an app
  * scheme, whose URL origin is the opaque "null"): the app itself may post forms and open sockets, while a
  * sandboxed iframe or a data: page, which send `Origin: null`, may do neither. Other values are tested
  * through `createApp().request` with the real bindings and one var changed.
@@ -7,6 +7,7 @@
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/http/app";
+import { isAllowedOrigin, parseAllowedOrigins } from "../../src/http/origin";
 import { TEST_HOST, TestSocket } from "../helpers/socket";
 import { makeUser, tokenFor } from "../helpers/users";
 
@@ -33,6 +34,70 @@ async function upgradeRequest(origin: string, room: string): Promise<Request> {
     headers: { Upgrade: "websocket", Origin: origin },
   });
 }
+
+describe("isAllowedOrigin and parseAllowedOrigins", () => {
+  const url = "http://127.0.0.1:8787/socket/websocket";
+  const none = new Set<string>();
+  const listed = (value: string) => {
+    const result = parseAllowedOrigins(value);
+    if (!result.ok) throw new Error(result.problem);
+    return result.origins;
+  };
+
+  it("allows exactly the request's own scheme, host and port", () => {
+    expect(isAllowedOrigin("http://127.0.0.1:8787", url, none)).toBe(true);
+    expect(isAllowedOrigin("http://127.0.0.1:8788", url, none)).toBe(false);
+    expect(isAllowedOrigin("https://127.0.0.1:8787", url, none)).toBe(false);
+    expect(isAllowedOrigin("http://localhost:8787", url, none)).toBe(false);
+    expect(isAllowedOrigin("null", url, none)).toBe(false);
+    expect(isAllowedOrigin("not an origin", url, none)).toBe(false);
+  });
+
+  it("allows listed origins, normalised", () => {
+    expect([...listed(" https://a.example/ ,https://B.example:8443, , HTTPS://c.example:443")]).toEqual([
+      "https://a.example",
+      "https://b.example:8443",
+      "https://c.example",
+    ]);
+    const allowed = listed("https://B.example:8443");
+    expect(isAllowedOrigin("https://b.example:8443", url, allowed)).toBe(true);
+    expect(isAllowedOrigin("https://sub.b.example:8443", url, allowed)).toBe(false);
+    expect(isAllowedOrigin("http://b.example:8443", url, allowed)).toBe(false);
+  });
+
+  it("compares app schemes as lower-cased scheme://host[:port], and never lets `null` in", () => {
+    const allowed = listed("Capacitor://LocalHost/, ionic://localhost:8100, tauri://localhost");
+    expect([...allowed]).toEqual(["capacitor://localhost", "ionic://localhost:8100", "tauri://localhost"]);
+    expect(isAllowedOrigin("capacitor://localhost", url, allowed)).toBe(true);
+    expect(isAllowedOrigin("ionic://localhost:8100", url, allowed)).toBe(true);
+    expect(isAllowedOrigin("ionic://localhost", url, allowed)).toBe(false);
+    expect(isAllowedOrigin("capacitor://localhost.evil.example", url, allowed)).toBe(false);
+    expect(isAllowedOrigin("null", url, allowed)).toBe(false);
+    expect(isAllowedOrigin("NULL", url, allowed)).toBe(false);
+  });
+
+  it.each([
+    "null",
+    "not a url",
+    "https://a.example/path",
+    "https://a.example/?q",
+    "https://a.example/#f",
+    "https://user@a.example",
+    "capacitor:",
+    "capacitor:localhost",
+    "file:///etc/passwd",
+    "data:text/html;base64",
+  ])("refuses the ALLOWED_ORIGINS entry %j, naming it", (entry) => {
+    const result = parseAllowedOrigins(`https://fine.example, ${entry}`);
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.problem).toContain(`ALLOWED_ORIGINS entry ${JSON.stringify(entry)}`);
+  });
+
+  it("treats an empty or missing value as no extra origins", () => {
+    expect(parseAllowedOrigins("")).toEqual({ ok: true, origins: new Set() });
+    expect(parseAllowedOrigins(undefined)).toEqual({ ok: true, origins: new Set() });
+  });
+});
 
 describe("ALLOWED_ORIGINS = capacitor://localhost, through the worker", () => {
   it("is what the pool binds", () => {
