@@ -5,7 +5,7 @@
  * then says "Beginning of the room" and nothing more is asked.
  */
 import type { Post } from "../shared/post";
-import { HistoryError, OLDER_PAGE_SIZE } from "./history";
+import { HistoryError, OLDER_PAGE_SIZE } from "./room-posts";
 
 /** How close to the top (px) starts loading, so older posts are usually there before the reader is. */
 const TOP_SLACK_PX = 64;

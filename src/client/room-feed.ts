@@ -9,7 +9,7 @@
 import type { Post } from "../shared/post";
 import type { JoinParams, JoinResponse } from "../shared/room-contract";
 import { retryDelay } from "./backoff";
-import { CATCH_UP_PAGE_SIZE, HistoryError } from "./history";
+import { CATCH_UP_PAGE_SIZE, HistoryError } from "./room-posts";
 
 export interface RoomFeedOptions {
   /** Posts already shown, e.g. those in the page as served: complete through the highest of them. */

@@ -18,7 +18,7 @@ import {
   type TypingPayload,
 } from "../shared/room-contract";
 import { roomTopic } from "../shared/rooms";
-import { fetchPosts, HistoryError, type HistorySource } from "./history";
+import { fetchPosts, HistoryError, type HistorySource } from "./room-posts";
 import { OlderPosts } from "./older-posts";
 import { OnlineList, onlinePeople } from "./online-list";
 import { Outbox } from "./outbox";

@@ -5,7 +5,7 @@
  * for posts the model allows each answer the contract allows: ok, rate_limited, or unavailable when D1
  * was slower than the pool's 1 s POST_STORE_TIMEOUT_MS on a busy machine.)
  *
- * The expectations are written from the protocol as README states it, not from the room's code.
+ * The expectations are written from the protocol as docs/protocol.md states it, not from the room's code.
  */
 import fc from "fast-check";
 import { binaryPush } from "../bad-input/frames";

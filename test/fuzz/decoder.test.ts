@@ -1,6 +1,6 @@
 /**
  * Property-based tests of the frame decoder (`decode` in src/realtime/serializer.ts): whatever arrives,
- * it never throws, and what it makes of a frame follows from the frame alone, as README's protocol section
+ * it never throws, and what it makes of a frame follows from the frame alone, as docs/protocol.md
  * states it. The oracle below is written from that contract, field by field, not from the decoder's code:
  * - text that is not JSON, or JSON that is not a 5-array: undecodable (the socket is closed);
  * - a 5-array with every field of the right type: a message carrying exactly those fields;
