@@ -17,34 +17,33 @@ async function storedIn(room: string): Promise<number> {
   return (await db.select().from(posts).where(eq(posts.room, room))).length;
 }
 
+/** A token issued so that it expires about two seconds from now, and a socket joined to `room` with it. */
+async function joinWithExpiringToken(name: string, room: string) {
+  const user = await makeUser(name);
+  const issuedAt = new Date(Date.now() - TOKEN_MAX_AGE_SECONDS * 1000 + 2000);
+  const token = await tokenFor(user, { now: issuedAt });
+  const response = await upgrade({ room, token });
+  expect(response.status).toBe(101);
+  const socket = new TestSocket(response.webSocket as WebSocket);
+  open.push(socket);
+  expect((await socket.join(room)).status).toBe("ok");
+  return { socket, token };
+}
+
 describe("a token that expires while its socket is open", () => {
   it("closes a socket that only listens when its token expires", async () => {
-    const user = await makeUser("listens_till_expiry");
-    // Issued so that it expires about two seconds from now.
-    const issuedAt = new Date(Date.now() - TOKEN_MAX_AGE_SECONDS * 1000 + 2000);
-    const response = await upgrade({ room: "expiring_listener", token: await tokenFor(user, { now: issuedAt }) });
-    expect(response.status).toBe(101);
-    const socket = new TestSocket(response.webSocket as WebSocket);
-    open.push(socket);
-    expect((await socket.join("expiring_listener")).status).toBe("ok");
+    const { socket } = await joinWithExpiringToken("listens_till_expiry", "expiring_listener");
     // Nothing is sent from here on: the room's alarm ends it.
     expect(await socket.closed).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "token expired" });
   });
 
   it("closes a socket when its token expires, stores nothing after, and refuses the token at the upgrade", async () => {
-    const user = await makeUser("expires_soon");
-    // Issued so that it expires about two seconds from now.
-    const issuedAt = new Date(Date.now() - TOKEN_MAX_AGE_SECONDS * 1000 + 2000);
-    const response = await upgrade({ room: "expiring", token: await tokenFor(user, { now: issuedAt }) });
-    expect(response.status).toBe(101);
-    const socket = new TestSocket(response.webSocket as WebSocket);
-    open.push(socket);
-    expect((await socket.join("expiring")).status).toBe("ok");
+    const { socket, token } = await joinWithExpiringToken("expires_soon", "expiring");
     expect((await socket.push("room:expiring", "new_post", { message: "in time" })).status).toBe("ok");
 
     expect(await socket.closed).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "token expired" });
     expect(await storedIn("expiring")).toBe(1);
-    const rejoin = await upgrade({ room: "expiring", token: await tokenFor(user, { now: issuedAt }) });
+    const rejoin = await upgrade({ room: "expiring", token });
     expect(rejoin.status).toBe(403);
   });
 });
