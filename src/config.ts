@@ -25,7 +25,7 @@ export interface RoomLimits {
   postStoreTimeoutMs: number;
 }
 
-/** The LongPoll transport's timings (src/realtime/socket-session.ts). */
+/** The LongPoll transport's timings (src/realtime/session/socket-session.ts). */
 export interface LongPollTimings {
   /** How long a poll is held open without messages before it answers 204 (Phoenix's `window_ms`). */
   windowMs: number;

@@ -111,8 +111,8 @@ export type PasswordChangeResult =
 /**
  * Sets a new password for `user` once the current one is confirmed. The form is checked first, so a
  * too-short new password costs no attempt; the current password is then checked like a login (counted
- * towards the email's lock). Revoking the user's sessions is the caller's part (http/revocation.ts), after
- * this, so that nothing signed in with the old password outlives the change.
+ * towards the email's lock). Revoking the user's sessions is the caller's part (`revokeEverySession` in
+ * auth/end-sessions.ts), after this, so that nothing signed in with the old password outlives the change.
  */
 export async function changePassword(
   db: Database,

@@ -1,10 +1,7 @@
 /**
- * The one place a user's sessions end: logging out and changing the password both come here.
- *
- * The token generation moves on in D1, which revokes every session cookie and socket token issued before
- * (each carries the generation it was signed under); then every live socket of the user is closed, in
- * every room, listeners included, through their UserSockets object, so nobody keeps reading a room after
- * logging out. A reconnect with an old token is refused at the upgrade.
+ * The one place a user's sessions end: logging out and changing the password both come here. The token
+ * generation moves on in D1, then every live socket of the user is closed through UserSockets
+ * (docs/security.md#revocation).
  */
 import type { Database } from "../db/client";
 import { bumpTokenGeneration, type User } from "../db/users";

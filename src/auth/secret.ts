@@ -1,10 +1,7 @@
 /**
  * The secrets that sign socket tokens and session cookies: TOKEN_SECRET, and during a key rotation
- * TOKEN_SECRET_PREVIOUS, which only verifies (tokens it signed keep working until they expire).
- *
- * There is no fallback value anywhere: a missing or short TOKEN_SECRET, or a short TOKEN_SECRET_PREVIOUS,
- * makes every page and socket upgrade fail closed (see http/middleware/token-secret.ts), because a
- * guessable key would let anyone forge a login.
+ * TOKEN_SECRET_PREVIOUS, which only verifies. No fallback value: a missing or short one fails closed
+ * (http/middleware/token-secret.ts; docs/security.md#fail-closed).
  */
 export const TOKEN_SECRET_MIN_LENGTH = 32;
 

@@ -1,15 +1,7 @@
 /**
- * Signed user tokens (Phoenix.Token's role, with jose): HS256 JWTs whose audience namespaces their use, the
- * way Phoenix.Token's salt does. The same signer makes the socket token the page embeds
- * (`<meta name="user_token">`, audience "user socket") and the session cookie (audience "user session"),
- * so one can never stand in for the other.
- *
- * Claims: `sub` is the user id, `gen` the user's token generation at signing time. Bumping the generation
- * in D1 (logout, password change) revokes every token signed before.
- *
- * Keys rotate: the header's `kid` names the secret that signed the token (a fingerprint of it), and a token
- * verifies only under the secret its kid names, TOKEN_SECRET or TOKEN_SECRET_PREVIOUS. New tokens are
- * always signed with TOKEN_SECRET. A token without a kid, or with one neither secret has, is invalid.
+ * Signed user tokens (Phoenix.Token's role, with jose): HS256 JWTs whose audience namespaces their use, as
+ * Phoenix.Token's salt does, so the page's socket token ("user socket") and the session cookie ("user
+ * session") never stand in for each other. Claims, kid and key rotation: docs/security.md#tokens.
  */
 import { errors, type JWTHeaderParameters, type JWTPayload, jwtVerify, SignJWT } from "jose";
 import type { Database } from "../db/client";
@@ -19,7 +11,7 @@ import type { TokenSecret, TokenSecrets } from "./secret";
 
 export const SOCKET_AUDIENCE = "user socket";
 export const SESSION_AUDIENCE = "user session";
-/** A LongPoll session's token (http/longpoll-token.ts): it names a SocketSession, not a login. */
+/** A LongPoll session's token (http/ways-in/longpoll-token.ts): it names a SocketSession, not a login. */
 export const LONGPOLL_AUDIENCE = "user longpoll";
 export type TokenAudience = typeof SOCKET_AUDIENCE | typeof SESSION_AUDIENCE | typeof LONGPOLL_AUDIENCE;
 
@@ -36,6 +28,10 @@ export interface TokenOptions {
 
 export { keyId };
 
+/**
+ * A user's token: the page's socket token, or (audience "user session") the session cookie's. `gen` is the
+ * user's token generation, so moving it on in D1 (logout, password change) revokes every token signed before.
+ */
 export async function signUserToken(
   user: Pick<User, "id" | "tokenGeneration">,
   secrets: TokenSecrets,

@@ -1,12 +1,7 @@
 /**
- * Posts the person wrote that the room has not acknowledged yet. Each carries a `client_id` made once,
- * when it is written, and is sent again with that same id until an answer settles it: after a timeout,
- * `unavailable`, or a lost connection (everything left is re-sent on every join), and after
- * `retry_after_ms` when `rate_limited`. The room stores one post per `client_id` and answers a repeat with
- * the original, so however often a post is sent, it is stored and shown once.
- *
- * Free of the DOM (the page shows entries through an {@link OutboxView}), so the e2e tests drive this same
- * code from Node.
+ * Posts the person wrote that the room has not acknowledged yet, each sent again with the `client_id` made
+ * when it was written until an answer settles it, so it is stored and shown once (src/client/README.md).
+ * Free of the DOM (the page shows entries through an {@link OutboxView}), so the e2e tests drive it from Node.
  */
 import type { Channel } from "phoenix";
 import type { Post } from "../shared/post";

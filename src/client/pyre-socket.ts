@@ -1,10 +1,7 @@
 /**
- * The official phoenix `Socket` with one change: every heartbeat is the constant frame `HEARTBEAT_FRAME`
- * (ref "hb"), which each room registers with `setWebSocketAutoResponse`, so the runtime answers it without
- * waking the room and an idle member costs the room nothing. Everything else, including the heartbeat
- * timeout that closes a dead connection and the reconnect after it, is phoenix's own code.
- *
- * Free of the DOM, so the e2e tests run this very class from Node against `wrangler dev`.
+ * The official phoenix `Socket` with one change: every heartbeat is the constant frame `HEARTBEAT_FRAME`,
+ * which the runtime answers without waking the room (src/client/README.md). Everything else, heartbeat
+ * timeout and reconnect included, is phoenix's own. Free of the DOM: the e2e tests run it from Node.
  */
 import { Socket } from "phoenix";
 import { HEARTBEAT_REF } from "../shared/heartbeat";

@@ -1,10 +1,7 @@
 /**
- * Which posts the reader has, and how to get the rest with no gap whatever the gap: every join (and every
- * automatic rejoin after a reconnect) sends `last_seen_id`, and when its reply says `has_more` the feed
- * pages on over HTTP (`after=`) until a page comes back short, while live posts keep arriving. Each post is
- * shown once, whichever way it came.
- *
- * Free of the DOM (the page renders what `show` is given), so the e2e tests run this same code from Node.
+ * Which posts the reader has, and how to get the rest with no gap: `last_seen_id` on every join, then
+ * pages over HTTP while a reply says `has_more` (src/client/README.md). Each post is shown once, whichever
+ * way it came. Free of the DOM (the page renders what `show` is given), so the e2e tests run it from Node.
  */
 import type { Post } from "../shared/post";
 import type { JoinParams, JoinResponse } from "../shared/room-contract";

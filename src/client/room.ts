@@ -1,12 +1,7 @@
 /**
- * The room page's live chat, on the official `phoenix` client. Runs only on a room page with a
- * `user_token` meta tag (logged in); otherwise it does nothing and opens no socket.
- *
- * The token travels as `authToken` (a WebSocket subprotocol), not in the URL, so it stays out of logs.
- * The parts, each in its own file: the socket with the constant heartbeat (pyre-socket.ts), what has been
- * shown and the zero-gap catch-up (room-feed.ts), the list (post-list.ts), scrolling back
- * (older-posts.ts), unsent posts (outbox.ts, pending-list.ts), who is online (online-list.ts) and who is
- * typing (typing.ts).
+ * The room page's live chat, on the official `phoenix` client: wires the socket, the channel, the status,
+ * the composer and the mentions-only toggle. Runs only on a logged-in room page (a `user_token` meta tag);
+ * otherwise it opens no socket. Each part is a file of its own (src/client/README.md).
  */
 import { type Channel, Presence } from "phoenix";
 import { checkMessage, type Post } from "../shared/post";
@@ -18,7 +13,6 @@ import {
   type TypingPayload,
 } from "../shared/room-contract";
 import { roomTopic } from "../shared/rooms";
-import { fetchPosts, HistoryError, type HistorySource } from "./room-posts";
 import { OlderPosts } from "./older-posts";
 import { OnlineList, onlinePeople } from "./online-list";
 import { Outbox } from "./outbox";
@@ -26,6 +20,7 @@ import { PendingList } from "./pending-list";
 import { PostList } from "./post-list";
 import { PyreSocket } from "./pyre-socket";
 import { RoomFeed } from "./room-feed";
+import { fetchPosts, HistoryError, type HistorySource } from "./room-posts";
 import { type ConnectionState, showConnectionState } from "./status";
 import { TypingIndicator, TypingNotifier } from "./typing";
 

@@ -73,7 +73,7 @@ export async function currentTokenGeneration(db: Database, id: number): Promise<
 /**
  * Revokes every session cookie and socket token the user holds, in D1; returns the new generation (tokens
  * of any lower one are revoked), or undefined if the user no longer exists. Call it through
- * auth/revocation.ts, which also ends the user's live sockets.
+ * auth/end-sessions.ts, which also ends the user's live sockets.
  */
 export async function bumpTokenGeneration(db: Database, id: number): Promise<number | undefined> {
   const [row] = await db

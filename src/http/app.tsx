@@ -1,10 +1,6 @@
 /**
- * The Hono app. Order matters:
- * 1. every request needs the token secret and valid vars (both fail closed) and a database handle;
- * 2. the socket endpoint and LongPoll answer before any page middleware, so nothing rewrites a 101
- *    response (and LongPoll's POSTs, which carry tokens rather than cookies, are not forms);
- * 3. pages get security headers, the session, CSRF protection and a form size limit (the last two only
- *    act on POSTs), then account and page routes.
+ * The Hono app: middleware in an order that matters ({@link createApp}), the routes, and the error pages
+ * (JSON for LongPoll, plain text for the socket endpoint, HTML for pages).
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
@@ -26,6 +22,14 @@ import { historyRoutes } from "./routes/room-posts";
 import { LONGPOLL_PATH, longPollRoutes } from "./ways-in/longpoll";
 import { SOCKET_PATH, socketRoutes } from "./ways-in/websocket";
 
+/**
+ * Order matters:
+ * 1. every request needs the token secret and valid vars (both fail closed) and a database handle;
+ * 2. the socket endpoint and LongPoll answer before any page middleware, so nothing rewrites a 101
+ *    response (and LongPoll's POSTs, which carry tokens rather than cookies, are not forms);
+ * 3. pages get security headers, the session, CSRF protection and a form size limit (the last two only
+ *    act on POSTs), then account and page routes.
+ */
 export function createApp() {
   const app = new Hono<AppEnv>();
   app.use("*", requireTokenSecret(), requireConfig(), database());

@@ -1,13 +1,7 @@
 /**
  * Which origins may post our forms and open sockets: the app's own (the scheme, host and port the request
- * was sent to) and those listed in the ALLOWED_ORIGINS var. Exact matches only, unlike Phoenix's default
- * host-only check, so http://app and https://app:8443 are different origins.
- *
- * `Origin: null` is never accepted. Browsers send it from sandboxed iframes, data: pages and other opaque
- * origins, which any site can create. That matters for app schemes such as capacitor://localhost: their
- * URL origin is the opaque "null" too, so comparing `new URL(entry).origin` would let every such page in.
- * Web origins (http, https) are therefore compared by their URL origin, and every other scheme as a
- * normalised string: lower-cased scheme and host, port kept, no trailing slash.
+ * was sent to) and those listed in ALLOWED_ORIGINS. Exact matches only, unlike Phoenix's host-only check,
+ * and never `Origin: null` (docs/security.md#forms-and-origins).
  */
 
 const WEB_SCHEMES = new Set(["http:", "https:"]);
@@ -15,7 +9,9 @@ const WEB_SCHEMES = new Set(["http:", "https:"]);
 /**
  * The origin a header value or ALLOWED_ORIGINS entry names, normalised; undefined when it names none: the
  * literal "null", text that is not a URL, a URL with credentials, a path, a query or a fragment, or a scheme
- * with no host (file:, data:, blob:).
+ * with no host (file:, data:, blob:). Web origins (http, https) are their URL origin; any other scheme is
+ * lower-cased `scheme://host[:port]`, because its URL origin is the opaque "null" that sandboxed iframes and
+ * data: pages send too, so comparing URL origins would let every such page in.
  */
 export function normaliseOrigin(text: string): string | undefined {
   if (text === "null") return undefined;

@@ -1,12 +1,7 @@
 /**
- * `GET /rooms/:room/posts`: a room's history as JSON, for scrolling back and for catching up on more
- * than a join reply holds. `{posts: Post[]}`, oldest first:
- * - `before=ID`: the `limit` newest posts with an id below ID;
- * - `after=ID`: the `limit` oldest posts with an id above ID (page on with the last id until a page
- *   comes back shorter than `limit`); `after=0` starts from the first post;
- * - neither: the newest `limit` posts.
- * `limit` is 1–200, 50 by default. For a logged-in page (the session cookie) or any app holding the
- * page's socket token (`Authorization: Bearer TOKEN`).
+ * `GET /rooms/:room/posts`: a room's history as JSON, for scrolling back and for catching up on more than
+ * a join reply holds; for a logged-in page (the session cookie) or any app holding the page's socket
+ * token (`Authorization: Bearer TOKEN`). Parameters and answers: docs/protocol.md#history-over-http.
  */
 
 import type { Context } from "hono";

@@ -1,12 +1,7 @@
 /**
  * The LongPoll session token (what Phoenix signs as `{:v1, endpoint_id, pid, priv_topic}`): it names the
- * user's SocketSession and is signed like every pyre token (HS256, a kid naming TOKEN_SECRET or
- * TOKEN_SECRET_PREVIOUS) under an audience of its own, so a socket token never passes for a session token
- * nor the other way round. The session id is unguessable (`newUniqueId`), and the token is bound to its
- * user: a request that also carries another user's socket token is refused.
- *
- * It expires with the socket token it was opened with (a session cannot outlive its grant), but a session
- * ends long before that when nobody polls it; the Durable Object, not the token, says whether it is live.
+ * user's SocketSession, under an audience of its own, and is bound to its user. The SocketSession, not the
+ * token, says whether the session is still live (docs/ways-in.md#longpoll).
  */
 import { decodeJwt } from "jose";
 import type { TokenSecrets } from "../../auth/secret";
@@ -23,6 +18,10 @@ export interface SessionClaims {
   sessionId: string;
 }
 
+/**
+ * Signed like every pyre token (auth/token.ts). It expires when the socket token it was opened with does
+ * (`expiresAt`), so a session cannot outlive its grant; a session nobody polls ends long before.
+ */
 export async function signSessionToken(
   claims: SessionClaims,
   secrets: TokenSecrets,

@@ -1,18 +1,7 @@
 /**
- * `/socket/longpoll`: Phoenix 1.8's LongPoll transport (Phoenix.Transports.LongPoll), for clients whose
- * network refuses WebSockets; the official client's `LongPoll` speaks it, and `longPollFallbackMs` falls
- * back to it. Every answer is HTTP 200 with Phoenix's JSON `{status, token?, messages?}`; only requests
- * Phoenix would reject as malformed get an HTTP error (with the same JSON shape, saying what was wrong).
- *
- * - `GET` without a session token: verifies the socket token (the `token` param or `X-Phoenix-AuthToken`)
- *   and the Origin like the WebSocket endpoint, takes one of the user's socket slots, opens a SocketSession
- *   and answers `{status: 410, token}`: the client now holds a session.
- * - `GET` with the session token (`token` param or `X-Phoenix-Longpoll-Token`): `{status: 200, messages}`
- *   as soon as the session has frames for the client, or `{status: 204}` after the window (10 s). Every
- *   such answer repeats the token, since phoenix.js takes its token from each one.
- * - `POST` with the session token: up to 100 newline-delimited frames, relayed in order: `{status: 200}`.
- * - An unknown, expired or ended session: `{status: 410}` (the client starts over and rejoins); a session
- *   ended by logout, bad auth, or a request that carries another user's token: `{status: 403}`.
+ * `/socket/longpoll`: Phoenix 1.8's LongPoll transport (Phoenix.Transports.LongPoll), for networks that
+ * refuse WebSockets. A GET without a session token opens a SocketSession, a GET with one polls it, a POST
+ * sends it frames; every answer is Phoenix's JSON `{status, token?, messages?}` (docs/ways-in.md#longpoll).
  */
 import { type Context, Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -133,6 +122,11 @@ function readTokens(c: Context<AppEnv>): { auth: string | undefined; session: st
   };
 }
 
+/**
+ * A GET without a session token: the socket token and Origin checked as at the WebSocket endpoint, one of
+ * the user's socket slots taken, a SocketSession opened, and `{status: 410, token}`: the client now holds
+ * a session.
+ */
 async function openSession(c: Context<AppEnv>, auth: string | undefined): Promise<Response> {
   const verified = await checkToken(c, auth, `params.token or the ${AUTH_HEADER} header (authToken)`);
   if (!verified.ok) return reply(c, { status: 403, error: verified.refusal.message });

@@ -1,11 +1,7 @@
 /**
- * `GET /socket/websocket`: the Phoenix socket endpoint (Phoenix.Socket's connect/3). It verifies
- * everything before any Durable Object is touched: an upgrade, an allowed Origin, a protocol version it
- * speaks, a valid room name if there is one, and a valid, unexpired, unrevoked token. Only then does it
- * hand the socket on, passing the verified identity in a request of its own making:
- * - with `room=ROOM`, to that room's Durable Object: the direct, hibernating path;
- * - without `room`, to a new SocketSession, which joins any number of `room:NAME` topics for the client
- *   (Phoenix's one socket for many topics).
+ * `GET /socket/websocket`: the Phoenix socket endpoint (Phoenix.Socket's connect/3). Everything is checked
+ * before any Durable Object is touched; then the socket goes, with a slot and the verified identity, to
+ * its room (`room=ROOM`) or to a new SocketSession (docs/protocol.md#the-upgrade, docs/ways-in.md).
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";

@@ -1,6 +1,6 @@
 /**
  * The Phoenix Channels V2 message model (Phoenix.Socket.Message / Reply / Broadcast), independent of how
- * it is encoded. See serializer.ts for the wire forms and ../shared/room-channel.ts for pyre's own events.
+ * it is encoded. See serializer.ts for the wire forms and shared/room-contract.ts for pyre's own events.
  */
 
 /** Events the protocol itself defines; everything else belongs to a channel. */

@@ -1,10 +1,7 @@
 /**
- * One member's connection to a room: the hibernatable WebSocket plus what the room knows about it.
- *
- * All of that state lives in the socket's attachment (merge-written on every change), so a room that was
- * evicted from memory and woken by the next frame rebuilds every connection from `getWebSockets()` and
- * loses nothing: membership, join, mention filter, presence and the poster's rate-limit bucket (the
- * workers-chat-demo idiom).
+ * One member's connection to a room: the hibernatable WebSocket and what the room knows of it, all kept in
+ * the socket's attachment (merge-written on every change), so a woken room rebuilds every connection from
+ * `getWebSockets()` and loses nothing (docs/architecture.md#the-way-in).
  */
 
 import { type Identity, isIdentity, isTokenGrant, type TokenGrant } from "../access/identity";

@@ -1,11 +1,7 @@
 /**
- * Fan-out: delivers one event to every joined member of the room, asking the channel's `handle_out` how
- * each member gets it. A plain broadcast is encoded once and the same string goes to everyone; a member
- * whose channel intercepts the event (a mention filter) gets a push of its own, `[join_ref, null, …]`,
- * built around a payload that is still encoded only once.
- *
- * This is the only place that loops over members, and it needs nothing but the members and the rule, so
- * it can move out of the room (to shards that each hold part of a big room's sockets) unchanged.
+ * Fan-out: delivers one event to every joined member of the room, as the channel's `handle_out` says.
+ * The only place that loops over members, and it needs nothing else, so it can move to shards in front
+ * of a sequencing room unchanged (docs/architecture.md#no-room-wide-queue, docs/scaling.md).
  */
 
 import { encodeBroadcast, encodePush } from "../phoenix/serializer";
@@ -16,6 +12,11 @@ export type Delivery = "broadcast" | "push" | "skip";
 
 export type HandleOut = (event: string, payload: object, member: Readonly<ConnectionState>) => Delivery;
 
+/**
+ * A plain broadcast is encoded once and the same string goes to everyone; a member whose channel
+ * intercepts the event (a mention filter) gets a push of its own, `[join_ref, null, …]`, built around a
+ * payload that is still encoded only once.
+ */
 export function fanOut(
   members: Iterable<Connection>,
   topic: string,

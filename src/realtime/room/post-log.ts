@@ -1,19 +1,7 @@
 /**
- * The room's post log: where a post is stored first, numbered, and from where it is copied to D1.
- *
- * The room is the only writer of its posts, so it is their sequencer: it numbers each post (`seq`, the
- * post's id in the protocol) and writes it into its own SQLite storage, synchronously, before anyone is
- * told of it. That write is durable before any frame leaves the object (the runtime's output gate), so a
- * post can be broadcast at once: fan-out never waits for D1.
- *
- * D1 then gets the posts by group commit: one copy at a time, at most about twenty a second unless the
- * log is behind, each taking every post logged since the last one, in one round trip; a failed copy is
- * retried (soon, then by the alarm), since the log keeps every post until D1 has it. A poster is answered
- * ok only once D1 has the post, so an acknowledged post is in D1; one not there within `timeoutMs` is
- * answered `unavailable`, and the retry with the same `client_id` finds it here instead of storing it again.
- *
- * The log keeps the newest posts after they are copied (enough to warm a woken room's memory), and
- * prunes the rest; the `client_id`s it has seen are kept for a day, to recognise retries.
+ * The room's post log: where a post is stored first (the room's own SQLite, durable before any frame
+ * leaves), numbered (`seq`, its id), and from where it is copied to D1 by group commit. Why the room
+ * stores before D1, and the copy's rules: docs/architecture.md#a-posts-path.
  */
 import type { CopyOutcome, LoggedPost } from "../../db/posts";
 import type { Post, PostsQuery } from "../../shared/post";
@@ -181,7 +169,11 @@ export class PostLog {
     };
   }
 
-  /** Resolves when D1 has the post numbered `seq` (or what it holds instead), or after the timeout. */
+  /**
+   * Resolves when D1 has the post numbered `seq` (or what it holds instead), or after `timeoutMs`: the
+   * poster is then answered `unavailable`, and a retry with the same `client_id` is recognised here
+   * rather than stored again.
+   */
   confirmed(post: Post): Promise<Confirmation> {
     const otherwise = this.#settledOtherwise.get(post.id);
     if (otherwise) return Promise.resolve(otherwise);

@@ -1,15 +1,7 @@
 /**
  * Who is in the room (Phoenix.Presence), in the shapes the official JS `Presence` class syncs: keyed by
- * user id, one meta per open join, so a person with two tabs is one key with two metas.
- *
- * Joins and leaves are not sent one by one: they collect for a short window and go out as one
- * `presence_diff`, so 1,000 members joining at once cost about 1,000 / window frames per member instead
- * of 1,000. A joiner is sent the state as of the last diff (encoded once per diff, not once per join)
- * and then every diff after it, its own join included, which is exactly what `Presence.syncDiff` needs.
- *
- * Nothing here runs while nobody joins or leaves: no timer is armed without a pending change. The state
- * is never the only copy: each joined socket's attachment holds its meta, and `rebuild` recovers the state
- * from them after an eviction.
+ * user id, one meta per open join. Joins and leaves collect for a short window and go out as one
+ * `presence_diff`, so many joins at once cost a few frames per member (docs/protocol.md#presence).
  */
 import type { PresenceDiff, PresenceMeta, PresenceState } from "../../shared/room-contract";
 
@@ -31,7 +23,10 @@ export class Presence {
     private readonly windowMs = PRESENCE_WINDOW_MS,
   ) {}
 
-  /** Sets the published state from members found joined after an eviction; sends nothing. */
+  /**
+   * Sets the published state from members found joined after an eviction; sends nothing. The state is
+   * never the only copy: each joined socket's attachment holds its meta.
+   */
   rebuild(entries: Iterable<[key: string, meta: PresenceMeta]>): void {
     this.#published.clear();
     for (const [key, meta] of entries) metasOf(this.#published, key).set(meta.phx_ref, meta);
@@ -50,7 +45,10 @@ export class Presence {
     this.#schedule();
   }
 
-  /** The published state as JSON, for a joiner's `presence_state`; encoded once per change. */
+  /**
+   * The published state as JSON, for a joiner's `presence_state`; encoded once per change, not per join.
+   * The joiner then gets every diff after it, its own join included: exactly what `Presence.syncDiff` needs.
+   */
   stateJson(): string {
     this.#publishedJson ??= JSON.stringify(toState(this.#published));
     return this.#publishedJson;
@@ -71,6 +69,7 @@ export class Presence {
     this.broadcastDiff(diff);
   }
 
+  /** Arms the window's timer on a change; no timer runs while nobody joins or leaves. */
   #schedule(): void {
     this.#timer ??= setTimeout(() => this.flush(), this.windowMs);
   }

@@ -1,15 +1,12 @@
 /**
- * Post rate limits: a token bucket per user per room. A member may post `burst` times at once and then
- * `perSecond` times a second; a post over the limit is answered `rate_limited` with how long to wait,
- * and is neither stored nor broadcast. All of a user's sockets in the room share one bucket, so opening
- * more tabs does not buy more posts.
- *
- * The buckets are kept in memory, by user id; knowing nothing of sockets, the room writes each bucket
- * into the attachment of the socket that last spent from it, and after an eviction hands them back to
- * `restore`, where the newest copy per user wins, so the limit survives hibernation.
+ * Post rate limits (docs/protocol.md#limits): a token bucket per user per room, shared by all of the
+ * user's sockets in the room, so more tabs buy no more posts. A post over the limit is answered
+ * `rate_limited` with how long to wait, and is neither stored nor broadcast.
  */
 export interface RatePolicy {
+  /** Posts a second, once the burst is spent. */
   perSecond: number;
+  /** Posts at once. */
   burst: number;
 }
 
@@ -42,7 +39,10 @@ export class PostRateLimits {
 
   constructor(readonly policy: RatePolicy) {}
 
-  /** Adopts buckets found in restored attachments; the most recent per user wins. */
+  /**
+   * Adopts buckets found in restored attachments (the room writes each bucket into the attachment of the
+   * socket that last spent from it); the most recent per user wins, so the limit survives hibernation.
+   */
   restore(buckets: Iterable<{ userId: number; bucket: BucketState | null }>): void {
     for (const { userId, bucket } of buckets) {
       const known = this.#buckets.get(userId);

@@ -1,12 +1,7 @@
 /**
- * A long-poll session's outbox (the buffer of Phoenix.Transports.LongPoll.Server): the frames its rooms
- * sent that the client has not polled yet, in the order they arrived, handed to the next poll as soon as
- * there are any.
- *
- * It is bounded, because a client that stops polling must not make its session grow without limit: past
- * the bound `push` says so and the session ends; the client then rejoins with `last_seen_id` and loses
- * nothing. A frame that arrives while the outbox is empty is always taken, however large, so one big
- * catch-up reply can never end every session that asks for it.
+ * A LongPoll session's outbox (the buffer of Phoenix.Transports.LongPoll.Server): the frames its rooms
+ * sent that the client has not polled yet, in order, handed to the next poll as soon as there are any.
+ * Bounded, so a client that stops polling cannot make its session grow (docs/ways-in.md#longpoll).
  */
 
 export interface PollBufferLimits {
@@ -28,7 +23,11 @@ export class PollBuffer {
 
   constructor(private readonly limits: PollBufferLimits) {}
 
-  /** Queues `frame` for the client, or hands it straight to a waiting poll; false when over the bound. */
+  /**
+   * Queues `frame` for the client, or hands it straight to a waiting poll; false when over the bound (the
+   * session then ends, and the client rejoins with `last_seen_id`). A frame into an empty outbox is always
+   * taken, however large, so one big catch-up reply never ends a session.
+   */
   push(frame: string): boolean {
     if (this.#frames.length > 0) {
       if (this.#frames.length >= this.limits.maxFrames) return false;

@@ -1,17 +1,8 @@
 /**
- * UserSockets: knows every socket a user has open, in any room (Phoenix's socket `id`, "users_socket:ID",
- * through which an app disconnects all of a user's sockets). One Durable Object serves a block of
- * USERS_PER_OBJECT (client.ts) users, so that a connect usually reaches an object that is already awake:
- * creating one is the costliest step of a connect (about 13 ms in local workerd, a cold start in
- * production), and each user's part of the work is a few rows.
- *
- * - It caps a user's concurrent sockets: the socket endpoint asks it for a slot before admitting a
- *   socket, and the holder (the room, or a socket session) gives the slot back when the socket ends, so a
- *   closed tab frees its place at once. Slots whose holder lost them without saying so (a crash, a deploy)
- *   are found by asking the holders when the cap is reached.
- * - It ends them: logging out or changing the password bumps the user's token generation and tells this
- *   object, which tells every holder to close the user's sockets of older generations, listeners included,
- *   and refuses slots for them from then on.
+ * UserSockets: every socket a user has open, in any room (what Phoenix's socket `id`, "users_socket:ID",
+ * is for). It caps them, a slot per socket, and ends them all at logout. One object serves a block of
+ * USERS_PER_OBJECT users (client.ts), so a connect usually finds it awake; why, and how lost slots are
+ * found: docs/architecture.md#the-three-durable-objects.
  */
 import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../../config";
