@@ -18,7 +18,7 @@ import { requireTokenSecret } from "./middleware/token-secret";
 import { accountPageRoutes } from "./routes/account";
 import { accountRoutes } from "./routes/accounts";
 import { pageRoutes } from "./routes/pages";
-import { historyRoutes } from "./routes/room-posts";
+import { roomPostsRoutes } from "./routes/room-posts";
 import { LONGPOLL_PATH, longPollRoutes } from "./ways-in/longpoll";
 import { SOCKET_PATH, socketRoutes } from "./ways-in/websocket";
 
@@ -37,7 +37,7 @@ export function createApp() {
   app.route("/", longPollRoutes);
   app.use("*", securityHeaders(), session(), csrfProtection(), formBodyLimit());
   app.route("/", accountRoutes);
-  app.route("/", historyRoutes);
+  app.route("/", roomPostsRoutes);
   app.route("/", accountPageRoutes);
   app.route("/", pageRoutes);
 

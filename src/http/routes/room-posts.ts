@@ -12,12 +12,12 @@ import type { PostsQuery } from "../../shared/post";
 import { isRoomName } from "../../shared/rooms";
 import type { AppEnv } from "../env";
 
-export const HISTORY_DEFAULT_LIMIT = 50;
-export const HISTORY_MAX_LIMIT = 200;
+export const POSTS_PAGE_DEFAULT_LIMIT = 50;
+export const POSTS_PAGE_MAX_LIMIT = 200;
 
-export const historyRoutes = new Hono<AppEnv>();
+export const roomPostsRoutes = new Hono<AppEnv>();
 
-historyRoutes.get("/rooms/:room/posts", async (c) => {
+roomPostsRoutes.get("/rooms/:room/posts", async (c) => {
   c.header("Cache-Control", "private, no-store");
   if (!(await isAuthorized(c))) {
     return c.json(
@@ -54,12 +54,12 @@ function readQuery(
   const problems: string[] = [];
   if (before === null) problems.push("before must be a positive integer (a post id)");
   if (after === null) problems.push("after must be a non-negative integer (a post id, or 0 for the first)");
-  if (limit === null) problems.push(`limit must be a positive integer, at most ${HISTORY_MAX_LIMIT}`);
-  else if (limit !== undefined && limit > HISTORY_MAX_LIMIT)
-    problems.push(`limit must be at most ${HISTORY_MAX_LIMIT}`);
+  if (limit === null) problems.push(`limit must be a positive integer, at most ${POSTS_PAGE_MAX_LIMIT}`);
+  else if (limit !== undefined && limit > POSTS_PAGE_MAX_LIMIT)
+    problems.push(`limit must be at most ${POSTS_PAGE_MAX_LIMIT}`);
   if (before !== undefined && after !== undefined) problems.push("give before or after, not both");
   if (problems.length > 0 || before === null || after === null || limit === null) return { ok: false, problems };
-  return { ok: true, query: { before, after, limit: limit ?? HISTORY_DEFAULT_LIMIT } };
+  return { ok: true, query: { before, after, limit: limit ?? POSTS_PAGE_DEFAULT_LIMIT } };
 }
 
 /** undefined when absent, null when present but not a whole number of at least `least` (0 or 1). */
