@@ -15,8 +15,8 @@ export const CloseCode = {
   internalError: 1011,
 } as const;
 
-/** Codes that may not be sent in a close frame (RFC 6455 §7.4.1); echoing them throws. */
-const RESERVED_CLOSE_CODES = new Set([1005, 1006, 1015]);
+/** Codes that may not be sent in a close frame (RFC 6455 §7.4.1); workerd throws on each. */
+const RESERVED_CLOSE_CODES = new Set([1004, 1005, 1006, 1015]);
 
 /** UTF-8 byte length, computed only when the UTF-16 length leaves doubt. */
 export function frameBytes(raw: string | ArrayBuffer): number {

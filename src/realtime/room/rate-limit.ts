@@ -18,15 +18,21 @@ export interface BucketState {
 
 export type Take = { ok: true; bucket: BucketState } | { ok: false; bucket: BucketState; retryAfterMs: number };
 
+/**
+ * Floating-point slack, in tokens (and milliseconds for the wait): without it, drift made a client that
+ * waited exactly `retryAfterMs` be refused again, or told to wait 1 ms longer than needed.
+ */
+const SLACK = 1e-6;
+
 /** Spends one token if there is one, after refilling for the time since `bucket.at`. */
 export function takeToken(policy: RatePolicy, bucket: BucketState | undefined, now: number): Take {
   const elapsed = bucket ? Math.max(0, now - bucket.at) : Number.POSITIVE_INFINITY;
   const tokens = Math.min(policy.burst, (bucket?.tokens ?? policy.burst) + (elapsed * policy.perSecond) / 1000);
-  if (tokens >= 1) return { ok: true, bucket: { tokens: tokens - 1, at: now } };
+  if (tokens >= 1 - SLACK) return { ok: true, bucket: { tokens: Math.max(0, tokens - 1), at: now } };
   return {
     ok: false,
     bucket: { tokens, at: now },
-    retryAfterMs: Math.ceil(((1 - tokens) * 1000) / policy.perSecond),
+    retryAfterMs: Math.max(1, Math.ceil(((1 - tokens) * 1000) / policy.perSecond - SLACK)),
   };
 }
 

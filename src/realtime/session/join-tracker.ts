@@ -58,7 +58,8 @@ export class JoinTracker {
       this.#unanswered.delete(ref);
       if (this.#joins.delete(ref)) {
         const ok = (payload as { status?: unknown } | null)?.status === "ok";
-        this.#joinedRef = ok && typeof joinRef === "string" ? joinRef : null;
+        // A join sent without a join_ref is joined under its ref (the room's rule, and Phoenix's).
+        this.#joinedRef = ok ? (typeof joinRef === "string" ? joinRef : ref) : null;
       }
     } else if (event === PhoenixEvent.close && joinRef === this.#joinedRef) {
       this.#joinedRef = null;

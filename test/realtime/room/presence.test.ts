@@ -3,9 +3,10 @@
  * each joiner, then coalesced `presence_diff` broadcasts; one key per user, one meta per join.
  */
 import { evictDurableObject } from "cloudflare:test";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { User } from "../../../src/db/users";
-import type { PresenceDiff, PresenceState } from "../../../src/shared/room-contract";
+import { Presence } from "../../../src/realtime/room/presence";
+import type { PresenceDiff, PresenceMeta, PresenceState } from "../../../src/shared/room-contract";
 import { closeAll, connect, connectAndJoin, roomStub, type TestSocket } from "../../helpers/socket";
 import { makeUser } from "../../helpers/users";
 
@@ -190,5 +191,224 @@ describe("presence", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     await i.barrier();
     expect(i.frames.slice(before).map((f) => f[3])).toEqual(["phx_reply"]); // just the barrier's reply
+  });
+});
+
+describe("Presence (the unit)", () => {
+  const WINDOW_MS = 50;
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  let refs = 0;
+  function meta(username: string): PresenceMeta {
+    refs += 1;
+    return { username, online_at: new Date(Date.UTC(2026, 0, 1, 0, 0, refs)).toISOString(), phx_ref: `ref${refs}` };
+  }
+
+  /** A Presence and the diffs it broadcast, in order. */
+  function presence() {
+    const diffs: PresenceDiff[] = [];
+    const unit = new Presence((diff) => diffs.push(structuredClone(diff)), WINDOW_MS);
+    return { unit, diffs };
+  }
+
+  /** What the JS `Presence` class makes of a state and the diffs after it: leaves remove metas, joins add them. */
+  function syncDiffs(start: PresenceState, diffs: PresenceDiff[]): PresenceState {
+    const state = structuredClone(start);
+    for (const { joins, leaves } of diffs) {
+      for (const [key, { metas }] of Object.entries(joins)) {
+        state[key] = { metas: [...(state[key]?.metas ?? []), ...metas] };
+      }
+      for (const [key, { metas }] of Object.entries(leaves)) {
+        const gone = new Set(metas.map((m) => m.phx_ref));
+        const left = (state[key]?.metas ?? []).filter((m) => !gone.has(m.phx_ref));
+        if (left.length > 0) state[key] = { metas: left };
+        else delete state[key];
+      }
+    }
+    return state;
+  }
+
+  /** A state as JSON with its keys and each key's metas sorted, for comparing states whose order may differ. */
+  function sorted(state: PresenceState): string {
+    const byRef = (a: PresenceMeta, b: PresenceMeta) => (a.phx_ref < b.phx_ref ? -1 : 1);
+    return JSON.stringify(
+      Object.keys(state)
+        .sort()
+        .map((key) => [key, [...(state[key]?.metas ?? [])].sort(byRef)]),
+    );
+  }
+
+  const stateOf = (unit: Presence) => JSON.parse(unit.stateJson()) as PresenceState;
+
+  it("arms nothing while nobody joins or leaves", () => {
+    const { unit, diffs } = presence();
+    expect(vi.getTimerCount()).toBe(0);
+    unit.flush();
+    vi.advanceTimersByTime(10 * WINDOW_MS);
+    expect(diffs).toEqual([]);
+    expect(vi.getTimerCount()).toBe(0);
+    expect(stateOf(unit)).toEqual({});
+  });
+
+  it("collects tracks and untracks for one window from the first change, then sends them as one diff", () => {
+    const { unit, diffs } = presence();
+    const [ann, bob] = [meta("ann"), meta("bob")];
+    unit.track("1", ann);
+    vi.advanceTimersByTime(WINDOW_MS - 10);
+    unit.track("2", bob); // later changes join the window already running; they do not extend it
+    vi.advanceTimersByTime(9);
+    expect(diffs).toEqual([]);
+    expect(stateOf(unit)).toEqual({}); // pending joins are not published yet
+    vi.advanceTimersByTime(1);
+    expect(diffs).toEqual([{ joins: { "1": { metas: [ann] }, "2": { metas: [bob] } }, leaves: {} }]);
+    expect(vi.getTimerCount()).toBe(0);
+
+    const cid = meta("cid");
+    unit.untrack("1", ann);
+    unit.track("3", cid);
+    vi.advanceTimersByTime(WINDOW_MS - 1);
+    expect(diffs).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(diffs).toHaveLength(2);
+    expect(diffs[1]).toEqual({ joins: { "3": { metas: [cid] } }, leaves: { "1": { metas: [ann] } } });
+    expect(stateOf(unit)).toEqual({ "2": { metas: [bob] }, "3": { metas: [cid] } });
+  });
+
+  it("never announces a join untracked before it was published", () => {
+    const { unit, diffs } = presence();
+    const ghost = meta("ghost");
+    unit.track("9", ghost);
+    unit.untrack("9", ghost);
+    vi.advanceTimersByTime(WINDOW_MS);
+    expect(diffs).toEqual([]);
+    expect(stateOf(unit)).toEqual({});
+
+    // Beside other changes, and for a key that is already present with another meta.
+    const [dot, dotTab2, eli] = [meta("dot"), meta("dot"), meta("eli")];
+    unit.track("4", dot);
+    vi.advanceTimersByTime(WINDOW_MS);
+    unit.track("4", dotTab2);
+    unit.track("5", eli);
+    unit.untrack("4", dotTab2);
+    vi.advanceTimersByTime(WINDOW_MS);
+    expect(diffs).toEqual([
+      { joins: { "4": { metas: [dot] } }, leaves: {} },
+      { joins: { "5": { metas: [eli] } }, leaves: {} },
+    ]);
+    expect(stateOf(unit)).toEqual({ "4": { metas: [dot] }, "5": { metas: [eli] } });
+  });
+
+  it("keeps two metas under one key (two tabs) and drops the key only when the last one leaves", () => {
+    const { unit, diffs } = presence();
+    const [tab1, tab2] = [meta("fay"), meta("fay")];
+    unit.track("6", tab1);
+    unit.track("6", tab2);
+    vi.advanceTimersByTime(WINDOW_MS);
+    expect(diffs).toEqual([{ joins: { "6": { metas: [tab1, tab2] } }, leaves: {} }]);
+    expect(stateOf(unit)).toEqual({ "6": { metas: [tab1, tab2] } });
+
+    unit.untrack("6", tab1);
+    vi.advanceTimersByTime(WINDOW_MS);
+    expect(diffs[1]).toEqual({ joins: {}, leaves: { "6": { metas: [tab1] } } });
+    expect(stateOf(unit)).toEqual({ "6": { metas: [tab2] } });
+
+    unit.untrack("6", tab2);
+    vi.advanceTimersByTime(WINDOW_MS);
+    expect(diffs[2]).toEqual({ joins: {}, leaves: { "6": { metas: [tab2] } } });
+    expect(unit.stateJson()).toBe("{}");
+  });
+
+  it("flush() publishes what is pending at once, and the window's timer then sends nothing more", () => {
+    const { unit, diffs } = presence();
+    const gus = meta("gus");
+    unit.track("7", gus);
+    unit.flush();
+    expect(diffs).toEqual([{ joins: { "7": { metas: [gus] } }, leaves: {} }]);
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(10 * WINDOW_MS);
+    expect(diffs).toHaveLength(1);
+  });
+
+  it("rebuild sets the published state from attachments, replacing the old one, and sends nothing", () => {
+    const { unit, diffs } = presence();
+    const stale = meta("stale");
+    unit.track("99", stale);
+    unit.flush();
+    const [hal, halTab2, ida] = [meta("hal"), meta("hal"), meta("ida")];
+    unit.rebuild([
+      ["8", hal],
+      ["10", ida],
+      ["8", halTab2],
+    ]);
+    expect(diffs).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(0);
+    expect(stateOf(unit)).toEqual({ "8": { metas: [hal, halTab2] }, "10": { metas: [ida] } });
+
+    // Diffs continue from the rebuilt state.
+    const jon = meta("jon");
+    unit.untrack("8", hal);
+    unit.track("11", jon);
+    vi.advanceTimersByTime(WINDOW_MS);
+    expect(diffs[1]).toEqual({ joins: { "11": { metas: [jon] } }, leaves: { "8": { metas: [hal] } } });
+    expect(stateOf(unit)).toEqual({ "8": { metas: [halTab2] }, "10": { metas: [ida] }, "11": { metas: [jon] } });
+  });
+
+  it("keeps the state right when a meta nobody was told of leaves", () => {
+    const { unit, diffs } = presence();
+    const [kim, unknownKim, unknownLee] = [meta("kim"), meta("kim"), meta("lee")];
+    unit.rebuild([["12", kim]]);
+    const joinerSaw = stateOf(unit);
+    unit.untrack("12", unknownKim); // same key, a meta not in the state
+    unit.untrack("13", unknownLee); // a key not in the state
+    vi.advanceTimersByTime(WINDOW_MS);
+    expect(stateOf(unit)).toEqual({ "12": { metas: [kim] } });
+    expect(syncDiffs(joinerSaw, diffs)).toEqual(stateOf(unit));
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("stateJson is always what a joiner that then applies every later diff ends up with", () => {
+    const { unit, diffs } = presence();
+    // A fixed pseudo-random run of joins, leaves and windows, with joiners arriving throughout.
+    let seed = 20_260_801;
+    const random = (below: number) => {
+      // mulberry32
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) % below;
+    };
+    const present: Array<[string, PresenceMeta]> = [];
+    const joiners: Array<{ state: PresenceState; from: number }> = [];
+    for (let step = 0; step < 400; step++) {
+      const roll = random(10);
+      if (roll < 4 || present.length === 0) {
+        const key = String(random(8));
+        const entry: [string, PresenceMeta] = [key, meta(`user${key}`)];
+        present.push(entry);
+        unit.track(...entry);
+      } else if (roll < 7) {
+        const [entry] = present.splice(random(present.length), 1);
+        if (entry) unit.untrack(...entry);
+      } else if (roll < 9) {
+        vi.advanceTimersByTime(random(WINDOW_MS) + 1);
+        const published = sorted(stateOf(unit));
+        for (const joiner of joiners) expect(sorted(syncDiffs(joiner.state, diffs.slice(joiner.from)))).toBe(published);
+      } else {
+        joiners.push({ state: stateOf(unit), from: diffs.length });
+      }
+    }
+    vi.advanceTimersByTime(WINDOW_MS);
+    const truth: PresenceState = {};
+    for (const [key, m] of present) truth[key] = { metas: [...(truth[key]?.metas ?? []), m] };
+    expect(sorted(stateOf(unit))).toBe(sorted(truth));
+    expect(joiners.length).toBeGreaterThan(10);
+    expect(diffs.filter((diff) => Object.keys(diff.leaves).length > 0).length).toBeGreaterThan(10);
+    for (const joiner of joiners) expect(sorted(syncDiffs(joiner.state, diffs.slice(joiner.from)))).toBe(sorted(truth));
   });
 });

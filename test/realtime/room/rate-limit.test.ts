@@ -4,9 +4,18 @@
  */
 import { evictDurableObject } from "cloudflare:test";
 import { eq } from "drizzle-orm";
+import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULTS } from "../../../src/config";
 import { posts } from "../../../src/db/schema";
+import {
+  type BucketState,
+  PostRateLimits,
+  type RatePolicy,
+  type Take,
+  takeToken,
+} from "../../../src/realtime/room/rate-limit";
+import { FUZZ_SEED, runsOr } from "../../fuzz/settings";
 import { closeAll, connectAndJoin, roomStub, type TestSocket } from "../../helpers/socket";
 import { db, makeUser } from "../../helpers/users";
 
@@ -64,5 +73,175 @@ describe("post rate limit", () => {
     const other = await tab2.socket.push("room:flood_tabs", "new_post", { message: "from the other tab" });
     expect(other.response).toMatchObject({ reason: "rate_limited" });
     expect(await stored("flood_tabs")).toBe(10);
+  });
+});
+
+describe("takeToken and PostRateLimits (the unit)", () => {
+  const policy: RatePolicy = { perSecond: 5, burst: 10 };
+  const DEFAULTS_POLICY: RatePolicy = { perSecond: DEFAULTS.POSTS_PER_SECOND, burst: DEFAULTS.POSTS_BURST };
+  const T0 = 1_800_000_000_000;
+
+  /** Takes `count` tokens at `now`, each from the bucket the one before left. */
+  function takeMany(p: RatePolicy, bucket: BucketState | undefined, now: number, count: number): Take[] {
+    const takes: Take[] = [];
+    for (let n = 0; n < count; n++) {
+      const take = takeToken(p, bucket, now);
+      takes.push(take);
+      bucket = take.bucket;
+    }
+    return takes;
+  }
+
+  it("allows a burst of `burst` at once to a user it has never seen, then refuses", () => {
+    for (const p of [policy, { perSecond: 1, burst: 1 }, { perSecond: 0.5, burst: 3 }]) {
+      const takes = takeMany(p, undefined, T0, p.burst + 3);
+      expect(takes.map((t) => t.ok)).toEqual([...Array(p.burst).fill(true), false, false, false]);
+      expect(takes.map((t) => t.bucket.tokens)).toEqual([
+        ...Array.from({ length: p.burst }, (_, n) => p.burst - 1 - n),
+        0,
+        0,
+        0,
+      ]);
+      for (const take of takes) expect(take.bucket.at).toBe(T0);
+    }
+  });
+
+  it("refills at perSecond, never above burst, and not for time that runs backwards", () => {
+    const empty: BucketState = { tokens: 0, at: T0 };
+    const perToken = 1000 / policy.perSecond;
+    expect(takeToken(policy, empty, T0 + perToken - 1).ok).toBe(false);
+    expect(takeToken(policy, empty, T0 + perToken)).toEqual({ ok: true, bucket: { tokens: 0, at: T0 + perToken } });
+    // After n token-times, exactly n posts (while n <= burst).
+    for (const n of [2, 5, policy.burst]) {
+      const takes = takeMany(policy, empty, T0 + n * perToken, n + 1);
+      expect(takes.filter((t) => t.ok)).toHaveLength(n);
+      expect(takes.at(-1)?.ok).toBe(false);
+    }
+    // A long silence refills to burst, not beyond.
+    expect(takeMany(policy, empty, T0 + 3_600_000, policy.burst + 1).filter((t) => t.ok)).toHaveLength(policy.burst);
+    // A clock that steps back refills nothing and takes nothing away.
+    const back = takeToken(policy, { tokens: 0.5, at: T0 }, T0 - 10_000);
+    expect(back.ok).toBe(false);
+    expect(back.bucket.tokens).toBe(0.5);
+    expect(back.ok ? undefined : back.retryAfterMs).toBe(0.5 * perToken);
+  });
+
+  it("answers retryAfterMs that is exact: waiting that long is enough, 1 ms less is not", () => {
+    // An emptied bucket at the default 5 a second: after e ms it holds e * 5 thousandths of a token and needs
+    // (1000 - 5e) more thousandths, which arrive at 5 a millisecond. Whole numbers, so no rounding involved.
+    const { perSecond } = DEFAULTS_POLICY;
+    const wrong: string[] = [];
+    for (let elapsed = 0; elapsed * perSecond < 1000; elapsed++) {
+      const take = takeToken(DEFAULTS_POLICY, { tokens: 0, at: T0 }, T0 + elapsed);
+      const exact = Math.ceil((1000 - elapsed * perSecond) / perSecond);
+      if (take.ok || take.retryAfterMs !== exact) {
+        wrong.push(`after ${elapsed} ms: ${take.ok ? "ok" : take.retryAfterMs} instead of ${exact}`);
+        continue;
+      }
+      expect(takeToken(DEFAULTS_POLICY, take.bucket, T0 + elapsed + exact - 1).ok).toBe(false);
+      expect(takeToken(DEFAULTS_POLICY, take.bucket, T0 + elapsed + exact).ok).toBe(true);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it("never refuses a post that waited retryAfterMs as told, at any rate", () => {
+    // Clients posting at random, each refused one retrying exactly when told; whole-millisecond clocks.
+    let seed = FUZZ_SEED;
+    const random = (below: number) => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) % below;
+    };
+    const refusedAgain: string[] = [];
+    for (const perSecond of [0.1, 0.2, 0.25, 0.5, 1, 2, 3, 5, 7, 10, 30]) {
+      const p = { perSecond, burst: 1 + random(10) };
+      let bucket: BucketState | undefined;
+      let now = T0;
+      for (let step = 0; step < 4_000; step++) {
+        now += random(4) === 0 ? random(3_000) : random(30);
+        const take = takeToken(p, bucket, now);
+        bucket = take.bucket;
+        if (take.ok) continue;
+        now += take.retryAfterMs;
+        const retry = takeToken(p, bucket, now);
+        bucket = retry.bucket;
+        if (!retry.ok)
+          refusedAgain.push(`${perSecond}/s: told ${take.retryAfterMs} ms, then ${retry.retryAfterMs} ms more`);
+      }
+    }
+    expect(refusedAgain).toEqual([]);
+  });
+
+  it("keeps a bucket per user: one user's burst does not slow another", () => {
+    const limits = new PostRateLimits(policy);
+    const flooder = Array.from({ length: policy.burst + 1 }, () => limits.take(1, T0));
+    expect(flooder.filter((t) => t.ok)).toHaveLength(policy.burst);
+    expect(limits.take(2, T0).ok).toBe(true);
+    expect(limits.take(1, T0).ok).toBe(false);
+    const refused = limits.take(1, T0 + 10);
+    expect(refused.ok).toBe(false);
+    expect(refused).toEqual(takeToken(policy, flooder.at(-1)?.bucket, T0 + 10));
+  });
+
+  it("restores the newest bucket per user, whatever order the attachments come in, and ignores none", () => {
+    const spent: BucketState = { tokens: 0, at: T0 };
+    const older: BucketState = { tokens: policy.burst, at: T0 - 50 };
+    for (const order of [
+      [older, spent, null],
+      [null, spent, older],
+    ]) {
+      const limits = new PostRateLimits(policy);
+      limits.restore(order.map((bucket) => ({ userId: 1, bucket })));
+      expect(limits.take(1, T0 + 10)).toEqual(takeToken(policy, spent, T0 + 10));
+    }
+    // A restore does not replace a newer bucket already held, and null (never posted) changes nothing.
+    const limits = new PostRateLimits(policy);
+    for (let n = 0; n < policy.burst; n++) limits.take(7, T0);
+    limits.restore([
+      { userId: 7, bucket: older },
+      { userId: 7, bucket: null },
+      { userId: 8, bucket: null },
+    ]);
+    expect(limits.take(7, T0).ok).toBe(false);
+    expect(limits.take(8, T0)).toEqual(takeToken(policy, undefined, T0));
+  });
+
+  it("answers exactly as a bucket map that never forgets, across thousands of posts and its sweeps", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom({ perSecond: 5, burst: 10 }, { perSecond: 1, burst: 2 }, { perSecond: 20, burst: 3 }),
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 400 })), {
+          minLength: 2_500,
+          maxLength: 2_500,
+        }),
+        (p, posts) => {
+          const limits = new PostRateLimits(p);
+          const remembered = new Map<number, BucketState>();
+          let now = T0;
+          for (const [userId, gap] of posts) {
+            now += gap;
+            const expected = takeToken(p, remembered.get(userId), now);
+            remembered.set(userId, expected.bucket);
+            expect(limits.take(userId, now)).toEqual(expected);
+          }
+        },
+      ),
+      { seed: FUZZ_SEED, numRuns: runsOr(5) },
+    );
+  });
+
+  it("forgets a bucket in its sweep once it has refilled, and keeps one that has not", () => {
+    // Only visible with a clock that steps back: a remembered bucket then refills nothing, a fresh one is full.
+    const p = { perSecond: 1, burst: 2 };
+    const refillMs = (p.burst * 1000) / p.perSecond;
+    const limits = new PostRateLimits(p);
+    limits.take(1, T0); // user 1 posts once, then stops
+    const sweepAt = T0 + refillMs;
+    limits.take(2, sweepAt - 1); // user 2 posts just before the sweep: not refilled when it runs
+    // Enough posts by user 3 for a sweep (it runs every 1,000 takes) to happen at `sweepAt`.
+    for (let n = 0; n < 1_000; n++) limits.take(3, sweepAt);
+    expect(limits.take(1, T0).bucket.tokens).toBe(p.burst - 1); // forgotten: a fresh bucket
+    expect(limits.take(2, sweepAt - 1).bucket.tokens).toBe(p.burst - 2); // kept: its second post
   });
 });

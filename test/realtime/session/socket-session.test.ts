@@ -182,6 +182,21 @@ describe("a socket without a room", () => {
     expect(await socket.closed).toEqual({ code: 1007, reason: "frame is not valid JSON" });
   });
 
+  it("joins a topic whose phx_join carries a ref but no join_ref under that ref, as the room does", async () => {
+    const user = await makeUser("mx_no_join_ref");
+    const socket = await multiplexed(user);
+    socket.sendRaw(JSON.stringify([null, "j", "room:mx_no_join_ref", "phx_join", {}]));
+    const reply = await socket.waitFor((f) => f[1] === "j" && f[3] === "phx_reply");
+    expect(reply[4]).toMatchObject({ status: "ok" });
+    // Still joined after the reply: presence arrives, and a push is the room's, not "unmatched topic".
+    await socket.waitFor((f) => f[2] === "room:mx_no_join_ref" && f[3] === "presence_state");
+    const posted = await socket.push("room:mx_no_join_ref", "new_post", { message: "after a ref-only join" });
+    expect(posted.status).toBe("ok");
+    await socket.waitFor(
+      (f) => f[3] === "new_post" && (f[4] as { message?: string }).message === "after a ref-only join",
+    );
+  });
+
   it(`joins at most ${MAX_CHANNELS} topics, like Phoenix; the next gets "too many channels joined"`, async () => {
     const user = await makeUser("mx_many");
     const socket = await multiplexed(user);

@@ -1,0 +1,191 @@
+/**
+ * The upstream's ref tracking (session/join-tracker.ts): from the client frames going up and the room's
+ * frames coming down, whether the topic is still joined or a reply is still owed. The room's frames are
+ * built with the room's own encoders, so they are exactly what a room sends.
+ */
+import { describe, expect, it } from "vitest";
+import { error, type Message, ok } from "../../../src/realtime/phoenix/protocol";
+import { encodeBroadcast, encodeClose, encodePush, encodeReply } from "../../../src/realtime/phoenix/serializer";
+import { JoinTracker } from "../../../src/realtime/session/join-tracker";
+
+const TOPIC = "room:lobby";
+
+type Sent = Pick<Message, "ref" | "joinRef" | "event">;
+const join = (joinRef: string | null, ref: string | null): Sent => ({ joinRef, ref, event: "phx_join" });
+const leave = (joinRef: string | null, ref: string | null): Sent => ({ joinRef, ref, event: "phx_leave" });
+const push = (joinRef: string | null, ref: string | null): Sent => ({ joinRef, ref, event: "new_post" });
+
+/** The room's reply to the message with `ref`, its join_ref echoed as the room echoes it. */
+const okReply = (joinRef: string | null, ref: string) => encodeReply(joinRef, ref, TOPIC, ok({ posts: [] }));
+const errorReply = (joinRef: string | null, ref: string) => encodeReply(joinRef, ref, TOPIC, error("unauthorized"));
+
+/** A tracker whose client joined with `joinRef` and the room said ok. */
+function joined(joinRef = "1"): JoinTracker {
+  const tracker = new JoinTracker();
+  tracker.sent(join(joinRef, joinRef));
+  expect(tracker.received(okReply(joinRef, joinRef))).toBe(true);
+  expect(tracker.settled).toBe(false);
+  return tracker;
+}
+
+describe("JoinTracker", () => {
+  it("starts settled: nothing joined, nothing owed", () => {
+    const tracker = new JoinTracker();
+    expect(tracker.settled).toBe(true);
+    expect(tracker.clientJoinRef).toBeNull();
+  });
+
+  it("is not settled while a join's reply is owed; an ok reply leaves it joined", () => {
+    const tracker = new JoinTracker();
+    tracker.sent(join("1", "1"));
+    expect(tracker.clientJoinRef).toBe("1");
+    expect(tracker.settled).toBe(false);
+    expect(tracker.received(okReply("1", "1"))).toBe(true);
+    expect(tracker.settled).toBe(false);
+    expect(tracker.clientJoinRef).toBe("1");
+  });
+
+  it("settles on an error reply to the join: the topic was never joined", () => {
+    const tracker = new JoinTracker();
+    tracker.sent(join("1", "1"));
+    expect(tracker.received(errorReply("1", "1"))).toBe(true);
+    expect(tracker.settled).toBe(true);
+  });
+
+  it("counts a join without a ref as joined at once: no reply will come to say so", () => {
+    const tracker = new JoinTracker();
+    tracker.sent(join("5", null));
+    expect(tracker.clientJoinRef).toBe("5");
+    expect(tracker.settled).toBe(false);
+    // And the room's phx_close of that join ends it.
+    expect(tracker.received(encodeClose("5", TOPIC))).toBe(true);
+    expect(tracker.settled).toBe(true);
+  });
+
+  // The room joins `join_ref ?? ref` (router.ts) and echoes the join_ref it was sent, null, in its reply
+  // (socket-replies.ts); a multiplexed socket's upstream then closes at once, as if the join had failed:
+  // the client holds an ok join that receives nothing, and its next push is answered "unmatched topic".
+  it("keeps a join sent with a ref but no join_ref joined after the room's ok reply", () => {
+    const tracker = new JoinTracker();
+    tracker.sent(join(null, "3"));
+    expect(tracker.clientJoinRef).toBe("3");
+    expect(tracker.received(okReply(null, "3"))).toBe(true);
+    expect(tracker.settled).toBe(false);
+    // The room's phx_close for it names the join_ref the room used.
+    expect(tracker.received(encodeClose("3", TOPIC))).toBe(true);
+    expect(tracker.settled).toBe(true);
+  });
+
+  it("settles on the room's phx_close of the confirmed join, and only of that one", () => {
+    const tracker = joined("1");
+    expect(tracker.received(encodeClose("0", TOPIC))).toBe(true); // an earlier join's
+    expect(tracker.settled).toBe(false);
+    expect(tracker.received(encodeClose("1", TOPIC))).toBe(true);
+    expect(tracker.settled).toBe(true);
+  });
+
+  it("follows a leave through: ok reply first, still joined, then phx_close settles it", () => {
+    const tracker = joined("1");
+    tracker.sent(leave("1", "2"));
+    expect(tracker.clientJoinRef).toBeNull();
+    expect(tracker.settled).toBe(false);
+    expect(tracker.received(okReply("1", "2"))).toBe(true);
+    expect(tracker.settled).toBe(false); // the room still holds the join until its phx_close
+    expect(tracker.received(encodeClose("1", TOPIC))).toBe(true);
+    expect(tracker.settled).toBe(true);
+  });
+
+  it("clears clientJoinRef on a leave only for the current join (or a leave naming none)", () => {
+    const tracker = joined("4");
+    tracker.sent(leave("2", "5")); // an older join's leave
+    expect(tracker.clientJoinRef).toBe("4");
+    tracker.sent(leave(null, "6"));
+    expect(tracker.clientJoinRef).toBeNull();
+
+    const other = joined("7");
+    other.sent(leave("7", "8"));
+    expect(other.clientJoinRef).toBeNull();
+  });
+
+  it("follows a rejoin: the old join's phx_close does not settle while the new join's reply is owed", () => {
+    const tracker = joined("1");
+    tracker.sent(join("3", "3"));
+    expect(tracker.clientJoinRef).toBe("3");
+    // The room ends the old channel, then replies to the new join.
+    expect(tracker.received(encodeClose("1", TOPIC))).toBe(true);
+    expect(tracker.settled).toBe(false);
+    expect(tracker.received(okReply("3", "3"))).toBe(true);
+    expect(tracker.settled).toBe(false);
+    expect(tracker.received(encodeClose("1", TOPIC))).toBe(true); // stale: changes nothing
+    expect(tracker.settled).toBe(false);
+    expect(tracker.received(encodeClose("3", TOPIC))).toBe(true);
+    expect(tracker.settled).toBe(true);
+  });
+
+  it("owes a reply for every pushed ref until it comes, joined or not", () => {
+    const tracker = new JoinTracker();
+    tracker.sent(push(null, "9"));
+    tracker.sent(push(null, "10"));
+    expect(tracker.settled).toBe(false);
+    expect(tracker.received(errorReply(null, "9"))).toBe(true);
+    expect(tracker.settled).toBe(false);
+    expect(tracker.received(errorReply(null, "10"))).toBe(true);
+    expect(tracker.settled).toBe(true);
+
+    const member = joined("1");
+    member.sent(push("1", "2"));
+    member.sent(leave("1", "3"));
+    expect(member.received(encodeClose("1", TOPIC))).toBe(true);
+    expect(member.settled).toBe(false); // two replies still owed
+    expect(member.received(okReply("1", "2"))).toBe(true);
+    expect(member.received(okReply("1", "3"))).toBe(true);
+    expect(member.settled).toBe(true);
+  });
+
+  it("owes nothing for a push without a ref", () => {
+    const tracker = new JoinTracker();
+    tracker.sent(push(null, null));
+    tracker.sent(leave(null, null));
+    expect(tracker.settled).toBe(true);
+  });
+
+  it("does not read broadcasts and pushes (ref null): false, and nothing changes, even for a phx_close", () => {
+    const tracker = joined("1");
+    const unread = [
+      encodeBroadcast(TOPIC, "new_post", { id: 1, message: "hi" }),
+      encodePush("1", TOPIC, "presence_state", "{}"),
+      // Shaped like the join's end, but with a null ref: were it read, the join would end.
+      encodePush("1", TOPIC, "phx_close", "{}"),
+      encodePush('we"ird\\', TOPIC, "phx_close", "{}"),
+    ];
+    for (const frame of unread) {
+      expect(tracker.received(frame)).toBe(false);
+      expect(tracker.settled).toBe(false);
+    }
+    const binary = new ArrayBuffer(64);
+    new Uint8Array(binary).set(new TextEncoder().encode(encodeClose("1", TOPIC)));
+    expect(tracker.received(binary)).toBe(false);
+    expect(tracker.settled).toBe(false);
+  });
+
+  it("says it read unparsable or non-array text, and changes nothing for it", () => {
+    const tracker = joined("1");
+    tracker.sent(push("1", "2"));
+    for (const frame of ["not json", '["1","2"', '{"event":"phx_close"}', "42", '"phx_reply"']) {
+      expect(tracker.received(frame)).toBe(true);
+    }
+    expect(tracker.settled).toBe(false);
+    expect(tracker.received(okReply("1", "2"))).toBe(true);
+    expect(tracker.settled).toBe(false); // still joined
+  });
+
+  it("ignores a reply to a ref it never sent, and a second reply to a join", () => {
+    const tracker = new JoinTracker();
+    expect(tracker.received(okReply("1", "1"))).toBe(true);
+    expect(tracker.settled).toBe(true); // an unasked ok does not make it joined
+
+    const member = joined("1");
+    expect(member.received(errorReply("1", "1"))).toBe(true); // the join was answered already
+    expect(member.settled).toBe(false);
+  });
+});
