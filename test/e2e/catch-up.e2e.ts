@@ -6,8 +6,8 @@
  */
 import type { Channel, Socket } from "phoenix";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { fetchPosts } from "../../src/client/room-posts";
 import { RoomFeed } from "../../src/client/room-feed";
+import { fetchPosts } from "../../src/client/room-posts";
 import type { JoinResponse } from "../../src/shared/room-contract";
 import { type RegisteredUser, registerUser, uniqueName, waitUntil } from "./helpers";
 import {
