@@ -21,6 +21,8 @@ export interface RoomLimits {
   postsBurst: number;
   /** Concurrent sockets per user across all rooms. */
   socketsPerUser: number;
+  /** Rooms (not direct messages) one person may create in 24 hours. */
+  roomsPerUserPerDay: number;
   /** How long a poster waits for D1 before the post is answered `unavailable`. */
   postStoreTimeoutMs: number;
 }
@@ -51,6 +53,7 @@ export const DEFAULTS = {
   POSTS_PER_SECOND: 5,
   POSTS_BURST: 10,
   SOCKETS_PER_USER: 10,
+  ROOMS_PER_USER_PER_DAY: 20,
   POST_STORE_TIMEOUT_MS: 5_000,
   LONGPOLL_WINDOW_MS: 10_000,
   LONGPOLL_IDLE_MS: 30_000,
@@ -94,6 +97,7 @@ function parse(vars: ConfigVars): ConfigResult {
     ["POSTS_PER_SECOND", LIMIT_MAX, "positive"],
     ["POSTS_BURST", LIMIT_MAX, "whole"],
     ["SOCKETS_PER_USER", LIMIT_MAX, "whole"],
+    ["ROOMS_PER_USER_PER_DAY", LIMIT_MAX, "whole"],
     ["POST_STORE_TIMEOUT_MS", TIMEOUT_MAX_MS, "whole"],
     ["LONGPOLL_WINDOW_MS", TIMEOUT_MAX_MS, "whole"],
     ["LONGPOLL_IDLE_MS", IDLE_MAX_MS, "whole"],
@@ -117,6 +121,7 @@ function parse(vars: ConfigVars): ConfigResult {
         postsPerSecond: value("POSTS_PER_SECOND"),
         postsBurst: value("POSTS_BURST"),
         socketsPerUser: value("SOCKETS_PER_USER"),
+        roomsPerUserPerDay: value("ROOMS_PER_USER_PER_DAY"),
         postStoreTimeoutMs: value("POST_STORE_TIMEOUT_MS"),
       },
       longPoll: { windowMs: value("LONGPOLL_WINDOW_MS"), idleMs: value("LONGPOLL_IDLE_MS") },

@@ -129,8 +129,13 @@ export interface RoomSummary {
   lastPostAt: Date;
 }
 
-/** Rooms with the most recent activity first, for the home page (the `rooms` table a trigger keeps). */
+/** Public rooms with the most recent activity first, for the home page (never a private room). */
 export async function activeRooms(db: Database, limit = 20): Promise<RoomSummary[]> {
-  const rows = await db.select().from(rooms).orderBy(desc(rooms.lastPostAt)).limit(limit);
-  return rows.map((row) => ({ room: row.name, postCount: row.postCount, lastPostAt: row.lastPostAt }));
+  const rows = await db
+    .select()
+    .from(rooms)
+    .where(eq(rooms.kind, "public"))
+    .orderBy(desc(rooms.lastPostAt))
+    .limit(limit);
+  return rows.map((row) => ({ room: row.id, postCount: row.postCount, lastPostAt: row.lastPostAt }));
 }

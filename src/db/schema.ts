@@ -3,7 +3,7 @@
  * migrations/, which wrangler applies (`npm run dev` locally, `npm run deploy` remotely).
  */
 import { sql } from "drizzle-orm";
-import { integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** A not-null millisecond timestamp that defaults to the time of insert. */
 const timestampMs = (name: string) =>
@@ -63,14 +63,48 @@ export const posts = sqliteTable(
 );
 
 /**
- * One row per room that has posts, for the home page's list: kept by a trigger on `posts` (see the
- * migration `rooms_stats`), so every writer keeps it right and reading it never scans the posts.
+ * Every room: what it is, who owns it, and its post count for the lists. The room itself (its Durable
+ * Object) is the authority on its members and roles; this row and `room_members` mirror it for listing.
+ * Rows for rooms with posts from before rooms had owners were made by the migration `rooms_owned`.
  */
-export const rooms = sqliteTable("rooms", {
-  name: text("name").primaryKey(),
-  postCount: integer("post_count").notNull(),
-  lastPostAt: integer("last_post_at", { mode: "timestamp_ms" }).notNull(),
-});
+export const rooms = sqliteTable(
+  "rooms",
+  {
+    /** The room's id: a public room's name, or a private room's identifier (`~…`). The column is `name`. */
+    id: text("name").primaryKey(),
+    kind: text("kind", { enum: ["public", "private", "dm"] })
+      .notNull()
+      .default("public"),
+    /** A private room's title (a public room is known by its name; a direct message by its pair). */
+    title: text("title"),
+    ownerId: integer("owner_id").references(() => users.id),
+    createdBy: integer("created_by").references(() => users.id),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }),
+    /** A direct message's pair, "smaller id:larger id": one room per pair. */
+    dmPair: text("dm_pair"),
+    /** Kept by a trigger on `posts` (migration `rooms_stats`): reading the lists never scans the posts. */
+    postCount: integer("post_count").notNull(),
+    lastPostAt: integer("last_post_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (table) => [
+    uniqueIndex("rooms_dm_pair_unique").on(table.dmPair),
+    index("rooms_created_by").on(table.createdBy, table.createdAt),
+  ],
+);
+
+/** Who is in which room with which role: mirrored from each room, which decides. */
+export const roomMembers = sqliteTable(
+  "room_members",
+  {
+    room: text("room").notNull(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id),
+    role: text("role", { enum: ["owner", "moderator", "member"] }).notNull(),
+    addedAt: integer("added_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.room, table.userId] }), index("room_members_user").on(table.userId)],
+);
 
 /**
  * Lockable, per email address whether or not an account has it, so a lockout never tells which emails

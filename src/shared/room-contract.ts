@@ -14,6 +14,11 @@ export const RoomEvent = {
   presenceState: "presence_state",
   /** Broadcast when members join or leave: `{joins, leaves}` (Phoenix.Presence's `presence_diff`). */
   presenceDiff: "presence_diff",
+  /**
+   * Pushed to a member of a private room whose membership ended (`{reason: "removed" | "left"}`), right
+   * before the channel's `phx_close`: the join is over, and a rejoin is refused with `no such room`.
+   */
+  membershipEnded: "membership_ended",
 } as const;
 
 /** The most posts a catch-up join reply holds; `has_more` says there are more to page through. */
@@ -85,6 +90,13 @@ export const RoomErrorReason = {
   rateLimited: "rate_limited",
   /** The event is not one the room channel handles; `event` names it. */
   unknownEvent: "unknown event",
+  /**
+   * A private room you are not a member of, or a room that does not exist: the same answer for both, so a
+   * non-member learns nothing. Final: rejoining gets the same answer.
+   */
+  noSuchRoom: "no such room",
+  /** Joining a public room nobody has opened would create it, and you have created your allowance today. */
+  roomLimit: "room limit",
   /**
    * The socket's token was revoked (logout) or has expired; `detail` says which. The room then closes
    * the socket with {@link SESSION_ENDED_CLOSE_CODE}.

@@ -16,6 +16,7 @@ import {
   RoomEvent,
   type TypingPayload,
 } from "../../shared/room-contract";
+import type { Identity } from "../access/identity";
 import { error, isBinary, ok, type Payload, type Reply } from "../phoenix/protocol";
 import { encodePush } from "../phoenix/serializer";
 import type { Connection, ConnectionState, PresenceEntry } from "./connection";
@@ -26,6 +27,10 @@ import type { Take } from "./rate-limit";
 /** What the room offers its channel: verbs, so the channel never reaches into the room's parts. */
 export interface RoomServices {
   readonly topic: string;
+  /** Whether `user` may join now: creates a public room for its first joiner; private rooms: members only. */
+  admitToChannel(user: Identity): Promise<"ok" | "no such room" | "room limit" | "unavailable">;
+  /** Whether `userId` may post now: anyone in a public room, members in the others. */
+  mayPost(userId: number): boolean;
   /** Resolves once the newest posts are in memory: the first join after the room wakes reads them. */
   recentReady(): Promise<void>;
   /** The newest `limit` posts in memory, oldest first. */
@@ -88,6 +93,8 @@ export async function join(
   if (isExpired(member)) return { ok: false, ...endSession("token expired") };
 
   try {
+    const access = await services.admitToChannel(member.user);
+    if (access !== "ok") return { ok: false, reply: refusedJoin(access) };
     await services.recentReady();
     if (lastSeenId === null) {
       return {
@@ -107,6 +114,19 @@ export async function join(
   } catch (problem) {
     services.log("RoomChannel:join", problem);
     return { ok: false, reply: error(RoomErrorReason.unavailable) };
+  }
+}
+
+function refusedJoin(access: "no such room" | "room limit" | "unavailable"): Reply {
+  switch (access) {
+    case "no such room":
+      return error(RoomErrorReason.noSuchRoom);
+    case "room limit":
+      return error(RoomErrorReason.roomLimit, {
+        detail: "Joining would create this room, and you have created as many rooms as you may today.",
+      });
+    case "unavailable":
+      return error(RoomErrorReason.unavailable);
   }
 }
 
@@ -171,6 +191,8 @@ function newPost(
   }
   const member = connection.state;
   if (isExpired(member)) return endSession("token expired");
+  // Decided by the room now, not at the join: membership can end between the two.
+  if (!services.mayPost(member.user.id)) return { reply: error(RoomErrorReason.noSuchRoom) };
   const allowed = services.takePostToken(connection);
   if (!allowed.ok) {
     return { reply: error(RoomErrorReason.rateLimited, { retry_after_ms: allowed.retryAfterMs }) };

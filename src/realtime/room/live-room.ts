@@ -7,6 +7,7 @@
 import type { RoomLimits } from "../../config";
 import { createDatabase, type Database } from "../../db/client";
 import { copyPosts, lastSeq, postsPage } from "../../db/posts";
+import { insertRoomWithinAllowance, mirroredMembers, mirrorRoom, roomRow } from "../../db/rooms";
 import type { Post, PostsQuery } from "../../shared/post";
 import {
   CATCH_UP_LIMIT,
@@ -15,8 +16,9 @@ import {
   RoomEvent,
   SESSION_ENDED_CLOSE_CODE,
 } from "../../shared/room-contract";
-import { roomTopic } from "../../shared/rooms";
+import { isPrivateRoomId, isRoomName, roomTopic } from "../../shared/rooms";
 import { type Admission, TOKEN_REVOKED } from "../access/admission";
+import type { Identity } from "../access/identity";
 import { isRevoked, rememberRevocation } from "../access/remembered-revocations";
 import { CloseCode, closeQuietly } from "../phoenix/transport";
 import { releaseSlot } from "../user-sockets/client";
@@ -24,25 +26,47 @@ import { wakeBy } from "./alarms";
 import { handleOut, presenceMeta, type RoomServices } from "./channel";
 import { Connection } from "./connection";
 import { fanOut } from "./fanout";
+import { type GovernedRoom, NO_SUCH_ROOM, type Outcome, type RoomView, viewOf } from "./governance";
+import { Invites } from "./invites";
+import { type Member, Membership, type RoomRecord } from "./membership";
 import { type Appended, type Confirmation, type PostDraft, PostLog } from "./post-log";
 import { Presence } from "./presence";
 import { PostRateLimits, type Take } from "./rate-limit";
 import { RecentPosts } from "./recent-posts";
-import { endChannelOnSocketEnd, type RoomRouting } from "./router";
+import { endChannelFor, endChannelOnSocketEnd, type RoomRouting } from "./router";
 import { TypingThrottle } from "./typing";
 
 /** How many recent posts the room keeps in memory: enough for any join and most catch-ups. */
 export const RECENT_CAPACITY = CATCH_UP_LIMIT;
 
-export class LiveRoom implements RoomRouting, RoomServices {
+/** How soon a mirror to D1 that failed is tried again (by the alarm). */
+const MIRROR_RETRY_MS = 5_000;
+
+/** What a room needs to be created: by its first joiner (a public room), or through the API. */
+export interface RoomCreation {
+  kind: RoomRecord["kind"];
+  title: string | null;
+  dmPair: string | null;
+  /** The owner; for a direct message, the one who opened it. */
+  creator: Identity;
+  /** A direct message's other person. */
+  partner?: Identity;
+}
+
+export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
   readonly topic: string;
+  readonly membership: Membership;
+  readonly invites: Invites;
   readonly #recent: RecentPosts;
-  readonly #postLog: PostLog;
+  #postLogInstance: PostLog | undefined;
+  readonly #postLogOptions: ConstructorParameters<typeof PostLog>[1];
+  #establishing: Promise<Outcome<RoomView>> | undefined;
   readonly #rateLimits: PostRateLimits;
   readonly #typing = new TypingThrottle();
   readonly #presence: Presence;
   readonly #members = new Map<WebSocket, Connection>();
   readonly #db: Database;
+  readonly #roomsPerUserPerDay: number;
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -54,13 +78,16 @@ export class LiveRoom implements RoomRouting, RoomServices {
   ) {
     this.topic = roomTopic(name);
     this.#db = createDatabase(env.DB);
+    this.membership = new Membership(ctx.storage);
+    this.invites = new Invites(ctx.storage);
+    this.#roomsPerUserPerDay = limits.roomsPerUserPerDay;
     this.#presence = new Presence((diff) => this.#broadcastPresence(diff));
-    this.#postLog = new PostLog(ctx.storage, {
+    this.#postLogOptions = {
       lastSeqInD1: () => lastSeq(this.#db, name),
       copy: (logged) => copyPosts(this.#db, name, logged),
       log,
       timeoutMs: limits.postStoreTimeoutMs,
-    });
+    };
     this.#recent = new RecentPosts((limit) => this.#newestPosts(limit), RECENT_CAPACITY);
     this.#rateLimits = new PostRateLimits({ perSecond: limits.postsPerSecond, burst: limits.postsBurst });
 
@@ -98,6 +125,10 @@ export class LiveRoom implements RoomRouting, RoomServices {
     if (isRevoked(this.ctx.storage, admission.user.id, admission.token.generation)) {
       // The socket endpoint gives the slot back: it did not become a socket here.
       return new Response(TOKEN_REVOKED, { status: 403 });
+    }
+    // A private room is only ever created with its members, so a non-member is refused before a socket.
+    if (isPrivateRoomId(this.name) && !this.membership.roleOf(admission.user.id)) {
+      return new Response(NO_SUCH_ROOM, { status: 404 });
     }
     const response = accept((server) => this.#members.set(server, Connection.open(server, admission)));
     // Even a member who only listens is let go when their token expires (see `dropExpired`).
@@ -160,7 +191,139 @@ export class LiveRoom implements RoomRouting, RoomServices {
 
   /** Copies to D1 whatever the log holds that D1 does not (after a failure, or when the room wakes). */
   resumeCopying(): void {
-    if (this.#postLog.uncopied) this.#postLog.resume();
+    if (this.membership.record && this.#postLog.uncopied) this.#postLog.resume();
+  }
+
+  // The room itself: created once, by its first joiner or through the API; then governed (governance.ts).
+
+  /**
+   * Whether `user` may join the channel now: a public room is created by its first joiner (within their
+   * allowance); a private room only lets its members in.
+   */
+  async admitToChannel(user: Identity): Promise<"ok" | "no such room" | "room limit" | "unavailable"> {
+    if (!this.membership.record) {
+      if (!isRoomName(this.name)) return "no such room";
+      const created = await this.establish({ kind: "public", title: null, dmPair: null, creator: user });
+      if (!created.ok && !this.membership.record) return created.status === 429 ? "room limit" : "unavailable";
+    }
+    return this.mayPost(user.id) ? "ok" : "no such room";
+  }
+
+  /** Whether `userId` may post (and read): anyone in a public room, members in the others. */
+  mayPost(userId: number): boolean {
+    const record = this.membership.record;
+    return record !== undefined && (record.kind === "public" || this.membership.roleOf(userId) !== undefined);
+  }
+
+  /** Whether the room exists, adopting it from D1 if it is from before rooms had owners. Creates nothing. */
+  async exists(): Promise<boolean> {
+    if (this.membership.record) return true;
+    if (!isRoomName(this.name)) return false;
+    await this.#adopt();
+    return this.membership.record !== undefined;
+  }
+
+  /**
+   * Creates the room (once: concurrent attempts share the first one's outcome), after D1 took its row within
+   * the creator's allowance; a public room from before rooms had owners is adopted from D1 instead.
+   */
+  establish(creation: RoomCreation): Promise<Outcome<RoomView>> {
+    this.#establishing ??= this.#establish(creation).finally(() => {
+      this.#establishing = undefined;
+    });
+    return this.#establishing;
+  }
+
+  async #establish({ kind, title, dmPair, creator, partner }: RoomCreation): Promise<Outcome<RoomView>> {
+    if (this.membership.record) return { ok: false, status: 409, error: this.#takenMessage() };
+    if (kind === "public") {
+      await this.#adopt();
+      if (this.membership.record) return { ok: false, status: 409, error: this.#takenMessage() };
+    }
+    const createdAt = new Date();
+    const ownerId = kind === "dm" ? null : creator.id;
+    const inserted = await insertRoomWithinAllowance(
+      this.#db,
+      { id: this.name, kind, title, createdBy: creator.id, ownerId, dmPair, createdAt },
+      this.#roomsPerUserPerDay,
+    );
+    if (inserted === "over allowance") {
+      return {
+        ok: false,
+        status: 429,
+        error: `You have created ${this.#roomsPerUserPerDay} rooms in the last 24 hours; try again tomorrow.`,
+      };
+    }
+    if (inserted === "taken") return { ok: false, status: 409, error: this.#takenMessage() };
+    const at = createdAt.getTime();
+    const first: Member = {
+      userId: creator.id,
+      username: creator.username,
+      role: ownerId ? "owner" : "member",
+      addedAt: at,
+    };
+    const members = partner
+      ? [first, { userId: partner.id, username: partner.username, role: "member" as const, addedAt: at }]
+      : [first];
+    this.membership.establish({ id: this.name, kind, title, ownerId, createdAt: at, dmPair }, members);
+    await this.mirror();
+    return { ok: true, value: viewOf(this, creator.id) as RoomView };
+  }
+
+  /** A room D1 knows but this object has no record of: one from before rooms had owners. */
+  async #adopt(): Promise<void> {
+    const row = await roomRow(this.#db, this.name);
+    if (!row || this.membership.record) return;
+    const members = await mirroredMembers(this.#db, this.name);
+    if (this.membership.record) return;
+    this.membership.establish(
+      {
+        id: row.id,
+        kind: row.kind,
+        title: row.title,
+        ownerId: row.ownerId,
+        createdAt: row.createdAt?.getTime() ?? Date.now(),
+        dmPair: row.dmPair,
+      },
+      members.map((member) => ({ ...member, addedAt: member.addedAt.getTime() })),
+    );
+    // Establishing marks every member for D1, which already has them.
+    this.membership.mirrored(members.map(({ userId }) => userId));
+  }
+
+  #takenMessage(): string {
+    return isRoomName(this.name) ? `The name #${this.name} is taken: open the room, or pick another name.` : "taken";
+  }
+
+  /** Ends a removed member's channels here on every socket they hold: a push saying why, then `phx_close`. */
+  cutOff(userId: number, reason: string): void {
+    for (const connection of this.#members.values()) {
+      if (connection.state.user.id === userId && connection.joined) endChannelFor(connection, this, reason);
+    }
+  }
+
+  /** Makes D1's lists say what the room says; a failure is retried by the alarm. */
+  async mirror(): Promise<void> {
+    const record = this.membership.record;
+    const pending = this.membership.unmirrored;
+    if (!record || pending.length === 0) return;
+    try {
+      await mirrorRoom(this.#db, this.name, {
+        ownerId: record.ownerId,
+        title: record.title,
+        members: pending.map((userId) => {
+          const member = this.membership.member(userId);
+          return {
+            userId,
+            member: member ? { userId, role: member.role, addedAt: member.addedAt } : null,
+          };
+        }),
+      });
+      this.membership.mirrored(pending);
+    } catch (problem) {
+      this.log("Room:mirror to D1", problem);
+      await wakeBy(this.ctx.storage, Date.now() + MIRROR_RETRY_MS);
+    }
   }
 
   // RoomServices: the verbs the room channel uses.
@@ -183,6 +346,8 @@ export class LiveRoom implements RoomRouting, RoomServices {
    * best `limit` holds the true page.
    */
   async page(query: PostsQuery): Promise<Post[]> {
+    // A room nobody created has no posts, and reading it must not make storage for it.
+    if (!this.membership.record && !(await this.exists())) return [];
     const fromD1 = await postsPage(this.#db, this.name, query);
     // Read after D1 answers: anything logged meanwhile is then in one of the two.
     const merged = unionById(fromD1, this.#postLog.range(query));
@@ -232,6 +397,12 @@ export class LiveRoom implements RoomRouting, RoomServices {
 
   broadcast(event: string, payload: object): void {
     fanOut(this.#members.values(), this.topic, event, payload, handleOut);
+  }
+
+  /** The post log, made on first use: only a room that exists has one. */
+  get #postLog(): PostLog {
+    this.#postLogInstance ??= new PostLog(this.ctx.storage, this.#postLogOptions);
+    return this.#postLogInstance;
   }
 
   /** The newest posts, for the memory of a woken room: from the log, and from D1 only if the log is short. */

@@ -3,9 +3,9 @@
  * and the channel's own events for one connection, with Phoenix's rules (phoenix/socket-replies.ts for
  * the answers every socket gives). A socket is bound to one room, so the only topic it joins is its own.
  */
-import { RoomErrorReason, SESSION_ENDED_CLOSE_CODE } from "../../shared/room-contract";
+import { RoomErrorReason, RoomEvent, SESSION_ENDED_CLOSE_CODE } from "../../shared/room-contract";
 import { error, type Message, ok, PhoenixEvent, type Reply } from "../phoenix/protocol";
-import { encodeClose, type InvalidFrame } from "../phoenix/serializer";
+import { encodeClose, encodePush, type InvalidFrame } from "../phoenix/serializer";
 import { answerHeartbeat, answerMalformed, answerUnmatchedTopic, replyTo } from "../phoenix/socket-replies";
 import { CloseCode } from "../phoenix/transport";
 import { afterJoin, type ChannelResult, handleIn, join, type RoomServices, terminate } from "./channel";
@@ -94,6 +94,14 @@ async function routeJoin(connection: Connection, message: Message, room: RoomRou
 function settle(connection: Connection, message: Message, result: ChannelResult, room: RoomRouting): void {
   answer(connection, message, result.reply);
   if (result.endSession) room.drop(connection, SESSION_ENDED_CLOSE_CODE, result.endSession);
+}
+
+/** The room ends this member's join (removed from a private room): a push saying why, then `phx_close`. */
+export function endChannelFor(connection: Connection, room: RoomServices, reason: string): void {
+  const joinRef = connection.state.joinRef;
+  if (joinRef === null) return;
+  connection.send(encodePush(joinRef, room.topic, RoomEvent.membershipEnded, JSON.stringify({ reason })));
+  endChannel(connection, room);
 }
 
 /** Ends the connection's current join, if any, telling that channel instance with `phx_close`. */

@@ -11,7 +11,7 @@ import { MAX_CHANNELS } from "../../../src/realtime/session/relay";
 import { HEARTBEAT_FRAME, HEARTBEAT_REF, HEARTBEAT_REPLY } from "../../../src/shared/heartbeat";
 import { SESSION_ENDED_CLOSE_CODE } from "../../../src/shared/room-contract";
 import { closeAll, connect, connectAndJoin, roomStub, TestSocket, upgrade } from "../../helpers/socket";
-import { db, makeUser, tokenFor } from "../../helpers/users";
+import { db, makeUser, seedRooms, tokenFor } from "../../helpers/users";
 
 const open: TestSocket[] = [];
 afterEach(() => closeAll(open));
@@ -199,6 +199,11 @@ describe("a socket without a room", () => {
 
   it(`joins at most ${MAX_CHANNELS} topics, like Phoenix; the next gets "too many channels joined"`, async () => {
     const user = await makeUser("mx_many");
+    // Rooms opened earlier by someone else: joining a hundred new names would be over the creation allowance.
+    await seedRooms(
+      await makeUser("mx_many_owner"),
+      Array.from({ length: MAX_CHANNELS + 1 }, (_, n) => `mx_many_${n}`),
+    );
     const socket = await multiplexed(user);
     // A hundred rooms wake at once: on a busy machine that takes longer than one join's usual wait.
     const refs = Array.from({ length: MAX_CHANNELS }, (_, n) => `j${n}`);
@@ -208,7 +213,7 @@ describe("a socket without a room", () => {
     );
     expect(replies.filter((f) => f[4].status === "ok")).toHaveLength(MAX_CHANNELS);
 
-    const next = await socket.join("mx_many_extra");
+    const next = await socket.join(`mx_many_${MAX_CHANNELS}`);
     expect(next.status).toBe("error");
     expect(next.response).toEqual({ reason: "too many channels joined" });
     expect(next.frame[0]).toBe(next.joinRef);
