@@ -9,6 +9,12 @@ export function findUserById(db: Database, id: number): Promise<User | undefined
   return db.query.users.findFirst({ where: eq(users.id, id) });
 }
 
+/** Usernames are unique regardless of case, and found that way: `@Bob` is `@bob`. */
+export async function findUserByUsername(db: Database, username: string): Promise<User | undefined> {
+  const [user] = await db.select().from(users).where(sql`lower(${users.username}) = lower(${username})`).limit(1);
+  return user;
+}
+
 export function findUserByEmail(db: Database, email: string): Promise<User | undefined> {
   return db.query.users.findFirst({ where: eq(users.email, normalizeEmail(email)) });
 }

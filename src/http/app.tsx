@@ -19,6 +19,7 @@ import { accountPageRoutes } from "./routes/account";
 import { accountRoutes } from "./routes/accounts";
 import { pageRoutes } from "./routes/pages";
 import { roomPostsRoutes } from "./routes/room-posts";
+import { roomsApiRoutes } from "./routes/rooms-api";
 import { LONGPOLL_PATH, longPollRoutes } from "./ways-in/longpoll";
 import { SOCKET_PATH, socketRoutes } from "./ways-in/websocket";
 
@@ -27,15 +28,19 @@ import { SOCKET_PATH, socketRoutes } from "./ways-in/websocket";
  * 1. every request needs the token secret and valid vars (both fail closed) and a database handle;
  * 2. the socket endpoint and LongPoll answer before any page middleware, so nothing rewrites a 101
  *    response (and LongPoll's POSTs, which carry tokens rather than cookies, are not forms);
- * 3. pages get security headers, the session, CSRF protection and a form size limit (the last two only
- *    act on POSTs), then account and page routes.
+ * 3. everything else gets security headers and the session; the rooms API (JSON) comes next, with its
+ *    own guard against other sites and its own body limit;
+ * 4. pages get CSRF protection and a form size limit (both only act on POSTs), then account and page routes.
  */
 export function createApp() {
   const app = new Hono<AppEnv>();
   app.use("*", requireTokenSecret(), requireConfig(), database());
   app.route("/", socketRoutes);
   app.route("/", longPollRoutes);
-  app.use("*", securityHeaders(), session(), csrfProtection(), formBodyLimit());
+  app.use("*", securityHeaders(), session());
+  // JSON for apps and pages: it guards itself against other sites (JSON only, allowed Origins).
+  app.route("/", roomsApiRoutes);
+  app.use("*", csrfProtection(), formBodyLimit());
   app.route("/", accountRoutes);
   app.route("/", roomPostsRoutes);
   app.route("/", accountPageRoutes);

@@ -7,6 +7,7 @@ const TITLES: Record<number, string> = {
   404: "Nothing here",
   413: "Too large",
   426: "Upgrade required",
+  429: "Not now",
   500: "Something broke on our side",
 };
 

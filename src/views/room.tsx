@@ -7,7 +7,10 @@ import { Layout } from "./layout";
 
 export interface RoomPageProps {
   viewer: Viewer;
+  /** The room's id: its topic is `room:<id>`. */
   room: string;
+  /** How the room is called: `#name`, a private room's title, or `@partner` for a direct message. */
+  heading: string;
   posts: Post[];
 }
 
@@ -16,16 +19,16 @@ export interface RoomPageProps {
  * connects, joins with `last_seen_id` and keeps the page live: the list, who is online, who is typing,
  * older posts on scrolling back, and unsent posts. The composer stays disabled until the first join.
  */
-export function RoomPage({ viewer, room, posts }: RoomPageProps) {
+export function RoomPage({ viewer, room, heading, posts }: RoomPageProps) {
   const { id, username } = viewer.user;
   const reader: Reader = { id, username };
   // Fewer posts than a page holds: these are all the room has, so there is nothing older to load.
   const historyState = posts.length < RECENT_POSTS_LIMIT ? "start" : "more";
   return (
-    <Layout title={`#${room}`} viewer={viewer} scripts={["/assets/room.js"]}>
+    <Layout title={heading} viewer={viewer} scripts={["/assets/room.js"]}>
       <section class="room card" id="room" data-room={room} data-user-id={id} data-username={username}>
         <header class="room-header">
-          <h1>#{room}</h1>
+          <h1>{heading}</h1>
           <output id="connection" class="status" data-state="offline">
             Offline
           </output>
@@ -59,7 +62,7 @@ export function RoomPage({ viewer, room, posts }: RoomPageProps) {
           <label for="post_message" class="visually-hidden">
             Message
           </label>
-          <input id="post_message" name="message" autocomplete="off" placeholder={`Message #${room}`} disabled />
+          <input id="post_message" name="message" autocomplete="off" placeholder={`Message ${heading}`} disabled />
           <button type="submit" class="button primary" id="post_send" disabled>
             Send
           </button>

@@ -2,14 +2,15 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { activeRooms } from "../../db/posts";
-import { roomPosts } from "../../realtime/room/client";
+import { knownRoom, NO_SUCH_ROOM, type RoomView, roomPosts } from "../../realtime/room/client";
 import { RECENT_POSTS_LIMIT } from "../../shared/room-contract";
-import { isRoomName } from "../../shared/rooms";
+import { isRoomId, isRoomName } from "../../shared/rooms";
 import { HomePage } from "../../views/home";
 import { render } from "../../views/render";
 import { RoomPage } from "../../views/room";
 import type { AppEnv } from "../env";
 import { redirectToLogin } from "../middleware/session";
+import { acceptInvite } from "./rooms-api";
 
 export const pageRoutes = new Hono<AppEnv>();
 
@@ -31,13 +32,49 @@ pageRoutes.get("/rooms", async (c) => {
   );
 });
 
+/**
+ * A room's page. Opening a public room's name that nobody has used creates it, with you as its owner
+ * (within ROOMS_PER_USER_PER_DAY); a private room's page is for its members, and anyone else gets exactly
+ * the page of a room that does not exist.
+ */
 pageRoutes.get("/rooms/:room", async (c) => {
-  const room = c.req.param("room");
-  if (!isRoomName(room)) throw new HTTPException(404, { message: `There is no room "${room}". ${ROOM_NAME_RULE}` });
+  const id = c.req.param("room");
+  if (!isRoomId(id)) throw new HTTPException(404, { message: `There is no room "${id}". ${ROOM_NAME_RULE}` });
   const viewer = c.var.viewer;
   if (!viewer) return redirectToLogin(c);
-  return render(
-    c,
-    <RoomPage viewer={viewer} room={room} posts={await roomPosts(c.env, room, { limit: RECENT_POSTS_LIMIT })} />,
+  const identity = { id: viewer.user.id, username: viewer.user.username };
+  const room = await knownRoom(c.env, id);
+  if (!room) throw new HTTPException(404, { message: NO_SUCH_ROOM });
+  let seen = await room.details(identity);
+  if (!seen.ok && isRoomName(id)) {
+    const created = await room.create({ kind: "public", title: null, dmPair: null, creator: identity });
+    if (!created.ok && created.status === 429) throw new HTTPException(429, { message: created.error });
+    seen = await room.details(identity);
+  }
+  if (!seen.ok) throw new HTTPException(404, { message: NO_SUCH_ROOM });
+  const posts = (await roomPosts(c.env, id, { limit: RECENT_POSTS_LIMIT }, viewer.user.id)) ?? [];
+  return render(c, <RoomPage viewer={viewer} room={id} heading={headingOf(seen.value.room)} posts={posts} />);
+});
+
+/** `#name`, a private room's title, or `@partner` for a direct message. */
+export function headingOf(room: RoomView): string {
+  if (room.kind === "public") return `#${room.name}`;
+  if (room.kind === "dm") return `@${room.partner?.username ?? "…"}`;
+  return room.title ?? "Private room";
+}
+
+/**
+ * An invite link opened in a browser: logged in, it makes you a member and takes you in (a member is just
+ * taken in); logged out, you log in or sign up first and come back here. One page for every bad link.
+ */
+pageRoutes.get("/invites/:token", async (c) => {
+  const viewer = c.var.viewer;
+  if (!viewer) return redirectToLogin(c);
+  const accepted = await acceptInvite(
+    c.env,
+    { id: viewer.user.id, username: viewer.user.username },
+    c.req.param("token"),
   );
+  if (!accepted.ok) throw new HTTPException(404, { message: accepted.error });
+  return c.redirect(`/rooms/${accepted.value.id}`, 303);
 });

@@ -4,13 +4,12 @@
  * token (`Authorization: Bearer TOKEN`). Parameters and answers: docs/protocol.md#history-over-http.
  */
 
-import type { Context } from "hono";
 import { Hono } from "hono";
-import { SOCKET_AUDIENCE, verifyUserToken } from "../../auth/token";
-import { roomPosts } from "../../realtime/room/client";
+import { NO_SUCH_ROOM, roomPosts } from "../../realtime/room/client";
 import type { PostsQuery } from "../../shared/post";
-import { isRoomName } from "../../shared/rooms";
+import { isRoomId } from "../../shared/rooms";
 import type { AppEnv } from "../env";
+import { requestUser } from "../request-user";
 
 export const POSTS_PAGE_DEFAULT_LIMIT = 50;
 export const POSTS_PAGE_MAX_LIMIT = 200;
@@ -19,28 +18,23 @@ export const roomPostsRoutes = new Hono<AppEnv>();
 
 roomPostsRoutes.get("/rooms/:room/posts", async (c) => {
   c.header("Cache-Control", "private, no-store");
-  if (!(await isAuthorized(c))) {
+  const user = await requestUser(c);
+  if (!user) {
     return c.json(
       { error: "Log in (or send the socket token as Authorization: Bearer) to read a room's history." },
       401,
     );
   }
   const room = c.req.param("room");
-  if (!isRoomName(room)) return c.json({ error: "Room names are 1 to 64 of A-Z a-z 0-9 _ -." }, 404);
+  if (!isRoomId(room)) return c.json({ error: "Room names are 1 to 64 of A-Z a-z 0-9 _ -." }, 404);
 
   const query = readQuery(c.req.query("before"), c.req.query("after"), c.req.query("limit"));
   if (!query.ok) return c.json({ error: `${query.problems.join("; ")}.` }, 400);
-  const posts = await roomPosts(c.env, room, query.query);
+  const posts = await roomPosts(c.env, room, query.query, user.id);
+  // A private room the asker is not in answers exactly as one that does not exist.
+  if (!posts) return c.json({ error: NO_SUCH_ROOM }, 404);
   return c.json({ posts });
 });
-
-async function isAuthorized(c: Context<AppEnv>): Promise<boolean> {
-  if (c.var.viewer) return true;
-  const bearer = /^Bearer (\S+)$/.exec(c.req.header("Authorization") ?? "")?.[1];
-  if (bearer === undefined) return false;
-  const verified = await verifyUserToken(bearer, c.var.secrets, c.var.db, { audience: SOCKET_AUDIENCE });
-  return verified.ok;
-}
 
 function readQuery(
   rawBefore: string | undefined,

@@ -6,12 +6,12 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { User } from "../../db/users";
-
+import { isKnownRoomId } from "../../realtime/access/room-id";
 import { SERIALIZER_VERSION } from "../../realtime/phoenix/protocol";
-import { admitToRoom } from "../../realtime/room/client";
+import { admitToRoom, NO_SUCH_ROOM } from "../../realtime/room/client";
 import { admitToSession, newSession } from "../../realtime/session/client";
 import { roomSlotHolder, type SlotHolder } from "../../realtime/user-sockets/client";
-import { isRoomName } from "../../shared/rooms";
+import { isRoomId } from "../../shared/rooms";
 import type { AppEnv } from "../env";
 import { checkOrigin, checkToken, handOverWithSlot, type Refusal, socketGrant } from "./checks";
 import { readSocketCredentials } from "./credentials";
@@ -29,7 +29,7 @@ socketRoutes.get(SOCKET_PATH, async (c) => {
   const badOrigin = checkOrigin(c, "open sockets");
   if (badOrigin) throw refused(badOrigin);
   const room = c.req.query("room");
-  if (room !== undefined && !isRoomName(room)) {
+  if (room !== undefined && !isRoomId(room)) {
     throw refusal(400, "Invalid room: room names are 1 to 64 of A-Z a-z 0-9 _ -.");
   }
   const vsn = c.req.query("vsn");
@@ -50,6 +50,8 @@ socketRoutes.get(SOCKET_PATH, async (c) => {
       admitToSession(session, socketGrant(user, expiresAt, slot, phoenixSubprotocol)),
     );
   }
+  // An id nobody minted never reaches a Durable Object; a non-member of a real one gets the same answer there.
+  if (!(await isKnownRoomId(c.env, room))) throw refusal(404, NO_SUCH_ROOM);
   return admit(c.env, user, roomSlotHolder(room), (slot) =>
     admitToRoom(c.env, { room, ...socketGrant(user, expiresAt, slot, phoenixSubprotocol) }),
   );
@@ -79,7 +81,11 @@ function refused({ status, message }: Refusal): HTTPException {
 }
 
 /** Socket refusals are plain text: the client is a program, and the status code is what it acts on. */
-function refusal(status: 400 | 403 | 426 | 429, message: string, headers: Record<string, string> = {}): HTTPException {
+function refusal(
+  status: 400 | 403 | 404 | 426 | 429,
+  message: string,
+  headers: Record<string, string> = {},
+): HTTPException {
   return new HTTPException(status, {
     res: new Response(message, { status, headers: { "Content-Type": "text/plain; charset=utf-8", ...headers } }),
   });

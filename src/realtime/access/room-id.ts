@@ -4,7 +4,9 @@
  */
 import { decodeBase64, encodeBase64 } from "../../auth/base64";
 import { readTokenSecrets } from "../../auth/secret";
-import { isPrivateRoomId } from "../../shared/rooms";
+import { createDatabase } from "../../db/client";
+import { roomRow } from "../../db/rooms";
+import { isPrivateRoomId, isRoomName } from "../../shared/rooms";
 
 const RANDOM_BYTES = 16;
 const TAG_BYTES = 9;
@@ -33,6 +35,18 @@ export async function isMintedRoomId(env: Env, id: string): Promise<boolean> {
     if (equalBytes(await tagOf(secret, random), tag)) return true;
   }
   return false;
+}
+
+/**
+ * Whether a request for room `id` may reach its Durable Object: any public room name (a room nobody
+ * created makes no storage there), and private ids this server minted: tagged under a current secret, or
+ * (minted under a secret since retired) found in D1. Anything else never creates an object.
+ */
+export async function isKnownRoomId(env: Env, id: string): Promise<boolean> {
+  if (isRoomName(id)) return true;
+  if (!isPrivateRoomId(id)) return false;
+  if (await isMintedRoomId(env, id)) return true;
+  return (await roomRow(createDatabase(env.DB), id)) !== undefined;
 }
 
 function secretsOf(env: Env & { TOKEN_SECRET_PREVIOUS?: string }): string[] {

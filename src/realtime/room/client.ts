@@ -3,6 +3,7 @@
  */
 import type { Post, PostsQuery } from "../../shared/post";
 import { type Admission, admissionRequest } from "../access/admission";
+import { isKnownRoomId } from "../access/room-id";
 
 export type RoomStub = ReturnType<Env["ROOMS"]["get"]>;
 
@@ -17,9 +18,28 @@ export function admitToRoom(env: Env, admission: Admission): Promise<Response> {
 }
 
 /**
- * A page of the room's posts, read through the room: it alone knows the posts it has stored and broadcast
- * but not yet copied to D1, so a page never misses one a member has already seen.
+ * A page of the room's posts as `viewerId` may read them, through the room: it alone knows the posts it has
+ * stored and broadcast but not yet copied to D1, so a page never misses one a member has already seen.
+ * Undefined when the viewer may not read the room: a private room they are not in, as if it did not exist.
  */
-export function roomPosts(env: Env, name: string, query: PostsQuery): Promise<Post[]> {
-  return roomStub(env, name).posts(query);
+export async function roomPosts(
+  env: Env,
+  id: string,
+  query: PostsQuery,
+  viewerId: number,
+): Promise<Post[] | undefined> {
+  if (!(await isKnownRoomId(env, id))) return undefined;
+  return roomStub(env, id).posts(query, viewerId);
 }
+
+/** The room of `id`, if a request may reach it at all (see `isKnownRoomId`). */
+export async function knownRoom(env: Env, id: string): Promise<RoomStub | undefined> {
+  return (await isKnownRoomId(env, id)) ? roomStub(env, id) : undefined;
+}
+
+/** A new private room's id (`~…`), minted here so that only ids the server gave out reach a room. */
+export { mintPrivateRoomId } from "../access/room-id";
+export type { InviteView, MemberView, Outcome, Refusal, RoomView } from "./governance";
+export { INVALID_INVITE, NO_SUCH_ROOM } from "./governance";
+export type { RoomCreation } from "./live-room";
+export type { Role } from "./membership";

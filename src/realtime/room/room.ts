@@ -6,14 +6,34 @@
 import { configOf } from "../../config";
 import type { Post, PostsQuery } from "../../shared/post";
 import { SESSION_ENDED_CLOSE_CODE } from "../../shared/room-contract";
+import { isRoomName } from "../../shared/rooms";
 import { readAdmission } from "../access/admission";
+import type { Identity } from "../access/identity";
 import { rememberRevocation } from "../access/remembered-revocations";
 import { readFrame } from "../phoenix/serializer";
 import { CloseCode, closeQuietly } from "../phoenix/transport";
 import { SocketObject } from "../shell/socket-object";
 import type { SocketHolder } from "../user-sockets/client";
 import { wakeBy } from "./alarms";
-import { LiveRoom } from "./live-room";
+import {
+  acceptInvite,
+  addMember,
+  createInvite,
+  type InviteView,
+  listInvites,
+  type MemberView,
+  memberView,
+  notFound,
+  type Outcome,
+  type RoomView,
+  removeMember,
+  rename,
+  revokeInvite,
+  setRole,
+  viewOf,
+} from "./governance";
+import { LiveRoom, type RoomCreation } from "./live-room";
+import type { Role } from "./membership";
 import { handleMalformed, handleMessage } from "./router";
 
 export class Room extends SocketObject implements SocketHolder {
@@ -64,16 +84,96 @@ export class Room extends SocketObject implements SocketHolder {
     const nextExpiry = room.dropExpired();
     if (nextExpiry !== undefined) await wakeBy(this.ctx.storage, nextExpiry);
     room.resumeCopying();
+    await room.mirror();
   }
 
   /**
-   * RPC from the worker: a page of the room's posts, oldest first. The room answers rather than D1 alone,
-   * because only the room knows the posts it has stored and broadcast but not yet copied to D1.
+   * RPC from the worker: a page of the room's posts, oldest first, for `viewerId` (undefined: no viewer
+   * check, for the room page's own render after it checked). The room answers rather than D1 alone, because
+   * only the room knows the posts it has stored and broadcast but not yet copied to D1. Undefined when the
+   * viewer may not read the room (a private room they are not in: as if it did not exist).
    */
-  async posts(query: PostsQuery): Promise<Post[]> {
-    const room = this.#awake();
-    if (!room) throw new Error("a room without a name cannot page its posts");
+  async posts(query: PostsQuery, viewerId: number): Promise<Post[] | undefined> {
+    const room = this.#named();
+    if (!(await room.exists())) return isRoomName(room.name) ? [] : undefined;
+    if (!room.mayPost(viewerId)) return undefined;
     return room.page(query);
+  }
+
+  // RPCs from the worker's API (http/routes/rooms-api.ts): the room decides each one (governance.ts).
+
+  /** Creates the room: a public one by name, a private one or a direct message under a minted id. */
+  async create(creation: RoomCreation): Promise<Outcome<RoomView>> {
+    return this.#named().establish(creation);
+  }
+
+  /** Opens the direct message `user` has with `partner`: back in if they had left it. */
+  async openDirect(user: Identity): Promise<Outcome<RoomView>> {
+    const room = this.#named();
+    const record = room.membership.record;
+    if (record?.kind !== "dm") return notFound();
+    const pair = record.dmPair?.split(":").map(Number) ?? [];
+    if (!pair.includes(user.id)) return notFound();
+    if (!room.membership.member(user.id)) {
+      room.membership.put({ userId: user.id, username: user.username, role: "member", addedAt: Date.now() });
+      await room.mirror();
+    }
+    return { ok: true, value: viewOf(room, user.id) as RoomView };
+  }
+
+  /** The room and its members, for someone who may see it. */
+  async details(viewer: Identity): Promise<Outcome<{ room: RoomView; members: MemberView[] }>> {
+    const room = this.#named();
+    if (!(await room.exists())) return notFound();
+    const view = viewOf(room, viewer.id);
+    if (!view) return notFound();
+    return { ok: true, value: { room: view, members: room.membership.all().map(memberView) } };
+  }
+
+  /** Joins a public room's members (it then shows among your rooms), or `canSee` for the others. */
+  async joinPublic(user: Identity): Promise<Outcome<RoomView>> {
+    const room = this.#named();
+    if (!(await room.exists())) return notFound();
+    const record = room.membership.record;
+    if (record?.kind !== "public")
+      return viewOf(room, user.id) ? { ok: true, value: viewOf(room, user.id) as RoomView } : notFound();
+    if (!room.membership.member(user.id)) {
+      room.membership.put({ userId: user.id, username: user.username, role: "member", addedAt: Date.now() });
+      await room.mirror();
+    }
+    return { ok: true, value: viewOf(room, user.id) as RoomView };
+  }
+
+  async addMember(actor: Identity, target: Identity, role: Role): Promise<Outcome<MemberView>> {
+    return addMember(await this.#existing(), actor, target, role);
+  }
+
+  async setRole(actor: Identity, targetId: number, role: Role): Promise<Outcome<MemberView>> {
+    return setRole(await this.#existing(), actor, targetId, role);
+  }
+
+  async removeMember(actor: Identity, targetId: number): Promise<Outcome<null>> {
+    return removeMember(await this.#existing(), actor, targetId);
+  }
+
+  async rename(actor: Identity, title: unknown): Promise<Outcome<RoomView>> {
+    return rename(await this.#existing(), actor, title);
+  }
+
+  async createInvite(actor: Identity, expiresInSeconds: number, maxUses: number) {
+    return createInvite(await this.#existing(), actor, expiresInSeconds, maxUses);
+  }
+
+  async invites(actor: Identity): Promise<Outcome<InviteView[]>> {
+    return listInvites(await this.#existing(), actor);
+  }
+
+  async revokeInvite(actor: Identity, id: string): Promise<Outcome<null>> {
+    return revokeInvite(await this.#existing(), actor, id);
+  }
+
+  async acceptInvite(user: Identity, secret: string): Promise<Outcome<RoomView>> {
+    return acceptInvite(await this.#existing(), user, secret);
   }
 
   /** RPC from UserSockets: the user's slots this room still holds. */
@@ -87,6 +187,20 @@ export class Room extends SocketObject implements SocketHolder {
     if (room) room.endUserSockets(userId, validFrom, SESSION_ENDED_CLOSE_CODE);
     // No sockets here (yet): still remember, for an admission that is on its way.
     else rememberRevocation(this.ctx.storage, userId, validFrom);
+  }
+
+  /** The live room of this object, which is always addressed by its room's id (`idFromName`). */
+  #named(): LiveRoom {
+    const name = this.ctx.id.name;
+    if (name === undefined) throw new Error("a room is addressed by its id's name");
+    return this.#liveRoom(name);
+  }
+
+  /** The live room, adopted from D1 first if it predates owners; governance answers "no such room" if none. */
+  async #existing(): Promise<LiveRoom> {
+    const room = this.#named();
+    await room.exists();
+    return room;
   }
 
   /** The live room, built on first use after the room wakes. */

@@ -4,7 +4,7 @@
  * text to the topic's room unchanged, and answers itself only what Phoenix.Socket answers before any
  * channel is involved (phoenix/socket-replies.ts), plus Phoenix's limit of 100 topics per socket.
  */
-import { isRoomName, roomTopic } from "../../shared/rooms";
+import { isRoomId, roomTopic } from "../../shared/rooms";
 import type { SocketGrant } from "../access/admission";
 import { error, type Message, ok, PhoenixEvent, SocketErrorReason } from "../phoenix/protocol";
 import { readFrame } from "../phoenix/serializer";
@@ -46,7 +46,8 @@ export class Relay {
 
   constructor(
     private readonly grant: SocketGrant,
-    private readonly roomEndpoint: (room: string) => RoomEndpoint,
+    /** The room of an id, if it has one (see Upstream). */
+    private readonly roomEndpoint: (room: string) => Promise<RoomEndpoint | undefined>,
     private readonly host: RelayHost,
   ) {}
 
@@ -89,7 +90,7 @@ export class Relay {
   #join(message: Message, raw: string | ArrayBuffer): Verdict {
     const { topic } = message;
     const room = topic.startsWith(ROOM_TOPIC_PREFIX) ? topic.slice(ROOM_TOPIC_PREFIX.length) : undefined;
-    if (!isRoomName(room)) {
+    if (!isRoomId(room)) {
       answerUnmatchedTopic(this.#client, message);
       return HANDLED;
     }
@@ -100,7 +101,7 @@ export class Relay {
       replyTo(this.#client, message, error(SocketErrorReason.tooManyChannels));
       return HANDLED;
     }
-    const upstream = new Upstream(topic, room, this.grant, this.roomEndpoint(room), {
+    const upstream = new Upstream(topic, room, this.grant, () => this.roomEndpoint(room), {
       fromRoom: (frame) => this.host.deliver(frame),
       sessionEnded: (reason) => this.host.sessionEnded(reason),
       gone: (gone) => this.#forget(gone),

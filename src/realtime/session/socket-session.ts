@@ -9,7 +9,7 @@ import { SESSION_ENDED_CLOSE_CODE } from "../../shared/room-contract";
 import { readSocketGrant, type SocketGrant, TOKEN_REVOKED } from "../access/admission";
 import { isRevoked, rememberRevocation } from "../access/remembered-revocations";
 import { CloseCode, closeQuietly, sendQuietly } from "../phoenix/transport";
-import { roomStub } from "../room/client";
+import { knownRoom } from "../room/client";
 import { SocketObject } from "../shell/socket-object";
 import { releaseSlot, type SocketHolder } from "../user-sockets/client";
 import type { EndedAnswer, PollAnswer, PublishAnswer } from "./client";
@@ -165,7 +165,7 @@ export class SocketSession extends SocketObject implements SocketHolder {
     const live: Live = {
       grant,
       transport,
-      relay: new Relay(grant, (room) => roomStub(this.env, room), {
+      relay: new Relay(grant, (room) => knownRoom(this.env, room), {
         deliver: (frame) => this.#deliver(live, frame),
         sessionEnded: (reason) => this.#end(live, "revoked", SESSION_ENDED_CLOSE_CODE, reason),
         relayingChanged: (relaying) => {

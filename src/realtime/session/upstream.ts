@@ -3,9 +3,10 @@
  * member but without a slot of its own (the session holds the user's one slot). Frames go both ways
  * verbatim; the join tracker (join-tracker.ts) says when the topic is done, and then this socket closes.
  */
-import { SESSION_ENDED_CLOSE_CODE } from "../../shared/room-contract";
+import { RoomErrorReason, SESSION_ENDED_CLOSE_CODE } from "../../shared/room-contract";
 import { admissionRequest, type SocketGrant } from "../access/admission";
-import { type Message, PhoenixEvent } from "../phoenix/protocol";
+import { error, type Message, ok, PhoenixEvent } from "../phoenix/protocol";
+import { answerUnmatchedTopic, replyTo } from "../phoenix/socket-replies";
 import { closeQuietly, sendQuietly } from "../phoenix/transport";
 import { JoinTracker } from "./join-tracker";
 
@@ -32,14 +33,15 @@ export class Upstream {
   #ws: WebSocket | undefined;
   #closed = false;
   /** Client frames that arrived before the room accepted the socket, sent in order once it has. */
-  #queue: Array<string | ArrayBuffer> = [];
+  #queue: Array<{ message: Message; raw: string | ArrayBuffer }> = [];
   readonly #join = new JoinTracker();
 
   constructor(
     readonly topic: string,
     readonly room: string,
     private readonly grant: SocketGrant,
-    private readonly endpoint: RoomEndpoint,
+    /** The topic's room; undefined for an id no room has (never minted): then nothing is asked of one. */
+    private readonly endpoint: () => Promise<RoomEndpoint | undefined>,
     private readonly events: UpstreamEvents,
   ) {}
 
@@ -56,7 +58,7 @@ export class Upstream {
     if (this.#closed) return;
     this.#join.sent(message);
     if (this.#ws) sendQuietly(this.#ws, raw);
-    else this.#queue.push(raw);
+    else this.#queue.push({ message, raw });
   }
 
   /** Leaves the room: the room sees the socket close and forgets the member (presence leave included). */
@@ -65,13 +67,17 @@ export class Upstream {
   }
 
   async #connect(): Promise<void> {
-    const response = await this.endpoint.fetch(
+    const endpoint = await this.endpoint();
+    if (!endpoint) return this.#refuse();
+    const response = await endpoint.fetch(
       admissionRequest({ ...this.grant, room: this.room, slot: null, phoenixSubprotocol: false }),
     );
     const ws = response.webSocket;
     if (response.status !== 101 || !ws) {
       // The room refuses an admission with 403 only when the token's generation was revoked.
       if (response.status === 403) this.#end(1011, "relay ended", () => this.events.sessionEnded("token revoked"));
+      // ...and with 404 a private room to a non-member: answered as the room answers such a join.
+      else if (response.status === 404) this.#refuse();
       else {
         this.events.log("Upstream:connect", new Error(`room ${this.room} answered ${response.status}`));
         this.#fail();
@@ -87,8 +93,25 @@ export class Upstream {
     ws.addEventListener("close", (event) => this.#closedByRoom(event.code, event.reason));
     ws.addEventListener("error", () => this.#fail());
     this.#ws = ws;
-    for (const frame of this.#queue) sendQuietly(ws, frame);
+    for (const { raw } of this.#queue) sendQuietly(ws, raw);
     this.#queue = [];
+  }
+
+  /**
+   * No room will take this socket (a private room the user is not in, or an id no room has): the waiting
+   * frames are answered as the room answers them for a non-member: the join `no such room`, the rest
+   * `unmatched topic`.
+   */
+  #refuse(): void {
+    const waiting = this.#queue;
+    this.#end(1000, "no such room", () => {
+      const client = { send: (frame: string) => this.events.fromRoom(frame) };
+      for (const { message } of waiting) {
+        if (message.event === PhoenixEvent.join) replyTo(client, message, error(RoomErrorReason.noSuchRoom));
+        else if (message.event === PhoenixEvent.leave) replyTo(client, message, ok());
+        else answerUnmatchedTopic(client, message);
+      }
+    });
   }
 
   #fromRoom(frame: string | ArrayBuffer): void {

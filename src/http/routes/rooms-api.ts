@@ -1,0 +1,284 @@
+/**
+ * The rooms API (docs/rooms.md): creating rooms, members and roles, invites, direct messages. Each call is
+ * decided by the room it names, from what the room holds; this layer only reads the request and the
+ * asker, and finds users by name.
+ */
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { dmPairOf, dmRoomOf, roomsFor } from "../../db/rooms";
+import { findUserByUsername, type User } from "../../db/users";
+import type { Identity } from "../../realtime/access/identity";
+import {
+  INVALID_INVITE,
+  knownRoom,
+  mintPrivateRoomId,
+  NO_SUCH_ROOM,
+  type Outcome,
+  type Role,
+  type RoomStub,
+  type RoomView,
+  roomStub,
+} from "../../realtime/room/client";
+import { isRoomId, isRoomName } from "../../shared/rooms";
+import type { AppEnv } from "../env";
+import { isAllowedOrigin } from "../origin";
+import { requestUser } from "../request-user";
+
+/** Every body here is a few fields. */
+export const API_BODY_MAX_BYTES = 16 * 1024;
+
+/** Invites live from a minute to 30 days, and take 1 to 1,000 uses. */
+export const INVITE_LIMITS = { minSeconds: 60, maxSeconds: 30 * 24 * 3600, maxUses: 1_000 };
+
+const ROLES: readonly Role[] = ["owner", "moderator", "member"];
+
+type Variables = AppEnv["Variables"] & { user: User; identity: Identity };
+
+export const roomsApiRoutes = new Hono<{ Bindings: AppEnv["Bindings"]; Variables: Variables }>();
+
+// Who is asking, and (for a cookie) that a write comes from our own pages: JSON only, which a form on
+// another site cannot send, and an allowed Origin when there is one.
+roomsApiRoutes.use(
+  "/api/*",
+  bodyLimit({
+    maxSize: API_BODY_MAX_BYTES,
+    onError: (c) => fail(c, 413, `The body was larger than ${API_BODY_MAX_BYTES / 1024} KiB, so it was refused.`),
+  }),
+);
+
+roomsApiRoutes.use("/api/*", async (c, next) => {
+  c.header("Cache-Control", "private, no-store");
+  const user = await requestUser(c as unknown as Context<AppEnv>);
+  if (!user) return fail(c, 401, "Log in (or send the socket token as Authorization: Bearer) to use the rooms API.");
+  if (c.req.method !== "GET" && c.req.method !== "DELETE") {
+    if (!/^application\/json\b/i.test(c.req.header("Content-Type") ?? "")) {
+      return fail(c, 415, "Send a JSON body with Content-Type: application/json.");
+    }
+  }
+  const origin = c.req.header("Origin");
+  if (
+    c.req.method !== "GET" &&
+    origin !== undefined &&
+    !isAllowedOrigin(origin, c.req.url, c.var.config.allowedOrigins)
+  ) {
+    return fail(c, 403, `Origin ${origin} may not change rooms here.`);
+  }
+  c.set("user", user);
+  c.set("identity", { id: user.id, username: user.username });
+  await next();
+});
+
+roomsApiRoutes.post("/api/rooms", async (c) => {
+  const body = await jsonBody(c);
+  if (!body) return fail(c, 400, "The body must be a JSON object.");
+  const identity = c.var.identity;
+  if (body.kind === "public") {
+    if (!isRoomName(body.name)) return fail(c, 422, "name must be 1 to 64 of A-Z a-z 0-9 _ -.");
+    const created = await roomStub(c.env, body.name).create({
+      kind: "public",
+      title: null,
+      dmPair: null,
+      creator: identity,
+    });
+    return answer(c, created, (room) => ({ room }), 201);
+  }
+  if (body.kind === "private") {
+    const id = await mintPrivateRoomId(c.env);
+    const created = await roomStub(c.env, id).create({
+      kind: "private",
+      title: typeof body.title === "string" ? body.title : (body.title as null),
+      dmPair: null,
+      creator: identity,
+    });
+    return answer(c, created, (room) => ({ room }), 201);
+  }
+  return fail(c, 422, 'kind must be "public" or "private" (a direct message: POST /api/dm).');
+});
+
+roomsApiRoutes.get("/api/rooms", async (c) => {
+  const rooms = await roomsFor(c.var.db, c.var.user.id);
+  return c.json({
+    rooms: rooms.map((room) => ({
+      id: room.id,
+      kind: room.kind,
+      ...(room.kind === "public" ? { name: room.id, title: room.title } : {}),
+      ...(room.kind === "private" ? { title: room.title } : {}),
+      ...(room.kind === "dm" ? { partner: room.partner } : {}),
+      role: room.role,
+      post_count: room.postCount,
+      last_post_at: room.lastPostAt.toISOString(),
+    })),
+  });
+});
+
+roomsApiRoutes.get("/api/rooms/:id", async (c) => {
+  const room = await roomOf(c);
+  if (!room) return fail(c, 404, NO_SUCH_ROOM);
+  return answer(c, await room.details(c.var.identity), (details) => details);
+});
+
+roomsApiRoutes.patch("/api/rooms/:id", async (c) => {
+  const room = await roomOf(c);
+  if (!room) return fail(c, 404, NO_SUCH_ROOM);
+  const body = await jsonBody(c);
+  if (!body || !("title" in body)) return fail(c, 422, 'Send {"title": …} to rename the room.');
+  return answer(c, await room.rename(c.var.identity, body.title), (renamed) => ({ room: renamed }));
+});
+
+/** Joining a public room's members: it then shows among your rooms. Leaving: DELETE your membership. */
+roomsApiRoutes.post("/api/rooms/:id/join", async (c) => {
+  const room = await roomOf(c);
+  if (!room) return fail(c, 404, NO_SUCH_ROOM);
+  return answer(c, await room.joinPublic(c.var.identity), (joined) => ({ room: joined }));
+});
+
+roomsApiRoutes.post("/api/rooms/:id/members", async (c) => {
+  const room = await roomOf(c);
+  if (!room) return fail(c, 404, NO_SUCH_ROOM);
+  const body = await jsonBody(c);
+  if (!body) return fail(c, 400, "The body must be a JSON object.");
+  const role = body.role ?? "member";
+  if (!isRole(role)) return fail(c, 422, 'role must be "member" or "moderator".');
+  const target = await userNamed(c, body.username);
+  if (!target.ok) return target.response;
+  return answer(c, await room.addMember(c.var.identity, target.identity, role), (member) => ({ member }), 201);
+});
+
+roomsApiRoutes.patch("/api/rooms/:id/members/:username", async (c) => {
+  const room = await roomOf(c);
+  if (!room) return fail(c, 404, NO_SUCH_ROOM);
+  const body = await jsonBody(c);
+  if (!body || !isRole(body.role)) return fail(c, 422, 'role must be "owner", "moderator" or "member".');
+  const target = await userNamed(c, c.req.param("username"));
+  if (!target.ok) return target.response;
+  return answer(c, await room.setRole(c.var.identity, target.identity.id, body.role), (member) => ({ member }));
+});
+
+roomsApiRoutes.delete("/api/rooms/:id/members/:username", async (c) => {
+  const room = await roomOf(c);
+  if (!room) return fail(c, 404, NO_SUCH_ROOM);
+  const target = await userNamed(c, c.req.param("username"));
+  if (!target.ok) return target.response;
+  const removed = await room.removeMember(c.var.identity, target.identity.id);
+  return removed.ok ? c.body(null, 204) : fail(c, removed.status, removed.error);
+});
+
+roomsApiRoutes.post("/api/rooms/:id/invites", async (c) => {
+  const room = await roomOf(c);
+  if (!room) return fail(c, 404, NO_SUCH_ROOM);
+  const body = await jsonBody(c);
+  if (!body) return fail(c, 400, "The body must be a JSON object.");
+  const seconds = body.expires_in_seconds;
+  const uses = body.max_uses;
+  const { minSeconds, maxSeconds, maxUses } = INVITE_LIMITS;
+  if (!Number.isInteger(seconds) || (seconds as number) < minSeconds || (seconds as number) > maxSeconds) {
+    return fail(c, 422, `expires_in_seconds must be a whole number from ${minSeconds} to ${maxSeconds}.`);
+  }
+  if (!Number.isInteger(uses) || (uses as number) < 1 || (uses as number) > maxUses) {
+    return fail(c, 422, `max_uses must be a whole number from 1 to ${maxUses}.`);
+  }
+  const created = await room.createInvite(c.var.identity, seconds as number, uses as number);
+  if (!created.ok) return fail(c, created.status, created.error);
+  const { invite, secret } = created.value;
+  const url = new URL(`/invites/${c.req.param("id")}.${secret}`, c.req.url).toString();
+  return c.json({ invite: { ...invite, url } }, 201);
+});
+
+roomsApiRoutes.get("/api/rooms/:id/invites", async (c) => {
+  const room = await roomOf(c);
+  if (!room) return fail(c, 404, NO_SUCH_ROOM);
+  return answer(c, await room.invites(c.var.identity), (invites) => ({ invites }));
+});
+
+roomsApiRoutes.delete("/api/rooms/:id/invites/:invite", async (c) => {
+  const room = await roomOf(c);
+  if (!room) return fail(c, 404, NO_SUCH_ROOM);
+  const revoked = await room.revokeInvite(c.var.identity, c.req.param("invite"));
+  return revoked.ok ? c.body(null, 204) : fail(c, revoked.status, revoked.error);
+});
+
+roomsApiRoutes.post("/api/invites/:token", async (c) => {
+  const accepted = await acceptInvite(c.env, c.var.identity, c.req.param("token"));
+  return answer(c, accepted, (room) => ({ room }));
+});
+
+roomsApiRoutes.post("/api/dm", async (c) => {
+  const body = await jsonBody(c);
+  if (!body) return fail(c, 400, "The body must be a JSON object.");
+  const partner = await userNamed(c, body.username);
+  if (!partner.ok) return partner.response;
+  return answer(c, await openDirectMessage(c, partner.identity), (room) => ({ room }));
+});
+
+/** The pair's one direct message: the same room every time, from either side. */
+export async function openDirectMessage(
+  c: Context<{ Bindings: AppEnv["Bindings"]; Variables: Variables }>,
+  partner: Identity,
+): Promise<Outcome<RoomView>> {
+  const me = c.var.identity;
+  if (partner.id === me.id) return { ok: false, status: 422, error: "You cannot send a direct message to yourself." };
+  const pair = dmPairOf(me.id, partner.id);
+  const existing = await dmRoomOf(c.var.db, pair);
+  if (existing) return roomStub(c.env, existing).openDirect(me);
+  const id = await mintPrivateRoomId(c.env);
+  const created = await roomStub(c.env, id).create({ kind: "dm", title: null, dmPair: pair, creator: me, partner });
+  if (created.ok || created.status !== 409) return created;
+  // Both opened it at once: the other one's room is the pair's.
+  const winner = await dmRoomOf(c.var.db, pair);
+  return winner ? roomStub(c.env, winner).openDirect(me) : created;
+}
+
+/** `ROOM.SECRET`: the room an invite is for, and its secret; one answer for every token that is not good. */
+export async function acceptInvite(env: Env, user: Identity, token: string): Promise<Outcome<RoomView>> {
+  const dot = token.lastIndexOf(".");
+  const id = token.slice(0, dot);
+  const secret = token.slice(dot + 1);
+  const invalid = { ok: false, status: 404, error: INVALID_INVITE } as const;
+  if (dot < 1 || !isRoomId(id) || !/^[A-Za-z0-9_-]{43}$/.test(secret)) return invalid;
+  const room = await knownRoom(env, id);
+  return room ? room.acceptInvite(user, secret) : invalid;
+}
+
+async function roomOf(
+  c: Context<{ Bindings: AppEnv["Bindings"]; Variables: Variables }>,
+): Promise<RoomStub | undefined> {
+  const id = c.req.param("id") ?? "";
+  return isRoomId(id) ? knownRoom(c.env, id) : undefined;
+}
+
+async function userNamed(
+  c: Context<{ Bindings: AppEnv["Bindings"]; Variables: Variables }>,
+  username: unknown,
+): Promise<{ ok: true; identity: Identity } | { ok: false; response: Response }> {
+  if (typeof username !== "string" || username.trim() === "") {
+    return { ok: false, response: fail(c, 422, "username must name a person.") };
+  }
+  const user = await findUserByUsername(c.var.db, username.trim().replace(/^@/, ""));
+  if (!user)
+    return { ok: false, response: fail(c, 422, `There is nobody called @${username.trim().replace(/^@/, "")}.`) };
+  return { ok: true, identity: { id: user.id, username: user.username } };
+}
+
+async function jsonBody(c: Context): Promise<Record<string, unknown> | undefined> {
+  try {
+    const body: unknown = await c.req.json();
+    return typeof body === "object" && body !== null && !Array.isArray(body)
+      ? (body as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isRole(value: unknown): value is Role {
+  return typeof value === "string" && (ROLES as readonly string[]).includes(value);
+}
+
+function answer<T>(c: Context, outcome: Outcome<T>, shape: (value: T) => object, status: ContentfulStatusCode = 200) {
+  return outcome.ok ? c.json(shape(outcome.value), status) : fail(c, outcome.status, outcome.error);
+}
+
+function fail(c: Context, status: ContentfulStatusCode, error: string): Response {
+  return c.json({ error }, status);
+}
