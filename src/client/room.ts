@@ -8,6 +8,7 @@ import { checkMessage, type Post } from "../shared/post";
 import {
   type JoinResponse,
   RECENT_POSTS_LIMIT,
+  RoomErrorReason,
   RoomEvent,
   SESSION_ENDED_CLOSE_CODE,
   type TypingPayload,
@@ -33,6 +34,9 @@ interface ErrorResponse {
 const FAILURES_BEFORE_HINT = 3;
 
 const SESSION_ENDED = "your session has ended; reload the page or log in again";
+const YOU_WERE_REMOVED = "you were removed from this room";
+const YOU_LEFT = "you left this room";
+const NOT_A_MEMBER = "this room is not there for you: it does not exist, or you are not a member";
 
 function start(): void {
   const roomElement = document.getElementById("room");
@@ -128,9 +132,9 @@ function start(): void {
   const socket = new PyreSocket("/socket", { authToken: token, params: { room } });
 
   /** The token was revoked (logged out elsewhere) or expired: reconnecting with it would be refused. */
-  const endSession = () => {
+  const endSession = (why = SESSION_ENDED) => {
     if (sessionEnded) return;
-    status("error", SESSION_ENDED);
+    status("error", why);
     sessionEnded = true;
     joined = null;
     setComposerEnabled(false);
@@ -184,6 +188,10 @@ function start(): void {
     channel.onError(() => {
       if (current()) detach("reconnecting");
     });
+    // Removed from (or left) a private room: the room closes the channel; a rejoin would be refused.
+    channel.on(RoomEvent.membershipEnded, (payload: { reason?: string }) => {
+      if (current()) endSession(payload.reason === "left" ? YOU_LEFT : YOU_WERE_REMOVED);
+    });
     channel
       .join()
       .receive("ok", (response: JoinResponse) => {
@@ -197,6 +205,8 @@ function start(): void {
       })
       .receive("error", (response: ErrorResponse) => {
         if (!current()) return;
+        // Final: the room is not there for you, and rejoining gets the same answer; stop and say so.
+        if (response.reason === RoomErrorReason.noSuchRoom) return endSession(NOT_A_MEMBER);
         status("error", response.detail ?? response.reason ?? "join refused");
       })
       .receive("timeout", () => {
