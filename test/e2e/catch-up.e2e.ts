@@ -115,13 +115,21 @@ async function threePostersAndAReader(): Promise<{
   return { ann, room, members, livePoster };
 }
 
-/** Posts `count` posts from each member at once (all pushes in flight together), answering them all. */
+/**
+ * Posts `count` posts from each member at once (all pushes in flight together), answering them all. Up to
+ * 750 pushes each wait for D1: their last replies come after phoenix.js's usual 10 s on a loaded 2-core
+ * machine, and this is about catch-up, not latency, so they get a minute.
+ */
 async function postConcurrently(members: Member[], count: number, label: string): Promise<Post[]> {
   const pushes = members.flatMap((member, m) =>
-    Array.from({ length: count }, (_, n) => post(member.channel, `${label} ${m}.${n + 1}`)),
+    Array.from({ length: count }, (_, n) =>
+      post(member.channel, `${label} ${m}.${n + 1}`, undefined, BULK_PUSH_TIMEOUT_MS),
+    ),
   );
   return Promise.all(pushes);
 }
+
+const BULK_PUSH_TIMEOUT_MS = 60_000;
 
 function ids(posts: Post[]): number[] {
   return posts.map((p) => p.id);

@@ -232,8 +232,10 @@ describe("one socket, many rooms", () => {
   it("joins 100 rooms on one socket; the 101st join is refused with Phoenix's reason", async () => {
     // A hundred rooms wake at once: on a busy machine that takes longer than a join's usual 10 s.
     const socket = newSocket(socketUrl, { params: { token: alice.token }, timeout: 40_000 });
-    socket.connect();
     const prefix = uniqueName("many");
+    // Opened by others first, 20 each: alice joining 100 unused names would be over her daily allowance.
+    await openRoomsAsOthers(Array.from({ length: 100 }, (_, n) => `${prefix}_${n}`));
+    socket.connect();
     const replies = await Promise.all(
       Array.from({ length: 100 }, (_, n) => answer(socket.channel(`room:${prefix}_${n}`, {}).join())),
     );
@@ -366,3 +368,19 @@ describe("logging out", () => {
     expect(Date.now() - loggedOutAt).toBeLessThan(5_000);
   });
 });
+
+/** Public rooms opened through the rooms API by fresh users, 20 each (ROOMS_PER_USER_PER_DAY). */
+async function openRoomsAsOthers(names: string[]): Promise<void> {
+  for (let start = 0; start < names.length; start += 20) {
+    const owner = await registerUser(baseUrl, uniqueName("opener"));
+    for (const name of names.slice(start, start + 20)) {
+      const response = await fetch(`${baseUrl}/api/rooms`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${owner.token}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ kind: "public", name }),
+      });
+      if (response.status !== 201)
+        throw new Error(`POST /api/rooms ${name}: ${response.status} ${await response.text()}`);
+    }
+  }
+}

@@ -61,10 +61,11 @@ export function joinChannel(channel: Channel, onEveryJoin?: (response: JoinRespo
   });
 }
 
-export function push(channel: Channel, event: string, payload: object): Promise<PushResult> {
+/** `timeoutMs`: phoenix.js's own (the socket's, 10 s) unless a test waits on many pushes at once. */
+export function push(channel: Channel, event: string, payload: object, timeoutMs?: number): Promise<PushResult> {
   return new Promise((resolve, reject) => {
     channel
-      .push(event, payload)
+      .push(event, payload, timeoutMs)
       .receive("ok", (response: unknown) => resolve({ status: "ok", response }))
       .receive("error", (response: unknown) => resolve({ status: "error", response }))
       .receive("timeout", () => reject(new Error(`push ${event} timed out`)));
@@ -72,11 +73,12 @@ export function push(channel: Channel, event: string, payload: object): Promise<
 }
 
 /** Pushes a post that must be stored, and answers the stored Post. */
-export async function post(channel: Channel, message: string, clientId?: string): Promise<Post> {
+export async function post(channel: Channel, message: string, clientId?: string, timeoutMs?: number): Promise<Post> {
   const result = await push(
     channel,
     "new_post",
     clientId === undefined ? { message } : { message, client_id: clientId },
+    timeoutMs,
   );
   if (result.status !== "ok")
     throw new Error(`new_post ${JSON.stringify(message)}: ${JSON.stringify(result.response)}`);
