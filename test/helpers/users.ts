@@ -5,7 +5,7 @@ import { readTokenSecret, type TokenSecrets } from "../../src/auth/secret";
 import { signUserToken, type TokenOptions } from "../../src/auth/token";
 import { createDatabase } from "../../src/db/client";
 import { lastSeq } from "../../src/db/posts";
-import { posts, rooms } from "../../src/db/schema";
+import { posts, roomMembers, rooms } from "../../src/db/schema";
 import { createUser, type User } from "../../src/db/users";
 import type { Post } from "../../src/shared/post";
 
@@ -80,4 +80,9 @@ export async function seedRooms(owner: User, names: readonly string[]): Promise<
     lastPostAt: at,
   }));
   for (let start = 0; start < rows.length; start += 10) await db.insert(rooms).values(rows.slice(start, start + 10));
+  // As the migration does for such rooms: the owner is a member too.
+  const owners = names.map((name) => ({ room: name, userId: owner.id, role: "owner" as const, addedAt: at }));
+  for (let start = 0; start < owners.length; start += 10) {
+    await db.insert(roomMembers).values(owners.slice(start, start + 10));
+  }
 }

@@ -10,6 +10,7 @@ import { dmPairOf, dmRoomOf, roomsFor } from "../../db/rooms";
 import { findUserByUsername, type User } from "../../db/users";
 import type { Identity } from "../../realtime/access/identity";
 import {
+  checkTitle,
   INVALID_INVITE,
   knownRoom,
   mintPrivateRoomId,
@@ -84,10 +85,12 @@ roomsApiRoutes.post("/api/rooms", async (c) => {
     return answer(c, created, (room) => ({ room }), 201);
   }
   if (body.kind === "private") {
+    const title = checkTitle(body.title, true);
+    if (!title.ok) return fail(c, 422, `title ${title.error}`);
     const id = await mintPrivateRoomId(c.env);
     const created = await roomStub(c.env, id).create({
       kind: "private",
-      title: typeof body.title === "string" ? body.title : (body.title as null),
+      title: title.value,
       dmPair: null,
       creator: identity,
     });
@@ -240,11 +243,16 @@ export async function acceptInvite(env: Env, user: Identity, token: string): Pro
   return room ? room.acceptInvite(user, secret) : invalid;
 }
 
+/**
+ * The room a request names, if the asker may see it; else undefined, answered 404 like a room that does not
+ * exist, before anything in the request is checked, so nothing about a private room leaks to a non-member.
+ */
 async function roomOf(
   c: Context<{ Bindings: AppEnv["Bindings"]; Variables: Variables }>,
 ): Promise<RoomStub | undefined> {
   const id = c.req.param("id") ?? "";
-  return isRoomId(id) ? knownRoom(c.env, id) : undefined;
+  const room = isRoomId(id) ? await knownRoom(c.env, id) : undefined;
+  return room && (await room.visibleTo(c.var.identity.id)) ? room : undefined;
 }
 
 async function userNamed(

@@ -40,6 +40,6 @@ export async function knownRoom(env: Env, id: string): Promise<RoomStub | undefi
 /** A new private room's id (`~…`), minted here so that only ids the server gave out reach a room. */
 export { mintPrivateRoomId } from "../access/room-id";
 export type { InviteView, MemberView, Outcome, Refusal, RoomView } from "./governance";
-export { INVALID_INVITE, NO_SUCH_ROOM } from "./governance";
+export { checkTitle, INVALID_INVITE, NO_SUCH_ROOM } from "./governance";
 export type { RoomCreation } from "./live-room";
 export type { Role } from "./membership";

@@ -70,12 +70,14 @@ export function viewOf(room: GovernedRoom, viewerId: number): RoomView | undefin
   if (record.kind !== "public" && role === null) return undefined;
   if (record.kind === "public") return { id: record.id, kind: "public", name: record.id, title: record.title, role };
   if (record.kind === "private") return { id: record.id, kind: "private", title: record.title, role };
-  const other = room.membership.all().find((member) => member.userId !== viewerId);
+  const otherId = (record.dmPair?.split(":").map(Number) ?? []).find((id) => id !== viewerId);
+  const present = room.membership.all().find((member) => member.userId === otherId);
+  const username = present?.username ?? (otherId !== undefined ? record.pairNames?.[otherId] : undefined);
   return {
     id: record.id,
     kind: "dm",
     role,
-    partner: other ? { id: other.userId, username: other.username } : null,
+    partner: otherId !== undefined && username !== undefined ? { id: otherId, username } : null,
   };
 }
 
@@ -171,7 +173,11 @@ export async function removeMember(room: GovernedRoom, actor: Identity, targetId
       return { ok: false, status: 403, error: "Only the owner and moderators remove people." };
     }
     if (RANK[target.role] >= RANK[actorRole]) {
-      return { ok: false, status: 403, error: `A ${actorRole} cannot remove a ${target.role}.` };
+      return {
+        ok: false,
+        status: 403,
+        error: `${withArticle(actorRole, true)} cannot remove ${withArticle(target.role)}.`,
+      };
     }
   } else if (target.role === "owner") {
     return { ok: false, status: 409, error: "You own this room: hand it over to a member before you leave." };
@@ -254,6 +260,12 @@ function manage(room: GovernedRoom, actorId: number): Refusal | undefined {
     return { ok: false, status: 403, error: "Only the owner and moderators manage this room's people and invites." };
   }
   return undefined;
+}
+
+/** "a member", "an owner" (capitalised at the start of a sentence). */
+function withArticle(role: Role, capital = false): string {
+  const article = role === "owner" ? "an" : "a";
+  return `${capital ? article[0]?.toUpperCase() + article.slice(1) : article} ${role}`;
 }
 
 function inviteView(invite: Invite): InviteView {

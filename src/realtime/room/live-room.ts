@@ -26,7 +26,7 @@ import { wakeBy } from "./alarms";
 import { handleOut, presenceMeta, type RoomServices } from "./channel";
 import { Connection } from "./connection";
 import { fanOut } from "./fanout";
-import { type GovernedRoom, NO_SUCH_ROOM, type Outcome, type RoomView, viewOf } from "./governance";
+import { checkTitle, type GovernedRoom, NO_SUCH_ROOM, type Outcome, type RoomView, viewOf } from "./governance";
 import { Invites } from "./invites";
 import { type Member, Membership, type RoomRecord } from "./membership";
 import { type Appended, type Confirmation, type PostDraft, PostLog } from "./post-log";
@@ -227,15 +227,26 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
    * Creates the room (once: concurrent attempts share the first one's outcome), after D1 took its row within
    * the creator's allowance; a public room from before rooms had owners is adopted from D1 instead.
    */
-  establish(creation: RoomCreation): Promise<Outcome<RoomView>> {
-    this.#establishing ??= this.#establish(creation).finally(() => {
+  async establish(creation: RoomCreation): Promise<Outcome<RoomView>> {
+    const first = this.#establishing;
+    if (first) {
+      // Someone else is creating it: whoever that is owns it; this creation finds it taken.
+      await first.catch(() => undefined);
+      if (this.membership.record) return { ok: false, status: 409, error: this.#takenMessage() };
+      return this.establish(creation);
+    }
+    const mine = this.#establish(creation).finally(() => {
       this.#establishing = undefined;
     });
-    return this.#establishing;
+    this.#establishing = mine;
+    return mine;
   }
 
-  async #establish({ kind, title, dmPair, creator, partner }: RoomCreation): Promise<Outcome<RoomView>> {
+  async #establish({ kind, title: rawTitle, dmPair, creator, partner }: RoomCreation): Promise<Outcome<RoomView>> {
     if (this.membership.record) return { ok: false, status: 409, error: this.#takenMessage() };
+    const checked = kind === "dm" ? { ok: true as const, value: null } : checkTitle(rawTitle, kind === "private");
+    if (!checked.ok) return { ok: false, status: 422, error: `title ${checked.error}` };
+    const title = checked.value;
     if (kind === "public") {
       await this.#adopt();
       if (this.membership.record) return { ok: false, status: 409, error: this.#takenMessage() };
@@ -265,7 +276,8 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
     const members = partner
       ? [first, { userId: partner.id, username: partner.username, role: "member" as const, addedAt: at }]
       : [first];
-    this.membership.establish({ id: this.name, kind, title, ownerId, createdAt: at, dmPair }, members);
+    const pairNames = partner ? { [creator.id]: creator.username, [partner.id]: partner.username } : null;
+    this.membership.establish({ id: this.name, kind, title, ownerId, createdAt: at, dmPair, pairNames }, members);
     await this.mirror();
     return { ok: true, value: viewOf(this, creator.id) as RoomView };
   }
@@ -284,6 +296,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
         ownerId: row.ownerId,
         createdAt: row.createdAt?.getTime() ?? Date.now(),
         dmPair: row.dmPair,
+        pairNames: null,
       },
       members.map((member) => ({ ...member, addedAt: member.addedAt.getTime() })),
     );
@@ -306,7 +319,8 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
   async mirror(): Promise<void> {
     const record = this.membership.record;
     const pending = this.membership.unmirrored;
-    if (!record || pending.length === 0) return;
+    const recordChanged = this.membership.recordUnmirrored;
+    if (!record || (pending.length === 0 && !recordChanged)) return;
     try {
       await mirrorRoom(this.#db, this.name, {
         ownerId: record.ownerId,
@@ -319,7 +333,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
           };
         }),
       });
-      this.membership.mirrored(pending);
+      this.membership.mirrored(pending, recordChanged);
     } catch (problem) {
       this.log("Room:mirror to D1", problem);
       await wakeBy(this.ctx.storage, Date.now() + MIRROR_RETRY_MS);

@@ -16,6 +16,8 @@ export interface RoomRecord {
   /** Milliseconds since the epoch. */
   createdAt: number;
   dmPair: string | null;
+  /** A direct message's two people by id, so each still sees who the other is after one of them left. */
+  pairNames?: Record<string, string> | null;
 }
 
 export interface Member {
@@ -32,6 +34,8 @@ export const RANK: Record<Role, number> = { member: 1, moderator: 2, owner: 3 };
 const RECORD_KEY = "room";
 /** Users whose membership D1 may not show yet (a mirror that failed), retried by the alarm. */
 const UNMIRRORED_KEY = "unmirrored";
+/** Set while D1 may not show the record's owner and title yet. */
+const RECORD_UNMIRRORED_KEY = "recordUnmirrored";
 
 interface MemberRow extends Record<string, SqlStorageValue> {
   user_id: number;
@@ -66,6 +70,7 @@ export class Membership {
     if (!record) throw new Error("a room that does not exist has no record to update");
     const next = { ...record, ...patch };
     this.storage.kv.put(RECORD_KEY, next);
+    this.storage.kv.put(RECORD_UNMIRRORED_KEY, true);
     this.#record = next;
     return next;
   }
@@ -107,8 +112,14 @@ export class Membership {
     return this.storage.kv.get<number[]>(UNMIRRORED_KEY) ?? [];
   }
 
-  /** D1 now says what the room says of `userIds`. */
-  mirrored(userIds: readonly number[]): void {
+  /** The record's owner or title changed since D1 was last told. */
+  get recordUnmirrored(): boolean {
+    return this.storage.kv.get<boolean>(RECORD_UNMIRRORED_KEY) ?? false;
+  }
+
+  /** D1 now says what the room says of `userIds` (and of the record, when `record`). */
+  mirrored(userIds: readonly number[], record = false): void {
+    if (record) this.storage.kv.delete(RECORD_UNMIRRORED_KEY);
     const done = new Set(userIds);
     const left = this.unmirrored.filter((userId) => !done.has(userId));
     if (left.length === 0) this.storage.kv.delete(UNMIRRORED_KEY);

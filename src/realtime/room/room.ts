@@ -18,6 +18,7 @@ import { wakeBy } from "./alarms";
 import {
   acceptInvite,
   addMember,
+  canSee,
   createInvite,
   type InviteView,
   listInvites,
@@ -119,6 +120,12 @@ export class Room extends SocketObject implements SocketHolder {
       await room.mirror();
     }
     return { ok: true, value: viewOf(room, user.id) as RoomView };
+  }
+
+  /** Whether `viewerId` may see the room at all (anyone a public room, members the others). */
+  async visibleTo(viewerId: number): Promise<boolean> {
+    const room = this.#named();
+    return (await room.exists()) && canSee(room, viewerId);
   }
 
   /** The room and its members, for someone who may see it. */
