@@ -4,9 +4,18 @@
  * `SocketSession`.
  */
 import { createApp } from "./http/app";
+import { runMaintenance } from "./maintenance";
 
 export { Room } from "./realtime/room/room";
 export { SocketSession } from "./realtime/session/socket-session";
 export { UserSockets } from "./realtime/user-sockets/user-sockets";
 
-export default createApp() satisfies ExportedHandler<Env>;
+const app = createApp();
+
+export default {
+  fetch: app.fetch,
+  /** The maintenance cron (wrangler.toml `[triggers]`). */
+  scheduled(controller, env, ctx) {
+    ctx.waitUntil(runMaintenance(env, new Date(controller.scheduledTime)));
+  },
+} satisfies ExportedHandler<Env>;

@@ -4,6 +4,7 @@
  * (docs/security.md#revocation).
  */
 import type { Database } from "../db/client";
+import { markSocketsRevoked } from "../db/maintenance";
 import { bumpTokenGeneration, type User } from "../db/users";
 import { logError } from "../log";
 import { revokeUserSockets } from "../realtime/user-sockets/client";
@@ -19,10 +20,12 @@ export async function revokeEverySession(env: Env, db: Database, user: User): Pr
     // Resolves once every room and session holding their sockets has closed them (or, for one that could
     // not be reached, once UserSockets has taken it on to ask again until it answers).
     await revokeUserSockets(env, user.id, generation);
+    await markSocketsRevoked(db, user.id, generation);
   } catch (problem) {
     // Every token is revoked in D1 already, so the logout stands: failing it now would leave the person
-    // unable to log out again (their session no longer verifies). Their open sockets are what is at risk.
-    logError("revokeEverySession: closing open sockets", problem);
+    // unable to log out again (their session no longer verifies). Their open sockets are closed by the
+    // maintenance cron, which finds the revocation unconfirmed (src/maintenance.ts) and tells UserSockets.
+    logError("revokeEverySession: closing open sockets (the maintenance cron retries)", problem);
   }
   return { ...user, tokenGeneration: generation };
 }

@@ -26,6 +26,11 @@ export const users = sqliteTable(
      * they were issued under and stop verifying once it moves on.
      */
     tokenGeneration: integer("token_generation").notNull().default(0),
+    /**
+     * The generation UserSockets has been told of: below `tokenGeneration` only while telling it failed,
+     * which the maintenance cron (src/maintenance.ts) retries until it succeeds.
+     */
+    socketsRevokedThrough: integer("sockets_revoked_through").notNull().default(0),
     createdAt: timestampMs("created_at"),
     updatedAt: timestampMs("updated_at"),
   },
