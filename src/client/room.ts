@@ -22,6 +22,7 @@ import { PostList } from "./post-list";
 import { PyreSocket } from "./pyre-socket";
 import { RoomFeed } from "./room-feed";
 import { fetchPosts, HistoryError, type HistorySource } from "./room-posts";
+import { enableRoomsDrawer } from "./sidebar";
 import { type ConnectionState, showConnectionState } from "./status";
 import { TypingIndicator, TypingNotifier } from "./typing";
 
@@ -252,4 +253,5 @@ function byId<T extends HTMLElement>(id: string): T {
   return element as T;
 }
 
+enableRoomsDrawer();
 start();

@@ -2,7 +2,7 @@
  * Rooms in D1: the row each room gets when it is created (within the creator's daily allowance), and the
  * mirror of each room's members and roles that the lists read. The room itself decides; D1 follows it.
  */
-import { and, eq, inArray, or, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Database } from "./client";
 import { roomMembers, rooms, users } from "./schema";
@@ -140,31 +140,42 @@ export interface ListedRoom {
   partner: { id: number; username: string } | null;
 }
 
-/** The viewer's rooms and the public ones, busiest first; never a private room the viewer is not in. */
-export async function roomsFor(db: Database, userId: number, limit = 200): Promise<ListedRoom[]> {
-  const rows = await db
-    .select({
-      id: rooms.id,
-      kind: rooms.kind,
-      title: rooms.title,
-      role: roomMembers.role,
-      postCount: rooms.postCount,
-      lastPostAt: rooms.lastPostAt,
-      dmPair: rooms.dmPair,
-    })
-    .from(rooms)
-    .leftJoin(roomMembers, and(eq(roomMembers.room, rooms.id), eq(roomMembers.userId, userId)))
-    .where(or(eq(rooms.kind, "public"), sql`${roomMembers.userId} IS NOT NULL`))
-    .orderBy(sql`${rooms.lastPostAt} DESC`)
-    .limit(limit);
+/**
+ * The viewer's rooms (every one of them), then the busiest public rooms up to `publicLimit`, busiest first;
+ * never a private room the viewer is not in. Two reads, so busy public rooms never push one of the
+ * viewer's own rooms off the list.
+ */
+export async function roomsFor(db: Database, userId: number, publicLimit = 200): Promise<ListedRoom[]> {
+  const columns = {
+    id: rooms.id,
+    kind: rooms.kind,
+    title: rooms.title,
+    postCount: rooms.postCount,
+    lastPostAt: rooms.lastPostAt,
+    dmPair: rooms.dmPair,
+  };
+  const [mine, busiest] = await Promise.all([
+    db
+      .select({ ...columns, role: roomMembers.role })
+      .from(roomMembers)
+      .innerJoin(rooms, eq(rooms.id, roomMembers.room))
+      .where(eq(roomMembers.userId, userId)),
+    db.select(columns).from(rooms).where(eq(rooms.kind, "public")).orderBy(desc(rooms.lastPostAt)).limit(publicLimit),
+  ]);
+  const mineIds = new Set(mine.map((room) => room.id));
+  const rows = [...mine, ...busiest.filter((room) => !mineIds.has(room.id)).map((room) => ({ ...room, role: null }))];
+  rows.sort((a, b) => b.lastPostAt.getTime() - a.lastPostAt.getTime());
   const partnerIds = rows.flatMap(({ dmPair }) => (dmPair ? [partnerOf(dmPair, userId)] : []));
-  const partners = new Map(
-    partnerIds.length === 0
-      ? []
-      : (
-          await db.select({ id: users.id, username: users.username }).from(users).where(inArray(users.id, partnerIds))
-        ).map((user) => [user.id, user] as const),
-  );
+  const partners = new Map<number, { id: number; username: string }>();
+  // D1 takes at most 100 parameters a statement.
+  for (let start = 0; start < partnerIds.length; start += 90) {
+    const batch = partnerIds.slice(start, start + 90);
+    const found = await db
+      .select({ id: users.id, username: users.username })
+      .from(users)
+      .where(inArray(users.id, batch));
+    for (const user of found) partners.set(user.id, user);
+  }
   return rows.map(({ dmPair, ...row }) => ({
     ...row,
     role: row.role ?? null,

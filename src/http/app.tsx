@@ -18,6 +18,7 @@ import { requireTokenSecret } from "./middleware/token-secret";
 import { accountPageRoutes } from "./routes/account";
 import { accountRoutes } from "./routes/accounts";
 import { pageRoutes } from "./routes/pages";
+import { roomPageRoutes } from "./routes/room-pages";
 import { roomPostsRoutes } from "./routes/room-posts";
 import { roomsApiRoutes } from "./routes/rooms-api";
 import { LONGPOLL_PATH, longPollRoutes } from "./ways-in/longpoll";
@@ -44,6 +45,7 @@ export function createApp() {
   app.route("/", accountRoutes);
   app.route("/", roomPostsRoutes);
   app.route("/", accountPageRoutes);
+  app.route("/", roomPageRoutes);
   app.route("/", pageRoutes);
 
   app.notFound((c) =>

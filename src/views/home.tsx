@@ -1,17 +1,34 @@
 import type { RoomSummary } from "../db/posts";
+import type { ListedRoom } from "../db/rooms";
 import type { Viewer } from "../http/env";
 import { formatAge } from "../shared/time";
+import { FormAlert } from "./form";
 import { Layout } from "./layout";
+import { YourRooms } from "./rooms";
 
-export interface HomePageProps {
-  viewer: Viewer | null;
-  rooms: RoomSummary[];
-  /** What was typed into "open a room" when it was refused. */
+/** What a form on the home page sent when it was refused, and why, to show it again with the reason. */
+export interface HomeForms {
+  /** What was typed into "open a room". */
   roomName?: string;
   roomError?: string;
+  /** "New private room". */
+  privateTitle?: string;
+  privateError?: string;
+  /** "Message @username". */
+  dmUsername?: string;
+  dmError?: string;
 }
 
-export function HomePage({ viewer, rooms, roomName, roomError }: HomePageProps) {
+export interface HomePageProps extends HomeForms {
+  viewer: Viewer | null;
+  /** The public rooms, busiest first. */
+  rooms: RoomSummary[];
+  /** The viewer's own rooms (they are a member of each); never a private room they are not in. */
+  yourRooms?: ListedRoom[];
+}
+
+export function HomePage({ viewer, rooms, yourRooms = [], ...forms }: HomePageProps) {
+  const { roomName, roomError } = forms;
   return (
     <Layout viewer={viewer}>
       <section class="hero">
@@ -44,8 +61,26 @@ export function HomePage({ viewer, rooms, roomName, roomError }: HomePageProps) 
           </p>
         )}
       </section>
-      <section class="card">
-        <h2>Active rooms</h2>
+      {viewer && (
+        <>
+          <section class="card" aria-labelledby="your_rooms_heading">
+            <h2 id="your_rooms_heading">Your rooms</h2>
+            {yourRooms.length === 0 ? (
+              <p class="empty">You are in no rooms yet: open one by name, start a private room, or message someone.</p>
+            ) : (
+              <div class="your-rooms">
+                <YourRooms rooms={yourRooms} />
+              </div>
+            )}
+          </section>
+          <div class="home-forms">
+            <NewPrivateRoom title={forms.privateTitle} error={forms.privateError} />
+            <MessageSomeone username={forms.dmUsername} error={forms.dmError} />
+          </div>
+        </>
+      )}
+      <section class="card" aria-labelledby="active_rooms_heading">
+        <h2 id="active_rooms_heading">Active rooms</h2>
         {rooms.length === 0 ? (
           <p class="empty">
             No posts anywhere yet. Start in <a href="/rooms/lobby">#lobby</a>.
@@ -68,5 +103,71 @@ export function HomePage({ viewer, rooms, roomName, roomError }: HomePageProps) 
         )}
       </section>
     </Layout>
+  );
+}
+
+function NewPrivateRoom({ title, error }: { title?: string | undefined; error?: string | undefined }) {
+  return (
+    <section class="card" aria-labelledby="new_private_heading">
+      <h2 id="new_private_heading">New private room</h2>
+      <p class="hint">Only the people you add or invite can see it, read it or post in it.</p>
+      <form method="post" action="/rooms/new-private" class="inline-form" novalidate>
+        <FormAlert id="new_private_alert" message={error} />
+        <div class="field">
+          <label for="private_title">Title</label>
+          <div class="input-row">
+            <input
+              id="private_title"
+              class="grow"
+              name="title"
+              value={title}
+              maxlength={80}
+              autocomplete="off"
+              placeholder="Book club"
+              required
+              aria-invalid={error ? "true" : undefined}
+              aria-describedby={error ? "new_private_alert" : undefined}
+            />
+            <button type="submit" class="button primary">
+              Create
+            </button>
+          </div>
+        </div>
+      </form>
+    </section>
+  );
+}
+
+function MessageSomeone({ username, error }: { username?: string | undefined; error?: string | undefined }) {
+  return (
+    <section class="card" aria-labelledby="dm_heading">
+      <h2 id="dm_heading">Message someone</h2>
+      <p class="hint">A direct message: one room for the two of you, the same from either side.</p>
+      <form method="post" action="/dm" class="inline-form" novalidate>
+        <FormAlert id="dm_alert" message={error} />
+        <div class="field">
+          <label for="dm_username">Username</label>
+          <div class="input-row">
+            <span class="hash" aria-hidden="true">
+              @
+            </span>
+            <input
+              id="dm_username"
+              class="grow"
+              name="username"
+              value={username}
+              autocomplete="off"
+              placeholder="bob"
+              required
+              aria-invalid={error ? "true" : undefined}
+              aria-describedby={error ? "dm_alert" : undefined}
+            />
+            <button type="submit" class="button primary">
+              Message
+            </button>
+          </div>
+        </div>
+      </form>
+    </section>
   );
 }

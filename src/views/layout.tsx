@@ -6,11 +6,13 @@ export interface LayoutProps {
   viewer: Viewer | null;
   /** Module scripts from /assets; inline script is never used (the CSP forbids it). */
   scripts?: string[];
+  /** A wider page (the room page with its sidebar). */
+  wide?: boolean;
   children?: Child;
 }
 
 /** Every page's frame. A logged-in page carries the socket token; a logged-out one carries none. */
-export function Layout({ title, viewer, scripts = [], children }: LayoutProps) {
+export function Layout({ title, viewer, scripts = [], wide = false, children }: LayoutProps) {
   return (
     <html lang="en">
       <head>
@@ -55,7 +57,7 @@ export function Layout({ title, viewer, scripts = [], children }: LayoutProps) {
             )}
           </nav>
         </header>
-        <main>{children}</main>
+        <main class={wide ? "wide" : undefined}>{children}</main>
       </body>
     </html>
   );

@@ -1,9 +1,13 @@
+import type { ListedRoom } from "../db/rooms";
 import type { Viewer } from "../http/env";
+import type { RoomView } from "../realtime/room/client";
 import type { Post } from "../shared/post";
 import { postClassName, type Reader } from "../shared/post-view";
 import { RECENT_POSTS_LIMIT } from "../shared/room-contract";
 import { formatPostTime } from "../shared/time";
+import { FormAlert } from "./form";
 import { Layout } from "./layout";
+import { RoleBadge, roomPath, YourRooms } from "./rooms";
 
 export interface RoomPageProps {
   viewer: Viewer;
@@ -12,6 +16,12 @@ export interface RoomPageProps {
   /** How the room is called: `#name`, a private room's title, or `@partner` for a direct message. */
   heading: string;
   posts: Post[];
+  /** The room as the viewer sees it: its kind and their role (null: a public room they have not joined). */
+  view: RoomView;
+  /** The viewer's rooms, for the sidebar. */
+  yourRooms: ListedRoom[];
+  /** A refusal to show (leaving as the owner, say). */
+  alert?: string | undefined;
 }
 
 /**
@@ -19,57 +29,118 @@ export interface RoomPageProps {
  * connects, joins with `last_seen_id` and keeps the page live: the list, who is online, who is typing,
  * older posts on scrolling back, and unsent posts. The composer stays disabled until the first join.
  */
-export function RoomPage({ viewer, room, heading, posts }: RoomPageProps) {
+export function RoomPage({ viewer, room, heading, posts, view, yourRooms, alert }: RoomPageProps) {
   const { id, username } = viewer.user;
   const reader: Reader = { id, username };
   // Fewer posts than a page holds: these are all the room has, so there is nothing older to load.
   const historyState = posts.length < RECENT_POSTS_LIMIT ? "start" : "more";
   return (
-    <Layout title={heading} viewer={viewer} scripts={["/assets/room.js"]}>
-      <section class="room card" id="room" data-room={room} data-user-id={id} data-username={username}>
-        <header class="room-header">
-          <h1>{heading}</h1>
-          <output id="connection" class="status" data-state="offline">
-            Offline
-          </output>
-          <label class="toggle">
-            <input type="checkbox" id="mentions_only" autocomplete="off" />
-            Only posts that mention @{username}
-          </label>
-        </header>
-        <section class="online stale" id="online" aria-label="Who is online">
-          <span id="online_count" class="online-count">
-            0 online
-          </span>
-          <ul id="online_list" class="online-list"></ul>
-        </section>
-        <div id="timeline" class="timeline">
-          <p id="history_edge" class="history-edge" data-state={historyState}>
-            {historyState === "start" ? "Beginning of the room" : ""}
+    <Layout title={heading} viewer={viewer} scripts={["/assets/room.js"]} wide>
+      <div class="room-layout" id="room_layout">
+        <section class="room card" id="room" data-room={room} data-user-id={id} data-username={username}>
+          <header class="room-header">
+            <button
+              type="button"
+              class="button quiet drawer-toggle"
+              id="rooms_toggle"
+              aria-controls="room_nav"
+              aria-expanded="false"
+            >
+              Rooms
+            </button>
+            <h1>{heading}</h1>
+            <output id="connection" class="status" data-state="offline">
+              Offline
+            </output>
+            <label class="toggle">
+              <input type="checkbox" id="mentions_only" autocomplete="off" />
+              Only posts that mention @{username}
+            </label>
+          </header>
+          <RoomBar room={room} view={view} />
+          <FormAlert id="room_alert" message={alert} />
+          <section class="online stale" id="online" aria-label="Who is online">
+            <span id="online_count" class="online-count">
+              0 online
+            </span>
+            <ul id="online_list" class="online-list"></ul>
+          </section>
+          <div id="timeline" class="timeline">
+            <p id="history_edge" class="history-edge" data-state={historyState}>
+              {historyState === "start" ? "Beginning of the room" : ""}
+            </p>
+            <ol id="posts" class="posts" aria-live="polite">
+              {posts.map((post) => (
+                <PostItem post={post} reader={reader} />
+              ))}
+            </ol>
+            <ol id="outbox" class="posts outbox" aria-label="Not sent yet"></ol>
+          </div>
+          <p class="empty" id="posts_empty" hidden={posts.length > 0}>
+            No posts yet. Say hello!
           </p>
-          <ol id="posts" class="posts" aria-live="polite">
-            {posts.map((post) => (
-              <PostItem post={post} reader={reader} />
-            ))}
-          </ol>
-          <ol id="outbox" class="posts outbox" aria-label="Not sent yet"></ol>
-        </div>
-        <p class="empty" id="posts_empty" hidden={posts.length > 0}>
-          No posts yet. Say hello!
-        </p>
-        <p id="typing" class="typing" aria-live="polite"></p>
-        <form id="composer" class="composer">
-          <label for="post_message" class="visually-hidden">
-            Message
-          </label>
-          <input id="post_message" name="message" autocomplete="off" placeholder={`Message ${heading}`} disabled />
-          <button type="submit" class="button primary" id="post_send" disabled>
-            Send
-          </button>
-        </form>
-        <p id="post_error" class="field-error" role="alert" hidden></p>
-      </section>
+          <p id="typing" class="typing" aria-live="polite"></p>
+          <form id="composer" class="composer">
+            <label for="post_message" class="visually-hidden">
+              Message
+            </label>
+            <input id="post_message" name="message" autocomplete="off" placeholder={`Message ${heading}`} disabled />
+            <button type="submit" class="button primary" id="post_send" disabled>
+              Send
+            </button>
+          </form>
+          <p id="post_error" class="field-error" role="alert" hidden></p>
+        </section>
+        <nav class="sidebar card" id="room_nav" aria-labelledby="room_nav_heading">
+          <h2 id="room_nav_heading" class="sidebar-heading">
+            Your rooms
+          </h2>
+          <YourRooms rooms={yourRooms} current={room} level="h3" badges={false} />
+          <p class="sidebar-foot">
+            <a href="/">All rooms, new room, message someone</a>
+          </p>
+        </nav>
+      </div>
     </Layout>
+  );
+}
+
+/**
+ * What kind of room this is for the viewer and what they can do here: join or leave a public room, leave a
+ * private one or a direct message, open the settings (owners and moderators).
+ */
+function RoomBar({ room, view }: { room: string; view: RoomView }) {
+  const manages = view.kind !== "dm" && (view.role === "owner" || view.role === "moderator");
+  const kind = view.kind === "public" ? "Public room" : view.kind === "private" ? "Private room" : "Direct message";
+  return (
+    <div class="room-bar">
+      <p class="room-kind">
+        {kind}
+        {view.kind === "public" && view.title ? <span class="room-title"> · {view.title}</span> : null}
+        {view.kind === "public" && view.role === null ? <span> · you have not joined it</span> : null}
+        <RoleBadge role={view.kind === "dm" ? null : view.role} />
+      </p>
+      <div class="room-actions">
+        {manages && (
+          <a class="button quiet" href={`${roomPath(room)}/settings`} id="room_settings_link">
+            Settings
+          </a>
+        )}
+        {view.kind === "public" && view.role === null ? (
+          <form method="post" action={`${roomPath(room)}/join`}>
+            <button type="submit" class="button quiet" id="join_room">
+              Join
+            </button>
+          </form>
+        ) : (
+          <form method="post" action={`${roomPath(room)}/leave`}>
+            <button type="submit" class="button quiet" id="leave_room">
+              {view.kind === "public" ? "Leave" : view.kind === "dm" ? "Leave conversation" : "Leave room"}
+            </button>
+          </form>
+        )}
+      </div>
+    </div>
   );
 }
 

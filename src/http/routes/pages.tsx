@@ -1,36 +1,48 @@
-/** The home page and room pages. */
-import { Hono } from "hono";
+/** The home page and room pages. (Forms that change rooms, and room settings: room-pages.tsx.) */
+import { type Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { activeRooms } from "../../db/posts";
+import { roomsFor } from "../../db/rooms";
 import { knownRoom, NO_SUCH_ROOM, type RoomView, roomPosts } from "../../realtime/room/client";
 import { RECENT_POSTS_LIMIT } from "../../shared/room-contract";
 import { isRoomId, isRoomName } from "../../shared/rooms";
-import { HomePage } from "../../views/home";
+import { type HomeForms, HomePage } from "../../views/home";
 import { render } from "../../views/render";
 import { RoomPage } from "../../views/room";
-import type { AppEnv } from "../env";
+import { headingOf } from "../../views/rooms";
+import type { AppEnv, Viewer } from "../env";
 import { redirectToLogin } from "../middleware/session";
-import { acceptInvite } from "./rooms-api";
+import { acceptInvite } from "../rooms";
 
 export const pageRoutes = new Hono<AppEnv>();
 
-const ROOM_NAME_RULE = "Room names are 1 to 64 letters, digits, - or _.";
+export const ROOM_NAME_RULE = "Room names are 1 to 64 letters, digits, - or _.";
 
-pageRoutes.get("/", async (c) => {
-  return render(c, <HomePage viewer={c.var.viewer} rooms={await activeRooms(c.var.db)} />);
-});
+pageRoutes.get("/", (c) => renderHome(c));
 
 /** Target of the "open a room" form. */
 pageRoutes.get("/rooms", async (c) => {
   const name = (c.req.query("name") ?? "").trim().replace(/^#/, "");
   if (isRoomName(name)) return c.redirect(`/rooms/${name}`, 303);
   const roomError = name === "" ? "Type a room name to open it." : ROOM_NAME_RULE;
-  return render(
-    c,
-    <HomePage viewer={c.var.viewer} rooms={await activeRooms(c.var.db)} roomName={name} roomError={roomError} />,
-    422,
-  );
+  return renderHome(c, { roomName: name, roomError }, 422);
 });
+
+/**
+ * The home page: the public rooms, busiest first, and for a logged-in viewer their own rooms (private rooms,
+ * direct messages, public rooms they joined) with the forms to start one. `forms` brings back what a refused
+ * form sent, with the reason.
+ */
+export async function renderHome(c: Context<AppEnv>, forms: HomeForms = {}, status: ContentfulStatusCode = 200) {
+  const viewer = c.var.viewer;
+  const [publicRooms, listed] = await Promise.all([
+    activeRooms(c.var.db),
+    viewer ? roomsFor(c.var.db, viewer.user.id) : Promise.resolve([]),
+  ]);
+  const yourRooms = listed.filter((room) => room.role !== null);
+  return render(c, <HomePage viewer={viewer} rooms={publicRooms} yourRooms={yourRooms} {...forms} />, status);
+}
 
 /**
  * A room's page. Opening a public room's name that nobody has used creates it, with you as its owner
@@ -52,15 +64,35 @@ pageRoutes.get("/rooms/:room", async (c) => {
     seen = await room.details(identity);
   }
   if (!seen.ok) throw new HTTPException(404, { message: NO_SUCH_ROOM });
-  const posts = (await roomPosts(c.env, id, { limit: RECENT_POSTS_LIMIT }, viewer.user.id)) ?? [];
-  return render(c, <RoomPage viewer={viewer} room={id} heading={headingOf(seen.value.room)} posts={posts} />);
+  return renderRoom(c, viewer, seen.value.room);
 });
 
-/** `#name`, a private room's title, or `@partner` for a direct message. */
-export function headingOf(room: RoomView): string {
-  if (room.kind === "public") return `#${room.name}`;
-  if (room.kind === "dm") return `@${room.partner?.username ?? "…"}`;
-  return room.title ?? "Private room";
+/**
+ * The room page for a room the viewer may see (`view`, as the room answered): its recent posts, and the
+ * sidebar of the viewer's rooms. `alert` shows a refusal (leaving as the owner, say) with its `status`.
+ */
+export async function renderRoom(
+  c: Context<AppEnv>,
+  viewer: Viewer,
+  view: RoomView,
+  alert?: { message: string; status: ContentfulStatusCode },
+) {
+  const [posts, listed] = await Promise.all([
+    roomPosts(c.env, view.id, { limit: RECENT_POSTS_LIMIT }, viewer.user.id),
+    roomsFor(c.var.db, viewer.user.id),
+  ]);
+  const page = (
+    <RoomPage
+      viewer={viewer}
+      room={view.id}
+      heading={headingOf(view)}
+      posts={posts ?? []}
+      view={view}
+      yourRooms={listed.filter((room) => room.role !== null)}
+      alert={alert?.message}
+    />
+  );
+  return render(c, page, alert?.status ?? 200);
 }
 
 /**

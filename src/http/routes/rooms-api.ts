@@ -6,31 +6,27 @@
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { dmPairOf, dmRoomOf, roomsFor } from "../../db/rooms";
-import { findUserByUsername, type User } from "../../db/users";
+import { roomsFor } from "../../db/rooms";
+import type { User } from "../../db/users";
 import type { Identity } from "../../realtime/access/identity";
 import {
   checkTitle,
-  INVALID_INVITE,
   knownRoom,
   mintPrivateRoomId,
   NO_SUCH_ROOM,
   type Outcome,
   type Role,
   type RoomStub,
-  type RoomView,
   roomStub,
 } from "../../realtime/room/client";
 import { isRoomId, isRoomName } from "../../shared/rooms";
 import type { AppEnv } from "../env";
 import { isAllowedOrigin } from "../origin";
 import { requestUser } from "../request-user";
+import { acceptInvite, INVITE_LIMITS, openDirectMessage, personNamed } from "../rooms";
 
 /** Every body here is a few fields. */
 export const API_BODY_MAX_BYTES = 16 * 1024;
-
-/** Invites live from a minute to 30 days, and take 1 to 1,000 uses. */
-export const INVITE_LIMITS = { minSeconds: 60, maxSeconds: 30 * 24 * 3600, maxUses: 1_000 };
 
 const ROLES: readonly Role[] = ["owner", "moderator", "member"];
 
@@ -211,37 +207,8 @@ roomsApiRoutes.post("/api/dm", async (c) => {
   if (!body) return fail(c, 400, "The body must be a JSON object.");
   const partner = await userNamed(c, body.username);
   if (!partner.ok) return partner.response;
-  return answer(c, await openDirectMessage(c, partner.identity), (room) => ({ room }));
+  return answer(c, await openDirectMessage(c.env, c.var.db, c.var.identity, partner.identity), (room) => ({ room }));
 });
-
-/** The pair's one direct message: the same room every time, from either side. */
-export async function openDirectMessage(
-  c: Context<{ Bindings: AppEnv["Bindings"]; Variables: Variables }>,
-  partner: Identity,
-): Promise<Outcome<RoomView>> {
-  const me = c.var.identity;
-  if (partner.id === me.id) return { ok: false, status: 422, error: "You cannot send a direct message to yourself." };
-  const pair = dmPairOf(me.id, partner.id);
-  const existing = await dmRoomOf(c.var.db, pair);
-  if (existing) return roomStub(c.env, existing).openDirect(me);
-  const id = await mintPrivateRoomId(c.env);
-  const created = await roomStub(c.env, id).create({ kind: "dm", title: null, dmPair: pair, creator: me, partner });
-  if (created.ok || created.status !== 409) return created;
-  // Both opened it at once: the other one's room is the pair's.
-  const winner = await dmRoomOf(c.var.db, pair);
-  return winner ? roomStub(c.env, winner).openDirect(me) : created;
-}
-
-/** `ROOM.SECRET`: the room an invite is for, and its secret; one answer for every token that is not good. */
-export async function acceptInvite(env: Env, user: Identity, token: string): Promise<Outcome<RoomView>> {
-  const dot = token.lastIndexOf(".");
-  const id = token.slice(0, dot);
-  const secret = token.slice(dot + 1);
-  const invalid = { ok: false, status: 404, error: INVALID_INVITE } as const;
-  if (dot < 1 || !isRoomId(id) || !/^[A-Za-z0-9_-]{43}$/.test(secret)) return invalid;
-  const room = await knownRoom(env, id);
-  return room ? room.acceptInvite(user, secret) : invalid;
-}
 
 /**
  * The room a request names, if the asker may see it; else undefined, answered 404 like a room that does not
@@ -259,13 +226,10 @@ async function userNamed(
   c: Context<{ Bindings: AppEnv["Bindings"]; Variables: Variables }>,
   username: unknown,
 ): Promise<{ ok: true; identity: Identity } | { ok: false; response: Response }> {
-  if (typeof username !== "string" || username.trim() === "") {
-    return { ok: false, response: fail(c, 422, "username must name a person.") };
-  }
-  const user = await findUserByUsername(c.var.db, username.trim().replace(/^@/, ""));
-  if (!user)
-    return { ok: false, response: fail(c, 422, `There is nobody called @${username.trim().replace(/^@/, "")}.`) };
-  return { ok: true, identity: { id: user.id, username: user.username } };
+  const person = await personNamed(c.var.db, username);
+  return person.ok
+    ? { ok: true, identity: person.value }
+    : { ok: false, response: fail(c, person.status, person.error) };
 }
 
 async function jsonBody(c: Context): Promise<Record<string, unknown> | undefined> {
