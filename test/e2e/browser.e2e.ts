@@ -146,10 +146,9 @@ beforeAll(async () => {
   a = await newPerson("ann");
   b = await newPerson("ben");
   room = uniqueName("e2e");
-  await signUp(a);
-  await signUp(b);
-  await openRoom(a);
-  await openRoom(b);
+  // Two people, two browser contexts: they sign up and open the room side by side.
+  await Promise.all([signUp(a), signUp(b)]);
+  await Promise.all([openRoom(a), openRoom(b)]);
 });
 
 afterEach(() => {
@@ -411,8 +410,13 @@ describe("history and unsent posts", () => {
     const here = uniqueName("e2e");
     const seeder = await registerUser(baseUrl, uniqueName("seed"));
     const member = await enterRoom({ baseUrl, room: here, token: seeder.token, sockets });
-    const seeded: Post[] = [];
-    for (let n = 1; n <= 120; n++) seeded.push(await post(member.channel, `seeded ${n}`));
+    // Pushed at once on one socket: the room numbers them in the order they were sent. (One at a time,
+    // each would wait out the room's D1 copy interval, 50 ms: six seconds for nothing this test is about.)
+    const seeded: Post[] = await Promise.all(
+      Array.from({ length: 120 }, (_, n) => post(member.channel, `seeded ${n + 1}`)),
+    );
+    const seededIds = seeded.map((seed) => seed.id);
+    expect(seededIds).toEqual([...seededIds].sort((x, y) => x - y));
 
     const beforeRequests: string[] = [];
     const bTab = await openTab(b, here, async (page) => {

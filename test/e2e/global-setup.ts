@@ -4,9 +4,13 @@
  * `--env-file`, so nothing is written into the repository and the developer's .dev.vars is never read.
  * Tests get the base URL with `inject("baseUrl")`. Teardown ends wrangler's whole process group (npx,
  * wrangler, esbuild, workerd) and removes the temp dir. Set E2E_SHOW_WRANGLER=1 to see wrangler's output.
+ *
+ * `wrangler d1 migrations apply` runs once, into a pristine state dir that is then copied: once for this
+ * server, and again by any file that starts a `wrangler dev` of its own (`inject("migratedState")`, see
+ * restart.e2e.ts), so no file pays the ~4 s of applying them again.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
@@ -28,6 +32,11 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** The running app, e.g. http://127.0.0.1:41234 (no trailing slash). */
     baseUrl: string;
+    /**
+     * Local state (a `--persist-to` dir) with our D1 migrations applied and nothing else, never served:
+     * copy it (`cpSync(dir, yourDir, { recursive: true })`) for a `wrangler dev` of your own.
+     */
+    migratedState: string;
   }
 }
 
@@ -37,6 +46,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
 
   const stateDir = mkdtempSync(join(tmpdir(), "pyre-e2e-"));
+  const migratedState = join(stateDir, "migrated");
   const persistTo = join(stateDir, "state");
   const envFile = join(stateDir, "secrets.env");
   writeFileSync(envFile, `TOKEN_SECRET=${randomBytes(36).toString("base64url")}\n`, { mode: 0o600 });
@@ -48,7 +58,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   };
 
   try {
-    await run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo]);
+    await run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", migratedState]);
+    cpSync(migratedState, persistTo, { recursive: true });
     wrangler = await startWranglerDev({
       persistTo,
       envFile,
@@ -56,6 +67,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       echo: Boolean(process.env.E2E_SHOW_WRANGLER),
     });
     project.provide("baseUrl", wrangler.baseUrl);
+    project.provide("migratedState", migratedState);
   } catch (problem) {
     await stopAll();
     throw problem;

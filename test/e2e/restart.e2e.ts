@@ -5,16 +5,16 @@
  * once each and in order: the page reconnects with backoff and catches up with `last_seen_id`.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchChromium, shownPosts, waitForLive } from "./chromium";
 import { E2E_VARS } from "./global-setup";
 import { registerUser, uniqueName, waitUntil } from "./helpers";
 import { enterRoom, OpenSockets, post, QUICK_RECONNECT } from "./phoenix";
-import { freePort, run, startWranglerDev, type WranglerDev } from "./wrangler-dev";
+import { freePort, startWranglerDev, type WranglerDev } from "./wrangler-dev";
 
 const stateDir = mkdtempSync(join(tmpdir(), "pyre-restart-"));
 const persistTo = join(stateDir, "state");
@@ -30,10 +30,14 @@ function start(): Promise<WranglerDev> {
 
 beforeAll(async () => {
   writeFileSync(envFile, `TOKEN_SECRET=${randomBytes(36).toString("base64url")}\n`, { mode: 0o600 });
-  await run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo]);
+  // A copy of the state global-setup.ts migrated: the same D1, without applying the migrations again.
+  cpSync(inject("migratedState"), persistTo, { recursive: true });
   port = await freePort();
-  dev = await start();
-  browser = await launchChromium();
+  // Side by side; both are kept (and closed in afterAll) even when the other one fails.
+  const [started, launched] = await Promise.allSettled([start(), launchChromium()]);
+  if (started.status === "fulfilled") dev = started.value;
+  if (launched.status === "fulfilled") browser = launched.value;
+  for (const result of [started, launched]) if (result.status === "rejected") throw result.reason;
 }, 120_000);
 
 afterAll(async () => {
@@ -78,7 +82,8 @@ describe("a restart under connected clients (a deploy)", () => {
     // waiting out its backoff.
     const rejoined = await enterRoom({ baseUrl, room, token: writer.token, sockets, socket: QUICK_RECONNECT });
     const after = Array.from({ length: 20 }, (_, n) => `after ${n + 1}`);
-    for (const message of after) await post(rejoined.channel, message);
+    // All at once on one socket (the room numbers them in the order sent), not one per 50 ms D1 copy.
+    await Promise.all(after.map((message) => post(rejoined.channel, message)));
 
     await waitForLive(page);
     const everything = [...before, ...after];

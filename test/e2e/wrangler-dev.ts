@@ -127,6 +127,9 @@ async function waitUntilServing(url: string, child: ChildProcess, output: () => 
         `wrangler dev exited (${child.signalCode ?? `exit ${child.exitCode}`}) before serving:\n${output()}`,
       );
     }
+    // A worker that does not build never serves: wrangler stays up waiting for an edit, so say so now
+    // rather than after READY_TIMEOUT_MS.
+    if (output().includes("Build failed")) throw new Error(`wrangler dev could not build the worker:\n${output()}`);
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
       await response.arrayBuffer();
@@ -135,7 +138,7 @@ async function waitUntilServing(url: string, child: ChildProcess, output: () => 
     } catch (problem) {
       lastProblem = String(problem);
     }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(
     `wrangler dev did not serve ${url} within ${READY_TIMEOUT_MS / 1000} s (${lastProblem}):\n${output()}`,

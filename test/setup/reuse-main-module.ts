@@ -1,0 +1,49 @@
+/**
+ * Works around a cost in @cloudflare/vitest-pool-workers 0.23: it re-imports the worker's main module
+ * (src/index.ts) through Vite's module runner on *every* Durable Object event (each fetch, alarm and
+ * webSocketMessage/Close/Error), so that an edited main module invalidates live objects in watch mode.
+ * The module is evaluated once; what repeats is the lookup: two hops into the pool's runner object and
+ * two RPC round trips to the Vitest process in Node (resolveId, then fetchModule answering "cached").
+ * That is about half the time of the socket-heavy files (test/fuzz/channel.test.ts: 40-47 s → 19 s).
+ *
+ * Here the main module's import is remembered for the rest of this test file's run, which is all a
+ * single `vitest run` would do anyway: each test file gets its own workerd and runs this setup afresh,
+ * so nothing is remembered across files or across watch-mode re-runs. Nothing else is cached, and the
+ * module is still loaded and evaluated exactly as before (mocks included). If the pool's internals
+ * change and the hooks below are missing, this does nothing and tests just run at the old speed.
+ */
+
+interface ModuleRunnerLike {
+  import(url: string): Promise<unknown>;
+}
+
+const globals = globalThis as {
+  __vitest_mocker__?: { moduleRunner?: ModuleRunnerLike };
+  __vitest_worker__?: { providedContext?: { cloudflarePoolOptions?: unknown } };
+};
+
+function mainModulePath(): string | undefined {
+  const options = globals.__vitest_worker__?.providedContext?.cloudflarePoolOptions;
+  if (typeof options !== "string") return undefined;
+  try {
+    const main = (JSON.parse(options) as { main?: unknown }).main;
+    return typeof main === "string" ? main : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const runner = globals.__vitest_mocker__?.moduleRunner;
+const main = mainModulePath();
+if (runner && typeof runner.import === "function" && main !== undefined) {
+  const importModule = runner.import.bind(runner);
+  let loaded: Promise<unknown> | undefined;
+  runner.import = (url: string) => {
+    if (url !== main) return importModule(url);
+    loaded ??= importModule(url).catch((problem: unknown) => {
+      loaded = undefined; // a failed load is tried again next time, as before
+      throw problem;
+    });
+    return loaded;
+  };
+}
