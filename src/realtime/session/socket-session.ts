@@ -57,7 +57,7 @@ export class SocketSession extends SocketObject implements SocketHolder {
   // The multiplexed WebSocket: it accepts the client's socket itself, hibernatable, and answers heartbeats
   // without waking while no room is joined.
 
-  protected onAdmission(request: Request): Response {
+  protected async onAdmission(request: Request): Promise<Response> {
     const grant = readSocketGrant(request);
     if (!grant) return new Response("Not an admission from the socket endpoint", { status: 400 });
     if (this.#live || this.ctx.getWebSockets().length > 0) {
@@ -67,10 +67,13 @@ export class SocketSession extends SocketObject implements SocketHolder {
       this.#forgetUnopened();
       return new Response(TOKEN_REVOKED, { status: 403 });
     }
-    return this.acceptSocket(grant.phoenixSubprotocol, (server) => {
+    const accepted = this.acceptSocket(grant.phoenixSubprotocol, (server) => {
       server.serializeAttachment({ grant, relaying: false } satisfies ClientAttachment);
       this.#live = this.#start(grant, { kind: "websocket", ws: server });
     });
+    // Joined or not, the socket ends when its token does (4001), as a room-bound socket does.
+    await this.ctx.storage.setAlarm(grant.token.expiresAt);
+    return accepted;
   }
 
   protected onMessage(ws: WebSocket, raw: string | ArrayBuffer): void {
@@ -100,7 +103,7 @@ export class SocketSession extends SocketObject implements SocketHolder {
       lastPollAt: Date.now(),
     };
     this.#live = this.#start(grant, transport);
-    await this.ctx.storage.setAlarm(Date.now() + configOf(this.env).longPoll.idleMs);
+    await this.ctx.storage.setAlarm(Math.min(Date.now() + configOf(this.env).longPoll.idleMs, grant.token.expiresAt));
     return true;
   }
 
@@ -132,15 +135,24 @@ export class SocketSession extends SocketObject implements SocketHolder {
 
   /** A long-poll session's idle check; an ended session's stored memory is cleared. */
   protected async onAlarm(): Promise<void> {
-    const live = this.#live;
-    if (live?.transport.kind === "longpoll") {
-      const { buffer, lastPollAt } = live.transport;
-      const due = (buffer.waiting ? Date.now() : lastPollAt) + configOf(this.env).longPoll.idleMs;
-      if (Date.now() >= due) this.#end(live, "gone");
-      else await this.ctx.storage.setAlarm(due);
+    const live = this.#live ?? this.#restore();
+    if (!live) {
+      await this.ctx.storage.deleteAll();
       return;
     }
-    if (!live) await this.ctx.storage.deleteAll();
+    const { expiresAt } = live.grant.token;
+    if (Date.now() >= expiresAt) {
+      this.#end(live, "revoked", SESSION_ENDED_CLOSE_CODE, "token expired");
+      return;
+    }
+    if (live.transport.kind === "websocket") {
+      await this.ctx.storage.setAlarm(expiresAt);
+      return;
+    }
+    const { buffer, lastPollAt } = live.transport;
+    const due = (buffer.waiting ? Date.now() : lastPollAt) + configOf(this.env).longPoll.idleMs;
+    if (Date.now() >= due) this.#end(live, "gone");
+    else await this.ctx.storage.setAlarm(Math.min(due, expiresAt));
   }
 
   // UserSockets.

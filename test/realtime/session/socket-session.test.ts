@@ -295,6 +295,20 @@ async function waitFor(probe: () => Promise<boolean>, timeoutMs = 5_000): Promis
   }
 }
 
+describe("a socket without a room whose token expires", () => {
+  it("closes with 4001 token expired, joined to no room at all, as a room-bound socket does", async () => {
+    const user = await makeUser("mx_expires_idle");
+    // Issued so that it expires about two seconds from now.
+    const issuedAt = new Date(Date.now() - TOKEN_MAX_AGE_SECONDS * 1000 + 2000);
+    const response = await upgrade({ token: await tokenFor(user, { now: issuedAt }) });
+    expect(response.status).toBe(101);
+    const socket = new TestSocket(response.webSocket as WebSocket);
+    open.push(socket);
+    await socket.barrier(); // answered: the session is live, with no room joined
+    expect(await socket.closed).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "token expired" });
+  });
+});
+
 describe("when a room connection fails", () => {
   it("tells the client phx_error for that topic only, so phoenix.js rejoins it; the others stay joined", async () => {
     const { runInDurableObject } = await import("cloudflare:test");
