@@ -3,24 +3,14 @@
  * their own browser context (own cookies): they sign up through the real form, open the same room and
  * chat through the page's own script (/assets/room.js on the phoenix client).
  */
-import type { Browser, BrowserContext, Page, WebSocketRoute } from "playwright-core";
+import type { Browser, Page, WebSocketRoute } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { HEARTBEAT_FRAME, HEARTBEAT_REPLY } from "../../src/shared/heartbeat";
-import { launchChromium, type ShownPost, shownPosts, waitForLive } from "./chromium";
-import { PASSWORD, registerUser, uniqueName, waitUntil } from "./helpers";
+import { launchChromium, newPerson, type Person, type ShownPost, shownPosts, signUp, waitForLive } from "./chromium";
+import { registerUser, uniqueName, waitUntil } from "./helpers";
 import { enterRoom, OpenSockets, type Post, post } from "./phoenix";
 
 const baseUrl = inject("baseUrl");
-
-interface Person {
-  username: string;
-  context: BrowserContext;
-  page: Page;
-  /** Messages of every dialog (alert, confirm...) the page opened. */
-  dialogs: string[];
-  /** Uncaught exceptions in the page. */
-  pageErrors: string[];
-}
 
 let browser: Browser | undefined;
 const people: Person[] = [];
@@ -32,34 +22,10 @@ let a: Person;
 let b: Person;
 let room: string;
 
-async function newPerson(prefix: string): Promise<Person> {
-  if (!browser) throw new Error("the browser is not running");
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const person: Person = { username: uniqueName(prefix), context, page, dialogs: [], pageErrors: [] };
-  people.push(person);
-  page.on("dialog", (dialog) => {
-    person.dialogs.push(`${dialog.type()}: ${dialog.message()}`);
-    void dialog.dismiss().catch(() => {});
-  });
-  page.on("pageerror", (error) => {
-    person.pageErrors.push(String(error));
-  });
-  return person;
-}
-
-/** Signs up through the real form, as a person would, landing logged in on the home page. */
-async function signUp(person: Person): Promise<void> {
-  const { page, username } = person;
-  await page.goto(`${baseUrl}/register`);
-  await page.fill("#username", username);
-  await page.fill("#email", `${username}@example.com`);
-  await page.fill("#password", PASSWORD);
-  await Promise.all([
-    page.waitForURL(`${baseUrl}/`, { timeout: 15_000 }),
-    page.click('main form[action^="/register"] button[type=submit]'),
-  ]);
-  expect(await page.textContent("#whoami")).toContain(username);
+async function person(prefix: string): Promise<Person> {
+  const someone = await newPerson(browser, prefix);
+  people.push(someone);
+  return someone;
 }
 
 /** Opens the room page and waits until the page has joined: live status and an enabled composer. */
@@ -143,11 +109,11 @@ async function send(person: Person, message: string): Promise<void> {
 
 beforeAll(async () => {
   browser = await launchChromium();
-  a = await newPerson("ann");
-  b = await newPerson("ben");
+  a = await person("ann");
+  b = await person("ben");
   room = uniqueName("e2e");
   // Two people, two browser contexts: they sign up and open the room side by side.
-  await Promise.all([signUp(a), signUp(b)]);
+  await Promise.all([signUp(baseUrl, a), signUp(baseUrl, b)]);
   await Promise.all([openRoom(a), openRoom(b)]);
 });
 
@@ -339,8 +305,8 @@ describe("staying in step", () => {
   });
 
   it("tells a page at once when its session ends elsewhere (logout in another tab), keeping what was typed", async () => {
-    const carol = await newPerson("cat");
-    await signUp(carol);
+    const carol = await person("cat");
+    await signUp(baseUrl, carol);
     await openRoom(carol);
     await carol.page.fill("#post_message", "am I still here?"); // typed, not sent
     const otherTab = await carol.context.newPage();

@@ -3,7 +3,9 @@
  * browser.e2e.ts and restart.e2e.ts.
  */
 import { existsSync } from "node:fs";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { expect } from "vitest";
+import { PASSWORD, uniqueName } from "./helpers";
 
 /** Debian's chromium; E2E_CHROMIUM points elsewhere (never a downloaded browser). */
 const CHROMIUM = process.env.E2E_CHROMIUM ?? "/usr/bin/chromium";
@@ -53,4 +55,49 @@ export function shownPosts(page: Page): Promise<ShownPost[]> {
 export async function waitForLive(page: Page): Promise<void> {
   await page.waitForSelector('#connection[data-state="live"]', { timeout: 15_000 });
   await page.waitForSelector("#post_message:enabled", { timeout: 15_000 });
+}
+
+/** One person at a browser: a context of their own (cookies), its page, and what went wrong in it. */
+export interface Person {
+  username: string;
+  context: BrowserContext;
+  page: Page;
+  /** Messages of every dialog (alert, confirm...) the page opened; each is dismissed. */
+  dialogs: string[];
+  /** Uncaught exceptions in the page. */
+  pageErrors: string[];
+}
+
+/** A new person with a fresh username, in a context of their own. */
+export async function newPerson(
+  browser: Browser | undefined,
+  prefix: string,
+  viewport?: { width: number; height: number },
+): Promise<Person> {
+  if (!browser) throw new Error("the browser is not running");
+  const context = await browser.newContext(viewport ? { viewport } : {});
+  const page = await context.newPage();
+  const person: Person = { username: uniqueName(prefix), context, page, dialogs: [], pageErrors: [] };
+  page.on("dialog", (dialog) => {
+    person.dialogs.push(`${dialog.type()}: ${dialog.message()}`);
+    void dialog.dismiss().catch(() => {});
+  });
+  page.on("pageerror", (error) => {
+    person.pageErrors.push(String(error));
+  });
+  return person;
+}
+
+/** Signs up through the real form, as a person would, landing logged in on the home page. */
+export async function signUp(baseUrl: string, person: Person): Promise<void> {
+  const { page, username } = person;
+  await page.goto(`${baseUrl}/register`);
+  await page.fill("#username", username);
+  await page.fill("#email", `${username}@example.com`);
+  await page.fill("#password", PASSWORD);
+  await Promise.all([
+    page.waitForURL(`${baseUrl}/`, { timeout: 15_000 }),
+    page.click('main form[action^="/register"] button[type=submit]'),
+  ]);
+  expect(await page.textContent("#whoami")).toContain(username);
 }

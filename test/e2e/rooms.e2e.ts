@@ -4,21 +4,13 @@
  * for the outsider on any page until an invite link brings them in, and then presence shows them; a direct
  * message opened from either side is the same room; the sidebar (a drawer on a phone) switches rooms.
  */
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
-import { launchChromium, shownPosts, waitForLive } from "./chromium";
-import { PASSWORD, uniqueName, waitUntil } from "./helpers";
+import { launchChromium, newPerson, type Person, shownPosts, signUp, waitForLive } from "./chromium";
+import { uniqueName, waitUntil } from "./helpers";
 
 const baseUrl = inject("baseUrl");
 const NO_SUCH_ROOM = "There is no such room.";
-
-interface Person {
-  username: string;
-  context: BrowserContext;
-  page: Page;
-  dialogs: string[];
-  pageErrors: string[];
-}
 
 let browser: Browser | undefined;
 const people: Person[] = [];
@@ -28,33 +20,10 @@ let outsider: Person;
 let privateRoom = "";
 const title = `Plans ${uniqueName("t")}`;
 
-async function newPerson(prefix: string): Promise<Person> {
-  if (!browser) throw new Error("the browser is not running");
-  const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
-  const page = await context.newPage();
-  const person: Person = { username: uniqueName(prefix), context, page, dialogs: [], pageErrors: [] };
-  people.push(person);
-  page.on("dialog", (dialog) => {
-    person.dialogs.push(`${dialog.type()}: ${dialog.message()}`);
-    void dialog.dismiss().catch(() => {});
-  });
-  page.on("pageerror", (error) => {
-    person.pageErrors.push(String(error));
-  });
-  return person;
-}
-
-/** Signs up through the real form, landing logged in on the home page. */
-async function signUp(person: Person): Promise<void> {
-  const { page, username } = person;
-  await page.goto(`${baseUrl}/register`);
-  await page.fill("#username", username);
-  await page.fill("#email", `${username}@example.com`);
-  await page.fill("#password", PASSWORD);
-  await Promise.all([
-    page.waitForURL(`${baseUrl}/`, { timeout: 15_000 }),
-    page.click('main form[action^="/register"] button[type=submit]'),
-  ]);
+async function person(prefix: string): Promise<Person> {
+  const someone = await newPerson(browser, prefix, { width: 1200, height: 800 });
+  people.push(someone);
+  return someone;
 }
 
 /** Submits a form by clicking its button and waits for the page it leads to. */
@@ -90,9 +59,9 @@ function waitForPost(page: Page, message: string) {
 
 beforeAll(async () => {
   browser = await launchChromium();
-  owner = await newPerson("own");
-  outsider = await newPerson("out");
-  await Promise.all([signUp(owner), signUp(outsider)]);
+  owner = await person("own");
+  outsider = await person("out");
+  await Promise.all([signUp(baseUrl, owner), signUp(baseUrl, outsider)]);
 });
 
 afterEach(() => {
