@@ -70,7 +70,7 @@ export function viewOf(room: GovernedRoom, viewerId: number): RoomView | undefin
   if (record.kind !== "public" && role === null) return undefined;
   if (record.kind === "public") return { id: record.id, kind: "public", name: record.id, title: record.title, role };
   if (record.kind === "private") return { id: record.id, kind: "private", title: record.title, role };
-  const otherId = (record.dmPair?.split(":").map(Number) ?? []).find((id) => id !== viewerId);
+  const otherId = pairOf(record).find((id) => id !== viewerId);
   const present = room.membership.all().find((member) => member.userId === otherId);
   const username = present?.username ?? (otherId !== undefined ? record.pairNames?.[otherId] : undefined);
   return {
@@ -234,11 +234,36 @@ export async function acceptInvite(room: GovernedRoom, user: Identity, secret: s
   if (room.membership.member(user.id)) return { ok: true, value: viewOf(room, user.id) as RoomView };
   if (!(await room.invites.use(secret))) return invalidInvite();
   // The use was taken in the same step as the check; the member is added right after, with no await between.
+  return enter(room, user);
+}
+
+/** Opening a direct message: one of its pair only; back in if they had left it. */
+export function openDirect(room: GovernedRoom, user: Identity): Promise<Outcome<RoomView>> | Refusal {
+  const record = room.membership.record;
+  if (record?.kind !== "dm" || !pairOf(record).includes(user.id)) return notFound();
+  return enter(room, user);
+}
+
+/** Joining a public room's members; for another room, what `viewOf` says (a member stays one). */
+export function joinPublic(room: GovernedRoom, user: Identity): Promise<Outcome<RoomView>> | Outcome<RoomView> {
+  const record = room.membership.record;
+  if (record?.kind === "public") return enter(room, user);
+  const view = viewOf(room, user.id);
+  return view ? { ok: true, value: view } : notFound();
+}
+
+/** Makes `user` a member (as a member) unless they are one, and answers the room as they now see it. */
+async function enter(room: GovernedRoom, user: Identity): Promise<Outcome<RoomView>> {
   if (!room.membership.member(user.id)) {
     room.membership.put({ userId: user.id, username: user.username, role: "member", addedAt: Date.now() });
   }
   await room.mirror();
   return { ok: true, value: viewOf(room, user.id) as RoomView };
+}
+
+/** A direct message's two user ids. */
+function pairOf(record: RoomRecord): number[] {
+  return record.dmPair?.split(":").map(Number) ?? [];
 }
 
 export const INVALID_INVITE =

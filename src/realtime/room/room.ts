@@ -21,11 +21,13 @@ import {
   canSee,
   createInvite,
   type InviteView,
+  joinPublic,
   listInvites,
   type MemberView,
   memberView,
   notFound,
   type Outcome,
+  openDirect,
   type RoomView,
   removeMember,
   rename,
@@ -108,18 +110,9 @@ export class Room extends SocketObject implements SocketHolder {
     return this.#named().establish(creation);
   }
 
-  /** Opens the direct message `user` has with `partner`: back in if they had left it. */
+  /** Opens the direct message `user` is one of the pair of: back in if they had left it. */
   async openDirect(user: Identity): Promise<Outcome<RoomView>> {
-    const room = this.#named();
-    const record = room.membership.record;
-    if (record?.kind !== "dm") return notFound();
-    const pair = record.dmPair?.split(":").map(Number) ?? [];
-    if (!pair.includes(user.id)) return notFound();
-    if (!room.membership.member(user.id)) {
-      room.membership.put({ userId: user.id, username: user.username, role: "member", addedAt: Date.now() });
-      await room.mirror();
-    }
-    return { ok: true, value: viewOf(room, user.id) as RoomView };
+    return openDirect(this.#named(), user);
   }
 
   /** Whether `viewerId` may see the room at all (anyone a public room, members the others). */
@@ -139,16 +132,7 @@ export class Room extends SocketObject implements SocketHolder {
 
   /** Joins a public room's members (it then shows among your rooms), or `canSee` for the others. */
   async joinPublic(user: Identity): Promise<Outcome<RoomView>> {
-    const room = this.#named();
-    if (!(await room.exists())) return notFound();
-    const record = room.membership.record;
-    if (record?.kind !== "public")
-      return viewOf(room, user.id) ? { ok: true, value: viewOf(room, user.id) as RoomView } : notFound();
-    if (!room.membership.member(user.id)) {
-      room.membership.put({ userId: user.id, username: user.username, role: "member", addedAt: Date.now() });
-      await room.mirror();
-    }
-    return { ok: true, value: viewOf(room, user.id) as RoomView };
+    return joinPublic(await this.#existing(), user);
   }
 
   async addMember(actor: Identity, target: Identity, role: Role): Promise<Outcome<MemberView>> {
