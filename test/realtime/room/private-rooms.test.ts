@@ -187,6 +187,25 @@ describe("a public room", () => {
   });
 });
 
+describe("a join that would create a room past the daily allowance", () => {
+  it("is answered room limit, creating nothing, and the socket goes on", async () => {
+    const busy = await makeUser("pub_busy");
+    for (let n = 0; n < 20; n++) {
+      expect((await api(busy, "POST", "/api/rooms", { kind: "public", name: `pub_busy_${n}` })).status).toBe(201);
+    }
+    const socket = await connect(busy, "pub_busy_one_more");
+    open.push(socket);
+    const refused = await socket.join("pub_busy_one_more");
+    expect(refused.status).toBe("error");
+    expect(refused.response).toEqual({
+      reason: "room limit",
+      detail: "Joining would create this room, and you have created as many rooms as you may today.",
+    });
+    expect((await api(busy, "GET", "/api/rooms/pub_busy_one_more")).status).toBe(404);
+    await socket.barrier();
+  });
+});
+
 /** A well-formed private id with a tag no secret of this server made. */
 async function mintedElsewhere(): Promise<string> {
   return mintPrivateRoomId({ ...env, TOKEN_SECRET: "another-server-entirely-0123456789abcdef" });
