@@ -68,10 +68,22 @@ const WINDOW_MAX_SECONDS = 7 * 24 * 3600;
 const TIMEOUT_MAX_MS = 60_000;
 const IDLE_MAX_MS = 600_000;
 
-/** The vars rarely change between requests: remember the last set and what it parsed to. */
+/**
+ * The vars rarely change between requests: remember what each env object (a Durable Object keeps one)
+ * parsed to, and the last set of values for an env object not seen before.
+ */
+const parsedFor = new WeakMap<object, ConfigResult>();
 let last: { key: string; result: ConfigResult } | undefined;
 
 export function readConfig(vars: ConfigVars): ConfigResult {
+  const known = parsedFor.get(vars);
+  if (known !== undefined) return known;
+  const result = readValues(vars);
+  parsedFor.set(vars, result);
+  return result;
+}
+
+function readValues(vars: ConfigVars): ConfigResult {
   const key = JSON.stringify([vars.ALLOWED_ORIGINS, ...Object.keys(DEFAULTS).map((name) => vars[name as NumberVar])]);
   if (last?.key === key) return last.result;
   const result = parse(vars);

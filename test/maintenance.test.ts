@@ -33,9 +33,14 @@ describe("the maintenance cron", () => {
     const generation = await bumpTokenGeneration(db, user.id);
     await socket.barrier();
     expect(socket.ws.readyState).toBe(WebSocket.READY_STATE_OPEN);
+    // Sockets are admitted on UserSockets' word (no D1 read at the upgrade), so until the cron tells it,
+    // the old token still opens one: the cron ends it with the others (docs/security.md#revocation).
+    const { socket: late } = await connectAndJoin(user, "cron_room");
+    open.push(late);
 
     await runCron();
     expect(await socket.closed).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "token revoked" });
+    expect(await late.closed).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "token revoked" });
     const [row] = await db.select().from(users).where(eq(users.id, user.id));
     expect(row?.socketsRevokedThrough).toBe(generation);
     // And UserSockets now refuses the old token's sockets too.

@@ -10,10 +10,10 @@ import { keyId } from "../../src/auth/key-id.ts";
 const SOCKET_AUDIENCE = "user socket";
 const TOKEN_MAX_AGE_SECONDS = 1_209_600;
 
-/** Users the bench inserts directly into D1 start at token generation 0. */
+/** Users the bench inserts directly into D1 (`bench_ID`, targets.ts) start at token generation 0. */
 export async function signSocketToken(userId: number, secret: string, tokenGeneration = 0): Promise<string> {
   const issuedAt = Math.floor(Date.now() / 1000);
-  return new SignJWT({ gen: tokenGeneration })
+  return new SignJWT({ gen: tokenGeneration, name: `bench_${userId}` })
     .setProtectedHeader({ alg: "HS256", typ: "JWT", kid: await keyId(secret) })
     .setSubject(String(userId))
     .setAudience(SOCKET_AUDIENCE)

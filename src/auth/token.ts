@@ -31,14 +31,18 @@ export { keyId };
 /**
  * A user's token: the page's socket token, or (audience "user session") the session cookie's. `gen` is the
  * user's token generation, so moving it on in D1 (logout, password change) revokes every token signed before.
+ * A socket token also carries the username (`name`; usernames never change), so a socket is admitted
+ * without a D1 read: the generation is checked by UserSockets at the slot (docs/security.md#revocation).
  */
 export async function signUserToken(
-  user: Pick<User, "id" | "tokenGeneration">,
+  user: Pick<User, "id" | "tokenGeneration"> & Partial<Pick<User, "username">>,
   secrets: TokenSecrets,
   { audience = SOCKET_AUDIENCE, now = new Date() }: TokenOptions = {},
 ): Promise<string> {
   const issuedAt = Math.floor(now.getTime() / 1000);
-  return signToken({ gen: user.tokenGeneration }, user.id, audience, secrets, {
+  const claims: JWTPayload = { gen: user.tokenGeneration };
+  if (audience === SOCKET_AUDIENCE && user.username !== undefined) claims.name = user.username;
+  return signToken(claims, user.id, audience, secrets, {
     issuedAt,
     expiresAt: issuedAt + TOKEN_MAX_AGE_SECONDS,
   });
@@ -87,9 +91,22 @@ export async function verifyUserToken(
 ): Promise<TokenVerification> {
   const claims = await verifyClaims(token, secrets, audience, now);
   if (!claims.ok) return claims;
+  return currentHolder(db, claims);
+}
+
+/** The user verified claims name, if they still exist and the claims' generation is still current (D1). */
+export async function currentHolder(
+  db: Database,
+  claims: Extract<ClaimsResult, { ok: true }>,
+): Promise<TokenVerification> {
   const user = await findUserById(db, claims.userId);
   if (!user || user.tokenGeneration !== claims.generation) return { ok: false, reason: "revoked" };
   return { ok: true, user, expiresAt: claims.expiresAt };
+}
+
+/** The username a socket token carries; undefined for one signed before tokens carried it. */
+export function usernameClaim(payload: JWTPayload): string | undefined {
+  return typeof payload.name === "string" && payload.name !== "" ? payload.name : undefined;
 }
 
 export type ClaimsResult =

@@ -7,6 +7,7 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { SignJWT } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
+import { revokeEverySession } from "../../src/auth/end-sessions";
 import type { TokenSecret } from "../../src/auth/secret";
 import { keyId, SESSION_AUDIENCE, SOCKET_AUDIENCE, signUserToken } from "../../src/auth/token";
 import { users } from "../../src/db/schema";
@@ -103,13 +104,17 @@ describe("tokens", () => {
 
   it("a token of a deleted user: 403 'Token revoked'; an open socket's next post is unauthorized and closed 4001", async () => {
     const { room, topic, stillServes } = await witnessedRoom(freshRoom("deleted"), open);
+    // Deleted as account deletion must do it: sessions ended first (which tells UserSockets), then the row.
     const user = await freshUser("deleted"); // no posts: posts reference their author
     const token = await tokenFor(user);
-    const before = await accepted(await upgrade({ room, token }), room);
-
+    await revokeEverySession(env, db, user);
     await db.delete(users).where(eq(users.id, user.id));
     expect(await refusal(await upgrade({ room, token }))).toEqual([403, TOKEN_REVOKED]);
-    // The socket opened before the deletion is not told; its next post finds no author when copied to D1.
+
+    // A row deleted by hand tells nobody: the socket opened before finds no author when its post is copied.
+    const other = await freshUser("deleted_by_hand");
+    const before = await accepted(await upgrade({ room, token: await tokenFor(other) }), room);
+    await db.delete(users).where(eq(users.id, other.id));
     const post = await before.push(topic, "new_post", { message: "from beyond" });
     expect(post.response).toEqual({ reason: "unauthorized", detail: "token revoked" });
     expect(await before.closed).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "token revoked" });

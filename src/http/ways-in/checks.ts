@@ -5,9 +5,9 @@
  * WebSocket endpoint sends it as plain text, LongPoll as Phoenix's JSON status.
  */
 import type { Context } from "hono";
-import { verifyUserToken } from "../../auth/token";
-import type { User } from "../../db/users";
+import { currentHolder, SOCKET_AUDIENCE, usernameClaim, verifyClaims } from "../../auth/token";
 import { type SocketGrant, TOKEN_REVOKED } from "../../realtime/access/admission";
+import type { Identity } from "../../realtime/access/identity";
 import { openSlot, releaseSlot, type SlotHolder } from "../../realtime/user-sockets/client";
 import type { AppEnv } from "../env";
 import { isAllowedOrigin } from "../origin";
@@ -26,31 +26,50 @@ export function checkOrigin(c: Context<AppEnv>, what: string): Refusal | undefin
   return { status: 403, message: `Origin ${origin} may not ${what} here.` };
 }
 
-/** A valid, unexpired, unrevoked socket token. */
+/** Whose socket token it is, and on what terms: what a socket is admitted on. */
+export interface VerifiedToken {
+  user: Identity;
+  generation: number;
+  expiresAt: Date;
+}
+
+/**
+ * A valid, unexpired socket token, read without a D1 read: the token carries the username, and whether
+ * its generation is still current is what UserSockets answers when the socket takes a slot
+ * ({@link handOverWithSlot}), which every socket does (docs/security.md#revocation). A token signed
+ * before tokens carried the username is checked against D1, as all were then.
+ */
 export async function checkToken(
   c: Context<AppEnv>,
   token: string | undefined,
   howToSend: string,
-): Promise<Checked<{ user: User; expiresAt: Date }>> {
+): Promise<Checked<VerifiedToken>> {
   if (token === undefined || token === "") {
     return {
       ok: false,
       refusal: { status: 403, message: `Missing token: pass the page's user_token as ${howToSend}.` },
     };
   }
-  const verified = await verifyUserToken(token, c.var.secrets, c.var.db);
-  if (!verified.ok) {
-    return {
-      ok: false,
-      refusal: { status: 403, message: `Token ${verified.reason}: reload the page to get a fresh one.` },
-    };
+  const claims = await verifyClaims(token, c.var.secrets, SOCKET_AUDIENCE, new Date());
+  if (!claims.ok) return badToken(claims.reason);
+  const username = usernameClaim(claims.payload);
+  if (username !== undefined) {
+    const user = { id: claims.userId, username };
+    return { ok: true, user, generation: claims.generation, expiresAt: claims.expiresAt };
   }
-  return { ok: true, user: verified.user, expiresAt: verified.expiresAt };
+  const holder = await currentHolder(c.var.db, claims);
+  if (!holder.ok) return badToken(holder.reason);
+  const user = { id: holder.user.id, username: holder.user.username };
+  return { ok: true, user, generation: holder.user.tokenGeneration, expiresAt: holder.expiresAt };
+}
+
+function badToken(reason: string): { ok: false; refusal: Refusal } {
+  return { ok: false, refusal: { status: 403, message: `Token ${reason}: reload the page to get a fresh one.` } };
 }
 
 /** One of the user's socket slots, for `holder`; refused at the cap or once the token was revoked. */
-async function takeSlot(env: Env, user: User, holder: SlotHolder): Promise<Checked<{ slot: string }>> {
-  const opened = await openSlot(env, user.id, user.tokenGeneration, holder);
+async function takeSlot(env: Env, token: VerifiedToken, holder: SlotHolder): Promise<Checked<{ slot: string }>> {
+  const opened = await openSlot(env, token.user.id, token.generation, holder);
   if (opened.ok) return { ok: true, slot: opened.slot };
   if (opened.reason === "revoked") {
     return { ok: false, refusal: { status: 403, message: TOKEN_REVOKED } };
@@ -71,13 +90,14 @@ async function takeSlot(env: Env, user: User, holder: SlotHolder): Promise<Check
  */
 export async function handOverWithSlot<T>(
   env: Env,
-  user: User,
+  token: VerifiedToken,
   holder: SlotHolder,
   where: string,
   handOver: (slot: string) => Promise<T>,
   taken: (result: T) => boolean,
 ): Promise<Checked<{ result: T }>> {
-  const slot = await takeSlot(env, user, holder);
+  const { user } = token;
+  const slot = await takeSlot(env, token, holder);
   if (!slot.ok) return slot;
   let result: T;
   try {
@@ -92,15 +112,9 @@ export async function handOverWithSlot<T>(
 
 /** The verified identity and terms a Durable Object admits a socket on. */
 export function socketGrant(
-  user: User,
-  expiresAt: Date,
+  { user, generation, expiresAt }: VerifiedToken,
   slot: string | null,
   phoenixSubprotocol: boolean,
 ): SocketGrant {
-  return {
-    user: { id: user.id, username: user.username },
-    token: { generation: user.tokenGeneration, expiresAt: expiresAt.getTime() },
-    slot,
-    phoenixSubprotocol,
-  };
+  return { user, token: { generation, expiresAt: expiresAt.getTime() }, slot, phoenixSubprotocol };
 }

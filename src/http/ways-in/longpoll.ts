@@ -130,21 +130,20 @@ function readTokens(c: Context<AppEnv>): { auth: string | undefined; session: st
 async function openSession(c: Context<AppEnv>, auth: string | undefined): Promise<Response> {
   const verified = await checkToken(c, auth, `params.token or the ${AUTH_HEADER} header (authToken)`);
   if (!verified.ok) return reply(c, { status: 403, error: verified.refusal.message });
-  const { user, expiresAt } = verified;
   const session = newSession(c.env);
   const opened = await handOverWithSlot(
     c.env,
-    user,
+    verified,
     session.holder,
     `GET ${LONGPOLL_PATH}`,
-    (slot) => session.stub.openLongPoll(socketGrant(user, expiresAt, slot, false)),
+    (slot) => session.stub.openLongPoll(socketGrant(verified, slot, false)),
     (taken) => taken,
   );
   // Over the socket cap too: phoenix.js knows no 429 on a poll, and retries a 403 after its backoff.
   if (!opened.ok) return reply(c, { status: 403, error: opened.refusal.message });
   if (!opened.result) return reply(c, { status: 403, error: TOKEN_REVOKED });
-  const claims = { userId: user.id, generation: user.tokenGeneration, sessionId: session.id };
-  const token = await signSessionToken(claims, c.var.secrets, expiresAt);
+  const claims = { userId: verified.user.id, generation: verified.generation, sessionId: session.id };
+  const token = await signSessionToken(claims, c.var.secrets, verified.expiresAt);
   return reply(c, { status: 410, token, messages: [] });
 }
 

@@ -5,7 +5,6 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { User } from "../../db/users";
 import { isKnownRoomId } from "../../realtime/access/room-id";
 import { SERIALIZER_VERSION } from "../../realtime/phoenix/protocol";
 import { admitToRoom, NO_SUCH_ROOM } from "../../realtime/room/client";
@@ -13,7 +12,7 @@ import { admitToSession, newSession } from "../../realtime/session/client";
 import { roomSlotHolder, type SlotHolder } from "../../realtime/user-sockets/client";
 import { isRoomId } from "../../shared/rooms";
 import type { AppEnv } from "../env";
-import { checkOrigin, checkToken, handOverWithSlot, type Refusal, socketGrant } from "./checks";
+import { checkOrigin, checkToken, handOverWithSlot, type Refusal, socketGrant, type VerifiedToken } from "./checks";
 import { readSocketCredentials } from "./credentials";
 
 export const SOCKET_PATH = "/socket/websocket";
@@ -41,32 +40,31 @@ socketRoutes.get(SOCKET_PATH, async (c) => {
   if (!credentials.ok) throw refusal(403, `Invalid token: ${credentials.problem}.`);
   const verified = await checkToken(c, credentials.token, "authToken or params.token");
   if (!verified.ok) throw refused(verified.refusal);
-  const { user, expiresAt } = verified;
   const { phoenixSubprotocol } = credentials;
 
   if (room === undefined) {
     const session = newSession(c.env);
-    return admit(c.env, user, session.holder, (slot) =>
-      admitToSession(session, socketGrant(user, expiresAt, slot, phoenixSubprotocol)),
+    return admit(c.env, verified, session.holder, (slot) =>
+      admitToSession(session, socketGrant(verified, slot, phoenixSubprotocol)),
     );
   }
   // An id nobody minted never reaches a Durable Object; a non-member of a real one gets the same answer there.
   if (!(await isKnownRoomId(c.env, room))) throw refusal(404, NO_SUCH_ROOM);
-  return admit(c.env, user, roomSlotHolder(room), (slot) =>
-    admitToRoom(c.env, { room, ...socketGrant(user, expiresAt, slot, phoenixSubprotocol) }),
+  return admit(c.env, verified, roomSlotHolder(room), (slot) =>
+    admitToRoom(c.env, { room, ...socketGrant(verified, slot, phoenixSubprotocol) }),
   );
 });
 
 /** Hands the socket to `holder` with one of the user's slots; the slot comes back unless it upgraded (101). */
 async function admit(
   env: Env,
-  user: User,
+  token: VerifiedToken,
   holder: SlotHolder,
   handOver: (slot: string) => Promise<Response>,
 ): Promise<Response> {
   const admitted = await handOverWithSlot(
     env,
-    user,
+    token,
     holder,
     `GET ${SOCKET_PATH}`,
     handOver,

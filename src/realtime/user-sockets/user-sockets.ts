@@ -20,6 +20,13 @@ const REVOKE_RETRY_MS = 5_000;
 const RECONCILE_MIN_AGE_MS = 10_000;
 
 export class UserSockets extends DurableObject<Env> {
+  /**
+   * Each user's slots that count, read from storage once per wake and kept in step after: a connect then
+   * costs one INSERT, not a count query too. Dropped (and read again) when a revocation or reconciliation
+   * changes which slots count.
+   */
+  #counts: Map<number, number> | undefined;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.sql.exec(
@@ -48,12 +55,19 @@ export class UserSockets extends DurableObject<Env> {
       generation,
       Date.now(),
     );
+    this.#recount(userId, +1);
     return { ok: true, slot };
   }
 
   /** The socket holding `slot` has ended. */
   async close(slot: string): Promise<void> {
-    this.ctx.storage.sql.exec("DELETE FROM slots WHERE id = ?", slot);
+    const [ended] = this.ctx.storage.sql
+      .exec<{ user_id: number; generation: number }>(
+        "DELETE FROM slots WHERE id = ? RETURNING user_id, generation",
+        slot,
+      )
+      .toArray();
+    if (ended && !isRevoked(this.ctx.storage, ended.user_id, ended.generation)) this.#recount(ended.user_id, -1);
   }
 
   /**
@@ -63,6 +77,7 @@ export class UserSockets extends DurableObject<Env> {
    */
   async revoke(userId: number, validFrom: number): Promise<{ ended: boolean }> {
     rememberRevocation(this.ctx.storage, userId, validFrom);
+    this.#counts = undefined; // the user's older slots stop counting
     const ended = await this.#endRevokedSlots(userId);
     if (!ended) await this.ctx.storage.setAlarm(Date.now() + REVOKE_RETRY_MS);
     return { ended };
@@ -106,13 +121,23 @@ export class UserSockets extends DurableObject<Env> {
 
   /** The user's slots that count: revoked ones still waiting for their holder to close them do not. */
   #count(userId: number): number {
-    return this.ctx.storage.sql
-      .exec<{ n: number }>(
-        "SELECT count(*) AS n FROM slots WHERE user_id = ? AND generation >= ?",
-        userId,
-        revokedBelow(this.ctx.storage, userId),
-      )
-      .one().n;
+    if (this.#counts === undefined) {
+      const counts = new Map<number, number>();
+      const rows = this.ctx.storage.sql.exec<{ user_id: number; generation: number; n: number }>(
+        "SELECT user_id, generation, count(*) AS n FROM slots GROUP BY user_id, generation",
+      );
+      for (const { user_id, generation, n } of rows)
+        if (!isRevoked(this.ctx.storage, user_id, generation)) counts.set(user_id, (counts.get(user_id) ?? 0) + n);
+      this.#counts = counts;
+    }
+    return this.#counts.get(userId) ?? 0;
+  }
+
+  #recount(userId: number, change: 1 | -1): void {
+    if (this.#counts === undefined) return; // read whole at the next count
+    const count = (this.#counts.get(userId) ?? 0) + change;
+    if (count > 0) this.#counts.set(userId, count);
+    else this.#counts.delete(userId);
   }
 
   /** Asks each holder of older slots which it still holds, and frees the rest. */
@@ -138,6 +163,7 @@ export class UserSockets extends DurableObject<Env> {
         }
         for (const slot of slots)
           if (!live.has(slot)) this.ctx.storage.sql.exec("DELETE FROM slots WHERE id = ?", slot);
+        this.#counts = undefined;
       }),
     );
   }

@@ -1,11 +1,12 @@
 import { listDurableObjectIds } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { SESSION_AUDIENCE } from "../../../src/auth/token";
+import { revokeEverySession } from "../../../src/auth/end-sessions";
+import { SESSION_AUDIENCE, SOCKET_AUDIENCE, signToken } from "../../../src/auth/token";
 import { bumpTokenGeneration } from "../../../src/db/users";
 import { createApp } from "../../../src/http/app";
 import { TEST_HOST, TestSocket, upgrade } from "../../helpers/socket";
-import { db, makeUser, tokenFor } from "../../helpers/users";
+import { db, makeUser, testSecrets, tokenFor } from "../../helpers/users";
 
 async function roomsCreated(): Promise<number> {
   return (await listDurableObjectIds(env.ROOMS)).length;
@@ -19,7 +20,8 @@ describe("GET /socket/websocket refusals: nothing reaches a room", () => {
     const session = await tokenFor(user, { audience: SESSION_AUDIENCE });
     const revokedUser = await makeUser("refused_revoked");
     const revoked = await tokenFor(revokedUser);
-    await bumpTokenGeneration(db, revokedUser.id);
+    // Logging out: UserSockets, which every socket asks for a slot, now refuses the older generation.
+    await revokeEverySession(env, db, revokedUser);
 
     const cases: Array<[string, Promise<Response>, number, string]> = [
       ["no Upgrade header", plainGet(`/socket/websocket?room=lobby&token=${good}`), 426, "WebSocket endpoint"],
@@ -147,6 +149,29 @@ describe("GET /socket/websocket acceptance", () => {
     const posted = await socket.push("room:accept", "new_post", { message: "who am I?" });
     expect(posted.response).toMatchObject({ user: { id: mallory.id, username: "mallory" } });
     socket.close();
+  });
+
+  it("admits on the token's own word (no D1 read) and reads D1 only for a token without a username", async () => {
+    const user = await makeUser("claims_only");
+    const withName = await tokenFor(user);
+    const withoutName = await signToken({ gen: user.tokenGeneration }, user.id, SOCKET_AUDIENCE, testSecrets(), {
+      issuedAt: Math.floor(Date.now() / 1000),
+      expiresAt: Math.floor(Date.now() / 1000) + 3600,
+    });
+    // D1's generation moves on behind UserSockets' back (what a failed logout call leaves for the cron):
+    await bumpTokenGeneration(db, user.id);
+    // a token carrying its username is admitted on UserSockets' word, and the room knows it by that name;
+    const response = await upgrade({ room: "claims", token: withName });
+    expect(response.status).toBe(101);
+    const socket = new TestSocket(response.webSocket as WebSocket);
+    expect((await socket.join("claims")).status).toBe("ok");
+    const posted = await socket.push("room:claims", "new_post", { message: "named by my token" });
+    expect(posted.response).toMatchObject({ user: { id: user.id, username: "claims_only" } });
+    socket.close();
+    // one signed before tokens carried it is checked against D1, as every token was then.
+    const old = await upgrade({ room: "claims", token: withoutName });
+    expect(old.status).toBe(403);
+    expect(await old.text()).toContain("Token revoked");
   });
 });
 
