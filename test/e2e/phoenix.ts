@@ -1,9 +1,9 @@
 /**
  * The official `phoenix` client from Node, for the e2e files: sockets that are all disconnected after each
- * test, joins and pushes as promises, a WebSocket that records (and can lose) frames on the real wire, and
- * a room's stored posts read back over HTTP.
+ * test, joins and pushes as promises, a member on any of the three ways in, a WebSocket that records (and
+ * can lose) frames on the real wire, and a room's stored posts read back over HTTP.
  */
-import { type Channel, Socket, type SocketConnectOption } from "phoenix";
+import { type Channel, LongPoll, type Push, Socket, type SocketConnectOption } from "phoenix";
 import type { Post } from "../../src/shared/post";
 import type { JoinResponse } from "../../src/shared/room-contract";
 
@@ -61,15 +61,36 @@ export function joinChannel(channel: Channel, onEveryJoin?: (response: JoinRespo
   });
 }
 
-/** `timeoutMs`: phoenix.js's own (the socket's, 10 s) unless a test waits on many pushes at once. */
-export function push(channel: Channel, event: string, payload: object, timeoutMs?: number): Promise<PushResult> {
+/** A push's reply, ok or error alike; a timeout rejects, naming `what` was pushed. */
+export function replyTo(pushed: Push, what: string): Promise<PushResult> {
   return new Promise((resolve, reject) => {
-    channel
-      .push(event, payload, timeoutMs)
+    pushed
       .receive("ok", (response: unknown) => resolve({ status: "ok", response }))
       .receive("error", (response: unknown) => resolve({ status: "error", response }))
-      .receive("timeout", () => reject(new Error(`push ${event} timed out`)));
+      .receive("timeout", () => reject(new Error(`${what} timed out`)));
   });
+}
+
+export interface JoinResult {
+  /** `"channel error"`: a `phx_error` (or the socket failing) came instead of a reply. */
+  status: PushResult["status"] | "channel error";
+  response: unknown;
+}
+
+/**
+ * Joins once and answers what came back, a refusal included (`joinChannel` is for joins that must succeed).
+ * A `phx_error` ends the wait too: phoenix then drops the join's hooks, so its reply would never come.
+ */
+export function tryJoin(channel: Channel): Promise<JoinResult> {
+  return new Promise((resolve, reject) => {
+    channel.onError((reason: unknown) => resolve({ status: "channel error", response: reason }));
+    replyTo(channel.join(), `the join of ${channel.topic}`).then(resolve, reject);
+  });
+}
+
+/** `timeoutMs`: phoenix.js's own (the socket's, 10 s) unless a test waits on many pushes at once. */
+export function push(channel: Channel, event: string, payload: object, timeoutMs?: number): Promise<PushResult> {
+  return replyTo(channel.push(event, payload, timeoutMs), `push ${event}`);
 }
 
 /** Pushes a post that must be stored, and answers the stored Post. */
@@ -150,29 +171,50 @@ export interface Member {
   events: Array<{ event: string; payload: unknown }>;
 }
 
-export interface EnterOptions {
+/**
+ * The three ways in (docs/ways-in.md): a WebSocket bound to the room at the upgrade (`?room=`), one
+ * WebSocket for many rooms, and LongPoll (also one session for many rooms).
+ */
+export type WayIn = "room-bound" | "multiplexed" | "longpoll";
+
+export interface SocketOptions {
   baseUrl: string;
-  room: string;
   token: string;
   sockets: OpenSockets;
-  params?: object | (() => object);
+  /** Room-bound unless told otherwise. */
+  way?: WayIn;
+  /** The room a room-bound socket is opened for (`?room=`); the other ways name no room. */
+  room?: string;
   socket?: Partial<SocketConnectOption>;
+}
+
+/** A socket the way asked (token as `authToken`), not yet connected, that neither reconnects nor rejoins. */
+export function openSocket(options: SocketOptions): Socket {
+  const way = options.way ?? "room-bound";
+  if (way === "room-bound" && options.room === undefined) throw new Error("a room-bound socket needs its room");
+  return options.sockets.add(
+    new Socket(socketUrl(options.baseUrl), {
+      authToken: options.token,
+      ...(way === "room-bound" && { params: { room: options.room } }),
+      ...(way === "longpoll" && { transport: LongPoll }),
+      ...NO_RECONNECT,
+      ...options.socket,
+    }),
+  );
+}
+
+export interface EnterOptions extends SocketOptions {
+  room: string;
+  params?: object | (() => object);
   /** Runs before the join, e.g. to attach a `Presence` or bind events. */
   prepare?: (channel: Channel) => void;
   /** Told of every join reply, rejoins included. */
   onEveryJoin?: (response: JoinResponse) => void;
 }
 
-/** Connects (token as `authToken`) and joins `room:ROOM`, recording events from before the join reply. */
+/** Connects the way asked and joins `room:ROOM`, recording events from before the join reply. */
 export async function enterRoom(options: EnterOptions): Promise<Member> {
-  const socket = options.sockets.add(
-    new Socket(socketUrl(options.baseUrl), {
-      authToken: options.token,
-      params: { room: options.room },
-      ...NO_RECONNECT,
-      ...options.socket,
-    }),
-  );
+  const socket = openSocket(options);
   const channel = socket.channel(`room:${options.room}`, options.params ?? {});
   const events: Member["events"] = [];
   // phoenix's hook for every message a channel gets; it must hand the payload back.

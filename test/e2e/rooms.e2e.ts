@@ -1,13 +1,18 @@
 /**
- * Rooms people own, in real headless Chromium: two people, each in a browser context of their own, use only
- * the pages (the home page's forms, the room page's sidebar, the settings page). A private room is not there
- * for the outsider on any page until an invite link brings them in, and then presence shows them; a direct
- * message opened from either side is the same room; the sidebar (a drawer on a phone) switches rooms.
+ * Rooms people own, with three people: two in real headless Chromium, each in a browser context of their own
+ * and using only the pages (the home page's forms, the room page's sidebar, the settings page), and a third
+ * on the official `phoenix` client from Node, using the socket and the JSON API as an app would. A private
+ * room is not there for an outsider on any page, way in or endpoint (exactly as a room that does not exist)
+ * until an invite link brings them in, and then presence shows them; a removal ends the channel on all
+ * three ways in within a second; a direct message opened from either side is the same room; the sidebar
+ * (a drawer on a phone) switches rooms.
  */
+import { randomBytes } from "node:crypto";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchChromium, newPerson, type Person, shownPosts, signUp, waitForLive } from "./chromium";
-import { uniqueName, waitUntil } from "./helpers";
+import { type RegisteredUser, rawGet, registerUser, UPGRADE_HEADERS, uniqueName, waitUntil } from "./helpers";
+import { enterRoom, type JoinResult, OpenSockets, openSocket, tryJoin, type WayIn } from "./phoenix";
 
 const baseUrl = inject("baseUrl");
 const NO_SUCH_ROOM = "There is no such room.";
@@ -16,6 +21,9 @@ let browser: Browser | undefined;
 const people: Person[] = [];
 let owner: Person;
 let outsider: Person;
+/** The third person: the phoenix client and the API from Node, never a page. */
+let app: RegisteredUser;
+const sockets = new OpenSockets();
 /** The private room `owner` creates in the first test, and its title. */
 let privateRoom = "";
 const title = `Plans ${uniqueName("t")}`;
@@ -61,10 +69,15 @@ beforeAll(async () => {
   browser = await launchChromium();
   owner = await person("own");
   outsider = await person("out");
-  await Promise.all([signUp(baseUrl, owner), signUp(baseUrl, outsider)]);
+  [app] = await Promise.all([
+    registerUser(baseUrl, uniqueName("app")),
+    signUp(baseUrl, owner),
+    signUp(baseUrl, outsider),
+  ]);
 });
 
 afterEach(() => {
+  sockets.disconnectAll();
   for (const person of people) {
     expect(person.pageErrors, `uncaught errors in ${person.username}'s page`).toEqual([]);
     expect(person.dialogs, `dialogs opened in ${person.username}'s page`).toEqual([]);
@@ -201,5 +214,187 @@ describe("rooms people own, in Chromium", () => {
     expect(await heading(page)).toBe(title);
     await waitForLive(page);
     await page.setViewportSize({ width: 1200, height: 800 });
+  });
+});
+
+/** A well-formed private room id whose tag this server never made: what a room that does not exist is. */
+function neverMinted(): string {
+  return `~${randomBytes(25).toString("base64url")}`;
+}
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+async function get(path: string, headers: Record<string, string>): Promise<Answer> {
+  const response = await fetch(`${baseUrl}${path}`, { headers });
+  return { status: response.status, body: await response.text() };
+}
+
+/** The JSON API as an app calls it, with a socket token as Bearer. */
+async function api(token: string, method: string, path: string, body?: object): Promise<Answer> {
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers: {
+      Authorization: `Bearer ${token}`,
+      ...(body !== undefined && { "Content-Type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.text() };
+}
+
+/**
+ * Checks that `user` gets for room `id` exactly what they get for a room that does not exist, on every way
+ * in and endpoint an app has: the room-bound upgrade (the official client's socket never opens), a join
+ * on a multiplexed socket and over LongPoll, the history, the API, the page, and the room list.
+ */
+async function expectNothingOf(user: RegisteredUser, id: string): Promise<void> {
+  const unknown = neverMinted();
+  const both = <T>(answer: (room: string) => Promise<T>) => Promise.all([answer(id), answer(unknown)]);
+  const bearer = { Authorization: `Bearer ${user.token}` };
+  const upgrade = async (room: string): Promise<Answer> => {
+    const query = new URLSearchParams({ vsn: "2.0.0", room, token: user.token });
+    const { status, body } = await rawGet(`${baseUrl}/socket/websocket?${query}`, { ...UPGRADE_HEADERS });
+    return { status, body };
+  };
+  const clientOpens = (room: string) =>
+    new Promise<boolean>((resolve) => {
+      const socket = openSocket({ baseUrl, token: user.token, sockets, room });
+      socket.onOpen(() => resolve(true));
+      socket.onError(() => resolve(false));
+      socket.connect();
+    });
+  const joinsOn = (way: WayIn) => {
+    const socket = openSocket({ baseUrl, token: user.token, sockets, way });
+    socket.connect();
+    return both((room) => tryJoin(socket.channel(`room:${room}`, {})));
+  };
+  /** A page is HTML with a fresh nonce each time: what it says, not its bytes. */
+  const page = async (room: string) => {
+    const { status, body } = await get(`/rooms/${room}`, { Cookie: user.cookie });
+    return { status, saysNoSuchRoom: body.includes(NO_SUCH_ROOM), showsTitle: body.includes(title) };
+  };
+
+  const [upgrades, opens, multiplexed, longPoll, history, room, pages, list] = await Promise.all([
+    both(upgrade),
+    both(clientOpens),
+    joinsOn("multiplexed"),
+    joinsOn("longpoll"),
+    both((room) => get(`/rooms/${room}/posts`, bearer)),
+    both((room) => get(`/api/rooms/${room}`, bearer)),
+    both(page),
+    api(user.token, "GET", "/api/rooms"),
+  ]);
+  const noSuchRoom: JoinResult = { status: "error", response: { reason: "no such room" } };
+  const noSuchRoomJson = { status: 404, body: JSON.stringify({ error: NO_SUCH_ROOM }) };
+  for (const [surface, [ofRoom, ofMissing], expected] of [
+    ["the room-bound upgrade", upgrades, { status: 404, body: NO_SUCH_ROOM }],
+    ["the official client's room-bound socket opens", opens, false],
+    ["a join on a multiplexed socket", multiplexed, noSuchRoom],
+    ["a join over LongPoll", longPoll, noSuchRoom],
+    ["GET /rooms/<id>/posts", history, noSuchRoomJson],
+    ["GET /api/rooms/<id>", room, noSuchRoomJson],
+    ["the room's page", pages, { status: 404, saysNoSuchRoom: true, showsTitle: false }],
+  ] as const) {
+    expect(ofRoom, surface).toEqual(expected);
+    expect(ofMissing, `${surface}, for a room that does not exist`).toEqual(expected);
+  }
+  expect(list.status).toBe(200);
+  const listed = (JSON.parse(list.body) as { rooms: Array<{ id: string }> }).rooms;
+  expect(listed.map((listedRoom) => listedRoom.id)).not.toContain(id);
+  expect(list.body).not.toContain(title);
+}
+
+describe("the third person, on the phoenix client from Node", () => {
+  it("finds a private room exactly as a room that does not exist, on every way in and endpoint", async () => {
+    expect(privateRoom).not.toBe("");
+    await expectNothingOf(app, privateRoom);
+  });
+
+  it("is let in by an invite link and shown in presence; a removal ends its channel on all three ways in within 1 s", async () => {
+    const { page } = owner;
+    await page.goto(`${baseUrl}/rooms/${privateRoom}`);
+    await waitForLive(page);
+    const ownerToken = await page.getAttribute('meta[name="user_token"]', "content");
+    if (!ownerToken) throw new Error("the owner's room page carries no user_token");
+
+    // The owner makes a link through the API, as an app would, and the third person accepts it there.
+    const made = await api(ownerToken, "POST", `/api/rooms/${privateRoom}/invites`, {
+      expires_in_seconds: 3600,
+      max_uses: 1,
+    });
+    expect(made.status, made.body).toBe(201);
+    const { url } = (JSON.parse(made.body) as { invite: { url: string } }).invite;
+    const inviteToken = new URL(url).pathname.replace(/^\/invites\//, "");
+    const accepted = await api(app.token, "POST", `/api/invites/${inviteToken}`, {});
+    expect(accepted.status, accepted.body).toBe(200);
+    expect(JSON.parse(accepted.body)).toMatchObject({ room: { id: privateRoom, role: "member" } });
+
+    // In on all three ways at once, and the owner's page shows them online.
+    const ways: WayIn[] = ["room-bound", "multiplexed", "longpoll"];
+    const members = await Promise.all(
+      ways.map((way) => enterRoom({ baseUrl, room: privateRoom, token: app.token, sockets, way })),
+    );
+    await waitUntil("the owner's page shows the third person online", async () =>
+      (await onlineNames(page)).some((name) => name.includes(app.username)),
+    );
+
+    // From here on: every message each socket gets, whatever its topic, and when each channel closes.
+    const topic = `room:${privateRoom}`;
+    const heard = members.map((member) => {
+      const messages: Array<{ topic: string; event: string; payload: unknown }> = [];
+      member.socket.onMessage((message) => {
+        messages.push(message as (typeof messages)[number]);
+      });
+      return messages;
+    });
+    const closedAt: Array<number | undefined> = ways.map(() => undefined);
+    members.forEach((member, n) => {
+      member.channel.onClose(() => {
+        closedAt[n] ??= Date.now();
+      });
+    });
+
+    const removal = await api(ownerToken, "DELETE", `/api/rooms/${privateRoom}/members/${app.username}`);
+    const answeredAt = Date.now();
+    expect(removal.status, removal.body).toBe(204);
+    for (const [n, way] of ways.entries()) {
+      await waitUntil(`the ${way} channel is closed`, () => closedAt[n] !== undefined);
+    }
+    const latencies = closedAt.map((at) => (at ?? Number.POSITIVE_INFINITY) - answeredAt);
+    expect(Math.max(...latencies), `ms from the DELETE's answer to each close (${ways}): ${latencies}`).toBeLessThan(
+      1_000,
+    );
+    for (const [n, member] of members.entries()) {
+      expect(
+        member.events.filter((entry) => entry.event === "membership_ended"),
+        ways[n],
+      ).toEqual([{ event: "membership_ended", payload: { reason: "removed" } }]);
+      expect(member.channel.state, ways[n]).toBe("closed");
+    }
+    await waitUntil("the owner's page no longer shows the third person online", async () =>
+      (await onlineNames(page)).every((name) => !name.includes(app.username)),
+    );
+
+    // The owner posts; then a rejoin on each socket is refused. The rejoin goes through the room after the
+    // post's broadcast, so had the room still been sending to them, it would be in before the refusal.
+    await send(page, "after the removal");
+    await waitForPost(page, "after the removal");
+    const rejoins = await Promise.all(members.map((member) => tryJoin(member.socket.channel(topic, {}))));
+    for (const [n, messages] of heard.entries()) {
+      expect(rejoins[n], ways[n]).toEqual({ status: "error", response: { reason: "no such room" } });
+      const ofRoom = messages.filter((message) => message.topic === topic);
+      const close = ofRoom.findIndex((message) => message.event === "phx_close");
+      expect(ofRoom[close - 1]?.event, ways[n]).toBe("membership_ended");
+      expect(
+        ofRoom.slice(close + 1).map((message) => [message.event, message.payload]),
+        `${ways[n]}: after the close, only the refused rejoin`,
+      ).toEqual([["phx_reply", { status: "error", response: { reason: "no such room" } }]]);
+    }
+
+    // And they are an outsider again, everywhere.
+    await expectNothingOf(app, privateRoom);
   });
 });
