@@ -166,6 +166,9 @@ describe("a multiplexed socket", () => {
     const s = await multiplexed(silent);
     expect((await s.join("mx_idle_room")).status).toBe("ok");
     expect((await s.join("mx_idle_other")).status).toBe("ok");
+    // It talks past the session's first sweep (a second after it opened), which must then ask to sweep again.
+    const until = Date.now() + 400;
+    while (Date.now() < until) await s.barrier();
 
     expect(await s.closed).toEqual(IDLE_CLOSE);
     await leaveOf(watching.socket, silent);
