@@ -33,7 +33,10 @@ export abstract class SocketObject extends DurableObject<Env> {
   /** An admission from the worker: answers 101 with a socket accepted by {@link acceptSocket}, or refuses. */
   protected abstract onAdmission(request: Request): Response | Promise<Response>;
   protected abstract onMessage(ws: WebSocket, raw: string | ArrayBuffer): void | Promise<void>;
-  /** The socket closed or failed: forget it. Called once per socket end, whichever way it ended. */
+  /**
+   * The socket closed or failed, or the shell closed it for silence: forget it. Idempotent: after the shell's
+   * close, the close that answers it calls this again.
+   */
   protected abstract onSocketEnd(ws: WebSocket): void | Promise<void>;
   protected abstract onAlarm(): void | Promise<void>;
   /**

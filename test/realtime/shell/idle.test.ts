@@ -28,6 +28,9 @@ afterEach(async () => {
   await closeAll(open);
 });
 
+/** Each test takes about 1.5 s; a loaded machine may stretch every step, never the verdict. */
+const PATIENCE_MS = 15_000;
+
 const IDLE_CLOSE = { code: CloseCode.idle, reason: "nothing received for 1 s; reconnect" };
 
 /**
@@ -55,6 +58,14 @@ function sawLeave(watcher: TestSocket, user: User): boolean {
   return watcher.frames.some(
     (f) => f[3] === "presence_diff" && Object.keys((f[4] as { leaves: object }).leaves).includes(String(user.id)),
   );
+}
+
+/**
+ * Runs the object's alarm (the idle sweep, which asks again while sockets are left) now. None is scheduled
+ * only for the moment a sweep of its own is running, before it asks again: then it is tried again.
+ */
+async function sweepNow(stub: DurableObjectStub): Promise<void> {
+  await expect.poll(() => runDurableObjectAlarm(stub), { timeout: 3_000, interval: 20 }).toBe(true);
 }
 
 /** When the runtime last answered each of the object's sockets itself (null: never). */
@@ -95,94 +106,106 @@ async function sessionOf(user: User): Promise<DurableObjectStub> {
 }
 
 describe("a room-bound socket", () => {
-  it("is closed with 4408 after the idle time of silence and leaves presence; heartbeats or frames keep one open", async () => {
-    const heartbeats = await makeUser("idle_heartbeats");
-    const frames = await makeUser("idle_frames");
-    const silent = await makeUser("idle_silent");
-    const h = await connectAndJoin(heartbeats, "idle_room");
-    const f = await connectAndJoin(frames, "idle_room");
-    open.push(h.socket, f.socket);
-    keepAlive(h.socket, "auto-answered heartbeats");
-    keepAlive(f.socket, "frames");
-    const s = await connectAndJoin(silent, "idle_room");
-    open.push(s.socket);
+  it(
+    "is closed with 4408 after the idle time of silence and leaves presence; heartbeats or frames keep one open",
+    async () => {
+      const heartbeats = await makeUser("idle_heartbeats");
+      const frames = await makeUser("idle_frames");
+      const silent = await makeUser("idle_silent");
+      const h = await connectAndJoin(heartbeats, "idle_room");
+      const f = await connectAndJoin(frames, "idle_room");
+      open.push(h.socket, f.socket);
+      keepAlive(h.socket, "auto-answered heartbeats");
+      keepAlive(f.socket, "frames");
+      const s = await connectAndJoin(silent, "idle_room");
+      open.push(s.socket);
 
-    expect(await s.socket.closed).toEqual(IDLE_CLOSE);
-    await leaveOf(h.socket, silent);
+      expect(await s.socket.closed).toEqual(IDLE_CLOSE);
+      await leaveOf(h.socket, silent);
 
-    // The runtime, not the room, answered the heartbeats: only the attachment's clock could not keep it open.
-    const answered = await autoAnsweredAt(roomStub("idle_room"));
-    expect(answered.filter((at) => at !== null)).toHaveLength(1);
-    expect(await runDurableObjectAlarm(roomStub("idle_room"))).toBe(true);
-    await h.socket.barrier();
-    await f.socket.barrier();
-    expect(sawLeave(h.socket, heartbeats) || sawLeave(h.socket, frames)).toBe(false);
-    // The silent member's slot is given back; the others keep theirs.
-    await expect.poll(() => slotCount(silent), { timeout: 3_000 }).toBe(0);
-    expect([await slotCount(heartbeats), await slotCount(frames)]).toEqual([1, 1]);
-  });
+      // The runtime answered h's heartbeats without the room seeing them: only its record of them kept h open.
+      const answered = await autoAnsweredAt(roomStub("idle_room"));
+      expect(answered.filter((at) => at !== null)).toHaveLength(1);
+      await sweepNow(roomStub("idle_room"));
+      await h.socket.barrier();
+      await f.socket.barrier();
+      expect(sawLeave(h.socket, heartbeats) || sawLeave(h.socket, frames)).toBe(false);
+      // The silent member's slot is given back; the others keep theirs.
+      await expect.poll(() => slotCount(silent), { timeout: 3_000 }).toBe(0);
+      expect([await slotCount(heartbeats), await slotCount(frames)]).toEqual([1, 1]);
+    },
+    PATIENCE_MS,
+  );
 
-  it("is judged by its attachment and the runtime's clock after an eviction: frames recorded now and then count", async () => {
-    const frames = await makeUser("evicted_frames");
-    const heartbeats = await makeUser("evicted_heartbeats");
-    const silent = await makeUser("evicted_silent");
-    const f = await connectAndJoin(frames, "idle_evicted");
-    const h = await connectAndJoin(heartbeats, "idle_evicted");
-    open.push(f.socket, h.socket);
-    keepAlive(h.socket, "auto-answered heartbeats");
-    const s = await connectAndJoin(silent, "idle_evicted");
-    open.push(s.socket);
+  it(
+    "is judged by its attachment and the runtime's clock after an eviction: frames recorded now and then count",
+    async () => {
+      const frames = await makeUser("evicted_frames");
+      const heartbeats = await makeUser("evicted_heartbeats");
+      const silent = await makeUser("evicted_silent");
+      const f = await connectAndJoin(frames, "idle_evicted");
+      const h = await connectAndJoin(heartbeats, "idle_evicted");
+      open.push(f.socket, h.socket);
+      keepAlive(h.socket, "auto-answered heartbeats");
+      const s = await connectAndJoin(silent, "idle_evicted");
+      open.push(s.socket);
 
-    // Frames for longer than the idle time; the room records them in the attachment now and then.
-    const until = Date.now() + 1_200;
-    while (Date.now() < until) await f.socket.barrier();
-    await evictDurableObject(roomStub("idle_evicted"));
+      // Frames for longer than the idle time; the room records them in the attachment now and then.
+      const until = Date.now() + 1_200;
+      while (Date.now() < until) await f.socket.barrier();
+      await evictDurableObject(roomStub("idle_evicted"));
 
-    // A fresh instance knows the frames only from the attachment, the heartbeats only from the runtime.
-    expect(await runDurableObjectAlarm(roomStub("idle_evicted"))).toBe(true);
-    expect(await s.socket.closed).toEqual(IDLE_CLOSE);
-    await leaveOf(f.socket, silent);
-    await f.socket.barrier();
-    await h.socket.barrier();
-    expect(sawLeave(f.socket, frames) || sawLeave(f.socket, heartbeats)).toBe(false);
-  });
+      // A fresh instance knows the frames only from the attachment, the heartbeats only from the runtime.
+      await sweepNow(roomStub("idle_evicted"));
+      expect(await s.socket.closed).toEqual(IDLE_CLOSE);
+      await leaveOf(f.socket, silent);
+      await f.socket.barrier();
+      await h.socket.barrier();
+      expect(sawLeave(f.socket, frames) || sawLeave(f.socket, heartbeats)).toBe(false);
+    },
+    PATIENCE_MS,
+  );
 });
 
 describe("a multiplexed socket", () => {
-  it("is closed with 4408 after the idle time of silence and leaves every room; heartbeats or frames keep one open", async () => {
-    const watcher = await makeUser("mx_idle_watcher");
-    const heartbeats = await makeUser("mx_idle_heartbeats");
-    const frames = await makeUser("mx_idle_frames");
-    const silent = await makeUser("mx_idle_silent");
-    const watching = await connectAndJoin(watcher, "mx_idle_room");
-    open.push(watching.socket);
-    keepAlive(watching.socket, "auto-answered heartbeats");
-    const h = await multiplexed(heartbeats);
-    const f = await multiplexed(frames);
-    expect((await h.join("mx_idle_room")).status).toBe("ok");
-    expect((await f.join("mx_idle_room")).status).toBe("ok");
-    keepAlive(h, "auto-answered heartbeats");
-    keepAlive(f, "frames");
-    const s = await multiplexed(silent);
-    expect((await s.join("mx_idle_room")).status).toBe("ok");
-    expect((await s.join("mx_idle_other")).status).toBe("ok");
-    // It talks past the session's first sweep (a second after it opened), which must then ask to sweep again.
-    const until = Date.now() + 400;
-    while (Date.now() < until) await s.barrier();
+  it(
+    "is closed with 4408 after the idle time of silence and leaves every room; heartbeats or frames keep one open",
+    async () => {
+      const watcher = await makeUser("mx_idle_watcher");
+      const heartbeats = await makeUser("mx_idle_heartbeats");
+      const frames = await makeUser("mx_idle_frames");
+      const silent = await makeUser("mx_idle_silent");
+      const watching = await connectAndJoin(watcher, "mx_idle_room");
+      open.push(watching.socket);
+      keepAlive(watching.socket, "auto-answered heartbeats");
+      const h = await multiplexed(heartbeats);
+      const f = await multiplexed(frames);
+      expect((await h.join("mx_idle_room")).status).toBe("ok");
+      expect((await f.join("mx_idle_room")).status).toBe("ok");
+      keepAlive(h, "auto-answered heartbeats");
+      keepAlive(f, "frames");
+      const s = await multiplexed(silent);
+      expect((await s.join("mx_idle_room")).status).toBe("ok");
+      expect((await s.join("mx_idle_other")).status).toBe("ok");
+      // It talks past the session's first sweep (a second after it opened), which must then ask to sweep again.
+      const until = Date.now() + 400;
+      while (Date.now() < until) await s.barrier();
 
-    expect(await s.closed).toEqual(IDLE_CLOSE);
-    await leaveOf(watching.socket, silent);
+      expect(await s.closed).toEqual(IDLE_CLOSE);
+      await leaveOf(watching.socket, silent);
 
-    const heartbeating = await sessionOf(heartbeats);
-    const framing = await sessionOf(frames);
-    expect(await autoAnsweredAt(heartbeating)).toEqual([expect.any(Number)]);
-    expect(await autoAnsweredAt(framing)).toEqual([null]);
-    for (const session of [heartbeating, framing]) expect(await runDurableObjectAlarm(session)).toBe(true);
-    await h.barrier();
-    await f.barrier();
-    await watching.socket.barrier();
-    expect(sawLeave(watching.socket, heartbeats) || sawLeave(watching.socket, frames)).toBe(false);
-    await expect.poll(() => slotCount(silent), { timeout: 3_000 }).toBe(0);
-    expect([await slotCount(heartbeats), await slotCount(frames)]).toEqual([1, 1]);
-  });
+      const heartbeating = await sessionOf(heartbeats);
+      const framing = await sessionOf(frames);
+      expect(await autoAnsweredAt(heartbeating)).toEqual([expect.any(Number)]);
+      expect(await autoAnsweredAt(framing)).toEqual([null]);
+      for (const session of [heartbeating, framing]) await sweepNow(session);
+      await h.barrier();
+      await f.barrier();
+      await watching.socket.barrier();
+      expect(sawLeave(watching.socket, heartbeats) || sawLeave(watching.socket, frames)).toBe(false);
+      await expect.poll(() => slotCount(silent), { timeout: 3_000 }).toBe(0);
+      expect([await slotCount(heartbeats), await slotCount(frames)]).toEqual([1, 1]);
+    },
+    PATIENCE_MS,
+  );
 });
