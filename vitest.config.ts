@@ -31,11 +31,18 @@ function prebundledEntries(): string[] {
   return [...entries].sort();
 }
 
+/**
+ * Files that need `SOCKET_IDLE_MS` short enough to watch a silent socket close within a test (1 s instead of
+ * 60 s). They run as a project of their own: in the main one, any socket a test leaves quiet for a second
+ * (waiting on D1, hashing a password on a loaded machine) would be closed under it.
+ */
+const SHORT_IDLE_FILES = ["test/realtime/shell/idle.test.ts"];
+
 // Tests run inside workerd with the real bindings from wrangler.toml: a local D1 with our migrations
 // applied (test/setup/apply-migrations.ts) and the real Room Durable Object.
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
-  return {
+  const pool = (name: string, files: { include: string[]; exclude: string[] }, vars: Record<string, string> = {}) => ({
     plugins: [
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
@@ -55,19 +62,31 @@ export default defineConfig(async () => {
             // One post token every 2 s, not 5 a second: a test that empties a bucket finds it still empty
             // however slowly a loaded machine runs its next few steps (burst stays at wrangler.toml's 10).
             POSTS_PER_SECOND: "0.5",
+            ...vars,
           },
         },
       }),
     ],
     test: {
-      include: ["test/**/*.test.ts", "test/**/*.test.tsx"],
-      exclude: ["test/e2e/**"],
+      name,
+      ...files,
       setupFiles: ["./test/setup/apply-migrations.ts", "./test/setup/reuse-main-module.ts"],
+      deps: { optimizer: { ssr: { enabled: true, include: prebundledEntries() } } },
+    },
+  });
+  return {
+    test: {
+      projects: [
+        pool("pool", {
+          include: ["test/**/*.test.ts", "test/**/*.test.tsx"],
+          exclude: ["test/e2e/**", ...SHORT_IDLE_FILES],
+        }),
+        pool("short-idle", { include: SHORT_IDLE_FILES, exclude: [] }, { SOCKET_IDLE_MS: "1000" }),
+      ],
       // Each file runs in a workerd of its own (its own storage), started afresh: about a second per file
       // that is mostly waiting, not computing. Vitest's default for `run` is one file at a time on a
       // 2-core machine (cores - 1); two at a time there overlaps one file's start with another's tests.
       maxWorkers: Math.max(2, availableParallelism() - 1),
-      deps: { optimizer: { ssr: { enabled: true, include: prebundledEntries() } } },
     },
   };
 });

@@ -41,6 +41,11 @@ export interface Config {
   accountLimits: AccountLimits;
   roomLimits: RoomLimits;
   longPoll: LongPollTimings;
+  /**
+   * A WebSocket (room-bound or multiplexed) that sends nothing, no frame and no heartbeat, for this long is
+   * closed (src/realtime/shell/idle.ts); Phoenix's 60 s.
+   */
+  socketIdleMs: number;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problem: string };
@@ -57,6 +62,7 @@ export const DEFAULTS = {
   POST_STORE_TIMEOUT_MS: 5_000,
   LONGPOLL_WINDOW_MS: 10_000,
   LONGPOLL_IDLE_MS: 30_000,
+  SOCKET_IDLE_MS: 60_000,
 } as const;
 
 type NumberVar = keyof typeof DEFAULTS;
@@ -113,6 +119,7 @@ function parse(vars: ConfigVars): ConfigResult {
     ["POST_STORE_TIMEOUT_MS", TIMEOUT_MAX_MS, "whole"],
     ["LONGPOLL_WINDOW_MS", TIMEOUT_MAX_MS, "whole"],
     ["LONGPOLL_IDLE_MS", IDLE_MAX_MS, "whole"],
+    ["SOCKET_IDLE_MS", IDLE_MAX_MS, "whole"],
   ];
   for (const [name, max, kind] of rules) {
     const parsed = numberVar(vars, name, max, kind);
@@ -137,6 +144,7 @@ function parse(vars: ConfigVars): ConfigResult {
         postStoreTimeoutMs: value("POST_STORE_TIMEOUT_MS"),
       },
       longPoll: { windowMs: value("LONGPOLL_WINDOW_MS"), idleMs: value("LONGPOLL_IDLE_MS") },
+      socketIdleMs: value("SOCKET_IDLE_MS"),
     },
   };
 }

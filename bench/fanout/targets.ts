@@ -53,6 +53,8 @@ const PYRE_LIMIT_VARS: Record<string, string> = {
   SOCKETS_PER_USER: "100000",
   REGISTRATIONS_PER_IP: "1000000",
   LOGINS_PER_IP: "1000000",
+  // Members here only listen and send no heartbeat; the soak keeps them longer than the 60 s idle time.
+  SOCKET_IDLE_MS: "600000",
 };
 
 export function startTarget(name: TargetName, options: StartOptions): Promise<RunningTarget> {

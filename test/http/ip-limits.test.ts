@@ -164,6 +164,8 @@ describe("the limits' vars", () => {
     ["LOGINS_PER_IP", "0"],
     ["LOGINS_PER_IP", "-5"],
     ["LOGINS_PER_IP", "2.5"],
+    ["SOCKET_IDLE_MS", "0"],
+    ["SOCKET_IDLE_MS", "600001"],
     ["ACCOUNT_LIMIT_WINDOW_SECONDS", "1e3"],
     ["ACCOUNT_LIMIT_WINDOW_SECONDS", "99999999999"],
   ])("fail closed when %s is %j: 500, and the log names the var and the value", async (name, value) => {

@@ -13,6 +13,11 @@ export const CloseCode = {
   messageTooBig: 1009,
   /** The room failed; the client reconnects. */
   internalError: 1011,
+  /**
+   * Nothing came from the client, no frame and no heartbeat, for `SOCKET_IDLE_MS` (shell/idle.ts); the
+   * client reconnects. A private code, after HTTP's 408 Request Timeout.
+   */
+  idle: 4408,
 } as const;
 
 /** Codes that may not be sent in a close frame (RFC 6455 §7.4.1); workerd throws on each. */

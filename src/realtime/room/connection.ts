@@ -6,6 +6,7 @@
 
 import { type Identity, isIdentity, isTokenGrant, type TokenGrant } from "../access/identity";
 import { closeQuietly, sendQuietly } from "../phoenix/transport";
+import type { FrameClock } from "../shell/idle";
 import type { BucketState } from "./rate-limit";
 
 /** This join's entry in the room's presence. */
@@ -15,7 +16,7 @@ export interface PresenceEntry {
   onlineAt: string;
 }
 
-export interface ConnectionState {
+export interface ConnectionState extends FrameClock {
   room: string;
   user: Identity;
   token: TokenGrant;
@@ -29,6 +30,11 @@ export interface ConnectionState {
   presence: PresenceEntry | null;
   /** The user's post bucket as of this socket's last post, so rate limits survive an eviction. */
   postBucket: BucketState | null;
+  /**
+   * When the client's last frame was recorded, for the idle rule (shell/idle.ts), which writes it now and
+   * then; null for a relayed socket, whose session watches its client instead.
+   */
+  lastFrameAt: number | null;
 }
 
 export class Connection {
@@ -55,6 +61,7 @@ export class Connection {
       mentionsOnly: false,
       presence: null,
       postBucket: null,
+      lastFrameAt: fields.slot === null ? null : Date.now(),
     });
     ws.serializeAttachment(connection.#state);
     return connection;
@@ -119,6 +126,7 @@ function isConnectionState(value: unknown): value is ConnectionState {
     (state.joinRef === null || typeof state.joinRef === "string") &&
     typeof state.mentionsOnly === "boolean" &&
     (state.presence === null || typeof state.presence?.phxRef === "string") &&
-    (state.postBucket === null || typeof state.postBucket?.tokens === "number")
+    (state.postBucket === null || typeof state.postBucket?.tokens === "number") &&
+    (state.lastFrameAt === null || typeof state.lastFrameAt === "number")
   );
 }

@@ -5,7 +5,7 @@
  */
 import type { CopyOutcome, LoggedPost } from "../../db/posts";
 import type { Post, PostsQuery } from "../../shared/post";
-import { wakeBy } from "./alarms";
+import { wakeBy } from "../shell/alarms";
 
 /** Posts kept after D1 has them: more than the room's memory holds, so a woken room needs no D1 read. */
 export const LOG_KEEP = 1_000;

@@ -12,9 +12,9 @@ import type { Identity } from "../access/identity";
 import { rememberRevocation } from "../access/remembered-revocations";
 import { readFrame } from "../phoenix/serializer";
 import { CloseCode, closeQuietly } from "../phoenix/transport";
+import { wakeBy } from "../shell/alarms";
 import { SocketObject } from "../shell/socket-object";
 import type { SocketHolder } from "../user-sockets/client";
-import { wakeBy } from "./alarms";
 import {
   acceptInvite,
   addMember,
@@ -77,9 +77,14 @@ export class Room extends SocketObject implements SocketHolder {
     if (room && connection) await room.forget(connection);
   }
 
+  protected recordLastFrame(ws: WebSocket, at: number): void {
+    this.#awake()?.get(ws)?.update({ lastFrameAt: at });
+  }
+
   /**
-   * The room's one alarm, for every job that asked for it (alarms.ts): closes the sockets whose token has
-   * expired, and retries copying posts to D1 after a failure that nothing else has woken the room for.
+   * The room's one alarm, for every job that asked for it (shell/alarms.ts), after the shell's idle sweep:
+   * closes the sockets whose token has expired, and retries copying posts to D1 after a failure that nothing
+   * else has woken the room for.
    */
   protected async onAlarm(): Promise<void> {
     const room = this.#awake();

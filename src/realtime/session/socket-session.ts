@@ -10,6 +10,8 @@ import { readSocketGrant, type SocketGrant, TOKEN_REVOKED } from "../access/admi
 import { isRevoked, rememberRevocation } from "../access/remembered-revocations";
 import { CloseCode, closeQuietly, sendQuietly } from "../phoenix/transport";
 import { knownRoom } from "../room/client";
+import { wakeBy } from "../shell/alarms";
+import type { FrameClock } from "../shell/idle";
 import { SocketObject } from "../shell/socket-object";
 import { releaseSlot, type SocketHolder } from "../user-sockets/client";
 import type { EndedAnswer, PollAnswer, PublishAnswer } from "./client";
@@ -38,8 +40,8 @@ interface Live {
   transport: WebSocketTransport | LongPollTransport;
 }
 
-/** The client WebSocket's attachment: enough to carry on after hibernation. */
-interface ClientAttachment {
+/** The client WebSocket's attachment: enough to carry on after hibernation, and the idle rule's clock. */
+interface ClientAttachment extends FrameClock {
   grant: SocketGrant;
   /** The relay held room connections; they cannot survive the session leaving memory. */
   relaying: boolean;
@@ -68,11 +70,11 @@ export class SocketSession extends SocketObject implements SocketHolder {
       return new Response(TOKEN_REVOKED, { status: 403 });
     }
     const accepted = this.acceptSocket(grant.phoenixSubprotocol, (server) => {
-      server.serializeAttachment({ grant, relaying: false } satisfies ClientAttachment);
+      server.serializeAttachment({ grant, relaying: false, lastFrameAt: Date.now() } satisfies ClientAttachment);
       this.#live = this.#start(grant, { kind: "websocket", ws: server });
     });
     // Joined or not, the socket ends when its token does (4001), as a room-bound socket does.
-    await this.ctx.storage.setAlarm(grant.token.expiresAt);
+    await wakeBy(this.ctx.storage, grant.token.expiresAt);
     return accepted;
   }
 
@@ -85,6 +87,10 @@ export class SocketSession extends SocketObject implements SocketHolder {
 
   protected onSocketEnd(ws: WebSocket): void {
     this.#clientGone(ws);
+  }
+
+  protected recordLastFrame(ws: WebSocket, at: number): void {
+    rewriteAttachment(ws, { lastFrameAt: at });
   }
 
   // LongPoll: RPCs from the worker hand it the client's POSTed frames (`publish`) and take what its rooms
@@ -146,7 +152,7 @@ export class SocketSession extends SocketObject implements SocketHolder {
       return;
     }
     if (live.transport.kind === "websocket") {
-      await this.ctx.storage.setAlarm(expiresAt);
+      await wakeBy(this.ctx.storage, expiresAt);
       return;
     }
     const { buffer, lastPollAt } = live.transport;
@@ -181,8 +187,7 @@ export class SocketSession extends SocketObject implements SocketHolder {
         deliver: (frame) => this.#deliver(live, frame),
         sessionEnded: (reason) => this.#end(live, "revoked", SESSION_ENDED_CLOSE_CODE, reason),
         relayingChanged: (relaying) => {
-          if (transport.kind !== "websocket") return;
-          transport.ws.serializeAttachment({ grant, relaying } satisfies ClientAttachment);
+          if (transport.kind === "websocket") rewriteAttachment(transport.ws, { relaying });
         },
         log: (where, problem) => this.log(where, problem),
       }),
@@ -293,6 +298,12 @@ export class SocketSession extends SocketObject implements SocketHolder {
     const [ws] = this.ctx.getWebSockets();
     return ws ? this.#liveFor(ws) : undefined;
   }
+}
+
+/** Changes some fields of the client WebSocket's attachment; one whose grant was dropped stays dropped. */
+function rewriteAttachment(ws: WebSocket, patch: Partial<ClientAttachment>): void {
+  const current = ws.deserializeAttachment() as ClientAttachment | null;
+  if (current?.grant) ws.serializeAttachment({ ...current, ...patch } satisfies ClientAttachment);
 }
 
 /**
