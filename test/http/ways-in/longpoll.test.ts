@@ -161,6 +161,26 @@ describe("talking through a session", () => {
     await client.waitFor(() => client.frames.filter((f) => f[1] === "hb").length === 100);
   });
 
+  it("refuses a chunked body past the cap (no Content-Length) with 413, counted as it streams, and goes on", async () => {
+    const user = await makeUser("lp_chunked");
+    const client = await session(user);
+    // 160 pulls of 64 KiB (10 MiB), past the 8.7 MB cap; a body of unknown length is counted as it arrives.
+    let pulls = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulls === 160) controller.close();
+        else {
+          pulls += 1;
+          controller.enqueue(new Uint8Array(64 * 1024).fill(0x61));
+        }
+      },
+    });
+    const answer = await client.request("POST", body);
+    expect(answer.httpStatus).toBe(413);
+    expect(answer.body).toEqual({ status: 413, error: expect.stringMatching(/^Body too large: at most \d+ bytes/) });
+    expect((await client.push("phoenix", "heartbeat")).status).toBe("ok");
+  });
+
   it("relays a base64 line as a binary push, as phoenix.js sends an ArrayBuffer payload", async () => {
     const user = await makeUser("lp_binary");
     const client = await session(user);
