@@ -5,7 +5,7 @@
  */
 import { RoomErrorReason, SESSION_ENDED_CLOSE_CODE } from "../../shared/room-contract";
 import { admissionRequest, type SocketGrant } from "../access/admission";
-import { error, type Message, ok, PhoenixEvent } from "../phoenix/protocol";
+import { error, type Message, ok, PhoenixEvent, SocketErrorReason } from "../phoenix/protocol";
 import { answerUnmatchedTopic, replyTo } from "../phoenix/socket-replies";
 import { closeQuietly, sendQuietly } from "../phoenix/transport";
 import { JoinTracker } from "./join-tracker";
@@ -127,9 +127,19 @@ export class Upstream {
     } else this.#fail();
   }
 
-  /** The room connection failed: the client's channel errors and rejoins (phoenix.js does on phx_error). */
+  /**
+   * The room connection failed. A join the room had not answered yet is answered as Phoenix answers a join
+   * whose channel crashed, `error {reason: "join crashed"}`, so the app's `receive("error")` hears it (and
+   * phoenix.js rejoins after its backoff); a joined channel gets `phx_error`, and phoenix.js rejoins it.
+   */
   #fail(): void {
     this.#end(1011, "relay ended", () => {
+      const pending = this.#join.pendingJoin;
+      if (pending) {
+        const client = { send: (frame: string) => this.events.fromRoom(frame) };
+        replyTo(client, pending, error(SocketErrorReason.joinCrashed));
+        return;
+      }
       const joinRef = this.#join.clientJoinRef;
       if (joinRef !== null) {
         this.events.fromRoom(
