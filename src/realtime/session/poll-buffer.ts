@@ -1,7 +1,8 @@
 /**
  * A LongPoll session's outbox (the buffer of Phoenix.Transports.LongPoll.Server): the frames its rooms
  * sent that the client has not polled yet, in order, handed to the next poll as soon as there are any.
- * Bounded, so a client that stops polling cannot make its session grow (docs/ways-in.md#longpoll).
+ * Bounded, so a client that stops polling cannot make its session grow (docs/ways-in.md#longpoll); one
+ * join reply at a time is outside the bound.
  */
 
 export interface PollBufferLimits {
@@ -18,25 +19,37 @@ interface Waiter {
 
 export class PollBuffer {
   #frames: string[] = [];
+  /** The text held, join replies aside. */
   #chars = 0;
+  /** A join reply is queued: the one frame outside the bound. */
+  #holdsJoinReply = false;
   #waiter: Waiter | undefined;
 
   constructor(private readonly limits: PollBufferLimits) {}
 
   /**
    * Queues `frame` for the client, or hands it straight to a waiting poll; false when over the bound (the
-   * session then ends, and the client rejoins with `last_seen_id`). A frame into an empty outbox is always
-   * taken, however large, so one big catch-up reply never ends a session.
+   * session then ends, and the client rejoins with `last_seen_id`). One join reply at a time is taken
+   * outside the bound, however large (a catch-up of up to 500 posts): the session starts a join only once
+   * the previous join's reply has been polled (see `holdsJoinReply`), so several big catch-ups, as
+   * phoenix.js asks for when it rejoins every channel at once, never add up.
    */
-  push(frame: string): boolean {
-    if (this.#frames.length > 0) {
+  push(frame: string, joinReply = false): boolean {
+    if (joinReply && !this.#holdsJoinReply) {
+      this.#holdsJoinReply = true;
+    } else {
       if (this.#frames.length >= this.limits.maxFrames) return false;
       if (this.#chars + frame.length > this.limits.maxChars) return false;
+      this.#chars += frame.length;
     }
     this.#frames.push(frame);
-    this.#chars += frame.length;
     if (this.#waiter) this.#settle(this.#waiter, this.#drain());
     return true;
+  }
+
+  /** A join reply waits to be polled: the next join waits too. */
+  get holdsJoinReply(): boolean {
+    return this.#holdsJoinReply;
   }
 
   /**
@@ -66,12 +79,14 @@ export class PollBuffer {
     if (this.#waiter) this.#settle(this.#waiter, []);
     this.#frames = [];
     this.#chars = 0;
+    this.#holdsJoinReply = false;
   }
 
   #drain(): string[] {
     const frames = this.#frames;
     this.#frames = [];
     this.#chars = 0;
+    this.#holdsJoinReply = false;
     return frames;
   }
 

@@ -115,6 +115,8 @@ export class SocketSession extends SocketObject implements SocketHolder {
     const frames = await transport.buffer.take(configOf(this.env).longPoll.windowMs);
     transport.lastPollAt = Date.now();
     if (this.#live !== live) return this.#endedAnswer();
+    // A join reply polled: the next held join may go.
+    live.relay.resume();
     return frames.length > 0 ? { status: 200, messages: frames } : { status: 204 };
   }
 
@@ -178,7 +180,9 @@ export class SocketSession extends SocketObject implements SocketHolder {
       grant,
       transport,
       relay: new Relay(grant, (room) => knownRoom(this.env, room), {
-        deliver: (frame) => this.#deliver(live, frame),
+        deliver: (frame, joinReply) => this.#deliver(live, frame, joinReply),
+        // LongPoll: one join at a time, each once the previous join's reply was polled (poll-buffer.ts).
+        mayStartJoin: (joining) => transport.kind === "websocket" || (!joining && !transport.buffer.holdsJoinReply),
         sessionEnded: (reason) => this.#end(live, "revoked", SESSION_ENDED_CLOSE_CODE, reason),
         relayingChanged: (relaying) => {
           if (transport.kind !== "websocket") return;
@@ -190,7 +194,7 @@ export class SocketSession extends SocketObject implements SocketHolder {
     return live;
   }
 
-  #deliver(live: Live, frame: string | ArrayBuffer): void {
+  #deliver(live: Live, frame: string | ArrayBuffer, joinReply = false): void {
     if (this.#live !== live) return;
     const { transport } = live;
     if (transport.kind === "websocket") {
@@ -202,7 +206,8 @@ export class SocketSession extends SocketObject implements SocketHolder {
       this.log("SocketSession:deliver", new Error("dropped a binary frame for a long-poll client"));
       return;
     }
-    if (!transport.buffer.push(frame)) this.#end(live, "gone");
+    if (!transport.buffer.push(frame, joinReply)) this.#end(live, "gone");
+    else live.relay.resume();
   }
 
   /**

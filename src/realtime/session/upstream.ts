@@ -11,8 +11,8 @@ import { closeQuietly, sendQuietly } from "../phoenix/transport";
 import { JoinTracker } from "./join-tracker";
 
 export interface UpstreamEvents {
-  /** A frame from the room, for the client, as the room sent it. */
-  fromRoom(frame: string | ArrayBuffer): void;
+  /** A frame from the room, for the client, as the room sent it; `joinReply` if it answers the pending join. */
+  fromRoom(frame: string | ArrayBuffer, joinReply?: boolean): void;
   /** The room ended the user's session: it closed with 4001, or refused the admission as revoked. */
   sessionEnded(reason: string): void;
   /** The upstream is closed, whatever the cause; it takes no more frames. */
@@ -114,10 +114,17 @@ export class Upstream {
     });
   }
 
+  /** The client's join is on its way to the room, or waits for its reply. */
+  get joinPending(): boolean {
+    return this.#join.pendingJoin !== null;
+  }
+
   #fromRoom(frame: string | ArrayBuffer): void {
     if (this.#closed) return;
-    this.events.fromRoom(frame);
-    if (this.#join.received(frame) && this.#join.settled) this.close("left");
+    const pending = this.#join.pendingJoin;
+    const changed = this.#join.received(frame);
+    this.events.fromRoom(frame, pending !== null && this.#join.pendingJoin === null);
+    if (changed && this.#join.settled) this.close("left");
   }
 
   #closedByRoom(code: number, reason: string): void {

@@ -16,7 +16,7 @@ import {
   type TestSocket,
   upgrade,
 } from "../../helpers/socket";
-import { db, makeUser, tokenFor } from "../../helpers/users";
+import { db, makeUser, seedPosts, tokenFor } from "../../helpers/users";
 
 const open: TestSocket[] = [];
 afterEach(() => closeAll(open));
@@ -254,6 +254,35 @@ describe("the end of a session", () => {
     const again = await session(user);
     expect((await again.push("phoenix", "heartbeat")).status).toBe("ok");
   });
+
+  it("survives five big catch-ups asked for at once, as phoenix.js rejoins after a 410: every join ok, in turn", async () => {
+    const author = await makeUser("lp_catchups_author");
+    const user = await makeUser("lp_catchups");
+    const rooms = ["a", "b", "c", "d", "e"].map((n) => `lp_catchup_${n}`);
+    // 5 × 250 posts of 2,000 emoji: each join reply is about 2 Mi characters (UTF-16, as the outbox counts),
+    // together more than twice its bound of 4 Mi.
+    for (const room of rooms) await seedPosts(author, room, Array(250).fill("🔥".repeat(2_000)));
+    const client = await session(user);
+    const joins = rooms.map((room) => {
+      const ref = client.nextRef();
+      return [ref, ref, `room:${room}`, "phx_join", { last_seen_id: 0 }] as Frame;
+    });
+    // A push right behind the last join, in the same POST: it waits for that join, and is answered by its room.
+    const lastJoinRef = joins[4]?.[0] ?? null;
+    const push: Frame = [lastJoinRef, "after", "room:lp_catchup_e", "new_post", { message: "right behind" }];
+    expect(await client.send([...joins, push])).toEqual({ status: 200 });
+    for (const [ref, , topic] of joins) {
+      const reply = await client.waitFor((f) => f[1] === ref && f[3] === "phx_reply", 10_000);
+      const { status, response } = reply[4] as { status: string; response: { posts: unknown[] } };
+      expect([topic, status, response.posts.length]).toEqual([topic, "ok", 250]);
+    }
+    const pushed = await client.waitFor((f) => f[1] === "after");
+    expect(pushed[4]).toMatchObject({ status: "ok", response: { message: "right behind" } });
+    // Still the same session, joined to all five.
+    expect((await client.push("room:lp_catchup_a", "new_post", { message: "still here" }, joins[0]?.[0])).status).toBe(
+      "ok",
+    );
+  }, 20_000);
 
   it("answers 403 at logout, to the poll that was waiting and to every poll after", async () => {
     const user = await makeUser("lp_logout");
