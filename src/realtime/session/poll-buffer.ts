@@ -74,9 +74,14 @@ export class PollBuffer {
     return this.#waiter !== undefined;
   }
 
+  /** Answers a waiting poll now, with nothing: a client that is there polls again at once. */
+  release(): void {
+    if (this.#waiter) this.#settle(this.#waiter, []);
+  }
+
   /** Ends a waiting poll with nothing (the session is ending) and drops what is queued. */
   clear(): void {
-    if (this.#waiter) this.#settle(this.#waiter, []);
+    this.release();
     this.#frames = [];
     this.#chars = 0;
     this.#holdsJoinReply = false;
