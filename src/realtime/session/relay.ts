@@ -29,7 +29,7 @@ export interface RelayHost {
   deliver(frame: string | ArrayBuffer, joinReply?: boolean): void;
   /**
    * Whether a client's join may go to its room now, `joining` telling whether another join still waits for
-   * its reply. A LongPoll session takes one join at a time, each once the previous reply was polled; a
+   * its reply. A LongPoll session takes one join at a time, and none while a big join reply is unpolled; a
    * join held meanwhile waits in order, with whatever the client sends for its topic after it.
    */
   mayStartJoin(joining: boolean): boolean;

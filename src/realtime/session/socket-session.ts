@@ -125,7 +125,7 @@ export class SocketSession extends SocketObject implements SocketHolder {
     for (const began of transport.onPollBegan) began();
     const frames = await transport.buffer.take(configOf(this.env).longPoll.windowMs);
     if (this.#live !== live) return this.#endedAnswer();
-    // A join reply polled: the next held join may go.
+    // A join reply beyond the bound polled: the next held join may go.
     live.relay.resume();
     return frames.length > 0 ? { status: 200, messages: frames } : { status: 204 };
   }
@@ -227,8 +227,9 @@ export class SocketSession extends SocketObject implements SocketHolder {
       transport,
       relay: new Relay(grant, (room) => knownRoom(this.env, room), {
         deliver: (frame, joinReply) => this.#deliver(live, frame, joinReply),
-        // LongPoll: one join at a time, each once the previous join's reply was polled (poll-buffer.ts).
-        mayStartJoin: (joining) => transport.kind === "websocket" || (!joining && !transport.buffer.holdsJoinReply),
+        // LongPoll: one join at a time, and none while a join reply beyond the outbox's bound is unpolled.
+        mayStartJoin: (joining) =>
+          transport.kind === "websocket" || (!joining && !transport.buffer.holdsReplyBeyondBound),
         sessionEnded: (reason) => this.#end(live, "revoked", SESSION_ENDED_CLOSE_CODE, reason),
         relayingChanged: (relaying) => {
           if (transport.kind !== "websocket") return;

@@ -43,17 +43,19 @@ describe("PollBuffer", () => {
     expect(bySize.push("x".repeat(11))).toBe(false);
   });
 
-  it("takes one join reply at a time outside the bound, however large, beside frames within it", async () => {
-    const buffer = new PollBuffer({ maxFrames: 10, maxChars: 10 });
-    expect(buffer.push("0123456789")).toBe(true);
-    expect(buffer.holdsJoinReply).toBe(false);
-    expect(buffer.push("x".repeat(50), true)).toBe(true); // a big catch-up reply, the bound already full
-    expect(buffer.holdsJoinReply).toBe(true);
+  it("takes one join reply that does not fit at a time beyond the bound, however large; one that fits counts", async () => {
+    const buffer = new PollBuffer({ maxFrames: 10, maxChars: 20 });
+    expect(buffer.push("0123456789", true)).toBe(true); // a small join reply: within the bound
+    expect(buffer.holdsReplyBeyondBound).toBe(false);
+    expect(buffer.push("x".repeat(50), true)).toBe(true); // a big catch-up reply, which does not fit
+    expect(buffer.holdsReplyBeyondBound).toBe(true);
     // A second one while the first is unpolled counts against the bound (the session holds joins back
     // meanwhile, so only a client that stops polling gets here).
     expect(buffer.push("y".repeat(50), true)).toBe(false);
-    expect(await buffer.take(10)).toEqual(["0123456789", "x".repeat(50)]);
-    expect(buffer.holdsJoinReply).toBe(false);
+    expect(buffer.push("!".repeat(10))).toBe(true); // the bound still has room for other frames
+    expect(buffer.push("?")).toBe(false);
+    expect(await buffer.take(10)).toEqual(["0123456789", "x".repeat(50), "!".repeat(10)]);
+    expect(buffer.holdsReplyBeyondBound).toBe(false);
     expect(buffer.push("z".repeat(50), true)).toBe(true);
   });
 
@@ -62,7 +64,7 @@ describe("PollBuffer", () => {
     const waiting = buffer.take(10_000);
     expect(buffer.push("x".repeat(50), true)).toBe(true);
     expect(await waiting).toEqual(["x".repeat(50)]);
-    expect(buffer.holdsJoinReply).toBe(false);
+    expect(buffer.holdsReplyBeyondBound).toBe(false);
   });
 
   it("clear() answers a waiting poll with nothing and drops what was queued", async () => {
