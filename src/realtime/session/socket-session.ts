@@ -56,7 +56,7 @@ const REMEMBER_ENDING_MS = 60_000;
  * How long a long-poll client asked whether it is still there (at its user's socket cap) has to begin a
  * poll: phoenix.js polls again as soon as a poll is answered, so a client that is there takes a round trip.
  */
-export const PROBE_GRACE_MS = 2_000;
+const PROBE_GRACE_MS = 2_000;
 
 export class SocketSession extends SocketObject implements SocketHolder {
   protected readonly kind = { label: "SocketSession", noun: "socket session" };
@@ -162,7 +162,7 @@ export class SocketSession extends SocketObject implements SocketHolder {
       return;
     }
     // Idle once `idleMs` have passed since the latest poll began and none is waiting (one waits at most the
-    // window, shorter than the idle time): a client that left mid-poll is gone 20 s after that poll began.
+    // window, shorter than the idle time): a client that left mid-poll is gone `idleMs` after that poll began.
     const { buffer, lastPollBegan } = live.transport;
     const { idleMs } = configOf(this.env).longPoll;
     const now = Date.now();
