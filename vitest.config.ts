@@ -56,7 +56,7 @@ export default defineConfig(async () => {
             // An app scheme (Capacitor's), whose URL origin is the opaque "null": test/http/origins.test.ts
             // proves it admits the app and not every page that sends `Origin: null`.
             ALLOWED_ORIGINS: "capacitor://localhost",
-            // LongPoll's 10 s window and 30 s idle time, shortened so test/http/longpoll.test.ts waits briefly.
+            // LongPoll's 10 s window and 20 s idle time, shortened so test/http/ways-in/longpoll.test.ts waits briefly.
             LONGPOLL_WINDOW_MS: "500",
             LONGPOLL_IDLE_MS: "3000",
             // One post token every 2 s, not 5 a second: a test that empties a bucket finds it still empty

@@ -31,7 +31,7 @@ export interface RoomLimits {
 export interface LongPollTimings {
   /** How long a poll is held open without messages before it answers 204 (Phoenix's `window_ms`). */
   windowMs: number;
-  /** A long-poll session nobody has polled for this long ends and leaves its rooms. */
+  /** A long-poll session ends and leaves its rooms this long after its latest poll began, if none began since. */
   idleMs: number;
 }
 
@@ -61,7 +61,7 @@ export const DEFAULTS = {
   ROOMS_PER_USER_PER_DAY: 20,
   POST_STORE_TIMEOUT_MS: 5_000,
   LONGPOLL_WINDOW_MS: 10_000,
-  LONGPOLL_IDLE_MS: 30_000,
+  LONGPOLL_IDLE_MS: 20_000,
   SOCKET_IDLE_MS: 60_000,
 } as const;
 

@@ -38,7 +38,11 @@ export class LongPollClient {
   constructor(readonly credentials: Credentials = {}) {}
 
   /** One request as phoenix.js builds it: the socket's params, vsn, then the session token. */
-  async request(method: "GET" | "POST", body?: string, extra: Record<string, string> = {}): Promise<RawAnswer> {
+  async request(
+    method: "GET" | "POST",
+    body?: string | ReadableStream<Uint8Array>,
+    extra: Record<string, string> = {},
+  ): Promise<RawAnswer> {
     const url = new URL("/socket/longpoll", TEST_HOST);
     const headers: Record<string, string> = { Accept: "application/json", ...extra };
     const { token, viaHeader, sessionViaHeader, origin } = this.credentials;

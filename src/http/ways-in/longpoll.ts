@@ -13,6 +13,7 @@ import { MAX_FRAME_BYTES } from "../../realtime/phoenix/transport";
 import { newSession, type SessionStub, sessionStub } from "../../realtime/session/client";
 import type { AppEnv } from "../env";
 import { checkOrigin, checkToken, handOverWithSlot, socketGrant } from "./checks";
+import { readCapped } from "./longpoll-body";
 import { claimsToBeSessionToken, type SessionClaims, signSessionToken, verifySessionToken } from "./longpoll-token";
 
 export const LONGPOLL_PATH = "/socket/longpoll";
@@ -73,8 +74,8 @@ longPollRoutes.post(LONGPOLL_PATH, async (c) => {
 
   const declared = Number(c.req.header("Content-Length") ?? 0);
   if (declared > MAX_POST_BYTES) return tooLarge(c);
-  const bytes = await c.req.arrayBuffer();
-  if (bytes.byteLength > MAX_POST_BYTES) return tooLarge(c);
+  const bytes = await readCapped(c.req.raw.body, MAX_POST_BYTES);
+  if (!bytes) return tooLarge(c);
   let body: string;
   try {
     body = utf8.decode(bytes);

@@ -34,6 +34,8 @@ export const SocketErrorReason = {
   internalError: "internal error",
   /** A join beyond Phoenix's `max_channels_per_transport` topics on one socket. */
   tooManyChannels: "too many channels joined",
+  /** The channel failed before it answered a join (Phoenix's reply when a channel's join crashes). */
+  joinCrashed: "join crashed",
 } as const;
 
 export type Payload = Record<string, unknown>;

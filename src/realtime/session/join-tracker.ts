@@ -4,6 +4,7 @@
  * joined and nothing is left to answer, so the upstream can close; broadcasts are never parsed.
  */
 import { type Message, PhoenixEvent } from "../phoenix/protocol";
+import type { Addressee } from "../phoenix/socket-replies";
 
 /** Frames whose ref is null (`[join_ref, null, ...`): pushes and broadcasts, which need no reading. */
 const WITHOUT_REF = /^\[(?:null|"(?:[^"\\]|\\.)*"),null,/;
@@ -16,10 +17,17 @@ export class JoinTracker {
   /** Refs the room has yet to answer, and which of them are joins. */
   readonly #unanswered = new Set<string>();
   readonly #joins = new Set<string>();
+  /** The client's latest join while the room has not answered it yet. */
+  #pendingJoin: Addressee | null = null;
 
   /** The client's latest join, for telling it `phx_error` if the room connection fails; null once it left. */
   get clientJoinRef(): string | null {
     return this.#clientJoinRef;
+  }
+
+  /** The client's latest join if the room has not answered it: a failure now is Phoenix's "join crashed". */
+  get pendingJoin(): Addressee | null {
+    return this.#pendingJoin;
   }
 
   /** The topic is not joined and the room owes no reply: nothing more can come through for the client. */
@@ -28,12 +36,15 @@ export class JoinTracker {
   }
 
   /** A client frame on its way to the room. */
-  sent({ ref, joinRef, event }: Pick<Message, "ref" | "joinRef" | "event">): void {
+  sent({ ref, joinRef, topic, event }: Pick<Message, "ref" | "joinRef" | "topic" | "event">): void {
     if (event === PhoenixEvent.join) {
       this.#clientJoinRef = joinRef ?? ref;
       // A join without a ref gets no reply to watch for, so it counts as joined.
       if (ref === null) this.#joinedRef = this.#clientJoinRef;
-      else this.#joins.add(ref);
+      else {
+        this.#joins.add(ref);
+        this.#pendingJoin = { joinRef, ref, topic };
+      }
     } else if (event === PhoenixEvent.leave && (joinRef === null || joinRef === this.#clientJoinRef)) {
       this.#clientJoinRef = null;
     }
@@ -56,6 +67,7 @@ export class JoinTracker {
     const [joinRef, ref, , event, payload] = parsed as [unknown, unknown, unknown, unknown, unknown];
     if (event === PhoenixEvent.reply && typeof ref === "string") {
       this.#unanswered.delete(ref);
+      if (ref === this.#pendingJoin?.ref) this.#pendingJoin = null;
       if (this.#joins.delete(ref)) {
         const ok = (payload as { status?: unknown } | null)?.status === "ok";
         // A join sent without a join_ref is joined under its ref (the room's rule, and Phoenix's).

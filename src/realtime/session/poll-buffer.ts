@@ -1,7 +1,8 @@
 /**
  * A LongPoll session's outbox (the buffer of Phoenix.Transports.LongPoll.Server): the frames its rooms
  * sent that the client has not polled yet, in order, handed to the next poll as soon as there are any.
- * Bounded, so a client that stops polling cannot make its session grow (docs/ways-in.md#longpoll).
+ * Bounded, so a client that stops polling cannot make its session grow (docs/ways-in.md#longpoll); one
+ * join reply that does not fit may go beyond the bound at a time.
  */
 
 export interface PollBufferLimits {
@@ -18,25 +19,34 @@ interface Waiter {
 
 export class PollBuffer {
   #frames: string[] = [];
+  /** The text held, a join reply beyond the bound aside. */
   #chars = 0;
+  /** A join reply that did not fit is queued: the one frame allowed beyond the bound. */
+  #beyondBound = false;
   #waiter: Waiter | undefined;
 
   constructor(private readonly limits: PollBufferLimits) {}
 
   /**
    * Queues `frame` for the client, or hands it straight to a waiting poll; false when over the bound (the
-   * session then ends, and the client rejoins with `last_seen_id`). A frame into an empty outbox is always
-   * taken, however large, so one big catch-up reply never ends a session.
+   * session then ends, and the client rejoins with `last_seen_id`). A join reply that does not fit (a
+   * catch-up of up to 500 posts) is taken beyond the bound, one at a time, however large: the session
+   * starts no join while one is queued (see `holdsReplyBeyondBound`), so several big catch-ups, as
+   * phoenix.js asks for when it rejoins every channel at once, never add up.
    */
-  push(frame: string): boolean {
-    if (this.#frames.length > 0) {
-      if (this.#frames.length >= this.limits.maxFrames) return false;
-      if (this.#chars + frame.length > this.limits.maxChars) return false;
-    }
+  push(frame: string, joinReply = false): boolean {
+    const fits = this.#frames.length < this.limits.maxFrames && this.#chars + frame.length <= this.limits.maxChars;
+    if (fits) this.#chars += frame.length;
+    else if (joinReply && !this.#beyondBound) this.#beyondBound = true;
+    else return false;
     this.#frames.push(frame);
-    this.#chars += frame.length;
     if (this.#waiter) this.#settle(this.#waiter, this.#drain());
     return true;
+  }
+
+  /** A join reply beyond the bound waits to be polled: the next join waits too. */
+  get holdsReplyBeyondBound(): boolean {
+    return this.#beyondBound;
   }
 
   /**
@@ -61,17 +71,24 @@ export class PollBuffer {
     return this.#waiter !== undefined;
   }
 
+  /** Answers a waiting poll now, with nothing: a client that is there polls again at once. */
+  release(): void {
+    if (this.#waiter) this.#settle(this.#waiter, []);
+  }
+
   /** Ends a waiting poll with nothing (the session is ending) and drops what is queued. */
   clear(): void {
-    if (this.#waiter) this.#settle(this.#waiter, []);
+    this.release();
     this.#frames = [];
     this.#chars = 0;
+    this.#beyondBound = false;
   }
 
   #drain(): string[] {
     const frames = this.#frames;
     this.#frames = [];
     this.#chars = 0;
+    this.#beyondBound = false;
     return frames;
   }
 

@@ -2,7 +2,8 @@
  * The socket layer of a socket session (Phoenix.Socket's role for a socket not bound to one room), for
  * both its transports: it reads just enough of each client frame to route it, forwards the client's own
  * text to the topic's room unchanged, and answers itself only what Phoenix.Socket answers before any
- * channel is involved (phoenix/socket-replies.ts), plus Phoenix's limit of 100 topics per socket.
+ * channel is involved (phoenix/socket-replies.ts), plus Phoenix's limit of 100 topics per socket. Joins
+ * go on when the host allows (a LongPoll session: one at a time, so catch-ups never pile up unpolled).
  */
 import { isRoomId, roomTopic } from "../../shared/rooms";
 import type { SocketGrant } from "../access/admission";
@@ -24,8 +25,14 @@ export const MAX_CHANNELS = 100;
 const ROOM_TOPIC_PREFIX = roomTopic("");
 
 export interface RelayHost {
-  /** A frame for the client, in the order the relay produced it. */
-  deliver(frame: string | ArrayBuffer): void;
+  /** A frame for the client, in the order the relay produced it; `joinReply` if a room answered a join. */
+  deliver(frame: string | ArrayBuffer, joinReply?: boolean): void;
+  /**
+   * Whether a client's join may go to its room now, `joining` telling whether another join still waits for
+   * its reply. A LongPoll session takes one join at a time, and none while a big join reply is unpolled; a
+   * join held meanwhile waits in order, with whatever the client sends for its topic after it.
+   */
+  mayStartJoin(joining: boolean): boolean;
   /** A room ended the user's session (logout, password change, expired token). */
   sessionEnded(reason: string): void;
   /** The relay began holding room connections (true), or holds none any more (false). */
@@ -40,6 +47,9 @@ const HANDLED: Verdict = { ok: true };
 
 export class Relay {
   readonly #upstreams = new Map<string, Upstream>();
+  /** Joins the host held back (see `mayStartJoin`), and the frames for their topics sent after them. */
+  #held: Array<{ message: Message; raw: string | ArrayBuffer }> = [];
+  #resuming = false;
   #ended = false;
   /** The client's end, for the answers the relay gives itself. */
   readonly #client: FrameSink = { send: (frame) => this.host.deliver(frame) };
@@ -65,9 +75,21 @@ export class Relay {
     }
   }
 
+  /** Starts the held joins the host now allows, in order, each followed by the frames for its topic. */
+  resume(): void {
+    if (this.#ended || this.#resuming || this.#held.length === 0 || !this.#mayJoin()) return;
+    this.#resuming = true;
+    const held = this.#held;
+    this.#held = [];
+    // Each was checked before it was held, so each is handled (a join beyond the gate is held again).
+    for (const { message, raw } of held) this.#route(message, raw);
+    this.#resuming = false;
+  }
+
   /** Leaves every room; later frames are ignored. */
   end(reason: string): void {
     this.#ended = true;
+    this.#held = [];
     // Each one forgets itself as it closes.
     for (const upstream of [...this.#upstreams.values()]) upstream.close(reason);
   }
@@ -81,6 +103,11 @@ export class Relay {
       return HANDLED;
     }
     if (event === PhoenixEvent.join) return this.#join(message, raw);
+    if (this.#held.some((item) => item.message.topic === topic)) {
+      // After its topic's join, which is held: it waits behind it.
+      this.#held.push({ message, raw });
+      return HANDLED;
+    }
     // A leave of a topic not joined: ok, as the room answers it.
     if (event === PhoenixEvent.leave) replyTo(this.#client, message, ok());
     else answerUnmatchedTopic(this.#client, message);
@@ -97,12 +124,16 @@ export class Relay {
     if (message.joinRef === null && message.ref === null) {
       return { ok: false, code: CloseCode.invalidPayload, reason: "phx_join must carry a join_ref or ref" };
     }
+    if (this.#held.length > 0 || !this.#mayJoin()) {
+      this.#held.push({ message, raw });
+      return HANDLED;
+    }
     if (this.#upstreams.size >= MAX_CHANNELS) {
       replyTo(this.#client, message, error(SocketErrorReason.tooManyChannels));
       return HANDLED;
     }
     const upstream = new Upstream(topic, room, this.grant, () => this.roomEndpoint(room), {
-      fromRoom: (frame) => this.host.deliver(frame),
+      fromRoom: (frame, joinReply) => this.host.deliver(frame, joinReply),
       sessionEnded: (reason) => this.host.sessionEnded(reason),
       gone: (gone) => this.#forget(gone),
       log: (where, problem) => this.host.log(where, problem),
@@ -112,6 +143,11 @@ export class Relay {
     upstream.forward(message, raw);
     upstream.open();
     return HANDLED;
+  }
+
+  #mayJoin(): boolean {
+    const joining = [...this.#upstreams.values()].some((upstream) => upstream.joinPending);
+    return this.host.mayStartJoin(joining);
   }
 
   #forget(upstream: Upstream): void {

@@ -31,7 +31,10 @@ interface WebSocketTransport {
 interface LongPollTransport {
   kind: "longpoll";
   buffer: PollBuffer;
-  lastPollAt: number;
+  /** When the latest poll began: the idle time counts from there, as Phoenix's does. */
+  lastPollBegan: number;
+  /** Told when a poll begins (see `#stillPolled`). */
+  onPollBegan: Set<() => void>;
 }
 
 interface Live {
@@ -51,6 +54,11 @@ interface ClientAttachment extends FrameClock {
 const ENDED_KEY = "ended";
 /** How long an ended long-poll session remembers why, so a client still polling hears 403 rather than 410. */
 const REMEMBER_ENDING_MS = 60_000;
+/**
+ * How long a long-poll client asked whether it is still there (at its user's socket cap) has to begin a
+ * poll: phoenix.js polls again as soon as a poll is answered, so a client that is there takes a round trip.
+ */
+const PROBE_GRACE_MS = 2_000;
 
 export class SocketSession extends SocketObject implements SocketHolder {
   protected readonly kind = { label: "SocketSession", noun: "socket session" };
@@ -106,7 +114,8 @@ export class SocketSession extends SocketObject implements SocketHolder {
     const transport: LongPollTransport = {
       kind: "longpoll",
       buffer: new PollBuffer(POLL_BUFFER_LIMITS),
-      lastPollAt: Date.now(),
+      lastPollBegan: Date.now(),
+      onPollBegan: new Set(),
     };
     this.#live = this.#start(grant, transport);
     await this.ctx.storage.setAlarm(Math.min(Date.now() + configOf(this.env).longPoll.idleMs, grant.token.expiresAt));
@@ -118,9 +127,12 @@ export class SocketSession extends SocketObject implements SocketHolder {
     const live = this.#live;
     if (live?.transport.kind !== "longpoll") return this.#endedAnswer();
     const transport = live.transport;
+    transport.lastPollBegan = Date.now();
+    for (const began of transport.onPollBegan) began();
     const frames = await transport.buffer.take(configOf(this.env).longPoll.windowMs);
-    transport.lastPollAt = Date.now();
     if (this.#live !== live) return this.#endedAnswer();
+    // A join reply beyond the bound polled: the next held join may go.
+    live.relay.resume();
     return frames.length > 0 ? { status: 200, messages: frames } : { status: 204 };
   }
 
@@ -155,19 +167,55 @@ export class SocketSession extends SocketObject implements SocketHolder {
       await wakeBy(this.ctx.storage, expiresAt);
       return;
     }
-    const { buffer, lastPollAt } = live.transport;
-    const due = (buffer.waiting ? Date.now() : lastPollAt) + configOf(this.env).longPoll.idleMs;
-    if (Date.now() >= due) this.#end(live, "gone");
-    else await this.ctx.storage.setAlarm(Math.min(due, expiresAt));
+    // Idle once `idleMs` have passed since the latest poll began and none is waiting (one waits at most the
+    // window, shorter than the idle time): a client that left mid-poll is gone `idleMs` after that poll began.
+    const { buffer, lastPollBegan } = live.transport;
+    const { idleMs } = configOf(this.env).longPoll;
+    const now = Date.now();
+    let due = lastPollBegan + idleMs;
+    if (now >= due && !buffer.waiting) {
+      this.#end(live, "gone");
+      return;
+    }
+    if (due <= now) due = now + idleMs;
+    await this.ctx.storage.setAlarm(Math.min(due, expiresAt));
   }
 
   // UserSockets.
 
-  /** RPC from UserSockets: the slot this session holds for `userId`, if it is live. */
+  /**
+   * RPC from UserSockets, when the user is at the socket cap: the slot this session holds for `userId`, if
+   * it is live. A long-poll session whose client has gone (a reloaded tab) ends here and gives its place
+   * to the newer socket, rather than keeping it for the idle time.
+   */
   async liveSlots(userId: number): Promise<string[]> {
     const live = this.#live ?? this.#restore();
     const slot = live?.grant.slot;
-    return live && live.grant.user.id === userId && slot ? [slot] : [];
+    if (!live || live.grant.user.id !== userId || !slot) return [];
+    if (live.transport.kind === "longpoll" && !(await this.#stillPolled(live.transport))) {
+      this.#end(live, "gone");
+      return [];
+    }
+    return this.#live === live ? [slot] : [];
+  }
+
+  /**
+   * Whether a long-poll client is still there. A poll waiting now may be one its client abandoned, which
+   * nothing tells the session (a reloaded tab's): it is answered at once, with nothing, and a client that
+   * is there begins another within PROBE_GRACE_MS.
+   */
+  #stillPolled(transport: LongPollTransport): Promise<boolean> {
+    return new Promise((resolve) => {
+      const began = () => settle(true);
+      const timer = setTimeout(() => settle(false), PROBE_GRACE_MS);
+      const settle = (polled: boolean) => {
+        clearTimeout(timer);
+        transport.onPollBegan.delete(began);
+        resolve(polled);
+      };
+      transport.onPollBegan.add(began);
+      transport.buffer.release();
+    });
   }
 
   /** RPC from UserSockets: the user logged out or changed password; ends this session if it is theirs. */
@@ -184,7 +232,10 @@ export class SocketSession extends SocketObject implements SocketHolder {
       grant,
       transport,
       relay: new Relay(grant, (room) => knownRoom(this.env, room), {
-        deliver: (frame) => this.#deliver(live, frame),
+        deliver: (frame, joinReply) => this.#deliver(live, frame, joinReply),
+        // LongPoll: one join at a time, and none while a join reply beyond the outbox's bound is unpolled.
+        mayStartJoin: (joining) =>
+          transport.kind === "websocket" || (!joining && !transport.buffer.holdsReplyBeyondBound),
         sessionEnded: (reason) => this.#end(live, "revoked", SESSION_ENDED_CLOSE_CODE, reason),
         relayingChanged: (relaying) => {
           if (transport.kind === "websocket") rewriteAttachment(transport.ws, { relaying });
@@ -195,7 +246,7 @@ export class SocketSession extends SocketObject implements SocketHolder {
     return live;
   }
 
-  #deliver(live: Live, frame: string | ArrayBuffer): void {
+  #deliver(live: Live, frame: string | ArrayBuffer, joinReply = false): void {
     if (this.#live !== live) return;
     const { transport } = live;
     if (transport.kind === "websocket") {
@@ -207,7 +258,8 @@ export class SocketSession extends SocketObject implements SocketHolder {
       this.log("SocketSession:deliver", new Error("dropped a binary frame for a long-poll client"));
       return;
     }
-    if (!transport.buffer.push(frame)) this.#end(live, "gone");
+    if (!transport.buffer.push(frame, joinReply)) this.#end(live, "gone");
+    else live.relay.resume();
   }
 
   /**

@@ -5,14 +5,14 @@
  */
 import { RoomErrorReason, SESSION_ENDED_CLOSE_CODE } from "../../shared/room-contract";
 import { admissionRequest, type SocketGrant } from "../access/admission";
-import { error, type Message, ok, PhoenixEvent } from "../phoenix/protocol";
+import { error, type Message, ok, PhoenixEvent, SocketErrorReason } from "../phoenix/protocol";
 import { answerUnmatchedTopic, replyTo } from "../phoenix/socket-replies";
 import { closeQuietly, sendQuietly } from "../phoenix/transport";
 import { JoinTracker } from "./join-tracker";
 
 export interface UpstreamEvents {
-  /** A frame from the room, for the client, as the room sent it. */
-  fromRoom(frame: string | ArrayBuffer): void;
+  /** A frame from the room, for the client, as the room sent it; `joinReply` if it answers the pending join. */
+  fromRoom(frame: string | ArrayBuffer, joinReply?: boolean): void;
   /** The room ended the user's session: it closed with 4001, or refused the admission as revoked. */
   sessionEnded(reason: string): void;
   /** The upstream is closed, whatever the cause; it takes no more frames. */
@@ -114,10 +114,17 @@ export class Upstream {
     });
   }
 
+  /** The client's join is on its way to the room, or waits for its reply. */
+  get joinPending(): boolean {
+    return this.#join.pendingJoin !== null;
+  }
+
   #fromRoom(frame: string | ArrayBuffer): void {
     if (this.#closed) return;
-    this.events.fromRoom(frame);
-    if (this.#join.received(frame) && this.#join.settled) this.close("left");
+    const pending = this.#join.pendingJoin;
+    const changed = this.#join.received(frame);
+    this.events.fromRoom(frame, pending !== null && this.#join.pendingJoin === null);
+    if (changed && this.#join.settled) this.close("left");
   }
 
   #closedByRoom(code: number, reason: string): void {
@@ -127,9 +134,19 @@ export class Upstream {
     } else this.#fail();
   }
 
-  /** The room connection failed: the client's channel errors and rejoins (phoenix.js does on phx_error). */
+  /**
+   * The room connection failed. A join the room had not answered yet is answered as Phoenix answers a join
+   * whose channel crashed, `error {reason: "join crashed"}`, so the app's `receive("error")` hears it (and
+   * phoenix.js rejoins after its backoff); a joined channel gets `phx_error`, and phoenix.js rejoins it.
+   */
   #fail(): void {
     this.#end(1011, "relay ended", () => {
+      const pending = this.#join.pendingJoin;
+      if (pending) {
+        const client = { send: (frame: string) => this.events.fromRoom(frame) };
+        replyTo(client, pending, error(SocketErrorReason.joinCrashed));
+        return;
+      }
       const joinRef = this.#join.clientJoinRef;
       if (joinRef !== null) {
         this.events.fromRoom(

@@ -2,10 +2,14 @@
  * `/socket/longpoll`, Phoenix 1.8's LongPoll transport, over real HTTP to the real worker, SocketSession
  * and rooms. The pool runs with a short window and idle time (vitest.config.ts) so waiting is quick.
  */
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { revokeEverySession } from "../../../src/auth/end-sessions";
 import type { User } from "../../../src/db/users";
+import { verifySessionToken } from "../../../src/http/ways-in/longpoll-token";
+import { sessionStub } from "../../../src/realtime/session/client";
+import { userSockets } from "../../../src/realtime/user-sockets/client";
 import { LongPollClient } from "../../helpers/longpoll";
 import {
   closeAll,
@@ -16,7 +20,7 @@ import {
   type TestSocket,
   upgrade,
 } from "../../helpers/socket";
-import { db, makeUser, tokenFor } from "../../helpers/users";
+import { db, makeUser, seedPosts, testSecrets, tokenFor } from "../../helpers/users";
 
 const open: TestSocket[] = [];
 afterEach(() => closeAll(open));
@@ -27,6 +31,33 @@ async function session(user: User, options: { viaHeader?: boolean; sessionViaHea
   const opened = await client.poll();
   expect(opened).toEqual({ status: 410, token: expect.any(String), messages: [] });
   return client;
+}
+
+/** The SocketSession behind a client's session token. */
+async function sessionOf(client: LongPollClient) {
+  const claims = await verifySessionToken(client.session ?? "", testSecrets());
+  if (!claims.ok) throw new Error(`not a session token: ${claims.reason}`);
+  return sessionStub(env, claims.sessionId);
+}
+
+/** Polls until a poll brings nothing (it waited the whole window); answers when that last poll was answered. */
+async function pollUntilQuiet(client: LongPollClient): Promise<number> {
+  for (let polls = 0; polls < 20; polls++) {
+    const answer = await client.poll();
+    if (answer.status === 204) return Date.now();
+    expect(answer.status).toBe(200);
+  }
+  throw new Error("the session never went quiet");
+}
+
+/**
+ * Makes the user's slots older than UserSockets' 10 s settling time, as a tab open for a while has: only
+ * then does a socket at the cap ask their holders which are still live.
+ */
+function settleSlots(user: User): Promise<void> {
+  return runInDurableObject(userSockets(env, user.id), (_object, state) => {
+    state.storage.sql.exec("UPDATE slots SET opened_at = opened_at - 60000 WHERE user_id = ?", user.id);
+  });
 }
 
 describe("opening and polling a session", () => {
@@ -161,6 +192,26 @@ describe("talking through a session", () => {
     await client.waitFor(() => client.frames.filter((f) => f[1] === "hb").length === 100);
   });
 
+  it("refuses a chunked body past the cap (no Content-Length) with 413, counted as it streams, and goes on", async () => {
+    const user = await makeUser("lp_chunked");
+    const client = await session(user);
+    // 160 pulls of 64 KiB (10 MiB), past the 8.7 MB cap; a body of unknown length is counted as it arrives.
+    let pulls = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulls === 160) controller.close();
+        else {
+          pulls += 1;
+          controller.enqueue(new Uint8Array(64 * 1024).fill(0x61));
+        }
+      },
+    });
+    const answer = await client.request("POST", body);
+    expect(answer.httpStatus).toBe(413);
+    expect(answer.body).toEqual({ status: 413, error: expect.stringMatching(/^Body too large: at most \d+ bytes/) });
+    expect((await client.push("phoenix", "heartbeat")).status).toBe("ok");
+  });
+
   it("relays a base64 line as a binary push, as phoenix.js sends an ArrayBuffer payload", async () => {
     const user = await makeUser("lp_binary");
     const client = await session(user);
@@ -197,7 +248,7 @@ describe("talking through a session", () => {
 });
 
 describe("the end of a session", () => {
-  it("ends a session nobody polls: 410, it leaves its rooms, and its socket slot is free again", async () => {
+  it("ends a session nobody polls the idle time after its last poll began: 410, it leaves its rooms, its slot is free", async () => {
     const user = await makeUser("lp_idle");
     const watcher = await makeUser("lp_idle_watcher");
     const client = await session(user);
@@ -207,7 +258,15 @@ describe("the end of a session", () => {
     for (let n = 0; n < 9; n++) open.push(await connect(user, "lp_idle_other"));
     expect((await upgrade({ room: "lp_idle_other", token: await tokenFor(user) })).status).toBe(429);
 
-    // LONGPOLL_IDLE_MS is 3000 in the pool.
+    // The client polls until nothing is left, then never again. Its last poll waited the whole window (500
+    // ms in the pool), so it began at least that long before it was answered.
+    const answered = await pollUntilQuiet(client);
+    // The idle check, run now, before it is due, schedules itself for when it is: LONGPOLL_IDLE_MS (3000 in
+    // the pool) after that last poll began, as Phoenix counts, not after it ended.
+    const stub = await sessionOf(client);
+    await runDurableObjectAlarm(stub);
+    const due = await runInDurableObject(stub, (_object, state) => state.storage.getAlarm());
+    expect(due).toBeLessThanOrEqual(answered - 500 + 3_000);
     await watching.socket.waitFor(
       (f) => f[3] === "presence_diff" && Object.keys((f[4] as { leaves: object }).leaves).includes(String(user.id)),
       10_000,
@@ -219,6 +278,54 @@ describe("the end of a session", () => {
     freed.webSocket?.accept();
     freed.webSocket?.close(1000, "done");
   }, 15_000);
+
+  it("gives the place of a client gone mid-poll (a reloaded tab) to the user's next socket at the cap, at once", async () => {
+    const user = await makeUser("lp_reload");
+    const watcher = await makeUser("lp_reload_watcher");
+    const before = await session(user);
+    expect((await before.join("lp_reload_room")).status).toBe("ok");
+    const watching = await connectAndJoin(watcher, "lp_reload_room");
+    open.push(watching.socket);
+    for (let n = 0; n < 9; n++) open.push(await connect(user, "lp_reload_other"));
+    await settleSlots(user);
+    await pollUntilQuiet(before);
+    // The tab reloads while its poll waits: nothing tells the session that poll's client is gone.
+    const abandoned = before.request("GET");
+
+    const started = Date.now();
+    const after = new LongPollClient({ token: await tokenFor(user) });
+    expect(await after.poll()).toEqual({ status: 410, token: expect.any(String), messages: [] });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect([200, 204]).toContain((await abandoned).body.status); // answered, and nobody polled again
+    expect((await before.request("GET")).body.status).toBe(410);
+    await watching.socket.waitFor(
+      (f) => f[3] === "presence_diff" && Object.keys((f[4] as { leaves: object }).leaves).includes(String(user.id)),
+    );
+    expect((await after.join("lp_reload_room")).status).toBe("ok");
+  });
+
+  it("keeps the place of a client that is still polling: the next socket at the cap is refused", async () => {
+    const user = await makeUser("lp_stays");
+    const client = await session(user);
+    for (let n = 0; n < 9; n++) open.push(await connect(user, "lp_stays_other"));
+    await settleSlots(user);
+    // Polls back to back, as phoenix.js does, until the test is done.
+    let polling = true;
+    const loop = (async () => {
+      while (polling) expect([200, 204]).toContain((await client.poll()).status);
+    })();
+    try {
+      expect((await new LongPollClient({ token: await tokenFor(user) }).request("GET")).body).toEqual({
+        status: 403,
+        error: expect.stringContaining("10"),
+      });
+      expect((await upgrade({ room: "lp_stays_other", token: await tokenFor(user) })).status).toBe(429);
+      expect((await client.push("phoenix", "heartbeat")).status).toBe("ok");
+    } finally {
+      polling = false;
+      await loop;
+    }
+  });
 
   it("ends a session whose outbox overflows (1,000 frames nobody polled): 410, and the client starts over", async () => {
     const user = await makeUser("lp_overflow");
@@ -234,6 +341,35 @@ describe("the end of a session", () => {
     const again = await session(user);
     expect((await again.push("phoenix", "heartbeat")).status).toBe("ok");
   });
+
+  it("survives five big catch-ups asked for at once, as phoenix.js rejoins after a 410: every join ok, in turn", async () => {
+    const author = await makeUser("lp_catchups_author");
+    const user = await makeUser("lp_catchups");
+    const rooms = ["a", "b", "c", "d", "e"].map((n) => `lp_catchup_${n}`);
+    // 5 × 250 posts of 2,000 emoji: each join reply is about 2 Mi characters (UTF-16, as the outbox counts),
+    // together more than twice its bound of 4 Mi.
+    for (const room of rooms) await seedPosts(author, room, Array(250).fill("🔥".repeat(2_000)));
+    const client = await session(user);
+    const joins = rooms.map((room) => {
+      const ref = client.nextRef();
+      return [ref, ref, `room:${room}`, "phx_join", { last_seen_id: 0 }] as Frame;
+    });
+    // A push right behind the last join, in the same POST: it waits for that join, and is answered by its room.
+    const lastJoinRef = joins[4]?.[0] ?? null;
+    const push: Frame = [lastJoinRef, "after", "room:lp_catchup_e", "new_post", { message: "right behind" }];
+    expect(await client.send([...joins, push])).toEqual({ status: 200 });
+    for (const [ref, , topic] of joins) {
+      const reply = await client.waitFor((f) => f[1] === ref && f[3] === "phx_reply", 10_000);
+      const { status, response } = reply[4] as { status: string; response: { posts: unknown[] } };
+      expect([topic, status, response.posts.length]).toEqual([topic, "ok", 250]);
+    }
+    const pushed = await client.waitFor((f) => f[1] === "after");
+    expect(pushed[4]).toMatchObject({ status: "ok", response: { message: "right behind" } });
+    // Still the same session, joined to all five.
+    expect((await client.push("room:lp_catchup_a", "new_post", { message: "still here" }, joins[0]?.[0])).status).toBe(
+      "ok",
+    );
+  }, 20_000);
 
   it("answers 403 at logout, to the poll that was waiting and to every poll after", async () => {
     const user = await makeUser("lp_logout");

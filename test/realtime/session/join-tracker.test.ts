@@ -10,10 +10,15 @@ import { JoinTracker } from "../../../src/realtime/session/join-tracker";
 
 const TOPIC = "room:lobby";
 
-type Sent = Pick<Message, "ref" | "joinRef" | "event">;
-const join = (joinRef: string | null, ref: string | null): Sent => ({ joinRef, ref, event: "phx_join" });
-const leave = (joinRef: string | null, ref: string | null): Sent => ({ joinRef, ref, event: "phx_leave" });
-const push = (joinRef: string | null, ref: string | null): Sent => ({ joinRef, ref, event: "new_post" });
+type Sent = Pick<Message, "ref" | "joinRef" | "topic" | "event">;
+const join = (joinRef: string | null, ref: string | null): Sent => ({ joinRef, ref, topic: TOPIC, event: "phx_join" });
+const leave = (joinRef: string | null, ref: string | null): Sent => ({
+  joinRef,
+  ref,
+  topic: TOPIC,
+  event: "phx_leave",
+});
+const push = (joinRef: string | null, ref: string | null): Sent => ({ joinRef, ref, topic: TOPIC, event: "new_post" });
 
 /** The room's reply to the message with `ref`, its join_ref echoed as the room echoes it. */
 const okReply = (joinRef: string | null, ref: string) => encodeReply(joinRef, ref, TOPIC, ok({ posts: [] }));
@@ -33,6 +38,20 @@ describe("JoinTracker", () => {
     const tracker = new JoinTracker();
     expect(tracker.settled).toBe(true);
     expect(tracker.clientJoinRef).toBeNull();
+  });
+
+  it("holds the latest join until the room answers it, ok or error (for a join crashed meanwhile)", () => {
+    const tracker = new JoinTracker();
+    tracker.sent(join("1", "1"));
+    expect(tracker.pendingJoin).toEqual({ joinRef: "1", ref: "1", topic: TOPIC });
+    tracker.received(okReply("1", "1"));
+    expect(tracker.pendingJoin).toBeNull();
+    tracker.sent(join("4", "4"));
+    tracker.sent(push("4", "5"));
+    tracker.received(okReply("4", "5"));
+    expect(tracker.pendingJoin).toEqual({ joinRef: "4", ref: "4", topic: TOPIC });
+    tracker.received(errorReply("4", "4"));
+    expect(tracker.pendingJoin).toBeNull();
   });
 
   it("is not settled while a join's reply is owed; an ok reply leaves it joined", () => {

@@ -336,6 +336,36 @@ describe("when a room connection fails", () => {
     expect((await socket.join("mx_crash_a")).status).toBe("ok");
   });
 
+  it("answers a join whose room cannot be reached error join crashed, as Phoenix, and a rejoin later works", async () => {
+    const user = await makeUser("mx_join_crash");
+    const socket = await multiplexed(user);
+    // A well-formed private id with a tag this server never made is looked up in D1 before any room is
+    // asked (rooms made before ids were minted); with that table gone, reaching the room fails.
+    const room = `~${"A".repeat(34)}`;
+    await env.DB.exec("ALTER TABLE rooms RENAME TO rooms_elsewhere");
+    try {
+      socket.send(["7", "7", `room:${room}`, "phx_join", {}]);
+      const reply = await socket.waitFor((f) => f[1] === "7");
+      expect(reply).toEqual([
+        "7",
+        "7",
+        `room:${room}`,
+        "phx_reply",
+        { status: "error", response: { reason: "join crashed" } },
+      ]);
+      await socket.barrier();
+      expect(socket.frames.filter((f) => f[3] === "phx_error")).toEqual([]);
+    } finally {
+      await env.DB.exec("ALTER TABLE rooms_elsewhere RENAME TO rooms");
+    }
+    // The topic was let go: phoenix.js's rejoin after its backoff is a fresh join, answered by the room.
+    socket.send(["8", "8", `room:${room}`, "phx_join", {}]);
+    expect((await socket.waitFor((f) => f[1] === "8"))[4]).toEqual({
+      status: "error",
+      response: { reason: "no such room" },
+    });
+  });
+
   it("ends the whole session with 4001 when a room refuses it as revoked", async () => {
     const user = await makeUser("mx_refused");
     const socket = await multiplexed(user);
