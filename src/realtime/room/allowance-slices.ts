@@ -17,9 +17,20 @@ export interface SliceTimings {
   leaseTimeoutMs: number;
   /** After a failed lease, how long the poster's posts here are answered `unavailable` without asking. */
   failureBackoffMs: number;
+  /**
+   * The least time a refusal is held here before the holder is asked again, and the wait the poster is
+   * told. The holder's own wait is until its next post, which only one of the poster's rooms will get:
+   * with 100 rooms asking again each time, a flood would cost a lease per refused post.
+   */
+  refusalHoldMs: number;
 }
 
-export const SLICE_TIMINGS: SliceTimings = { lapseMs: 10_000, leaseTimeoutMs: 2_000, failureBackoffMs: 1_000 };
+export const SLICE_TIMINGS: SliceTimings = {
+  lapseMs: 10_000,
+  leaseTimeoutMs: 2_000,
+  failureBackoffMs: 1_000,
+  refusalHoldMs: 1_000,
+};
 
 interface Slice {
   tokens: number;
@@ -92,7 +103,7 @@ export class AllowanceSlices {
           slice.lapsesAt = now + this.timings.lapseMs;
         } else {
           slice.tokens = 0;
-          slice.refusedUntil = now + lease.retryAfterMs;
+          slice.refusedUntil = now + Math.max(lease.retryAfterMs, this.timings.refusalHoldMs);
         }
       } catch (problem) {
         this.log("Room: post allowance lease", problem);

@@ -4,10 +4,10 @@
  * rooms and UserSockets: test/realtime/user-sockets/allowance.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { type AllowanceTake, AllowanceSlices, type SliceTimings } from "../../../src/realtime/room/allowance-slices";
+import { AllowanceSlices, type AllowanceTake, type SliceTimings } from "../../../src/realtime/room/allowance-slices";
 import { type Lease, PostAllowances } from "../../../src/realtime/user-sockets/allowance";
 
-const TIMINGS: SliceTimings = { lapseMs: 60_000, leaseTimeoutMs: 1_000, failureBackoffMs: 60_000 };
+const TIMINGS: SliceTimings = { lapseMs: 60_000, leaseTimeoutMs: 1_000, failureBackoffMs: 60_000, refusalHoldMs: 0 };
 
 /** Slices over a real holder, counting the leases asked for. */
 function slicesOver(policy: { perSecond: number; burst: number }, timings: SliceTimings = TIMINGS) {
@@ -91,6 +91,27 @@ describe("AllowanceSlices", () => {
     expect(asked).toBe(12);
   });
 
+  it("holds a refusal at least refusalHoldMs, and says so, so rooms do not ask again at every refill", async () => {
+    const holder = new PostAllowances({ perSecond: 100, burst: 10 }); // a post every 10 ms
+    const clock = 1_800_000_000_000;
+    let asked = 0;
+    const slices = new AllowanceSlices(
+      async (userId) => {
+        asked += 1;
+        return holder.lease(userId, clock);
+      },
+      () => {},
+      { ...TIMINGS, refusalHoldMs: 1_000 },
+    );
+    for (let n = 0; n < 10; n++) expect(await slices.take(8)).toEqual({ ok: true });
+    expect(await slices.take(8)).toEqual({ ok: false, retryAfterMs: 1_000 });
+    await sleep(20); // the holder would have a post again by now: still refused here, without asking
+    const held = slices.take(8);
+    expect(held).toMatchObject({ ok: false });
+    expect("retryAfterMs" in held && held.retryAfterMs).toBeGreaterThan(900);
+    expect(asked).toBe(11);
+  });
+
   it("takes back a post given back, so a post the room refused costs no allowance", async () => {
     const { slices, asked } = slicesOver({ perSecond: 0.001, burst: 30 });
     expect(await slices.take(4)).toEqual({ ok: true });
@@ -122,7 +143,7 @@ describe("AllowanceSlices", () => {
         return Promise.resolve(holder.lease(userId));
       },
       (where) => logged.push(where),
-      { lapseMs: 60_000, leaseTimeoutMs: 30, failureBackoffMs: 40 },
+      { lapseMs: 60_000, leaseTimeoutMs: 30, failureBackoffMs: 40, refusalHoldMs: 0 },
     );
     expect(await slices.take(6)).toEqual({ ok: false, unavailable: true });
     expect(slices.take(6)).toEqual({ ok: false, unavailable: true }); // within the back-off: not asked

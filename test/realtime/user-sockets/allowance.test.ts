@@ -80,7 +80,7 @@ describe("a user's posts across rooms and ways in", () => {
     return (await db.select().from(posts).where(eq(posts.userId, user.id))).length;
   }
 
-  it("accepts exactly USER_POSTS_BURST, then answers rate_limited in every room; another user is unaffected", async () => {
+  it("posting past your allowance across rooms: exactly USER_POSTS_BURST accepted, then rate_limited in every room and over LongPoll; another user unaffected", async () => {
     expect(burst).toBe(30);
     const flooder = await makeUser("all_rooms_flooder");
     const other = await makeUser("all_rooms_other");
