@@ -42,9 +42,9 @@ export class JoinTracker {
 
   /**
    * A frame from the room: a reply or `phx_close` says something of the join. False for a push or a
-   * broadcast, skipped unparsed: it changes nothing.
+   * broadcast, skipped unparsed: it changes nothing. `onReply` hears of every reply, read once here.
    */
-  received(frame: string | ArrayBuffer): boolean {
+  received(frame: string | ArrayBuffer, onReply?: (ref: string, ok: boolean) => void): boolean {
     if (typeof frame !== "string" || WITHOUT_REF.test(frame)) return false;
     let parsed: unknown;
     try {
@@ -56,11 +56,12 @@ export class JoinTracker {
     const [joinRef, ref, , event, payload] = parsed as [unknown, unknown, unknown, unknown, unknown];
     if (event === PhoenixEvent.reply && typeof ref === "string") {
       this.#unanswered.delete(ref);
+      const ok = (payload as { status?: unknown } | null)?.status === "ok";
       if (this.#joins.delete(ref)) {
-        const ok = (payload as { status?: unknown } | null)?.status === "ok";
         // A join sent without a join_ref is joined under its ref (the room's rule, and Phoenix's).
         this.#joinedRef = ok ? (typeof joinRef === "string" ? joinRef : ref) : null;
       }
+      onReply?.(ref, ok);
     } else if (event === PhoenixEvent.close && joinRef === this.#joinedRef) {
       this.#joinedRef = null;
     }

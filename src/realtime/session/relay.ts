@@ -4,6 +4,7 @@
  * text to the topic's room unchanged, and answers itself only what Phoenix.Socket answers before any
  * channel is involved (phoenix/socket-replies.ts), plus Phoenix's limit of 100 topics per socket.
  */
+import { RoomErrorReason, RoomEvent } from "../../shared/room-contract";
 import { isRoomId, roomTopic } from "../../shared/rooms";
 import type { SocketGrant } from "../access/admission";
 import { error, type Message, ok, PhoenixEvent, SocketErrorReason } from "../phoenix/protocol";
@@ -16,6 +17,8 @@ import {
   replyTo,
 } from "../phoenix/socket-replies";
 import { CloseCode } from "../phoenix/transport";
+import type { RatePolicy } from "../room/rate-limit";
+import { PostGate } from "./post-gate";
 import { type RoomEndpoint, Upstream } from "./upstream";
 
 /** Phoenix's `max_channels_per_transport` default. */
@@ -43,13 +46,18 @@ export class Relay {
   #ended = false;
   /** The client's end, for the answers the relay gives itself. */
   readonly #client: FrameSink = { send: (frame) => this.host.deliver(frame) };
+  readonly #posts: PostGate;
 
   constructor(
     private readonly grant: SocketGrant,
+    /** The user's allowance across rooms (USER_POSTS_*), which this socket's posts alone may not pass. */
+    postPolicy: RatePolicy,
     /** The room of an id, if it has one (see Upstream). */
     private readonly roomEndpoint: (room: string) => Promise<RoomEndpoint | undefined>,
     private readonly host: RelayHost,
-  ) {}
+  ) {
+    this.#posts = new PostGate(postPolicy);
+  }
 
   receive(raw: string | ArrayBuffer): Verdict {
     if (this.#ended) return HANDLED;
@@ -77,6 +85,13 @@ export class Relay {
     const { topic, event } = message;
     const upstream = this.#upstreams.get(topic);
     if (upstream) {
+      if (event === RoomEvent.newPost) {
+        const admitted = this.#posts.admit(topic, message.ref);
+        if (!admitted.ok) {
+          replyTo(this.#client, message, error(RoomErrorReason.rateLimited, { retry_after_ms: admitted.retryAfterMs }));
+          return HANDLED;
+        }
+      }
       upstream.forward(message, raw);
       return HANDLED;
     }
@@ -104,6 +119,7 @@ export class Relay {
     const upstream = new Upstream(topic, room, this.grant, () => this.roomEndpoint(room), {
       fromRoom: (frame) => this.host.deliver(frame),
       sessionEnded: (reason) => this.host.sessionEnded(reason),
+      replied: (ref, ok) => this.#posts.answered(topic, ref, ok),
       gone: (gone) => this.#forget(gone),
       log: (where, problem) => this.host.log(where, problem),
     });
@@ -117,6 +133,7 @@ export class Relay {
   #forget(upstream: Upstream): void {
     if (this.#upstreams.get(upstream.topic) !== upstream) return;
     this.#upstreams.delete(upstream.topic);
+    this.#posts.forget(upstream.topic);
     // Once ended, the host is letting go of everything anyway.
     if (this.#upstreams.size === 0 && !this.#ended) this.host.relayingChanged(false);
   }

@@ -174,10 +174,11 @@ export class SocketSession extends SocketObject implements SocketHolder {
   }
 
   #start(grant: SocketGrant, transport: Live["transport"]): Live {
+    const { userPostsPerSecond: perSecond, userPostsBurst: burst } = configOf(this.env).roomLimits;
     const live: Live = {
       grant,
       transport,
-      relay: new Relay(grant, (room) => knownRoom(this.env, room), {
+      relay: new Relay(grant, { perSecond, burst }, (room) => knownRoom(this.env, room), {
         deliver: (frame) => this.#deliver(live, frame),
         sessionEnded: (reason) => this.#end(live, "revoked", SESSION_ENDED_CLOSE_CODE, reason),
         relayingChanged: (relaying) => {

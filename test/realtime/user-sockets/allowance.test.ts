@@ -2,8 +2,8 @@
  * Each user's post allowance across all rooms and ways in (user-sockets/allowance.ts, held by UserSockets;
  * rooms lease slices of it, room/allowance-slices.ts): the lease arithmetic, then a flood over a
  * multiplexed socket, room-bound sockets and LongPoll against the real worker, rooms and UserSockets.
- * The pool runs with USER_POSTS_PER_SECOND at 0.2 (vitest.config.ts), so the bucket cannot refill while a
- * test posts and "exactly the burst" is exact however slow the machine.
+ * The pool runs with USER_POSTS_PER_SECOND at 0.05 (vitest.config.ts): a post per 20 s, far longer than
+ * these tests post for, so "exactly the burst" is exact on a slow machine too.
  */
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
