@@ -4,10 +4,12 @@
  * refuses has already cost the hop to the room and back, which under a flood on one socket costs everyone
  * else as much as storing it would (measured: bench/flood). Every post of this socket passes here, so one
  * past the allowance from this socket alone is past it for certain: refused here, with the room's own
- * answer (`rate_limited`, `retry_after_ms`), without being relayed. A post the room then answers with
- * anything but ok gives its token back, so posts refused for other reasons do not count. The rooms stay
+ * answer (`rate_limited`, `retry_after_ms`), without being relayed. What counts is posts attempted: a post
+ * the room refused as `rate_limited` counts (were it given back, a flood the rooms refuse would pass here
+ * forever), one it refused for anything else (bad input, unavailable) gives its token back. The rooms stay
  * the authority: only they see the user's other sockets.
  */
+import { RoomErrorReason } from "../../shared/room-contract";
 import { type BucketState, type RatePolicy, takeToken } from "../room/rate-limit";
 
 export type Admit = { ok: true } | { ok: false; retryAfterMs: number };
@@ -32,10 +34,13 @@ export class PostGate {
     return { ok: true };
   }
 
-  /** The room answered `ref` on `topic`: a post it did not store gives its token back. */
-  answered(topic: string, ref: string, ok: boolean): void {
+  /**
+   * The room answered `ref` on `topic` (`refusal`: null for ok, else the error's reason): a post refused
+   * for anything but a limit gives its token back.
+   */
+  answered(topic: string, ref: string, refusal: string | null): void {
     const refs = this.#unanswered.get(topic);
-    if (!refs?.delete(ref) || ok || !this.#bucket) return;
+    if (!refs?.delete(ref) || refusal === null || refusal === RoomErrorReason.rateLimited || !this.#bucket) return;
     this.#bucket = { tokens: Math.min(this.policy.burst, this.#bucket.tokens + 1), at: this.#bucket.at };
   }
 

@@ -119,7 +119,7 @@ export class Relay {
     const upstream = new Upstream(topic, room, this.grant, () => this.roomEndpoint(room), {
       fromRoom: (frame) => this.host.deliver(frame),
       sessionEnded: (reason) => this.host.sessionEnded(reason),
-      replied: (ref, ok) => this.#posts.answered(topic, ref, ok),
+      replied: (ref, refusal) => this.#posts.answered(topic, ref, refusal),
       gone: (gone) => this.#forget(gone),
       log: (where, problem) => this.host.log(where, problem),
     });

@@ -15,8 +15,8 @@ export interface UpstreamEvents {
   fromRoom(frame: string | ArrayBuffer): void;
   /** The room ended the user's session: it closed with 4001, or refused the admission as revoked. */
   sessionEnded(reason: string): void;
-  /** The room answered the client frame of `ref` on this topic, ok or not. */
-  replied(ref: string, ok: boolean): void;
+  /** The room answered the client frame of `ref` on this topic: null for ok, else the error's reason. */
+  replied(ref: string, refusal: string | null): void;
   /** The upstream is closed, whatever the cause; it takes no more frames. */
   gone(upstream: Upstream): void;
   log(where: string, problem: unknown): void;
@@ -119,7 +119,7 @@ export class Upstream {
   #fromRoom(frame: string | ArrayBuffer): void {
     if (this.#closed) return;
     this.events.fromRoom(frame);
-    const replied = (ref: string, ok: boolean) => this.events.replied(ref, ok);
+    const replied = (ref: string, refusal: string | null) => this.events.replied(ref, refusal);
     if (this.#join.received(frame, replied) && this.#join.settled) this.close("left");
   }
 

@@ -189,20 +189,20 @@ describe("JoinTracker", () => {
     expect(member.settled).toBe(false);
   });
 
-  it("tells onReply of every reply, once read, with whether it was ok; pushes and closes it does not", () => {
+  it("tells onReply of every reply, once read: null for ok, else its reason; pushes and closes it does not", () => {
     const tracker = joined("1");
     tracker.sent(push("1", "2"));
     tracker.sent(push("1", "3"));
-    const heard: Array<[string, boolean]> = [];
-    const onReply = (ref: string, ok: boolean) => heard.push([ref, ok]);
+    const heard: Array<[string, string | null]> = [];
+    const onReply = (ref: string, refusal: string | null) => heard.push([ref, refusal]);
     tracker.received(okReply("1", "2"), onReply);
     tracker.received(errorReply("1", "3"), onReply);
     tracker.received(encodeBroadcast(TOPIC, "new_post", { id: 1 }), onReply);
     tracker.received(encodePush("1", TOPIC, "new_post", '{"id":2}'), onReply);
     tracker.received(encodeClose("1", TOPIC), onReply);
     expect(heard).toEqual([
-      ["2", true],
-      ["3", false],
+      ["2", null],
+      ["3", "unauthorized"],
     ]);
   });
 });
