@@ -16,14 +16,14 @@
  * Plain Node and erasable TypeScript only (Node's type stripping runs it), like bench/fanout.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join as joinPath } from "node:path";
 import { parseArgs } from "node:util";
 import { type Channel, Socket } from "phoenix";
-import { treeUsage } from "../fanout/proc.ts";
 import { registerUser } from "../../test/e2e/helpers.ts";
 import { run, startWranglerDev } from "../../test/e2e/wrangler-dev.ts";
+import { treeUsage } from "../fanout/proc.ts";
 
 const { values } = parseArgs({
   options: {
@@ -83,6 +83,31 @@ function heartbeat(socket: Socket): Promise<Answer> {
   });
 }
 
+/** CPU ticks of each command in `rootPid`'s process tree (wrangler's node, workerd, ...), from /proc. */
+function ticksByCommand(rootPid: number): Map<string, number> {
+  const stats = new Map<number, { ppid: number; command: string; ticks: number }>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const text = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const command = text.slice(text.indexOf("(") + 1, text.lastIndexOf(")"));
+      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+      stats.set(Number(entry), { ppid: Number(fields[1]), command, ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // it exited while we looked
+    }
+  }
+  const byCommand = new Map<string, number>();
+  const inTree = (pid: number): boolean => {
+    for (let at = stats.get(pid); at; at = stats.get(at.ppid)) if (at.ppid === rootPid) return true;
+    return pid === rootPid;
+  };
+  for (const [pid, { command, ticks }] of stats) {
+    if (inTree(pid)) byCommand.set(command, (byCommand.get(command) ?? 0) + ticks);
+  }
+  return byCommand;
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
@@ -99,11 +124,9 @@ function probe(channel: Channel) {
   const latencies: number[] = [];
   const failures: string[] = [];
   const pending: Array<Promise<void>> = [];
-  let stopped = false;
   const timer = setInterval(() => {
-    if (stopped) return;
     pending.push(
-      answer(channel.push("new_post", { message: "a probe" }, 60_000)).then((reply) => {
+      answer(channel.push("new_post", { message: "a probe" }, 120_000)).then((reply) => {
         if (reply.status === "ok") latencies.push(reply.ms);
         else failures.push(JSON.stringify(reply.response ?? reply.status));
       }),
@@ -111,20 +134,10 @@ function probe(channel: Channel) {
   }, PROBE_EVERY_MS);
   return {
     async stop() {
-      stopped = true;
       clearInterval(timer);
       await Promise.all(pending);
-      const result = { latencies: [...latencies], failures: [...failures] };
-      latencies.length = 0;
-      failures.length = 0;
-      pending.length = 0;
-      stopped = false;
-      return result;
+      return { latencies, failures };
     },
-    resume() {
-      stopped = false;
-    },
-    timer,
   };
 }
 
@@ -192,12 +205,13 @@ async function main(): Promise<void> {
     console.log(`  the other user's post, nobody flooding: ${summary(calm)}`);
 
     // Burst: BURST_PER_ROOM posts in every room at once.
-    const probeFlooded = probe(inFlooded);
-    const probeQuiet = probe(inQuiet);
+    let probeFlooded = probe(inFlooded);
+    let probeQuiet = probe(inQuiet);
     // The server's CPU time (wrangler, workerd) for the burst: unlike wall time, it hardly depends on what
     // else the machine runs, and everyone else's posts wait behind it, locally on one thread.
     const pid = wrangler.child.pid as number;
     const cpuBefore = treeUsage(pid).cpuMs;
+    const ticksBefore = ticksByCommand(pid);
     const burstStart = performance.now();
     const burst = await Promise.all(
       channels.flatMap((channel) =>
@@ -210,11 +224,16 @@ async function main(): Promise<void> {
     );
     const burstMs = performance.now() - burstStart;
     const burstCpuMs = treeUsage(pid).cpuMs - cpuBefore;
+    const split = [...ticksByCommand(pid)]
+      .map(([command, ticks]) => [command, ticks - (ticksBefore.get(command) ?? 0)] as const)
+      .filter(([, ticks]) => ticks > 0)
+      .map(([command, ticks]) => `${command} ${ticks} ticks`)
+      .join(", ");
     const burstFlooded = await probeFlooded.stop();
     const burstQuiet = await probeQuiet.stop();
     console.log(
       `  burst: ${burst.length} ${values.kind}s answered in ${(burstMs / 1000).toFixed(1)} s: ${tally(burst)}; ` +
-        `server CPU ${(burstCpuMs / 1000).toFixed(1)} s (${(burstCpuMs / burst.length).toFixed(2)} ms a frame)`,
+        `server CPU ${(burstCpuMs / 1000).toFixed(1)} s (${(burstCpuMs / burst.length).toFixed(2)} ms a frame: ${split})`,
     );
     console.log(`    the other user's post, in a flooded room: ${summary(burstFlooded.latencies)}`);
     console.log(`    the other user's post, in another room:  ${summary(burstQuiet.latencies)}`);
@@ -225,8 +244,8 @@ async function main(): Promise<void> {
 
     if (PACED === 0) return;
     // Paced: PACED posts spread evenly over PACED_SECONDS, round-robin over the rooms.
-    probeFlooded.resume();
-    probeQuiet.resume();
+    probeFlooded = probe(inFlooded);
+    probeQuiet = probe(inQuiet);
     const pacedStart = performance.now();
     const paced: Array<Promise<Answer>> = [];
     const perTick = Math.max(1, Math.round(PACED / (PACED_SECONDS * 100)));
