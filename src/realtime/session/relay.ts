@@ -2,7 +2,8 @@
  * The socket layer of a socket session (Phoenix.Socket's role for a socket not bound to one room), for
  * both its transports: it reads just enough of each client frame to route it, forwards the client's own
  * text to the topic's room unchanged, and answers itself only what Phoenix.Socket answers before any
- * channel is involved (phoenix/socket-replies.ts), plus Phoenix's limit of 100 topics per socket.
+ * channel is involved (phoenix/socket-replies.ts), plus Phoenix's limit of 100 topics per socket and a
+ * post past the user's allowance across rooms (post-gate.ts).
  */
 import { RoomErrorReason, RoomEvent } from "../../shared/room-contract";
 import { isRoomId, roomTopic } from "../../shared/rooms";
