@@ -203,29 +203,24 @@ function newPost(
   if (!services.mayPost(member.user.id)) return { reply: error(RoomErrorReason.noSuchRoom) };
   // The allowance across rooms first: the room's own bucket then decides at once, with nothing in between.
   const allowance = services.takeAllowance(connection);
-  const post = (taken: AllowanceTake) => limitedPost(taken, connection, message.value, clientId.value, services);
-  return allowance instanceof Promise ? allowance.then(post) : post(allowance);
+  if (allowance instanceof Promise)
+    return storeAndConfirm(connection, message.value, clientId.value, services, allowance);
+  return (
+    refusal(allowance, connection, services) ?? storeAndConfirm(connection, message.value, clientId.value, services)
+  );
 }
 
-/** A valid post once the poster's allowance across rooms answered: the room's own bucket, then the log. */
-function limitedPost(
-  allowance: AllowanceTake,
-  connection: Connection,
-  message: string,
-  clientId: string | null,
-  services: RoomServices,
-): ChannelResult | Promise<ChannelResult> {
+/** The answer to a post the limits refuse: the allowance across rooms, then the room's own bucket. */
+function refusal(allowance: AllowanceTake, connection: Connection, services: RoomServices): ChannelResult | undefined {
   if (!allowance.ok) {
     return "unavailable" in allowance
       ? { reply: error(RoomErrorReason.unavailable) }
       : { reply: error(RoomErrorReason.rateLimited, { retry_after_ms: allowance.retryAfterMs }) };
   }
   const allowed = services.takePostToken(connection);
-  if (!allowed.ok) {
-    services.giveBackAllowance(connection);
-    return { reply: error(RoomErrorReason.rateLimited, { retry_after_ms: allowed.retryAfterMs }) };
-  }
-  return storeAndConfirm(connection, message, clientId, services);
+  if (allowed.ok) return undefined;
+  services.giveBackAllowance(connection);
+  return { reply: error(RoomErrorReason.rateLimited, { retry_after_ms: allowed.retryAfterMs }) };
 }
 
 /**
@@ -237,7 +232,14 @@ async function storeAndConfirm(
   message: string,
   clientId: string | null,
   services: RoomServices,
+  /** The allowance across rooms, when the room had to ask for it: awaited here, so that every post's
+   * answer takes the same steps once D1 has it, and posts copied together are answered in order. */
+  allowance?: Promise<AllowanceTake>,
 ): Promise<ChannelResult> {
+  if (allowance) {
+    const refused = refusal(await allowance, connection, services);
+    if (refused) return refused;
+  }
   try {
     await services.postLogReady();
   } catch (problem) {
