@@ -26,6 +26,8 @@ export const E2E_VARS = {
   LOGINS_PER_IP: "100000",
   POSTS_PER_SECOND: "1000",
   POSTS_BURST: "1000",
+  USER_POSTS_PER_SECOND: "1000",
+  USER_POSTS_BURST: "1000",
 };
 
 declare module "vitest" {

@@ -19,6 +19,7 @@ import {
 import type { Identity } from "../access/identity";
 import { error, isBinary, ok, type Payload, type Reply } from "../phoenix/protocol";
 import { encodePush } from "../phoenix/serializer";
+import type { AllowanceTake } from "./allowance-slices";
 import type { Connection, ConnectionState, PresenceEntry } from "./connection";
 import type { Delivery } from "./fanout";
 import type { Appended, Confirmation, PostDraft } from "./post-log";
@@ -39,6 +40,13 @@ export interface RoomServices {
   recentAfter(id: number): Post[] | undefined;
   /** A page of history from D1 and the log, for catch-ups from further back than memory holds. */
   page(query: PostsQuery): Promise<Post[]>;
+  /**
+   * Takes a post from the poster's allowance across all rooms: at once from the room's slice, or after a
+   * lease from their UserSockets when the slice is spent.
+   */
+  takeAllowance(connection: Connection): AllowanceTake | Promise<AllowanceTake>;
+  /** Gives back a post taken from the allowance for a post the room then refused. */
+  giveBackAllowance(connection: Connection): void;
   /** Spends a token from the poster's bucket (all their sockets in the room share it). */
   takePostToken(connection: Connection): Take;
   /** Resolves once the post log can number posts. */
@@ -193,11 +201,26 @@ function newPost(
   if (isExpired(member)) return endSession("token expired");
   // Decided by the room now, not at the join: membership can end between the two.
   if (!services.mayPost(member.user.id)) return { reply: error(RoomErrorReason.noSuchRoom) };
-  const allowed = services.takePostToken(connection);
-  if (!allowed.ok) {
-    return { reply: error(RoomErrorReason.rateLimited, { retry_after_ms: allowed.retryAfterMs }) };
+  // The allowance across rooms first: the room's own bucket then decides at once, with nothing in between.
+  const allowance = services.takeAllowance(connection);
+  if (allowance instanceof Promise)
+    return storeAndConfirm(connection, message.value, clientId.value, services, allowance);
+  return (
+    refusal(allowance, connection, services) ?? storeAndConfirm(connection, message.value, clientId.value, services)
+  );
+}
+
+/** The answer to a post the limits refuse: the allowance across rooms, then the room's own bucket. */
+function refusal(allowance: AllowanceTake, connection: Connection, services: RoomServices): ChannelResult | undefined {
+  if (!allowance.ok) {
+    return "unavailable" in allowance
+      ? { reply: error(RoomErrorReason.unavailable) }
+      : { reply: error(RoomErrorReason.rateLimited, { retry_after_ms: allowance.retryAfterMs }) };
   }
-  return storeAndConfirm(connection, message.value, clientId.value, services);
+  const allowed = services.takePostToken(connection);
+  if (allowed.ok) return undefined;
+  services.giveBackAllowance(connection);
+  return { reply: error(RoomErrorReason.rateLimited, { retry_after_ms: allowed.retryAfterMs }) };
 }
 
 /**
@@ -209,7 +232,14 @@ async function storeAndConfirm(
   message: string,
   clientId: string | null,
   services: RoomServices,
+  /** The allowance across rooms, when the room had to ask for it: awaited here, so that every post's
+   * answer takes the same steps once D1 has it, and posts copied together are answered in order. */
+  allowance?: Promise<AllowanceTake>,
 ): Promise<ChannelResult> {
+  if (allowance) {
+    const refused = refusal(await allowance, connection, services);
+    if (refused) return refused;
+  }
   try {
     await services.postLogReady();
   } catch (problem) {

@@ -22,7 +22,8 @@ import type { Identity } from "../access/identity";
 import { isRevoked, rememberRevocation } from "../access/remembered-revocations";
 import { CloseCode, closeQuietly } from "../phoenix/transport";
 import { wakeBy } from "../shell/alarms";
-import { releaseSlot } from "../user-sockets/client";
+import { leasePosts, releaseSlot } from "../user-sockets/client";
+import { AllowanceSlices, type AllowanceTake } from "./allowance-slices";
 import { handleOut, presenceMeta, type RoomServices } from "./channel";
 import { Connection } from "./connection";
 import { fanOut } from "./fanout";
@@ -62,6 +63,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
   readonly #postLogOptions: ConstructorParameters<typeof PostLog>[1];
   #establishing: Promise<Outcome<RoomView>> | undefined;
   readonly #rateLimits: PostRateLimits;
+  readonly #allowance: AllowanceSlices;
   readonly #typing = new TypingThrottle();
   readonly #presence: Presence;
   readonly #members = new Map<WebSocket, Connection>();
@@ -90,6 +92,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
     };
     this.#recent = new RecentPosts((limit) => this.#newestPosts(limit), RECENT_CAPACITY);
     this.#rateLimits = new PostRateLimits({ perSecond: limits.postsPerSecond, burst: limits.postsBurst });
+    this.#allowance = new AllowanceSlices((userId) => leasePosts(env, userId), log);
 
     for (const ws of ctx.getWebSockets()) {
       const connection = Connection.restore(ws);
@@ -366,6 +369,14 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
     // Read after D1 answers: anything logged meanwhile is then in one of the two.
     const merged = unionById(fromD1, this.#postLog.range(query));
     return query.after !== undefined ? merged.slice(0, query.limit) : merged.slice(-query.limit);
+  }
+
+  takeAllowance(connection: Connection): AllowanceTake | Promise<AllowanceTake> {
+    return this.#allowance.take(connection.state.user.id);
+  }
+
+  giveBackAllowance(connection: Connection): void {
+    this.#allowance.giveBack(connection.state.user.id);
   }
 
   takePostToken(connection: Connection): Take {

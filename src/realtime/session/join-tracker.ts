@@ -53,9 +53,10 @@ export class JoinTracker {
 
   /**
    * A frame from the room: a reply or `phx_close` says something of the join. False for a push or a
-   * broadcast, skipped unparsed: it changes nothing.
+   * broadcast, skipped unparsed: it changes nothing. `onReply` hears of every reply, read once here: null
+   * for ok, else the error's reason ("" without one).
    */
-  received(frame: string | ArrayBuffer): boolean {
+  received(frame: string | ArrayBuffer, onReply?: (ref: string, refusal: string | null) => void): boolean {
     if (typeof frame !== "string" || WITHOUT_REF.test(frame)) return false;
     let parsed: unknown;
     try {
@@ -68,10 +69,14 @@ export class JoinTracker {
     if (event === PhoenixEvent.reply && typeof ref === "string") {
       this.#unanswered.delete(ref);
       if (ref === this.#pendingJoin?.ref) this.#pendingJoin = null;
+      const ok = (payload as { status?: unknown } | null)?.status === "ok";
       if (this.#joins.delete(ref)) {
-        const ok = (payload as { status?: unknown } | null)?.status === "ok";
         // A join sent without a join_ref is joined under its ref (the room's rule, and Phoenix's).
         this.#joinedRef = ok ? (typeof joinRef === "string" ? joinRef : ref) : null;
+      }
+      if (onReply) {
+        const reason = (payload as { response?: { reason?: unknown } } | null)?.response?.reason;
+        onReply(ref, ok ? null : typeof reason === "string" ? reason : "");
       }
     } else if (event === PhoenixEvent.close && joinRef === this.#joinedRef) {
       this.#joinedRef = null;

@@ -2,9 +2,11 @@
  * The socket layer of a socket session (Phoenix.Socket's role for a socket not bound to one room), for
  * both its transports: it reads just enough of each client frame to route it, forwards the client's own
  * text to the topic's room unchanged, and answers itself only what Phoenix.Socket answers before any
- * channel is involved (phoenix/socket-replies.ts), plus Phoenix's limit of 100 topics per socket. Joins
- * go on when the host allows (a LongPoll session: one at a time, so catch-ups never pile up unpolled).
+ * channel is involved (phoenix/socket-replies.ts), plus Phoenix's limit of 100 topics per socket and a
+ * post past the user's allowance across rooms (post-gate.ts). Joins go on when the host allows (a LongPoll
+ * session: one at a time, so catch-ups never pile up unpolled).
  */
+import { RoomErrorReason, RoomEvent } from "../../shared/room-contract";
 import { isRoomId, roomTopic } from "../../shared/rooms";
 import type { SocketGrant } from "../access/admission";
 import { error, type Message, ok, PhoenixEvent, SocketErrorReason } from "../phoenix/protocol";
@@ -17,6 +19,8 @@ import {
   replyTo,
 } from "../phoenix/socket-replies";
 import { CloseCode } from "../phoenix/transport";
+import type { RatePolicy } from "../room/rate-limit";
+import { PostGate } from "./post-gate";
 import { type RoomEndpoint, Upstream } from "./upstream";
 
 /** Phoenix's `max_channels_per_transport` default. */
@@ -53,13 +57,18 @@ export class Relay {
   #ended = false;
   /** The client's end, for the answers the relay gives itself. */
   readonly #client: FrameSink = { send: (frame) => this.host.deliver(frame) };
+  readonly #posts: PostGate;
 
   constructor(
     private readonly grant: SocketGrant,
+    /** The user's allowance across rooms (USER_POSTS_*), which this socket's posts alone may not pass. */
+    postPolicy: RatePolicy,
     /** The room of an id, if it has one (see Upstream). */
     private readonly roomEndpoint: (room: string) => Promise<RoomEndpoint | undefined>,
     private readonly host: RelayHost,
-  ) {}
+  ) {
+    this.#posts = new PostGate(postPolicy);
+  }
 
   receive(raw: string | ArrayBuffer): Verdict {
     if (this.#ended) return HANDLED;
@@ -99,6 +108,13 @@ export class Relay {
     const { topic, event } = message;
     const upstream = this.#upstreams.get(topic);
     if (upstream) {
+      if (event === RoomEvent.newPost) {
+        const admitted = this.#posts.admit(topic, message.ref);
+        if (!admitted.ok) {
+          replyTo(this.#client, message, error(RoomErrorReason.rateLimited, { retry_after_ms: admitted.retryAfterMs }));
+          return HANDLED;
+        }
+      }
       upstream.forward(message, raw);
       return HANDLED;
     }
@@ -135,6 +151,7 @@ export class Relay {
     const upstream = new Upstream(topic, room, this.grant, () => this.roomEndpoint(room), {
       fromRoom: (frame, joinReply) => this.host.deliver(frame, joinReply),
       sessionEnded: (reason) => this.host.sessionEnded(reason),
+      replied: (ref, refusal) => this.#posts.answered(topic, ref, refusal),
       gone: (gone) => this.#forget(gone),
       log: (where, problem) => this.host.log(where, problem),
     });
@@ -153,6 +170,7 @@ export class Relay {
   #forget(upstream: Upstream): void {
     if (this.#upstreams.get(upstream.topic) !== upstream) return;
     this.#upstreams.delete(upstream.topic);
+    this.#posts.forget(upstream.topic);
     // Once ended, the host is letting go of everything anyway.
     if (this.#upstreams.size === 0 && !this.#ended) this.host.relayingChanged(false);
   }

@@ -228,10 +228,11 @@ export class SocketSession extends SocketObject implements SocketHolder {
   }
 
   #start(grant: SocketGrant, transport: Live["transport"]): Live {
+    const { userPostsPerSecond: perSecond, userPostsBurst: burst } = configOf(this.env).roomLimits;
     const live: Live = {
       grant,
       transport,
-      relay: new Relay(grant, (room) => knownRoom(this.env, room), {
+      relay: new Relay(grant, { perSecond, burst }, (room) => knownRoom(this.env, room), {
         deliver: (frame, joinReply) => this.#deliver(live, frame, joinReply),
         // LongPoll: one join at a time, and none while a join reply beyond the outbox's bound is unpolled.
         mayStartJoin: (joining) =>

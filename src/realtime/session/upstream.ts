@@ -15,6 +15,8 @@ export interface UpstreamEvents {
   fromRoom(frame: string | ArrayBuffer, joinReply?: boolean): void;
   /** The room ended the user's session: it closed with 4001, or refused the admission as revoked. */
   sessionEnded(reason: string): void;
+  /** The room answered the client frame of `ref` on this topic: null for ok, else the error's reason. */
+  replied(ref: string, refusal: string | null): void;
   /** The upstream is closed, whatever the cause; it takes no more frames. */
   gone(upstream: Upstream): void;
   log(where: string, problem: unknown): void;
@@ -122,7 +124,8 @@ export class Upstream {
   #fromRoom(frame: string | ArrayBuffer): void {
     if (this.#closed) return;
     const pending = this.#join.pendingJoin;
-    const changed = this.#join.received(frame);
+    const replied = (ref: string, refusal: string | null) => this.events.replied(ref, refusal);
+    const changed = this.#join.received(frame, replied);
     this.events.fromRoom(frame, pending !== null && this.#join.pendingJoin === null);
     if (changed && this.#join.settled) this.close("left");
   }

@@ -1,8 +1,12 @@
 /**
  * How the worker and the objects holding sockets reach UserSockets: a slot for each socket, given back
- * when it ends, and revocation of every socket a user has. Callers never build its ids or stubs.
+ * when it ends, revocation of every socket a user has, and leases from a user's post allowance. Callers
+ * never build its ids or stubs.
  */
 import { logError } from "../../log";
+import type { Lease } from "./allowance";
+
+export type { Lease } from "./allowance";
 
 /** Users served by one object: user ids 0–255 share one, 256–511 the next, and so on. */
 export const USERS_PER_OBJECT = 256;
@@ -66,4 +70,9 @@ export function releaseSlot(env: Env, userId: number, slot: string, where: strin
 /** Ends every socket of `userId` older than `validFrom`, everywhere; resolves once the holders have. */
 export function revokeUserSockets(env: Env, userId: number, validFrom: number): Promise<{ ended: boolean }> {
   return userSockets(env, userId).revoke(userId, validFrom);
+}
+
+/** A few posts from `userId`'s allowance across all rooms, for a room's slice (room/allowance-slices.ts). */
+export function leasePosts(env: Env, userId: number): Promise<Lease> {
+  return userSockets(env, userId).leasePosts(userId);
 }

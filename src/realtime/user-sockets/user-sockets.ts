@@ -11,6 +11,7 @@ import { isRevoked, rememberRevocation, revokedBelow, usersWithRevocations } fro
 import { roomStub } from "../room/client";
 import { sessionStub } from "../session/client";
 import { guardedAlarm } from "../shell/guarded-alarm";
+import { type Lease, PostAllowances } from "./allowance";
 import { type OpenResult, readSlotHolder, type SlotHolder, type SocketHolder } from "./client";
 
 /** How soon a holder that did not answer a revocation is asked again. */
@@ -26,6 +27,7 @@ export class UserSockets extends DurableObject<Env> {
    * changes which slots count.
    */
   #counts: Map<number, number> | undefined;
+  #allowances: PostAllowances | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -57,6 +59,18 @@ export class UserSockets extends DurableObject<Env> {
     );
     this.#recount(userId, +1);
     return { ok: true, slot };
+  }
+
+  /**
+   * A few posts from `userId`'s allowance across rooms, for a room's slice (allowance.ts). Kept in memory:
+   * this object is evicted only after sitting idle, by when a bucket has refilled anyway.
+   */
+  async leasePosts(userId: number): Promise<Lease> {
+    if (!this.#allowances) {
+      const { userPostsPerSecond, userPostsBurst } = configOf(this.env).roomLimits;
+      this.#allowances = new PostAllowances({ perSecond: userPostsPerSecond, burst: userPostsBurst });
+    }
+    return this.#allowances.lease(userId);
   }
 
   /** The socket holding `slot` has ended. */

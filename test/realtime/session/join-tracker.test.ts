@@ -207,4 +207,21 @@ describe("JoinTracker", () => {
     expect(member.received(errorReply("1", "1"))).toBe(true); // the join was answered already
     expect(member.settled).toBe(false);
   });
+
+  it("tells onReply of every reply, once read: null for ok, else its reason; pushes and closes it does not", () => {
+    const tracker = joined("1");
+    tracker.sent(push("1", "2"));
+    tracker.sent(push("1", "3"));
+    const heard: Array<[string, string | null]> = [];
+    const onReply = (ref: string, refusal: string | null) => heard.push([ref, refusal]);
+    tracker.received(okReply("1", "2"), onReply);
+    tracker.received(errorReply("1", "3"), onReply);
+    tracker.received(encodeBroadcast(TOPIC, "new_post", { id: 1 }), onReply);
+    tracker.received(encodePush("1", TOPIC, "new_post", '{"id":2}'), onReply);
+    tracker.received(encodeClose("1", TOPIC), onReply);
+    expect(heard).toEqual([
+      ["2", null],
+      ["3", "unauthorized"],
+    ]);
+  });
 });
