@@ -52,6 +52,9 @@ export default defineConfig(async () => {
             // LongPoll's 10 s window and 30 s idle time, shortened so test/http/longpoll.test.ts waits briefly.
             LONGPOLL_WINDOW_MS: "500",
             LONGPOLL_IDLE_MS: "3000",
+            // The channel fuzzer (test/fuzz/channel.test.ts) joins one user up to ~60 times in a run's room;
+            // test/realtime/room/rate-limit.test.ts floods past whatever JOINS_BURST is here.
+            JOINS_BURST: "100",
           },
         },
       }),

@@ -29,6 +29,8 @@ export interface ConnectionState {
   presence: PresenceEntry | null;
   /** The user's post bucket as of this socket's last post, so rate limits survive an eviction. */
   postBucket: BucketState | null;
+  /** The user's join bucket as of this socket's last join, likewise. */
+  joinBucket: BucketState | null;
 }
 
 export class Connection {
@@ -55,6 +57,7 @@ export class Connection {
       mentionsOnly: false,
       presence: null,
       postBucket: null,
+      joinBucket: null,
     });
     ws.serializeAttachment(connection.#state);
     return connection;
@@ -63,7 +66,8 @@ export class Connection {
   /** A socket accepted earlier, maybe by an instance that has since been evicted. */
   static restore(ws: WebSocket): Connection | undefined {
     const state: unknown = ws.deserializeAttachment();
-    return isConnectionState(state) ? new Connection(ws, state) : undefined;
+    // An attachment written before joins had a bucket has none yet.
+    return isConnectionState(state) ? new Connection(ws, { ...state, joinBucket: state.joinBucket ?? null }) : undefined;
   }
 
   get state(): Readonly<ConnectionState> {
@@ -119,6 +123,7 @@ function isConnectionState(value: unknown): value is ConnectionState {
     (state.joinRef === null || typeof state.joinRef === "string") &&
     typeof state.mentionsOnly === "boolean" &&
     (state.presence === null || typeof state.presence?.phxRef === "string") &&
-    (state.postBucket === null || typeof state.postBucket?.tokens === "number")
+    (state.postBucket === null || typeof state.postBucket?.tokens === "number") &&
+    (state.joinBucket === undefined || state.joinBucket === null || typeof state.joinBucket?.tokens === "number")
   );
 }

@@ -5,7 +5,7 @@
  */
 import { RoomErrorReason, RoomEvent, SESSION_ENDED_CLOSE_CODE } from "../../shared/room-contract";
 import { error, type Message, ok, PhoenixEvent, type Reply } from "../phoenix/protocol";
-import { encodeClose, encodePush, type InvalidFrame } from "../phoenix/serializer";
+import { type EncodedReply, encodeClose, encodePush, type InvalidFrame } from "../phoenix/serializer";
 import { answerHeartbeat, answerMalformed, answerUnmatchedTopic, replyTo } from "../phoenix/socket-replies";
 import { CloseCode } from "../phoenix/transport";
 import { afterJoin, type ChannelResult, handleIn, join, type RoomServices, terminate } from "./channel";
@@ -80,13 +80,13 @@ async function routeJoin(connection: Connection, message: Message, room: RoomRou
     return;
   }
   endChannel(connection, room);
-  const plan = await join(message.payload, connection.state, room);
+  const plan = await join(message.payload, connection, room);
   if (connection.gone) return; // it closed while the join read its history
   if (!plan.ok) return settle(connection, message, plan, room);
   // From here to the reply nothing awaits: the snapshot and the subscription happen at the same moment.
-  const response = plan.snapshot();
+  const reply = plan.snapshot();
   connection.update({ joinRef, mentionsOnly: plan.mentionsOnly });
-  answer(connection, message, ok(response));
+  answer(connection, message, reply);
   afterJoin(connection, room);
 }
 
@@ -119,6 +119,6 @@ function internalError(connection: Connection, message: Message, room: RoomRouti
   answer(connection, message, error(RoomErrorReason.internalError));
 }
 
-function answer(connection: Connection, message: Message, reply: Reply): void {
+function answer(connection: Connection, message: Message, reply: Reply | EncodedReply): void {
   replyTo(connection, message, reply);
 }
