@@ -49,7 +49,7 @@ export interface RoomServices {
   storePost(draft: PostDraft): Appended;
   /** Resolves once D1 has the post, or it is clear it will not be confirmed. */
   confirmed(post: Post): Promise<Confirmation>;
-  /** Everyone present, as last published, encoded once. */
+  /** Everyone present: every join the room has accepted and not seen leave, published or not. */
   presenceStateJson(): string;
   trackPresence(key: string, meta: PresenceMeta): void;
   untrackPresence(key: string, meta: PresenceMeta): void;
@@ -132,14 +132,17 @@ function refusedJoin(access: "no such room" | "room limit" | "unavailable"): Rep
   }
 }
 
-/** Phoenix's `after_join`: tells the joiner who is here, then tells everyone about the joiner. */
+/**
+ * Phoenix's `after_join`: tracks the joiner, then tells it who is here, itself and every join accepted before
+ * it included (as Phoenix's tracker lists a local track at once); everyone else hears of it in the next diff.
+ */
 export function afterJoin(connection: Connection, services: RoomServices): void {
   const { joinRef, user } = connection.state;
   if (joinRef === null) return;
   const presence: PresenceEntry = { phxRef: newPresenceRef(), onlineAt: new Date().toISOString() };
   connection.update({ presence });
-  connection.send(encodePush(joinRef, services.topic, RoomEvent.presenceState, services.presenceStateJson()));
   services.trackPresence(String(user.id), presenceMeta(user.username, presence));
+  connection.send(encodePush(joinRef, services.topic, RoomEvent.presenceState, services.presenceStateJson()));
 }
 
 /** Phoenix's `terminate`: the join is over (leave, rejoin, close). */
