@@ -67,7 +67,9 @@ export class Connection {
   static restore(ws: WebSocket): Connection | undefined {
     const state: unknown = ws.deserializeAttachment();
     // An attachment written before joins had a bucket has none yet.
-    return isConnectionState(state) ? new Connection(ws, { ...state, joinBucket: state.joinBucket ?? null }) : undefined;
+    return isConnectionState(state)
+      ? new Connection(ws, { ...state, joinBucket: state.joinBucket ?? null })
+      : undefined;
   }
 
   get state(): Readonly<ConnectionState> {

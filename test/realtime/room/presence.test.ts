@@ -24,8 +24,10 @@ async function joined(user: User, room: string, params: Record<string, unknown> 
 function presenceSeenBy(socket: TestSocket): PresenceState {
   let state: PresenceState = {};
   for (const frame of socket.frames) {
-    if (frame[3] === "presence_state") state = PhoenixPresence.syncState({}, structuredClone(frame[4])) as PresenceState;
-    if (frame[3] === "presence_diff") state = PhoenixPresence.syncDiff(state, structuredClone(frame[4] as unknown as PresenceDiff)) as PresenceState;
+    if (frame[3] === "presence_state")
+      state = PhoenixPresence.syncState({}, structuredClone(frame[4])) as PresenceState;
+    if (frame[3] === "presence_diff")
+      state = PhoenixPresence.syncDiff(state, structuredClone(frame[4] as unknown as PresenceDiff)) as PresenceState;
   }
   return state;
 }
@@ -77,7 +79,12 @@ describe("presence", () => {
       states.push(stateFrame[4] as PresenceState);
     }
     for (const [n, state] of states.entries()) {
-      expect(Object.keys(state).sort()).toEqual(users.slice(0, n + 1).map((user) => String(user.id)).sort());
+      expect(Object.keys(state).sort()).toEqual(
+        users
+          .slice(0, n + 1)
+          .map((user) => String(user.id))
+          .sort(),
+      );
     }
   });
 

@@ -113,7 +113,11 @@ describe("join rate limit", () => {
   it("takes JOINS_BURST joins, then answers rate_limited with retry_after_ms; the others are not held up", async () => {
     const [flooder, other] = [await makeUser("join_flooder"), await makeUser("join_bystander")];
     // A room of long posts: each accepted join with last_seen_id 0 is a reply of about 100 KB.
-    await seedPosts(flooder, "join_flood", Array.from({ length: 50 }, (_, n) => `${n} ${"x".repeat(1_990)}`));
+    await seedPosts(
+      flooder,
+      "join_flood",
+      Array.from({ length: 50 }, (_, n) => `${n} ${"x".repeat(1_990)}`),
+    );
     const bystander = await connectAndJoin(other, "join_flood");
     const socket = await connect(flooder, "join_flood");
     open.push(bystander.socket, socket);
