@@ -81,13 +81,21 @@ async function routeJoin(connection: Connection, message: Message, room: RoomRou
   }
   endChannel(connection, room);
   const plan = await join(message.payload, connection, room);
-  if (connection.gone) return; // it closed while the join read its history
-  if (!plan.ok) return settle(connection, message, plan, room);
+  if (!plan.ok) return connection.gone ? undefined : settle(connection, message, plan, room);
+  // A join's reply can be megabytes. Other sockets' frames that arrived meanwhile go first, so a burst of
+  // joins holds up another member's heartbeat or post for one join at most, not for all of them.
+  await otherSocketsFirst();
+  if (connection.gone) return; // it closed while the join read its history or waited its turn
   // From here to the reply nothing awaits: the snapshot and the subscription happen at the same moment.
   const reply = plan.snapshot();
   connection.update({ joinRef, mentionsOnly: plan.mentionsOnly });
   answer(connection, message, reply);
   afterJoin(connection, room);
+}
+
+/** Resolves after the events already queued for the room (other sockets' frames) have been handled. */
+function otherSocketsFirst(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** Sends the channel's reply, then ends the socket if its session is over (Phoenix's `disconnect`). */
