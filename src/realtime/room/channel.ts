@@ -7,13 +7,7 @@
  */
 import { mentions } from "../../shared/mentions";
 import { checkClientId, checkMessage, type Post, type PostsQuery } from "../../shared/post";
-import {
-  CATCH_UP_LIMIT,
-  type PresenceMeta,
-  RoomErrorReason,
-  RoomEvent,
-  type TypingPayload,
-} from "../../shared/room-contract";
+import { type PresenceMeta, RoomErrorReason, RoomEvent, type TypingPayload } from "../../shared/room-contract";
 import type { Identity } from "../access/identity";
 import { error, isBinary, ok, type Payload, type Reply } from "../phoenix/protocol";
 import { type EncodedReply, encodePush } from "../phoenix/serializer";
@@ -37,7 +31,12 @@ export interface RoomServices {
    * state; undefined when memory does not reach back that far.
    */
   joinReply(lastSeenId: number | null): EncodedReply | undefined;
-  /** A page of history from D1 and the log, for catch-ups from further back than memory holds. */
+  /**
+   * A join's `ok` reply from further back than memory holds: the oldest posts after `lastSeenId` from D1 and
+   * the log, with `has_more`; read and encoded once for every join that asks the same.
+   */
+  olderJoinReply(lastSeenId: number): Promise<EncodedReply>;
+  /** A page of history from D1 and the log (a retried post's original, once the log has let it go). */
   page(query: PostsQuery): Promise<Post[]>;
   /** Spends a token from the joiner's bucket (all their sockets and ways into the room share it). */
   takeJoinToken(connection: Connection): Take;
@@ -75,7 +74,7 @@ export interface ChannelResult {
  */
 export type JoinPlan =
   | ({ ok: false } & ChannelResult)
-  | { ok: true; mentionsOnly: boolean; snapshot: () => Reply | EncodedReply };
+  | { ok: true; mentionsOnly: boolean; snapshot: () => EncodedReply };
 
 export async function join(
   params: Payload | ArrayBuffer,
@@ -111,8 +110,8 @@ export async function join(
     }
     // Memory does not reach back that far, so more posts were missed than a reply holds: the oldest of
     // them, and the client pages on from there (live posts arrive meanwhile, deduplicated by id).
-    const oldest = await services.page({ after: lastSeenId ?? 0, limit: CATCH_UP_LIMIT });
-    return { ok: true, mentionsOnly, snapshot: () => ok({ posts: oldest, has_more: true }) };
+    const oldest = await services.olderJoinReply(lastSeenId ?? 0);
+    return { ok: true, mentionsOnly, snapshot: () => oldest };
   } catch (problem) {
     services.log("RoomChannel:join", problem);
     return { ok: false, reply: error(RoomErrorReason.unavailable) };

@@ -357,6 +357,10 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
     return this.#joinReplies.reply(lastSeenId);
   }
 
+  olderJoinReply(lastSeenId: number): Promise<EncodedReply> {
+    return this.#joinReplies.older(lastSeenId, () => this.page({ after: lastSeenId, limit: CATCH_UP_LIMIT }));
+  }
+
   /**
    * A page of the room's posts, oldest first, from D1 and the log together: D1 has every post but maybe
    * not the last few milliseconds' (they are on their way), the log has those, so the union of each one's

@@ -4,7 +4,7 @@
  * Over a real `RecentPosts` whose reader stands for the room's log and D1 (posts 1..N).
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { JoinReplies } from "../../../src/realtime/room/join-replies";
+import { JoinReplies, OLDER_REPLIES_KEPT } from "../../../src/realtime/room/join-replies";
 import { RecentPosts } from "../../../src/realtime/room/recent-posts";
 import type { Post } from "../../../src/shared/post";
 import { CATCH_UP_LIMIT, type JoinResponse, RECENT_POSTS_LIMIT } from "../../../src/shared/room-contract";
@@ -93,5 +93,37 @@ describe("JoinReplies", () => {
     expect(replies.reply(0)).toBe(r0);
     expect(replies.reply(95)).not.toBe(r95); // dropped, so built again (equal, not the same)
     expect(replies.reply(95)?.responseJson).toBe(r95?.responseJson);
+  });
+
+  it("reads a join from further back than memory once for a burst, keeps it across posts, and rereads after a failure", async () => {
+    const recent = await memoryOf(1_000);
+    const replies = new JoinReplies(recent);
+    const reads: number[] = [];
+    let fail = false;
+    const reader = (after: number) => async () => {
+      reads.push(after);
+      if (fail) throw new Error("D1 is down");
+      return range(after + 1, after + CATCH_UP_LIMIT);
+    };
+    // A burst asking at once (while the first read is on its way) shares one read and one reply.
+    const burst = await Promise.all(Array.from({ length: 20 }, () => replies.older(10, reader(10))));
+    expect(reads).toEqual([10]);
+    for (const reply of burst) expect(reply).toBe(burst[0]);
+    expect(parsed(burst[0])).toEqual({ posts: range(11, 10 + CATCH_UP_LIMIT), has_more: true });
+    // Posts land: those 500 posts stay the oldest after 10, so the reply stands.
+    recent.append([post(1_001)]);
+    expect(await replies.older(10, reader(10))).toBe(burst[0]);
+    expect(reads).toEqual([10]);
+
+    // A failed read is not kept.
+    fail = true;
+    await expect(replies.older(20, reader(20))).rejects.toThrow("D1 is down");
+    fail = false;
+    expect(idsOf(await replies.older(20, reader(20)))?.[0]).toBe(21);
+    expect(reads).toEqual([10, 20, 20]);
+    // Only the last few are kept.
+    for (let n = 0; n < OLDER_REPLIES_KEPT; n++) await replies.older(30 + n, reader(30 + n));
+    await replies.older(10, reader(10));
+    expect(reads.filter((after) => after === 10)).toHaveLength(2);
   });
 });
