@@ -23,6 +23,10 @@ export interface RoomLimits {
   userPostsPerSecond: number;
   /** ...and holding at most this many. */
   userPostsBurst: number;
+  /** Each user's join bucket per room (every way in): refilled this many times a minute... */
+  joinsPerMinute: number;
+  /** ...and holding at most this many. */
+  joinsBurst: number;
   /** Concurrent sockets per user across all rooms. */
   socketsPerUser: number;
   /** Rooms (not direct messages) one person may create in 24 hours. */
@@ -63,6 +67,8 @@ export const DEFAULTS = {
   POSTS_BURST: 10,
   USER_POSTS_PER_SECOND: 10,
   USER_POSTS_BURST: 30,
+  JOINS_PER_MINUTE: 30,
+  JOINS_BURST: 20,
   SOCKETS_PER_USER: 10,
   ROOMS_PER_USER_PER_DAY: 20,
   POST_STORE_TIMEOUT_MS: 5_000,
@@ -122,6 +128,8 @@ function parse(vars: ConfigVars): ConfigResult {
     ["POSTS_BURST", LIMIT_MAX, "whole"],
     ["USER_POSTS_PER_SECOND", LIMIT_MAX, "positive"],
     ["USER_POSTS_BURST", LIMIT_MAX, "whole"],
+    ["JOINS_PER_MINUTE", LIMIT_MAX, "positive"],
+    ["JOINS_BURST", LIMIT_MAX, "whole"],
     ["SOCKETS_PER_USER", LIMIT_MAX, "whole"],
     ["ROOMS_PER_USER_PER_DAY", LIMIT_MAX, "whole"],
     ["POST_STORE_TIMEOUT_MS", TIMEOUT_MAX_MS, "whole"],
@@ -149,6 +157,8 @@ function parse(vars: ConfigVars): ConfigResult {
         postsBurst: value("POSTS_BURST"),
         userPostsPerSecond: value("USER_POSTS_PER_SECOND"),
         userPostsBurst: value("USER_POSTS_BURST"),
+        joinsPerMinute: value("JOINS_PER_MINUTE"),
+        joinsBurst: value("JOINS_BURST"),
         socketsPerUser: value("SOCKETS_PER_USER"),
         roomsPerUserPerDay: value("ROOMS_PER_USER_PER_DAY"),
         postStoreTimeoutMs: value("POST_STORE_TIMEOUT_MS"),

@@ -18,12 +18,15 @@ interface Watcher extends Member {
   presence: Presence;
   /** `username×tabs` per person as of the latest `onSync`, e.g. ["ann_1f…×2", "ben_07…×1"]. */
   online(): string[];
+  /** The same as of the first `onSync` (undefined until there was one). */
+  firstSync(): string[] | undefined;
 }
 
 /** Joins `room` with a `Presence` attached before the join, as the room page does. */
 async function watch(room: string, token: string): Promise<Watcher> {
   let presence: Presence | undefined;
   let people: OnlinePerson[] = [];
+  let first: OnlinePerson[] | undefined;
   const member = await enterRoom({
     baseUrl,
     room,
@@ -33,12 +36,14 @@ async function watch(room: string, token: string): Promise<Watcher> {
       const attached = new Presence(channel);
       attached.onSync(() => {
         people = onlinePeople(attached);
+        first ??= people;
       });
       presence = attached;
     },
   });
   if (!presence) throw new Error("prepare did not run");
-  return { ...member, presence, online: () => people.map((person) => `${person.username}×${person.tabs}`) };
+  const listed = (list: OnlinePerson[]) => list.map((person) => `${person.username}×${person.tabs}`);
+  return { ...member, presence, online: () => listed(people), firstSync: () => first && listed(first) };
 }
 
 function online(...entries: Array<[username: string, tabs: number]>): string[] {
@@ -54,12 +59,26 @@ async function waitForOnline(watcher: Watcher, expected: string[], timeoutMs = 3
 }
 
 describe("presence through the official Presence class", () => {
-  it("shows a joiner itself within 3 s", async () => {
+  it("shows a joiner itself in its first sync", async () => {
     const ann = await registerUser(baseUrl, uniqueName("ann"));
     const room = uniqueName("e2e");
     const self = await watch(room, ann.token);
-    await waitForOnline(self, online([ann.username, 1]), 3_000);
+    await waitUntil("the first onSync", () => self.firstSync() !== undefined, 3_000);
+    expect(self.firstSync()).toEqual(online([ann.username, 1]));
     expect(self.presence.inPendingSyncState()).toBe(false);
+  });
+
+  it("gives each of several quick joiners itself and everyone who joined before it in its first sync", async () => {
+    const people = await Promise.all(["ann", "ben", "cat"].map((name) => registerUser(baseUrl, uniqueName(name))));
+    const room = uniqueName("e2e");
+    const watchers: Watcher[] = [];
+    // One after another: whether or not the room has published the joins before (it collects them for 50 ms).
+    for (const person of people) watchers.push(await watch(room, person.token));
+    for (const [n, watcher] of watchers.entries()) {
+      await waitUntil("the first onSync", () => watcher.firstSync() !== undefined, 3_000);
+      const before = people.slice(0, n + 1).map((person) => [person.username, 1] as [string, number]);
+      expect([...(watcher.firstSync() ?? [])].sort((a, b) => a.localeCompare(b))).toEqual(online(...before));
+    }
   });
 
   it("lists a person with two tabs once, with two metas; a leave and a dropped connection each take one", async () => {

@@ -183,6 +183,15 @@ export async function connect(user: User, room: string, options: ConnectOptions 
   return new TestSocket(ws);
 }
 
+/** Connects `user` without a room: a socket for many rooms (a SocketSession relaying to each room). */
+export async function connectMultiplexed(user: User, options: ConnectOptions = {}): Promise<TestSocket> {
+  const response = await upgrade({ token: await tokenFor(user), ...options });
+  expect(response.status, await describe(response)).toBe(101);
+  const ws = response.webSocket;
+  if (!ws) throw new Error("101 without a webSocket");
+  return new TestSocket(ws);
+}
+
 /** Connects and joins; returns the socket and the join reply. */
 export async function connectAndJoin(user: User, room: string, params: Record<string, unknown> = {}) {
   const socket = await connect(user, room);

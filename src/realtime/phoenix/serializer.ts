@@ -144,9 +144,20 @@ function decodeBinary(raw: ArrayBuffer): Decoded {
   };
 }
 
+/**
+ * A reply whose response is already JSON: one large response that many messages get (a room's join reply
+ * between two posts) is encoded once, and each reply only wraps it in its own refs.
+ */
+export interface EncodedReply {
+  readonly status: Reply["status"];
+  readonly responseJson: string;
+}
+
 /** `[join_ref, ref, topic, "phx_reply", {status, response}]`: the answer to the message with `ref`. */
-export function encodeReply(joinRef: string | null, ref: string, topic: string, reply: Reply): string {
-  return JSON.stringify([joinRef, ref, topic, PhoenixEvent.reply, reply]);
+export function encodeReply(joinRef: string | null, ref: string, topic: string, reply: Reply | EncodedReply): string {
+  if (!("responseJson" in reply)) return JSON.stringify([joinRef, ref, topic, PhoenixEvent.reply, reply]);
+  const head = JSON.stringify([joinRef, ref, topic, PhoenixEvent.reply]).slice(0, -1);
+  return `${head},{"status":${JSON.stringify(reply.status)},"response":${reply.responseJson}}]`;
 }
 
 /** `[null, null, topic, event, payload]`: the same string goes to every member, so it is encoded once. */

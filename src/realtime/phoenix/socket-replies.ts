@@ -4,7 +4,7 @@
  */
 
 import { error, type Message, ok, PHOENIX_TOPIC, PhoenixEvent, type Reply, SocketErrorReason } from "./protocol";
-import type { InvalidFrame } from "./serializer";
+import type { EncodedReply, InvalidFrame } from "./serializer";
 import { encodeReply } from "./serializer";
 
 /** Where the answers go: a room's connection, or a session's way back to its client. */
@@ -16,7 +16,12 @@ export interface FrameSink {
 export type Addressee = Pick<Message, "joinRef" | "ref" | "topic">;
 
 /** Answers `to` with `reply`; a message without a ref asked for no reply (Phoenix's ref nil). */
-export function replyTo(sink: FrameSink, to: Addressee, reply: Reply, joinRef: string | null = to.joinRef): void {
+export function replyTo(
+  sink: FrameSink,
+  to: Addressee,
+  reply: Reply | EncodedReply,
+  joinRef: string | null = to.joinRef,
+): void {
   if (to.ref === null) return;
   sink.send(encodeReply(joinRef, to.ref, to.topic, reply));
 }

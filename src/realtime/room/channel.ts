@@ -7,21 +7,14 @@
  */
 import { mentions } from "../../shared/mentions";
 import { checkClientId, checkMessage, type Post, type PostsQuery } from "../../shared/post";
-import {
-  CATCH_UP_LIMIT,
-  type JoinResponse,
-  type PresenceMeta,
-  RECENT_POSTS_LIMIT,
-  RoomErrorReason,
-  RoomEvent,
-  type TypingPayload,
-} from "../../shared/room-contract";
+import { type PresenceMeta, RoomErrorReason, RoomEvent, type TypingPayload } from "../../shared/room-contract";
 import type { Identity } from "../access/identity";
 import { error, isBinary, ok, type Payload, type Reply } from "../phoenix/protocol";
-import { encodePush } from "../phoenix/serializer";
+import { type EncodedReply, encodePush } from "../phoenix/serializer";
 import type { AllowanceTake } from "./allowance-slices";
 import type { Connection, ConnectionState, PresenceEntry } from "./connection";
 import type { Delivery } from "./fanout";
+import { MISSED_MORE } from "./join-replies";
 import type { Appended, Confirmation, PostDraft } from "./post-log";
 import type { Take } from "./rate-limit";
 
@@ -34,11 +27,17 @@ export interface RoomServices {
   mayPost(userId: number): boolean;
   /** Resolves once the newest posts are in memory: the first join after the room wakes reads them. */
   recentReady(): Promise<void>;
-  /** The newest `limit` posts in memory, oldest first. */
-  recentPosts(limit: number): Post[];
-  /** Every post after `id` in memory, oldest first; undefined when memory does not reach back that far. */
-  recentAfter(id: number): Post[] | undefined;
-  /** A page of history from D1 and the log, for catch-ups from further back than memory holds. */
+  /**
+   * A join's `ok` reply from memory (the newest posts, or those after `lastSeenId`), encoded once per room
+   * state; undefined when memory does not reach back that far.
+   */
+  joinReply(lastSeenId: number | null): EncodedReply | undefined;
+  /**
+   * A join's `ok` reply from further back than memory holds: the oldest posts after `lastSeenId` from D1 and
+   * the log, with `has_more`; read and encoded once for every join that asks the same.
+   */
+  olderJoinReply(lastSeenId: number): Promise<EncodedReply>;
+  /** A page of history from D1 and the log (a retried post's original, once the log has let it go). */
   page(query: PostsQuery): Promise<Post[]>;
   /**
    * Takes a post from the poster's allowance across all rooms: at once from the room's slice, or after a
@@ -47,6 +46,8 @@ export interface RoomServices {
   takeAllowance(connection: Connection): AllowanceTake | Promise<AllowanceTake>;
   /** Gives back a post taken from the allowance for a post the room then refused. */
   giveBackAllowance(connection: Connection): void;
+  /** Spends a token from the joiner's bucket (all their sockets and ways into the room share it). */
+  takeJoinToken(connection: Connection): Take;
   /** Spends a token from the poster's bucket (all their sockets in the room share it). */
   takePostToken(connection: Connection): Take;
   /** Resolves once the post log can number posts. */
@@ -55,7 +56,7 @@ export interface RoomServices {
   storePost(draft: PostDraft): Appended;
   /** Resolves once D1 has the post, or it is clear it will not be confirmed. */
   confirmed(post: Post): Promise<Confirmation>;
-  /** Everyone present, as last published, encoded once. */
+  /** Everyone present: every join the room has accepted and not seen leave, published or not. */
   presenceStateJson(): string;
   trackPresence(key: string, meta: PresenceMeta): void;
   untrackPresence(key: string, meta: PresenceMeta): void;
@@ -81,13 +82,14 @@ export interface ChannelResult {
  */
 export type JoinPlan =
   | ({ ok: false } & ChannelResult)
-  | { ok: true; mentionsOnly: boolean; snapshot: () => JoinResponse };
+  | { ok: true; mentionsOnly: boolean; snapshot: () => EncodedReply };
 
 export async function join(
   params: Payload | ArrayBuffer,
-  member: Readonly<ConnectionState>,
+  connection: Connection,
   services: RoomServices,
 ): Promise<JoinPlan> {
+  const member = connection.state;
   if (isBinary(params)) return { ok: false, reply: invalid({ params: "must be a JSON object, not binary" }) };
   const errors: Record<string, string> = {};
   const rawMentionsOnly = params.mentions_only ?? false;
@@ -99,26 +101,25 @@ export async function join(
   const lastSeenId = isPostId(rawLastSeenId) ? rawLastSeenId : null;
   // Revocation reaches the room as it happens (user-sockets/), so only expiry is left to check here.
   if (isExpired(member)) return { ok: false, ...endSession("token expired") };
+  // Before anything that costs the room (creating it, reading history, a reply of up to 500 posts, presence
+  // for everyone): past the allowance a join is a cheap refusal, however it came (socket, session, LongPoll).
+  const allowed = services.takeJoinToken(connection);
+  if (!allowed.ok) {
+    return { ok: false, reply: error(RoomErrorReason.rateLimited, { retry_after_ms: allowed.retryAfterMs }) };
+  }
 
   try {
     const access = await services.admitToChannel(member.user);
     if (access !== "ok") return { ok: false, reply: refusedJoin(access) };
     await services.recentReady();
-    if (lastSeenId === null) {
-      return {
-        ok: true,
-        mentionsOnly,
-        snapshot: () => ({ posts: services.recentPosts(RECENT_POSTS_LIMIT), has_more: false }),
-      };
-    }
-    if (services.recentAfter(lastSeenId) !== undefined) {
+    if (services.joinReply(lastSeenId) !== undefined) {
       // Memory may have moved past `lastSeenId` by subscription time; then the client pages over HTTP.
-      return { ok: true, mentionsOnly, snapshot: () => catchUpFrom(services.recentAfter(lastSeenId)) };
+      return { ok: true, mentionsOnly, snapshot: () => services.joinReply(lastSeenId) ?? MISSED_MORE };
     }
     // Memory does not reach back that far, so more posts were missed than a reply holds: the oldest of
     // them, and the client pages on from there (live posts arrive meanwhile, deduplicated by id).
-    const oldest = await services.page({ after: lastSeenId, limit: CATCH_UP_LIMIT });
-    return { ok: true, mentionsOnly, snapshot: () => ({ posts: oldest, has_more: true }) };
+    const oldest = await services.olderJoinReply(lastSeenId ?? 0);
+    return { ok: true, mentionsOnly, snapshot: () => oldest };
   } catch (problem) {
     services.log("RoomChannel:join", problem);
     return { ok: false, reply: error(RoomErrorReason.unavailable) };
@@ -138,19 +139,17 @@ function refusedJoin(access: "no such room" | "room limit" | "unavailable"): Rep
   }
 }
 
-function catchUpFrom(posts: Post[] | undefined): JoinResponse {
-  if (!posts) return { posts: [], has_more: true };
-  return { posts: posts.slice(0, CATCH_UP_LIMIT), has_more: posts.length > CATCH_UP_LIMIT };
-}
-
-/** Phoenix's `after_join`: tells the joiner who is here, then tells everyone about the joiner. */
+/**
+ * Phoenix's `after_join`: tracks the joiner, then tells it who is here, itself and every join accepted before
+ * it included (as Phoenix's tracker lists a local track at once); everyone else hears of it in the next diff.
+ */
 export function afterJoin(connection: Connection, services: RoomServices): void {
   const { joinRef, user } = connection.state;
   if (joinRef === null) return;
   const presence: PresenceEntry = { phxRef: newPresenceRef(), onlineAt: new Date().toISOString() };
   connection.update({ presence });
-  connection.send(encodePush(joinRef, services.topic, RoomEvent.presenceState, services.presenceStateJson()));
   services.trackPresence(String(user.id), presenceMeta(user.username, presence));
+  connection.send(encodePush(joinRef, services.topic, RoomEvent.presenceState, services.presenceStateJson()));
 }
 
 /** Phoenix's `terminate`: the join is over (leave, rejoin, close). */

@@ -35,6 +35,8 @@ export interface ConnectionState extends FrameClock {
    * then; null for a relayed socket, whose session watches its client instead.
    */
   lastFrameAt: number | null;
+  /** The user's join bucket as of this socket's last join, likewise. */
+  joinBucket: BucketState | null;
 }
 
 export class Connection {
@@ -62,6 +64,7 @@ export class Connection {
       presence: null,
       postBucket: null,
       lastFrameAt: fields.slot === null ? null : Date.now(),
+      joinBucket: null,
     });
     ws.serializeAttachment(connection.#state);
     return connection;
@@ -70,7 +73,10 @@ export class Connection {
   /** A socket accepted earlier, maybe by an instance that has since been evicted. */
   static restore(ws: WebSocket): Connection | undefined {
     const state: unknown = ws.deserializeAttachment();
-    return isConnectionState(state) ? new Connection(ws, state) : undefined;
+    // An attachment written before joins had a bucket has none yet.
+    return isConnectionState(state)
+      ? new Connection(ws, { ...state, joinBucket: state.joinBucket ?? null })
+      : undefined;
   }
 
   get state(): Readonly<ConnectionState> {
@@ -127,6 +133,7 @@ function isConnectionState(value: unknown): value is ConnectionState {
     typeof state.mentionsOnly === "boolean" &&
     (state.presence === null || typeof state.presence?.phxRef === "string") &&
     (state.postBucket === null || typeof state.postBucket?.tokens === "number") &&
-    (state.lastFrameAt === null || typeof state.lastFrameAt === "number")
+    (state.lastFrameAt === null || typeof state.lastFrameAt === "number") &&
+    (state.joinBucket === undefined || state.joinBucket === null || typeof state.joinBucket?.tokens === "number")
   );
 }

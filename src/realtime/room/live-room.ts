@@ -20,6 +20,7 @@ import { isPrivateRoomId, isRoomName, roomTopic } from "../../shared/rooms";
 import { type Admission, TOKEN_REVOKED } from "../access/admission";
 import type { Identity } from "../access/identity";
 import { isRevoked, rememberRevocation } from "../access/remembered-revocations";
+import type { EncodedReply } from "../phoenix/serializer";
 import { CloseCode, closeQuietly } from "../phoenix/transport";
 import { wakeBy } from "../shell/alarms";
 import { leasePosts, releaseSlot } from "../user-sockets/client";
@@ -29,10 +30,11 @@ import { Connection } from "./connection";
 import { fanOut } from "./fanout";
 import { checkTitle, type GovernedRoom, NO_SUCH_ROOM, type Outcome, type RoomView, viewOf } from "./governance";
 import { Invites } from "./invites";
+import { JoinReplies } from "./join-replies";
 import { type Member, Membership, type RoomRecord } from "./membership";
 import { type Appended, type Confirmation, type PostDraft, PostLog } from "./post-log";
 import { Presence } from "./presence";
-import { PostRateLimits, type Take } from "./rate-limit";
+import { RateLimits, type Take } from "./rate-limit";
 import { RecentPosts } from "./recent-posts";
 import { endChannelFor, endChannelOnSocketEnd, type RoomRouting } from "./router";
 import { TypingThrottle } from "./typing";
@@ -59,11 +61,13 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
   readonly membership: Membership;
   readonly invites: Invites;
   readonly #recent: RecentPosts;
+  readonly #joinReplies: JoinReplies;
   #postLogInstance: PostLog | undefined;
   readonly #postLogOptions: ConstructorParameters<typeof PostLog>[1];
   #establishing: Promise<Outcome<RoomView>> | undefined;
-  readonly #rateLimits: PostRateLimits;
+  readonly #rateLimits: RateLimits;
   readonly #allowance: AllowanceSlices;
+  readonly #joinLimits: RateLimits;
   readonly #typing = new TypingThrottle();
   readonly #presence: Presence;
   readonly #members = new Map<WebSocket, Connection>();
@@ -91,8 +95,10 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
       timeoutMs: limits.postStoreTimeoutMs,
     };
     this.#recent = new RecentPosts((limit) => this.#newestPosts(limit), RECENT_CAPACITY);
-    this.#rateLimits = new PostRateLimits({ perSecond: limits.postsPerSecond, burst: limits.postsBurst });
+    this.#joinReplies = new JoinReplies(this.#recent);
+    this.#rateLimits = new RateLimits({ perSecond: limits.postsPerSecond, burst: limits.postsBurst });
     this.#allowance = new AllowanceSlices((userId) => leasePosts(env, userId), log);
+    this.#joinLimits = new RateLimits({ perSecond: limits.joinsPerMinute / 60, burst: limits.joinsBurst });
 
     for (const ws of ctx.getWebSockets()) {
       const connection = Connection.restore(ws);
@@ -103,6 +109,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
     this.resumeCopying();
     const states = [...this.#members.values()].map(({ state }) => state);
     this.#rateLimits.restore(states.map(({ user, postBucket }) => ({ userId: user.id, bucket: postBucket })));
+    this.#joinLimits.restore(states.map(({ user, joinBucket }) => ({ userId: user.id, bucket: joinBucket })));
     this.#presence.rebuild(
       states.flatMap((state) =>
         state.joinRef !== null && state.presence
@@ -349,12 +356,12 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
     return this.#recent.ready();
   }
 
-  recentPosts(limit: number): Post[] {
-    return this.#recent.newest(limit);
+  joinReply(lastSeenId: number | null): EncodedReply | undefined {
+    return this.#joinReplies.reply(lastSeenId);
   }
 
-  recentAfter(id: number): Post[] | undefined {
-    return this.#recent.after(id);
+  olderJoinReply(lastSeenId: number): Promise<EncodedReply> {
+    return this.#joinReplies.older(lastSeenId, () => this.page({ after: lastSeenId, limit: CATCH_UP_LIMIT }));
   }
 
   /**
@@ -377,6 +384,13 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
 
   giveBackAllowance(connection: Connection): void {
     this.#allowance.giveBack(connection.state.user.id);
+  }
+
+  takeJoinToken(connection: Connection): Take {
+    const taken = this.#joinLimits.take(connection.state.user.id);
+    // Kept with the socket, so the limit survives an eviction while the user has a socket here.
+    connection.update({ joinBucket: taken.bucket });
+    return taken;
   }
 
   takePostToken(connection: Connection): Take {

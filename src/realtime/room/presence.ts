@@ -1,7 +1,8 @@
 /**
  * Who is in the room (Phoenix.Presence), in the shapes the official JS `Presence` class syncs: keyed by
- * user id, one meta per open join. Joins and leaves collect for a short window and go out as one
- * `presence_diff`, so many joins at once cost a few frames per member (docs/protocol.md#presence).
+ * user id, one meta per open join. A joiner's state holds everyone the room has accepted, itself included;
+ * joins and leaves collect for a short window and go out as one `presence_diff`, so many joins at once cost
+ * a few frames per member (docs/protocol.md#presence).
  */
 import type { PresenceDiff, PresenceMeta, PresenceState } from "../../shared/room-contract";
 
@@ -11,11 +12,18 @@ export const PRESENCE_WINDOW_MS = 50;
 type Metas = Map<string, PresenceMeta>;
 
 export class Presence {
-  /** What every member has been told so far (by state or diffs): key → phx_ref → meta. */
-  readonly #published = new Map<string, Metas>();
+  /**
+   * Every join accepted and not seen leave, published or still pending: what a joiner is told, as Phoenix's
+   * tracker lists a local track at once. Key → phx_ref → meta.
+   */
+  readonly #present = new Map<string, Metas>();
+  /** Each key's `"key":{metas}` in the state, encoded; a change re-encodes only its key. */
+  readonly #keyJson = new Map<string, string>();
   #joins = new Map<string, Metas>();
   #leaves = new Map<string, Metas>();
-  #publishedJson: string | undefined;
+  /** Pending joins no state has included yet: leaving before the diff, nobody has to hear of them. */
+  readonly #untold = new Set<string>();
+  #stateJson: string | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -24,49 +32,71 @@ export class Presence {
   ) {}
 
   /**
-   * Sets the published state from members found joined after an eviction; sends nothing. The state is
-   * never the only copy: each joined socket's attachment holds its meta.
+   * Sets the state from members found joined after an eviction; sends nothing. The state is never the only
+   * copy: each joined socket's attachment holds its meta.
    */
   rebuild(entries: Iterable<[key: string, meta: PresenceMeta]>): void {
-    this.#published.clear();
-    for (const [key, meta] of entries) metasOf(this.#published, key).set(meta.phx_ref, meta);
-    this.#publishedJson = undefined;
+    this.#present.clear();
+    this.#keyJson.clear();
+    for (const [key, meta] of entries) metasOf(this.#present, key).set(meta.phx_ref, meta);
+    this.#stateJson = undefined;
   }
 
   track(key: string, meta: PresenceMeta): void {
+    metasOf(this.#present, key).set(meta.phx_ref, meta);
+    this.#changed(key);
     metasOf(this.#joins, key).set(meta.phx_ref, meta);
+    this.#untold.add(meta.phx_ref);
     this.#schedule();
   }
 
   untrack(key: string, meta: PresenceMeta): void {
-    // A join that was never published leaves without anyone having to hear of it.
-    if (deleteMeta(this.#joins, key, meta.phx_ref)) return;
+    if (deleteMeta(this.#present, key, meta.phx_ref)) this.#changed(key);
+    const pending = deleteMeta(this.#joins, key, meta.phx_ref);
+    // A join that was never published and that no joiner's state included leaves without anyone hearing of it.
+    if (pending && this.#untold.delete(meta.phx_ref)) return;
     metasOf(this.#leaves, key).set(meta.phx_ref, meta);
     this.#schedule();
   }
 
   /**
-   * The published state as JSON, for a joiner's `presence_state`; encoded once per change, not per join.
-   * The joiner then gets every diff after it, its own join included: exactly what `Presence.syncDiff` needs.
+   * The state as JSON, for a joiner's `presence_state`: everyone present, the joiner and joins still
+   * waiting for their diff included. The joiner then gets every diff after it, which may repeat joins it
+   * already has (`Presence.syncDiff` keeps one meta per phx_ref) and leaves of metas it never had (ignored).
+   * Built from each key's cached encoding: a burst of N joins costs each joiner O(N), the state it is sent.
    */
   stateJson(): string {
-    this.#publishedJson ??= JSON.stringify(toState(this.#published));
-    return this.#publishedJson;
+    this.#untold.clear();
+    if (this.#stateJson === undefined) {
+      const entries: string[] = [];
+      for (const [key, metas] of this.#present) {
+        let json = this.#keyJson.get(key);
+        if (json === undefined) {
+          json = `${JSON.stringify(key)}:${JSON.stringify({ metas: [...metas.values()] })}`;
+          this.#keyJson.set(key, json);
+        }
+        entries.push(json);
+      }
+      this.#stateJson = `{${entries.join(",")}}`;
+    }
+    return this.#stateJson;
   }
 
   /** Publishes what is pending now; the window's timer calls it. */
   flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#untold.clear();
     if (this.#joins.size === 0 && this.#leaves.size === 0) return;
     const diff: PresenceDiff = { joins: toState(this.#joins), leaves: toState(this.#leaves) };
-    for (const [key, metas] of this.#leaves) for (const ref of metas.keys()) deleteMeta(this.#published, key, ref);
-    for (const [key, metas] of this.#joins)
-      for (const [ref, meta] of metas) metasOf(this.#published, key).set(ref, meta);
     this.#joins = new Map();
     this.#leaves = new Map();
-    this.#publishedJson = undefined;
     this.broadcastDiff(diff);
+  }
+
+  #changed(key: string): void {
+    this.#keyJson.delete(key);
+    this.#stateJson = undefined;
   }
 
   /** Arms the window's timer on a change; no timer runs while nobody joins or leaves. */

@@ -1,12 +1,13 @@
 /**
- * Post rate limits (docs/protocol.md#limits): a token bucket per user per room, shared by all of the
- * user's sockets in the room, so more tabs buy no more posts. A post over the limit is answered
- * `rate_limited` with how long to wait, and is neither stored nor broadcast.
+ * Rate limits (docs/protocol.md#limits): a token bucket per user per room, shared by all of the user's
+ * sockets in the room, so more tabs buy no more. The room keeps one set for posts and one for joins. A post
+ * over the limit is answered `rate_limited` with how long to wait, and is neither stored nor broadcast; a
+ * join over it is answered the same, before it reads or sends any history.
  */
 export interface RatePolicy {
-  /** Posts a second, once the burst is spent. */
+  /** Actions (posts, joins) a second, once the burst is spent. */
   perSecond: number;
-  /** Posts at once. */
+  /** Actions at once. */
   burst: number;
 }
 
@@ -36,10 +37,11 @@ export function takeToken(policy: RatePolicy, bucket: BucketState | undefined, n
   };
 }
 
-/** How often (in posts) the buckets of users who have stopped posting are dropped. */
+/** How often (in takes) the buckets of users who have stopped are dropped. */
 const SWEEP_EVERY = 1_000;
 
-export class PostRateLimits {
+/** One bucket per user: the room's post limits, or its join limits. */
+export class RateLimits {
   readonly #buckets = new Map<number, BucketState>();
   #takesSinceSweep = 0;
 
@@ -56,7 +58,7 @@ export class PostRateLimits {
     }
   }
 
-  /** Takes a token for a post by `userId`: ok, or how long until the next one; either way the bucket now. */
+  /** Takes a token for an action by `userId`: ok, or how long until the next one; either way the bucket now. */
   take(userId: number, now = Date.now()): Take {
     if (++this.#takesSinceSweep >= SWEEP_EVERY) this.#sweep(now);
     const result = takeToken(this.policy, this.#buckets.get(userId), now);

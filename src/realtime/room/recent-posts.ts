@@ -17,6 +17,7 @@ export class RecentPosts {
   #loading: Promise<void> | undefined;
   /** Posts stored while the first read was in flight; merged when it lands. */
   #storedWhileLoading: Post[] = [];
+  #version = 0;
 
   /**
    * @param loadNewest reads the room's newest `limit` posts (from its log, and D1 while the log is short)
@@ -34,6 +35,11 @@ export class RecentPosts {
     return this.#loading;
   }
 
+  /** Changes whenever what `newest` and `after` answer may change: what is built from them is good until then. */
+  get version(): number {
+    return this.#version;
+  }
+
   /** Called with each batch of stored posts, in id order, before anyone is told of them. */
   append(posts: readonly Post[]): void {
     if (this.#state === "cold") return; // the first read will find them
@@ -42,6 +48,7 @@ export class RecentPosts {
       return;
     }
     this.#posts.push(...posts);
+    this.#version += 1;
     this.#trim();
   }
 
@@ -66,6 +73,7 @@ export class RecentPosts {
       // Fewer than asked for: that is the whole room.
       this.#coveredAfter = loaded.length < this.capacity ? 0 : (loaded[0]?.id ?? 1) - 1;
       this.#state = "warm";
+      this.#version += 1;
       this.#trim();
     } catch (problem) {
       this.#state = "cold";

@@ -5,7 +5,7 @@
  */
 import { RoomErrorReason, RoomEvent, SESSION_ENDED_CLOSE_CODE } from "../../shared/room-contract";
 import { error, type Message, ok, PhoenixEvent, type Reply } from "../phoenix/protocol";
-import { encodeClose, encodePush, type InvalidFrame } from "../phoenix/serializer";
+import { type EncodedReply, encodeClose, encodePush, type InvalidFrame } from "../phoenix/serializer";
 import { answerHeartbeat, answerMalformed, answerUnmatchedTopic, replyTo } from "../phoenix/socket-replies";
 import { CloseCode } from "../phoenix/transport";
 import { afterJoin, type ChannelResult, handleIn, join, type RoomServices, terminate } from "./channel";
@@ -80,14 +80,22 @@ async function routeJoin(connection: Connection, message: Message, room: RoomRou
     return;
   }
   endChannel(connection, room);
-  const plan = await join(message.payload, connection.state, room);
-  if (connection.gone) return; // it closed while the join read its history
-  if (!plan.ok) return settle(connection, message, plan, room);
+  const plan = await join(message.payload, connection, room);
+  if (!plan.ok) return connection.gone ? undefined : settle(connection, message, plan, room);
+  // A join's reply can be megabytes. Other sockets' frames that arrived meanwhile go first, so a burst of
+  // joins holds up another member's heartbeat or post for one join at most, not for all of them.
+  await otherSocketsFirst();
+  if (connection.gone) return; // it closed while the join read its history or waited its turn
   // From here to the reply nothing awaits: the snapshot and the subscription happen at the same moment.
-  const response = plan.snapshot();
+  const reply = plan.snapshot();
   connection.update({ joinRef, mentionsOnly: plan.mentionsOnly });
-  answer(connection, message, ok(response));
+  answer(connection, message, reply);
   afterJoin(connection, room);
+}
+
+/** Resolves after the events already queued for the room (other sockets' frames) have been handled. */
+function otherSocketsFirst(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** Sends the channel's reply, then ends the socket if its session is over (Phoenix's `disconnect`). */
@@ -119,6 +127,6 @@ function internalError(connection: Connection, message: Message, room: RoomRouti
   answer(connection, message, error(RoomErrorReason.internalError));
 }
 
-function answer(connection: Connection, message: Message, reply: Reply): void {
+function answer(connection: Connection, message: Message, reply: Reply | EncodedReply): void {
   replyTo(connection, message, reply);
 }

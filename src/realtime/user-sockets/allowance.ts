@@ -4,7 +4,7 @@
  * rooms lease a few posts at a time. A post asks here only when its room's slice is spent
  * (room/allowance-slices.ts), so the allowance costs no round trip on most posts' path.
  */
-import { PostRateLimits, type RatePolicy } from "../room/rate-limit";
+import { RateLimits, type RatePolicy } from "../room/rate-limit";
 
 /** What a room is lent: some posts (at most `leaseSize`), or none and how long until there is one. */
 export type Lease = { ok: true; granted: number } | { ok: false; retryAfterMs: number };
@@ -22,11 +22,11 @@ export function leaseSize(policy: RatePolicy): number {
 }
 
 export class PostAllowances {
-  readonly #buckets: PostRateLimits;
+  readonly #buckets: RateLimits;
   readonly #leaseSize: number;
 
   constructor(policy: RatePolicy) {
-    this.#buckets = new PostRateLimits(policy);
+    this.#buckets = new RateLimits(policy);
     this.#leaseSize = leaseSize(policy);
   }
 

@@ -42,6 +42,18 @@ describe("V2 JSON serializer: decode", () => {
 });
 
 describe("V2 JSON serializer: encode", () => {
+  it("encodes a reply whose response is already JSON exactly as the same reply from an object", () => {
+    const response = { posts: [{ id: 1, message: 'a "quote" \\ and \u2028' }], has_more: false };
+    for (const [joinRef, ref, topic] of [
+      ["1", "3", "room:x"],
+      [null, "7", 'room:"odd"'],
+    ] as const) {
+      expect(encodeReply(joinRef, ref, topic, { status: "ok", responseJson: JSON.stringify(response) })).toBe(
+        encodeReply(joinRef, ref, topic, { status: "ok", response }),
+      );
+    }
+  });
+
   it("encodes replies, broadcasts and closes as phoenix.js expects", () => {
     expect(JSON.parse(encodeReply("1", "3", "room:x", { status: "ok", response: { a: 1 } }))).toEqual([
       "1",

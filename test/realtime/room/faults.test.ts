@@ -106,10 +106,10 @@ describe("a room evicted under its members", () => {
     expect(mention.status).toBe("ok");
     await q.socket.barrier();
     expect(q.socket.received("new_post").map((f) => [f[0], f[4].message])).toEqual([[q.joinRef, "@evict_quiet here"]]);
-    // Presence: a newcomer is told of both who were there before the eviction.
+    // Presence: a newcomer is told of both who were there before the eviction (and of itself).
     const n = await connectAndJoin(late, "evicted");
     open.push(n.socket);
     const state = (await n.socket.waitFor((f) => f[3] === "presence_state"))[4];
-    expect(Object.keys(state).sort()).toEqual([String(loud.id), String(quiet.id), ...[]].sort());
+    expect(Object.keys(state).sort()).toEqual([String(loud.id), String(quiet.id), String(late.id)].sort());
   });
 });

@@ -3,11 +3,12 @@
  * each joiner, then coalesced `presence_diff` broadcasts; one key per user, one meta per join.
  */
 import { evictDurableObject } from "cloudflare:test";
+import { Presence as PhoenixPresence } from "phoenix";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { User } from "../../../src/db/users";
 import { Presence } from "../../../src/realtime/room/presence";
 import type { PresenceDiff, PresenceMeta, PresenceState } from "../../../src/shared/room-contract";
-import { closeAll, connect, connectAndJoin, roomStub, type TestSocket } from "../../helpers/socket";
+import { closeAll, connect, connectAndJoin, connectMultiplexed, roomStub, type TestSocket } from "../../helpers/socket";
 import { makeUser } from "../../helpers/users";
 
 const open: TestSocket[] = [];
@@ -19,22 +20,14 @@ async function joined(user: User, room: string, params: Record<string, unknown> 
   return result;
 }
 
-/** Applies presence frames as the JS `Presence` class would (state replaces, diffs remove then add). */
+/** Applies presence frames with the official JS `Presence` class's own `syncState` and `syncDiff`. */
 function presenceSeenBy(socket: TestSocket): PresenceState {
   let state: PresenceState = {};
   for (const frame of socket.frames) {
-    if (frame[3] === "presence_state") state = structuredClone(frame[4] as PresenceState);
-    if (frame[3] !== "presence_diff") continue;
-    const { joins, leaves } = frame[4] as unknown as PresenceDiff;
-    for (const [key, { metas }] of Object.entries(leaves)) {
-      const gone = new Set(metas.map((meta) => meta.phx_ref));
-      const left = (state[key]?.metas ?? []).filter((meta) => !gone.has(meta.phx_ref));
-      if (left.length > 0) state[key] = { metas: left };
-      else delete state[key];
-    }
-    for (const [key, { metas }] of Object.entries(joins)) {
-      state[key] = { metas: [...(state[key]?.metas ?? []), ...metas] };
-    }
+    if (frame[3] === "presence_state")
+      state = PhoenixPresence.syncState({}, structuredClone(frame[4])) as PresenceState;
+    if (frame[3] === "presence_diff")
+      state = PhoenixPresence.syncDiff(state, structuredClone(frame[4] as unknown as PresenceDiff)) as PresenceState;
   }
   return state;
 }
@@ -56,7 +49,7 @@ async function eventually<T>(probe: () => T, check: (value: T) => boolean, timeo
 }
 
 describe("presence", () => {
-  it("sends presence_state as a push right after the join reply, and the joiner sees itself within 3 s", async () => {
+  it("sends presence_state as a push right after the join reply, holding the joiner itself", async () => {
     const alice = await makeUser("pres_alice");
     const { socket, joinRef, joined: reply } = await joined(alice, "pres_self");
     const stateFrame = await socket.waitFor((f) => f[3] === "presence_state");
@@ -64,15 +57,35 @@ describe("presence", () => {
     expect(stateFrame[1]).toBeNull();
     expect(socket.frames.indexOf(stateFrame)).toBeGreaterThan(socket.frames.indexOf(reply.frame));
 
-    const seen = await eventually(
-      () => presenceSeenBy(socket),
-      (state) => state[String(alice.id)] !== undefined,
-    );
+    const seen = stateFrame[4] as PresenceState;
     expect(seen[String(alice.id)]).toEqual({
       metas: [
         { username: "pres_alice", online_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), phx_ref: expect.any(String) },
       ],
     });
+  });
+
+  it("puts the joiner itself and every join accepted before it in the first presence_state, on either socket", async () => {
+    const users = await Promise.all(Array.from({ length: 5 }, (_, n) => makeUser(`pres_first_${n}`)));
+    const states: PresenceState[] = [];
+    for (const [n, user] of users.entries()) {
+      // One after another, faster than the 50 ms window: the joins before are mostly not published yet.
+      // Alternately room-bound and multiplexed (a session relaying to the room).
+      const socket = n % 2 === 0 ? await connect(user, "pres_first") : await connectMultiplexed(user);
+      open.push(socket);
+      const reply = await socket.join("pres_first");
+      expect(reply.status).toBe("ok");
+      const stateFrame = await socket.waitFor((f) => f[3] === "presence_state");
+      states.push(stateFrame[4] as PresenceState);
+    }
+    for (const [n, state] of states.entries()) {
+      expect(Object.keys(state).sort()).toEqual(
+        users
+          .slice(0, n + 1)
+          .map((user) => String(user.id))
+          .sort(),
+      );
+    }
   });
 
   it("keys by user id: two tabs are one key with two metas, and closing one leaves one", async () => {
@@ -168,6 +181,11 @@ describe("presence", () => {
       (s) => Object.keys(s).length === 3,
     );
     expect(usernamesIn(halSees)).toEqual({ pres_fay: 1, pres_gus: 1, pres_hal: 1 });
+    // Fay hears of Hal in the next diff (Hal's own state already had everyone).
+    await eventually(
+      () => presenceSeenBy(f),
+      (s) => Object.keys(s).length === 3,
+    );
     // And a leave after the eviction removes exactly the right meta for everyone.
     g.close();
     for (const socket of [f, h]) {
@@ -217,20 +235,10 @@ describe("Presence (the unit)", () => {
     return { unit, diffs };
   }
 
-  /** What the JS `Presence` class makes of a state and the diffs after it: leaves remove metas, joins add them. */
+  /** What the official JS `Presence` class makes of a state and the diffs after it (`syncDiff`). */
   function syncDiffs(start: PresenceState, diffs: PresenceDiff[]): PresenceState {
-    const state = structuredClone(start);
-    for (const { joins, leaves } of diffs) {
-      for (const [key, { metas }] of Object.entries(joins)) {
-        state[key] = { metas: [...(state[key]?.metas ?? []), ...metas] };
-      }
-      for (const [key, { metas }] of Object.entries(leaves)) {
-        const gone = new Set(metas.map((m) => m.phx_ref));
-        const left = (state[key]?.metas ?? []).filter((m) => !gone.has(m.phx_ref));
-        if (left.length > 0) state[key] = { metas: left };
-        else delete state[key];
-      }
-    }
+    let state = structuredClone(start);
+    for (const diff of diffs) state = PhoenixPresence.syncDiff(state, structuredClone(diff)) as PresenceState;
     return state;
   }
 
@@ -264,7 +272,8 @@ describe("Presence (the unit)", () => {
     unit.track("2", bob); // later changes join the window already running; they do not extend it
     vi.advanceTimersByTime(9);
     expect(diffs).toEqual([]);
-    expect(stateOf(unit)).toEqual({}); // pending joins are not published yet
+    // Not published yet, but a joiner's state already holds them.
+    expect(stateOf(unit)).toEqual({ "1": { metas: [ann] }, "2": { metas: [bob] } });
     vi.advanceTimersByTime(1);
     expect(diffs).toEqual([{ joins: { "1": { metas: [ann] }, "2": { metas: [bob] } }, leaves: {} }]);
     expect(vi.getTimerCount()).toBe(0);
@@ -302,6 +311,43 @@ describe("Presence (the unit)", () => {
       { joins: { "5": { metas: [eli] } }, leaves: {} },
     ]);
     expect(stateOf(unit)).toEqual({ "4": { metas: [dot] }, "5": { metas: [eli] } });
+  });
+
+  it("gives a joiner every join accepted before it, pending ones included, and announces those it shows if they leave", () => {
+    const { unit, diffs } = presence();
+    const [amy, ben, cal] = [meta("amy"), meta("ben"), meta("cal")];
+    unit.track("20", amy);
+    vi.advanceTimersByTime(WINDOW_MS);
+    unit.track("21", ben); // pending: no diff has told anyone yet
+    unit.track("22", cal); // the joiner tracks itself first, then is sent the state
+    const calSaw = stateOf(unit);
+    expect(calSaw).toEqual({ "20": { metas: [amy] }, "21": { metas: [ben] }, "22": { metas: [cal] } });
+
+    // Ben leaves before his join was published; Cal's state had him, so everyone is told he left.
+    unit.untrack("21", ben);
+    vi.advanceTimersByTime(WINDOW_MS);
+    expect(diffs.at(-1)).toEqual({ joins: { "22": { metas: [cal] } }, leaves: { "21": { metas: [ben] } } });
+    expect(syncDiffs(calSaw, diffs.slice(1))).toEqual({ "20": { metas: [amy] }, "22": { metas: [cal] } });
+    expect(stateOf(unit)).toEqual({ "20": { metas: [amy] }, "22": { metas: [cal] } });
+  });
+
+  it("re-encodes only the keys that changed: a joiner's state costs one key's encoding, not everyone's", () => {
+    const { unit } = presence();
+    for (let n = 0; n < 100; n++) unit.track(String(n), meta(`user${n}`));
+    stateOf(unit);
+    const stringify = vi.spyOn(JSON, "stringify");
+    try {
+      unit.track("100", meta("newcomer"));
+      const state = unit.stateJson();
+      // The newcomer's key and its metas; the other 100 keys are reused as they were encoded.
+      expect(stringify).toHaveBeenCalledTimes(2);
+      expect(Object.keys(JSON.parse(state) as PresenceState)).toHaveLength(101);
+      stringify.mockClear();
+      expect(unit.stateJson()).toBe(state);
+      expect(stringify).not.toHaveBeenCalled();
+    } finally {
+      stringify.mockRestore();
+    }
   });
 
   it("keeps two metas under one key (two tabs) and drops the key only when the last one leaves", () => {
@@ -397,8 +443,10 @@ describe("Presence (the unit)", () => {
         if (entry) unit.untrack(...entry);
       } else if (roll < 9) {
         vi.advanceTimersByTime(random(WINDOW_MS) + 1);
-        const published = sorted(stateOf(unit));
-        for (const joiner of joiners) expect(sorted(syncDiffs(joiner.state, diffs.slice(joiner.from)))).toBe(published);
+        // With nothing pending, every joiner has caught up with the state a joiner would be sent now.
+        if (vi.getTimerCount() > 0) continue;
+        const now = sorted(stateOf(unit));
+        for (const joiner of joiners) expect(sorted(syncDiffs(joiner.state, diffs.slice(joiner.from)))).toBe(now);
       } else {
         joiners.push({ state: stateOf(unit), from: diffs.length });
       }

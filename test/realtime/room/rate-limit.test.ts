@@ -1,7 +1,8 @@
 /**
- * The post rate limit (room/rate-limit.ts): a bucket per user per room, burst 10 (wrangler.toml's), refilled
- * at the pool's POSTS_PER_SECOND (vitest.config.ts: slow, so an emptied bucket stays empty while a loaded
- * machine runs the test's next steps).
+ * The rate limits (room/rate-limit.ts): posts in a bucket per user per room, burst 10 (wrangler.toml's),
+ * refilled at the pool's POSTS_PER_SECOND (vitest.config.ts: slow, so an emptied bucket stays empty while a
+ * loaded machine runs the test's next steps); joins at the pool's JOINS_BURST (vitest.config.ts raises it
+ * for the channel fuzzer), refused past it on every way in.
  */
 import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
@@ -12,14 +13,23 @@ import { configOf, DEFAULTS } from "../../../src/config";
 import { posts } from "../../../src/db/schema";
 import {
   type BucketState,
-  PostRateLimits,
+  RateLimits,
   type RatePolicy,
   type Take,
   takeToken,
 } from "../../../src/realtime/room/rate-limit";
 import { FUZZ_SEED, runsOr } from "../../fuzz/settings";
-import { closeAll, connectAndJoin, roomStub, type TestSocket } from "../../helpers/socket";
-import { db, makeUser } from "../../helpers/users";
+import { LongPollClient } from "../../helpers/longpoll";
+import {
+  closeAll,
+  connect,
+  connectAndJoin,
+  connectMultiplexed,
+  type Frame,
+  roomStub,
+  type TestSocket,
+} from "../../helpers/socket";
+import { db, makeUser, seedPosts, tokenFor } from "../../helpers/users";
 
 const open: TestSocket[] = [];
 afterEach(() => closeAll(open));
@@ -78,7 +88,97 @@ describe("post rate limit", () => {
   });
 });
 
-describe("takeToken and PostRateLimits (the unit)", () => {
+describe("join rate limit", () => {
+  const { joinsBurst, joinsPerMinute } = configOf(env).roomLimits;
+  /** The longest a refused joiner is told to wait: one token's refill. */
+  const maxWaitMs = Math.ceil(60_000 / joinsPerMinute);
+
+  /** Sends `count` joins of `room` at once (each ends the one before, as in Phoenix); resolves with each reply. */
+  async function floodJoins(socket: TestSocket, room: string, count: number, params: Record<string, unknown> = {}) {
+    const refs = Array.from({ length: count }, () => socket.nextRef());
+    for (const ref of refs) socket.send([ref, ref, `room:${room}`, "phx_join", params]);
+    const replies: Frame[] = [];
+    for (const ref of refs) replies.push(await socket.waitFor((f) => f[1] === ref && f[3] === "phx_reply", 20_000));
+    return replies.map((frame) => frame[4] as { status: string; response: Record<string, unknown> });
+  }
+
+  function expectRefusals(replies: Array<{ status: string; response: Record<string, unknown> }>) {
+    for (const reply of replies) {
+      expect(reply.status).toBe("error");
+      expect(reply.response).toEqual({ reason: "rate_limited", retry_after_ms: expect.any(Number) });
+      expect(reply.response.retry_after_ms).toBeGreaterThan(0);
+      expect(reply.response.retry_after_ms).toBeLessThanOrEqual(maxWaitMs);
+    }
+  }
+
+  it("takes JOINS_BURST joins, then answers rate_limited with retry_after_ms; the others are not held up", async () => {
+    const [flooder, other] = [await makeUser("join_flooder"), await makeUser("join_bystander")];
+    // A room of long posts: each accepted join with last_seen_id 0 is a reply of about 100 KB.
+    await seedPosts(
+      flooder,
+      "join_flood",
+      Array.from({ length: 50 }, (_, n) => `${n} ${"x".repeat(1_990)}`),
+    );
+    const bystander = await connectAndJoin(other, "join_flood");
+    const socket = await connect(flooder, "join_flood");
+    open.push(bystander.socket, socket);
+
+    const flood = floodJoins(socket, "join_flood", joinsBurst + 20, { last_seen_id: 0 });
+    // Meanwhile another member's heartbeat and post are answered.
+    expect((await bystander.socket.push("phoenix", "heartbeat")).status).toBe("ok");
+    expect((await bystander.socket.push("room:join_flood", "new_post", { message: "still here" })).status).toBe("ok");
+    const replies = await flood;
+
+    const accepted = replies.filter((reply) => reply.status === "ok");
+    // The burst, and at most a token or two refilled while the flood was handled.
+    expect(accepted.length).toBeGreaterThanOrEqual(joinsBurst);
+    expect(accepted.length).toBeLessThanOrEqual(joinsBurst + 2);
+    expect(replies.slice(0, joinsBurst).every((reply) => reply.status === "ok")).toBe(true);
+    expectRefusals(replies.filter((reply) => reply.status !== "ok"));
+    // Every accepted join got the room's history (50 seeded posts, and the bystander's once it landed).
+    for (const reply of accepted) expect((reply.response.posts as unknown[]).length).toBeGreaterThanOrEqual(50);
+
+    // A refused join ends the one before it, as any rejoin does: the flooder is not joined now.
+    const last = replies.at(-1);
+    expect(last?.status).toBe("error");
+    expect((await socket.push("room:join_flood", "new_post", { message: "x" })).response).toEqual({
+      reason: "unmatched topic",
+    });
+    // Refused joins are no presence churn for the others: at most one diff per accepted join, fewer coalesced.
+    await bystander.socket.barrier();
+    expect(bystander.socket.received("presence_diff").length).toBeLessThanOrEqual(accepted.length + 1);
+  });
+
+  it("is one allowance per user per room, on every way in: room-bound, multiplexed and LongPoll", async () => {
+    const user = await makeUser("join_ways");
+    const roomBound = await connect(user, "join_ways");
+    open.push(roomBound);
+    const spent = await floodJoins(roomBound, "join_ways", joinsBurst);
+    expect(spent.every((reply) => reply.status === "ok")).toBe(true);
+
+    const multiplexed = await connectMultiplexed(user);
+    open.push(multiplexed);
+    expectRefusals([await multiplexed.join("join_ways")]);
+
+    const longPoll = new LongPollClient({ token: await tokenFor(user) });
+    expect((await longPoll.poll()).status).toBe(410);
+    expectRefusals([await longPoll.join("join_ways")]);
+
+    // Another room is another allowance.
+    expect((await multiplexed.join("join_ways_elsewhere")).status).toBe("ok");
+  });
+
+  it("keeps the join bucket across an eviction", async () => {
+    const user = await makeUser("join_evicted");
+    const socket = await connect(user, "join_evict");
+    open.push(socket);
+    expect((await floodJoins(socket, "join_evict", joinsBurst)).every((reply) => reply.status === "ok")).toBe(true);
+    await evictDurableObject(roomStub("join_evict"));
+    expectRefusals([await socket.join("join_evict")]);
+  });
+});
+
+describe("takeToken and RateLimits (the unit)", () => {
   const policy: RatePolicy = { perSecond: 5, burst: 10 };
   const DEFAULTS_POLICY: RatePolicy = { perSecond: DEFAULTS.POSTS_PER_SECOND, burst: DEFAULTS.POSTS_BURST };
   const T0 = 1_800_000_000_000;
@@ -176,7 +276,7 @@ describe("takeToken and PostRateLimits (the unit)", () => {
   });
 
   it("keeps a bucket per user: one user's burst does not slow another", () => {
-    const limits = new PostRateLimits(policy);
+    const limits = new RateLimits(policy);
     const flooder = Array.from({ length: policy.burst + 1 }, () => limits.take(1, T0));
     expect(flooder.filter((t) => t.ok)).toHaveLength(policy.burst);
     expect(limits.take(2, T0).ok).toBe(true);
@@ -193,12 +293,12 @@ describe("takeToken and PostRateLimits (the unit)", () => {
       [older, spent, null],
       [null, spent, older],
     ]) {
-      const limits = new PostRateLimits(policy);
+      const limits = new RateLimits(policy);
       limits.restore(order.map((bucket) => ({ userId: 1, bucket })));
       expect(limits.take(1, T0 + 10)).toEqual(takeToken(policy, spent, T0 + 10));
     }
     // A restore does not replace a newer bucket already held, and null (never posted) changes nothing.
-    const limits = new PostRateLimits(policy);
+    const limits = new RateLimits(policy);
     for (let n = 0; n < policy.burst; n++) limits.take(7, T0);
     limits.restore([
       { userId: 7, bucket: older },
@@ -218,7 +318,7 @@ describe("takeToken and PostRateLimits (the unit)", () => {
           maxLength: 2_500,
         }),
         (p, posts) => {
-          const limits = new PostRateLimits(p);
+          const limits = new RateLimits(p);
           const remembered = new Map<number, BucketState>();
           let now = T0;
           for (const [userId, gap] of posts) {
@@ -237,7 +337,7 @@ describe("takeToken and PostRateLimits (the unit)", () => {
     // Only visible with a clock that steps back: a remembered bucket then refills nothing, a fresh one is full.
     const p = { perSecond: 1, burst: 2 };
     const refillMs = (p.burst * 1000) / p.perSecond;
-    const limits = new PostRateLimits(p);
+    const limits = new RateLimits(p);
     limits.take(1, T0); // user 1 posts once, then stops
     const sweepAt = T0 + refillMs;
     limits.take(2, sweepAt - 1); // user 2 posts just before the sweep: not refilled when it runs

@@ -10,7 +10,15 @@ import type { User } from "../../../src/db/users";
 import { MAX_CHANNELS } from "../../../src/realtime/session/relay";
 import { HEARTBEAT_FRAME, HEARTBEAT_REF, HEARTBEAT_REPLY } from "../../../src/shared/heartbeat";
 import { SESSION_ENDED_CLOSE_CODE } from "../../../src/shared/room-contract";
-import { closeAll, connect, connectAndJoin, roomStub, TestSocket, upgrade } from "../../helpers/socket";
+import {
+  closeAll,
+  connect,
+  connectAndJoin,
+  connectMultiplexed,
+  roomStub,
+  TestSocket,
+  upgrade,
+} from "../../helpers/socket";
 import { db, makeUser, seedRooms, tokenFor } from "../../helpers/users";
 
 const open: TestSocket[] = [];
@@ -18,10 +26,7 @@ afterEach(() => closeAll(open));
 
 /** A socket without a room: a multiplexed session. */
 async function multiplexed(user: User, options: { viaSubprotocol?: boolean } = {}): Promise<TestSocket> {
-  const response = await upgrade({ token: await tokenFor(user), ...options });
-  expect(response.status, response.status === 101 ? "" : await response.text()).toBe(101);
-  if (!response.webSocket) throw new Error("101 without a webSocket");
-  const socket = new TestSocket(response.webSocket);
+  const socket = await connectMultiplexed(user, options);
   open.push(socket);
   return socket;
 }

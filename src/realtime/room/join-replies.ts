@@ -1,0 +1,102 @@
+/**
+ * A join's `ok` reply, encoded once per room state: between two posts, every join asking for the same
+ * history (the newest posts, or the posts after the same id) gets the same encoded reply, so a burst of
+ * joins costs one encoding, not one per join. A join of a room of 500 long posts is a reply of a megabyte or
+ * more; encoding it per join let one member's rejoins hold up everyone else's frames. A join from further
+ * back than memory shares one D1 read and encoding the same way.
+ */
+import type { Post } from "../../shared/post";
+import { CATCH_UP_LIMIT, type JoinResponse, RECENT_POSTS_LIMIT } from "../../shared/room-contract";
+import type { EncodedReply } from "../phoenix/serializer";
+import type { RecentPosts } from "./recent-posts";
+
+/**
+ * How many characters of encoded replies are kept at most: a few of the largest (500 posts of 2,000
+ * characters), and any number of the short catch-ups most rejoins ask for.
+ */
+export const JOIN_REPLIES_MAX_CHARS = 4 * 1024 * 1024;
+
+/**
+ * How many replies to joins from further back than memory are kept (each up to 500 posts): the last few
+ * `last_seen_id`s asked for, which a burst of rejoins asks again.
+ */
+export const OLDER_REPLIES_KEPT = 2;
+
+/** The reply once memory has moved past a join's `last_seen_id` while the join was on its way: page over HTTP. */
+export const MISSED_MORE: EncodedReply = { status: "ok", responseJson: JSON.stringify({ posts: [], has_more: true }) };
+
+export class JoinReplies {
+  /** Replies by what was asked (`newest` or the `last_seen_id`), for the recent posts' `version` below. */
+  #cache = new Map<string, EncodedReply>();
+  #chars = 0;
+  #version = -1;
+  /** Replies to joins from further back than memory, by `last_seen_id`, while being read and after. */
+  readonly #older = new Map<number, Promise<EncodedReply>>();
+
+  constructor(
+    private readonly recent: RecentPosts,
+    private readonly maxChars = JOIN_REPLIES_MAX_CHARS,
+  ) {}
+
+  /**
+   * The reply to a join with `lastSeenId` (null: none, so the newest posts), from memory; undefined when
+   * memory does not reach back that far (the join then reads D1). The same object for the same question
+   * until a post lands.
+   */
+  reply(lastSeenId: number | null): EncodedReply | undefined {
+    if (this.recent.version !== this.#version) {
+      this.#cache.clear();
+      this.#chars = 0;
+      this.#version = this.recent.version;
+    }
+    const key = lastSeenId === null ? "newest" : String(lastSeenId);
+    const cached = this.#cache.get(key);
+    if (cached) return cached;
+    const response = this.#response(lastSeenId);
+    if (!response) return undefined;
+    const reply: EncodedReply = { status: "ok", responseJson: JSON.stringify(response) };
+    this.#remember(key, reply);
+    return reply;
+  }
+
+  /**
+   * The reply to a join from further back than memory reaches: the oldest `CATCH_UP_LIMIT` posts after
+   * `lastSeenId`, read once by `read` for every join that asks while it is read and after. Kept across posts:
+   * memory holds the newest 500 posts and does not reach back to `lastSeenId`, so more than 500 posts follow
+   * it, and new posts come after all of them. A read that fails is forgotten, so the next join reads again.
+   */
+  older(lastSeenId: number, read: () => Promise<Post[]>): Promise<EncodedReply> {
+    const kept = this.#older.get(lastSeenId);
+    if (kept) return kept;
+    const reply = read().then(
+      (posts): EncodedReply => ({ status: "ok", responseJson: JSON.stringify({ posts, has_more: true }) }),
+    );
+    this.#older.set(lastSeenId, reply);
+    reply.catch(() => {
+      if (this.#older.get(lastSeenId) === reply) this.#older.delete(lastSeenId);
+    });
+    for (const oldKey of this.#older.keys()) {
+      if (this.#older.size <= OLDER_REPLIES_KEPT) break;
+      this.#older.delete(oldKey);
+    }
+    return reply;
+  }
+
+  #response(lastSeenId: number | null): JoinResponse | undefined {
+    if (lastSeenId === null) return { posts: this.recent.newest(RECENT_POSTS_LIMIT), has_more: false };
+    const posts: Post[] | undefined = this.recent.after(lastSeenId);
+    if (!posts) return undefined;
+    return { posts: posts.slice(0, CATCH_UP_LIMIT), has_more: posts.length > CATCH_UP_LIMIT };
+  }
+
+  /** Keeps the reply, dropping the oldest kept ones while they hold more than `maxChars`; never the newest. */
+  #remember(key: string, reply: EncodedReply): void {
+    this.#cache.set(key, reply);
+    this.#chars += reply.responseJson.length;
+    for (const [oldKey, old] of this.#cache) {
+      if (this.#chars <= this.maxChars || oldKey === key) break;
+      this.#cache.delete(oldKey);
+      this.#chars -= old.responseJson.length;
+    }
+  }
+}
