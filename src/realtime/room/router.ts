@@ -82,16 +82,24 @@ async function routeJoin(connection: Connection, message: Message, room: RoomRou
   endChannel(connection, room);
   const plan = await join(message.payload, connection, room);
   if (!plan.ok) return connection.gone ? undefined : settle(connection, message, plan, room);
-  // A join's reply can be megabytes. Other sockets' frames that arrived meanwhile go first, so a burst of
-  // joins holds up another member's heartbeat or post for one join at most, not for all of them.
-  await otherSocketsFirst();
-  if (connection.gone) return; // it closed while the join read its history or waited its turn
+  if (connection.gone) return; // it closed while the join read its history
+  let reply = plan.snapshot();
+  if (reply.responseJson.length > LARGE_REPLY_CHARS) {
+    // A join's reply can be megabytes. Other sockets' frames that arrived meanwhile go first, so a burst of
+    // such joins holds up another member's heartbeat or post for one join at most, not for all of them.
+    // (Small replies do not wait: a turn of the event loop per join is most of a small join's cost.)
+    await otherSocketsFirst();
+    if (connection.gone) return; // it closed while it waited its turn
+    reply = plan.snapshot(); // encoded once per room state: the same string, unless a post landed meanwhile
+  }
   // From here to the reply nothing awaits: the snapshot and the subscription happen at the same moment.
-  const reply = plan.snapshot();
   connection.update({ joinRef, mentionsOnly: plan.mentionsOnly });
   answer(connection, message, reply);
   afterJoin(connection, room);
 }
+
+/** A join reply longer than this lets other sockets' frames go first (64 Ki characters: ~30 long posts). */
+const LARGE_REPLY_CHARS = 65_536;
 
 /** Resolves after the events already queued for the room (other sockets' frames) have been handled. */
 function otherSocketsFirst(): Promise<void> {
