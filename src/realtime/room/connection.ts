@@ -73,9 +73,10 @@ export class Connection {
   /** A socket accepted earlier, maybe by an instance that has since been evicted. */
   static restore(ws: WebSocket): Connection | undefined {
     const state: unknown = ws.deserializeAttachment();
-    // An attachment written before joins had a bucket has none yet.
+    // An attachment written before joins had a bucket, or before the idle rule, has neither yet (the rule
+    // then leaves that socket alone: it never closes one early).
     return isConnectionState(state)
-      ? new Connection(ws, { ...state, joinBucket: state.joinBucket ?? null })
+      ? new Connection(ws, { ...state, joinBucket: state.joinBucket ?? null, lastFrameAt: state.lastFrameAt ?? null })
       : undefined;
   }
 
@@ -133,7 +134,7 @@ function isConnectionState(value: unknown): value is ConnectionState {
     typeof state.mentionsOnly === "boolean" &&
     (state.presence === null || typeof state.presence?.phxRef === "string") &&
     (state.postBucket === null || typeof state.postBucket?.tokens === "number") &&
-    (state.lastFrameAt === null || typeof state.lastFrameAt === "number") &&
+    (state.lastFrameAt === undefined || state.lastFrameAt === null || typeof state.lastFrameAt === "number") &&
     (state.joinBucket === undefined || state.joinBucket === null || typeof state.joinBucket?.tokens === "number")
   );
 }
