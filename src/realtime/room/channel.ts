@@ -140,14 +140,21 @@ function refusedJoin(access: "no such room" | "room limit" | "unavailable"): Rep
 }
 
 /**
+ * What an accepted join records on its socket, in one attachment write: the join, its filter, and its
+ * entry in presence (which {@link afterJoin} then announces).
+ */
+export function joinedState(joinRef: string, mentionsOnly: boolean): Partial<ConnectionState> {
+  const presence: PresenceEntry = { phxRef: newPresenceRef(), onlineAt: new Date().toISOString() };
+  return { joinRef, mentionsOnly, presence };
+}
+
+/**
  * Phoenix's `after_join`: tracks the joiner, then tells it who is here, itself and every join accepted before
  * it included (as Phoenix's tracker lists a local track at once); everyone else hears of it in the next diff.
  */
 export function afterJoin(connection: Connection, services: RoomServices): void {
-  const { joinRef, user } = connection.state;
-  if (joinRef === null) return;
-  const presence: PresenceEntry = { phxRef: newPresenceRef(), onlineAt: new Date().toISOString() };
-  connection.update({ presence });
+  const { joinRef, user, presence } = connection.state;
+  if (joinRef === null || presence === null) return;
   services.trackPresence(String(user.id), presenceMeta(user.username, presence));
   connection.send(encodePush(joinRef, services.topic, RoomEvent.presenceState, services.presenceStateJson()));
 }

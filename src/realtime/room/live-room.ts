@@ -388,15 +388,15 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
 
   takeJoinToken(connection: Connection): Take {
     const taken = this.#joinLimits.take(connection.state.user.id);
-    // Kept with the socket, so the limit survives an eviction while the user has a socket here.
-    connection.update({ joinBucket: taken.bucket });
+    // Kept with the socket once half spent, so the limit survives an eviction while the user has a socket here.
+    if (this.#joinLimits.worthKeeping(taken.bucket)) connection.update({ joinBucket: taken.bucket });
     return taken;
   }
 
   takePostToken(connection: Connection): Take {
     const taken = this.#rateLimits.take(connection.state.user.id);
-    // Kept with the socket, so the limit survives an eviction.
-    connection.update({ postBucket: taken.bucket });
+    // Kept with the socket once half spent, so the limit survives an eviction.
+    if (this.#rateLimits.worthKeeping(taken.bucket)) connection.update({ postBucket: taken.bucket });
     return taken;
   }
 

@@ -58,6 +58,16 @@ export class RateLimits {
     }
   }
 
+  /**
+   * Whether `bucket` is worth an attachment write (what keeps a limit across an eviction): only once half
+   * spent. A fuller bucket left unwritten costs nothing: the one restored is an older true state, which
+   * refills to at least the true tokens, so it is never stricter, and at most half a burst more lenient.
+   * A member posting now and then thus costs no write per post.
+   */
+  worthKeeping(bucket: BucketState): boolean {
+    return bucket.tokens < this.policy.burst / 2;
+  }
+
   /** Takes a token for an action by `userId`: ok, or how long until the next one; either way the bucket now. */
   take(userId: number, now = Date.now()): Take {
     if (++this.#takesSinceSweep >= SWEEP_EVERY) this.#sweep(now);

@@ -8,7 +8,7 @@ import { error, type Message, ok, PhoenixEvent, type Reply } from "../phoenix/pr
 import { type EncodedReply, encodeClose, encodePush, type InvalidFrame } from "../phoenix/serializer";
 import { answerHeartbeat, answerMalformed, answerUnmatchedTopic, replyTo } from "../phoenix/socket-replies";
 import { CloseCode } from "../phoenix/transport";
-import { afterJoin, type ChannelResult, handleIn, join, type RoomServices, terminate } from "./channel";
+import { afterJoin, type ChannelResult, handleIn, join, joinedState, type RoomServices, terminate } from "./channel";
 import type { Connection } from "./connection";
 
 /** What routing needs of the room besides the channel's verbs. */
@@ -93,7 +93,7 @@ async function routeJoin(connection: Connection, message: Message, room: RoomRou
     reply = plan.snapshot(); // encoded once per room state: the same string, unless a post landed meanwhile
   }
   // From here to the reply nothing awaits: the snapshot and the subscription happen at the same moment.
-  connection.update({ joinRef, mentionsOnly: plan.mentionsOnly });
+  connection.update(joinedState(joinRef, plan.mentionsOnly));
   answer(connection, message, reply);
   afterJoin(connection, room);
 }

@@ -333,6 +333,35 @@ describe("takeToken and RateLimits (the unit)", () => {
     );
   });
 
+  it("keeps only half-spent buckets, and a bucket restored from them is never stricter, at most half a burst laxer", () => {
+    const refilled = (p: RatePolicy, bucket: BucketState | undefined, now: number) =>
+      bucket ? Math.min(p.burst, bucket.tokens + ((now - bucket.at) * p.perSecond) / 1000) : p.burst;
+    fc.assert(
+      fc.property(
+        fc.record({ perSecond: fc.double({ min: 0.1, max: 50, noNaN: true }), burst: fc.integer({ min: 1, max: 40 }) }),
+        fc.array(fc.integer({ min: 0, max: 3_000 }), { minLength: 1, maxLength: 200 }),
+        fc.integer({ min: 0, max: 60_000 }),
+        (p, gaps, after) => {
+          const limits = new RateLimits(p);
+          let now = T0;
+          let kept: BucketState | undefined; // what the attachments hold: the last bucket worth keeping
+          let current: BucketState | undefined;
+          for (const gap of gaps) {
+            now += gap;
+            current = limits.take(1, now).bucket;
+            if (limits.worthKeeping(current)) kept = current;
+          }
+          const at = now + after;
+          const truth = refilled(p, current, at);
+          const restored = refilled(p, kept, at);
+          expect(restored).toBeGreaterThanOrEqual(truth - 1e-9);
+          expect(restored).toBeLessThanOrEqual(truth + p.burst / 2 + 1e-9);
+        },
+      ),
+      { seed: FUZZ_SEED, numRuns: runsOr(200) },
+    );
+  });
+
   it("forgets a bucket in its sweep once it has refilled, and keeps one that has not", () => {
     // Only visible with a clock that steps back: a remembered bucket then refills nothing, a fresh one is full.
     const p = { perSecond: 1, burst: 2 };
