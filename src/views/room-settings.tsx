@@ -77,15 +77,7 @@ export function RoomSettingsPage(props: RoomSettingsProps) {
       <section class="card settings" aria-labelledby="members_heading">
         <h2 id="members_heading">Members ({members.length})</h2>
         <table class="members" id="members">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Role</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <ListHead columns={["Name", "Role"]} />
           <tbody>
             {sorted.map((member) => (
               <MemberRow base={base} member={member} self={member.id === viewer.user.id} myRole={myRole} />
@@ -185,16 +177,7 @@ export function RoomSettingsPage(props: RoomSettingsProps) {
             <p class="empty">No live invite links.</p>
           ) : (
             <table class="invites" id="invites">
-              <thead>
-                <tr>
-                  <th scope="col">Link</th>
-                  <th scope="col">Used</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
+              <ListHead columns={["Link", "Used", "Expires"]} />
               <tbody>
                 {invites.map((invite) => (
                   <tr data-invite={invite.id}>
@@ -316,4 +299,20 @@ export function timeLeft(until: Date, now: Date = new Date()): string {
   const hours = Math.round(minutes / 60);
   if (hours < 24) return `in ${hours} h`;
   return `in ${Math.round(hours / 24)} d`;
+}
+
+/** A settings table's header: its columns, then an unlabelled one for each row's buttons. */
+function ListHead({ columns }: { columns: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((column) => (
+          <th scope="col">{column}</th>
+        ))}
+        <th scope="col">
+          <span class="visually-hidden">Actions</span>
+        </th>
+      </tr>
+    </thead>
+  );
 }
