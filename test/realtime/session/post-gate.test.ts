@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { User } from "../../../src/db/users";
 import { takeToken } from "../../../src/realtime/room/rate-limit";
 import { PostGate } from "../../../src/realtime/session/post-gate";
-import { closeAll, connectAndJoin, TestSocket, upgrade } from "../../helpers/socket";
-import { makeUser, tokenFor } from "../../helpers/users";
+import { closeAll, connectAndJoin, connectMultiplexed, type TestSocket } from "../../helpers/socket";
+import { makeUser } from "../../helpers/users";
 
 const T0 = 1_800_000_000_000;
 
@@ -70,9 +70,7 @@ describe("a multiplexed socket past its user's allowance", () => {
   const burst = Number(env.USER_POSTS_BURST);
 
   async function multiplexed(user: User): Promise<TestSocket> {
-    const response = await upgrade({ token: await tokenFor(user) });
-    if (!response.webSocket) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
-    const socket = new TestSocket(response.webSocket);
+    const socket = await connectMultiplexed(user);
     open.push(socket);
     return socket;
   }

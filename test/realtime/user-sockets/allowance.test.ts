@@ -12,7 +12,7 @@ import { posts } from "../../../src/db/schema";
 import type { User } from "../../../src/db/users";
 import { leaseSize, MAX_LEASE, PostAllowances } from "../../../src/realtime/user-sockets/allowance";
 import { LongPollClient } from "../../helpers/longpoll";
-import { closeAll, connectAndJoin, TestSocket, upgrade } from "../../helpers/socket";
+import { closeAll, connectAndJoin, connectMultiplexed, type TestSocket } from "../../helpers/socket";
 import { db, makeUser, tokenFor } from "../../helpers/users";
 
 const T0 = 1_800_000_000_000;
@@ -69,9 +69,7 @@ describe("a user's posts across rooms and ways in", () => {
   const perSecond = Number(env.USER_POSTS_PER_SECOND);
 
   async function multiplexed(user: User): Promise<TestSocket> {
-    const response = await upgrade({ token: await tokenFor(user) });
-    if (!response.webSocket) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
-    const socket = new TestSocket(response.webSocket);
+    const socket = await connectMultiplexed(user);
     open.push(socket);
     return socket;
   }
