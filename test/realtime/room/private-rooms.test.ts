@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { User } from "../../../src/db/users";
 import { mintPrivateRoomId } from "../../../src/realtime/room/client";
 import { LongPollClient } from "../../helpers/longpoll";
-import { closeAll, connect, TEST_HOST, TestSocket, upgrade } from "../../helpers/socket";
+import { closeAll, connect, connectMultiplexed, TEST_HOST, type TestSocket, upgrade } from "../../helpers/socket";
 import { makeUser, tokenFor } from "../../helpers/users";
 
 const open: TestSocket[] = [];
@@ -40,9 +40,7 @@ async function privateRoom(owner: User, members: User[] = []): Promise<string> {
 }
 
 async function multiplexed(user: User): Promise<TestSocket> {
-  const response = await upgrade({ token: await tokenFor(user) });
-  expect(response.status).toBe(101);
-  const socket = new TestSocket(response.webSocket as WebSocket);
+  const socket = await connectMultiplexed(user);
   open.push(socket);
   return socket;
 }

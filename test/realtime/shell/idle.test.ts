@@ -18,8 +18,8 @@ import type { User } from "../../../src/db/users";
 import { CloseCode } from "../../../src/realtime/phoenix/transport";
 import { userSockets } from "../../../src/realtime/user-sockets/client";
 import { HEARTBEAT_FRAME } from "../../../src/shared/heartbeat";
-import { closeAll, connectAndJoin, roomStub, TestSocket, upgrade } from "../../helpers/socket";
-import { makeUser, tokenFor } from "../../helpers/users";
+import { closeAll, connectAndJoin, connectMultiplexed, roomStub, type TestSocket } from "../../helpers/socket";
+import { makeUser } from "../../helpers/users";
 
 const open: TestSocket[] = [];
 const stops: Array<() => void> = [];
@@ -85,9 +85,7 @@ function slotCount(user: User): Promise<number> {
 
 /** A socket without a room: a multiplexed session. */
 async function multiplexed(user: User): Promise<TestSocket> {
-  const response = await upgrade({ token: await tokenFor(user) });
-  expect(response.status).toBe(101);
-  const socket = new TestSocket(response.webSocket as WebSocket);
+  const socket = await connectMultiplexed(user);
   open.push(socket);
   return socket;
 }
