@@ -16,9 +16,16 @@ export const RoomEvent = {
   presenceDiff: "presence_diff",
   /**
    * Pushed to a member of a private room whose membership ended (`{reason: "removed" | "left"}`), right
-   * before the channel's `phx_close`: the join is over, and a rejoin is refused with `no such room`.
+   * before the channel's `phx_close`: the join is over, and a rejoin is refused with `no such room`. Also
+   * pushed, with `{reason: "banned"}`, to a member banned from any room; their rejoin is refused `banned`.
    */
   membershipEnded: "membership_ended",
+  /**
+   * Pushed to a member (their own channel only) with {@link ModerationState}: right after their join when
+   * anything applies to them (a mute, read-only, slow mode; nothing is pushed when none does), and whenever
+   * it changes while they are joined (muted, unmuted, the room's modes, their role).
+   */
+  moderation: "moderation",
 } as const;
 
 /** The most posts a catch-up join reply holds; `has_more` says there are more to page through. */
@@ -62,6 +69,27 @@ export interface TypingPayload {
   user: { id: number; username: string };
 }
 
+/** What a member's composer needs to know: the `moderation` push's payload. */
+export interface ModerationState {
+  /** ISO 8601: until when you may not post, edit or type; null when you are not muted. */
+  muted_until: string | null;
+  /** Only the owner and moderators post. */
+  read_only: boolean;
+  /** Seconds a member waits between two posts; 0: off. */
+  slow_mode_seconds: number;
+  /** You are the owner or a moderator: read-only and slow mode do not apply to you (a mute does). */
+  exempt: boolean;
+}
+
+/** The most a mute lasts (28 days) and the least (1 minute), in seconds. */
+export const MUTE_SECONDS = { min: 60, max: 28 * 24 * 3600 } as const;
+
+/**
+ * The longest slow mode, in seconds (6 hours): beyond it a room is in effect read-only, which exists for
+ * that; and the room keeps each poster's last post time only this long.
+ */
+export const SLOW_MODE_MAX_SECONDS = 6 * 3600;
+
 /** One presence entry per open join; a person with two tabs is one key (their user id) with two metas. */
 export interface PresenceMeta {
   username: string;
@@ -102,6 +130,17 @@ export const RoomErrorReason = {
    * the socket with {@link SESSION_ENDED_CLOSE_CODE}.
    */
   unauthorized: "unauthorized",
+  /** You are muted in this room: `until` (ISO 8601) says until when. Posts and typing are refused. */
+  muted: "muted",
+  /** Slow mode: `retry_after_ms` says when your next post will be taken. Nothing was stored. */
+  slowMode: "slow_mode",
+  /** The room is read-only: only its owner and moderators post (and type). */
+  readOnly: "read_only",
+  /**
+   * You are banned from this room: to a join (on every way in) and a post. Final until a moderator unbans
+   * you; rejoining gets the same answer.
+   */
+  banned: "banned",
 } as const;
 
 /**
