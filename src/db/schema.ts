@@ -112,6 +112,25 @@ export const roomMembers = sqliteTable(
 );
 
 /**
+ * Who is banned from which room: mirrored from each room, which decides (its ban also ends the membership),
+ * so that what reads D1 (search, mentions) can leave out the rooms a user is banned from.
+ */
+export const roomBans = sqliteTable(
+  "room_bans",
+  {
+    room: text("room").notNull(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id),
+    bannedAt: integer("banned_at", { mode: "timestamp_ms" }).notNull(),
+    bannedBy: integer("banned_by")
+      .notNull()
+      .references(() => users.id),
+  },
+  (table) => [primaryKey({ columns: [table.room, table.userId] }), index("room_bans_user").on(table.userId)],
+);
+
+/**
  * Lockable, per email address whether or not an account has it, so a lockout never tells which emails
  * exist: failed logins in a row, and until when the address is locked once they reach the limit. A row is
  * deleted by a successful login; a lock that has expired starts a fresh count.
