@@ -15,6 +15,7 @@ import type { AllowanceTake } from "./allowance-slices";
 import type { Connection, ConnectionState, PresenceEntry } from "./connection";
 import type { Delivery } from "./fanout";
 import { MISSED_MORE } from "./join-replies";
+import type { Speech, SpeechRefusal } from "./moderation";
 import type { Appended, Confirmation, PostDraft } from "./post-log";
 import type { Take } from "./rate-limit";
 
@@ -22,9 +23,13 @@ import type { Take } from "./rate-limit";
 export interface RoomServices {
   readonly topic: string;
   /** Whether `user` may join now: creates a public room for its first joiner; private rooms: members only. */
-  admitToChannel(user: Identity): Promise<"ok" | "no such room" | "room limit" | "unavailable">;
-  /** Whether `userId` may post now: anyone in a public room, members in the others. */
+  admitToChannel(user: Identity): Promise<"ok" | "no such room" | "room limit" | "unavailable" | "banned">;
+  /** Whether `userId` may read (and post): anyone unbanned in a public room, members in the others. */
   mayPost(userId: number): boolean;
+  /** Whether `userId` may post, edit or type now (bans, membership, mutes, read-only, slow mode), and why not. */
+  speechRefusal(userId: number, speech: Speech): SpeechRefusal | undefined;
+  /** The `moderation` push a joiner gets when anything applies to them (a mute, read-only, slow mode). */
+  moderationStateJson(userId: number): string | undefined;
   /** Resolves once the newest posts are in memory: the first join after the room wakes reads them. */
   recentReady(): Promise<void>;
   /**
@@ -126,10 +131,12 @@ export async function join(
   }
 }
 
-function refusedJoin(access: "no such room" | "room limit" | "unavailable"): Reply {
+function refusedJoin(access: "no such room" | "room limit" | "unavailable" | "banned"): Reply {
   switch (access) {
     case "no such room":
       return error(RoomErrorReason.noSuchRoom);
+    case "banned":
+      return error(RoomErrorReason.banned);
     case "room limit":
       return error(RoomErrorReason.roomLimit, {
         detail: "Joining would create this room, and you have created as many rooms as you may today.",
@@ -157,6 +164,8 @@ export function afterJoin(connection: Connection, services: RoomServices): void 
   if (joinRef === null || presence === null) return;
   services.trackPresence(String(user.id), presenceMeta(user.username, presence));
   connection.send(encodePush(joinRef, services.topic, RoomEvent.presenceState, services.presenceStateJson()));
+  const moderation = services.moderationStateJson(user.id);
+  if (moderation !== undefined) connection.send(encodePush(joinRef, services.topic, RoomEvent.moderation, moderation));
 }
 
 /** Phoenix's `terminate`: the join is over (leave, rejoin, close). */
@@ -205,8 +214,9 @@ function newPost(
   }
   const member = connection.state;
   if (isExpired(member)) return endSession("token expired");
-  // Decided by the room now, not at the join: membership can end between the two.
-  if (!services.mayPost(member.user.id)) return { reply: error(RoomErrorReason.noSuchRoom) };
+  // Decided by the room now, not at the join: membership can end between the two, a mute can begin.
+  const refused = services.speechRefusal(member.user.id, "post");
+  if (refused) return { reply: speechRefused(refused) };
   // The allowance across rooms first: the room's own bucket then decides at once, with nothing in between.
   const allowance = services.takeAllowance(connection);
   if (allowance instanceof Promise)
@@ -255,6 +265,12 @@ async function storeAndConfirm(
   // Closed or revoked while the room got ready: the post must not be stored for a member who is gone.
   if (connection.gone) return { reply: error(RoomErrorReason.unavailable) };
   const { user } = connection.state;
+  // Asked again with nothing awaited before the store: a mute or a slow mode post may have come meanwhile.
+  const refused = services.speechRefusal(user.id, "post");
+  if (refused) {
+    services.giveBackAllowance(connection);
+    return { reply: speechRefused(refused) };
+  }
   const appended = services.storePost({ user, message, clientId, insertedAt: new Date() });
   if (appended.kind === "stored") return answerConfirmation(await services.confirmed(appended.post));
   // A retry: the original, from the log or, once the log has let it go, from D1 (which has it by then).
@@ -282,6 +298,8 @@ function answerConfirmation(confirmation: Confirmation): ChannelResult {
 function typing(connection: Connection, services: RoomServices): ChannelResult {
   const member = connection.state;
   if (isExpired(member)) return endSession("token expired");
+  const refused = services.speechRefusal(member.user.id, "typing");
+  if (refused) return { reply: speechRefused(refused) };
   if (services.shouldRelayTyping(connection)) {
     services.broadcast(RoomEvent.typing, { user: member.user } satisfies TypingPayload);
   }
@@ -311,6 +329,11 @@ function isExpired(member: Readonly<ConnectionState>): boolean {
 
 function endSession(reason: SessionEnd): ChannelResult {
   return { reply: error(RoomErrorReason.unauthorized, { detail: reason }), endSession: reason };
+}
+
+/** A post, edit or typing the room refuses now: `banned`, `no such room`, `muted`, `read_only`, `slow_mode`. */
+export function speechRefused({ reason, ...details }: SpeechRefusal): Reply {
+  return error(reason, details);
 }
 
 function invalid(errors: Record<string, string>): Reply {

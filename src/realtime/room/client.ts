@@ -20,14 +20,15 @@ export function admitToRoom(env: Env, admission: Admission): Promise<Response> {
 /**
  * A page of the room's posts as `viewerId` may read them, through the room: it alone knows the posts it has
  * stored and broadcast but not yet copied to D1, so a page never misses one a member has already seen.
- * Undefined when the viewer may not read the room: a private room they are not in, as if it did not exist.
+ * Undefined when the viewer may not read the room: a private room they are not in, as if it did not exist;
+ * "banned" when the room banned them.
  */
 export async function roomPosts(
   env: Env,
   id: string,
   query: PostsQuery,
   viewerId: number,
-): Promise<Post[] | undefined> {
+): Promise<Post[] | undefined | "banned"> {
   if (!(await isKnownRoomId(env, id))) return undefined;
   return roomStub(env, id).posts(query, viewerId);
 }
@@ -40,6 +41,8 @@ export async function knownRoom(env: Env, id: string): Promise<RoomStub | undefi
 /** A new private room's id (`~…`), minted here so that only ids the server gave out reach a room. */
 export { mintPrivateRoomId } from "../access/room-id";
 export type { InviteView, MemberView, Outcome, Refusal, RoomView } from "./governance";
-export { checkTitle, INVALID_INVITE, NO_SUCH_ROOM } from "./governance";
+export { checkTitle, INVALID_INVITE, NO_SUCH_ROOM, YOU_ARE_BANNED } from "./governance";
 export type { RoomCreation } from "./live-room";
 export type { Role } from "./membership";
+export type { RoomModes } from "./moderation";
+export type { BanView, LogEntryView, ModerationView, MuteView } from "./moderation-actions";

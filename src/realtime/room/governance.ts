@@ -50,8 +50,10 @@ export const TITLE_MAX_LENGTH = 80;
 export interface GovernedRoom {
   readonly membership: Membership;
   readonly invites: Invites;
-  /** Ends `userId`'s channels on this room, on every socket (they were removed from a private room). */
+  /** Ends `userId`'s channels on this room, on every socket (removed from a private room, or banned). */
   cutOff(userId: number, reason: string): void;
+  /** Banned from this room (moderation.ts): not let back in by any way, invite or addition. */
+  isBanned(userId: number): boolean;
   /** Tells D1 what changed; a failure is retried by the alarm, so the room's answer stands. */
   mirror(): Promise<void>;
 }
@@ -61,6 +63,13 @@ export const NO_SUCH_ROOM = "There is no such room.";
 
 export function notFound(): Refusal {
   return { ok: false, status: 404, error: NO_SUCH_ROOM };
+}
+
+/** What a banned person is told wherever they try to read or enter the room: they know it, and why. */
+export const YOU_ARE_BANNED = "You are banned from this room.";
+
+function banned(): Refusal {
+  return { ok: false, status: 403, error: YOU_ARE_BANNED };
 }
 
 export function viewOf(room: GovernedRoom, viewerId: number): RoomView | undefined {
@@ -114,6 +123,9 @@ export async function addMember(
   }
   if (RANK[role] >= RANK[actorRole]) {
     return { ok: false, status: 403, error: `A ${actorRole} can add people only with a role below their own.` };
+  }
+  if (room.isBanned(target.id)) {
+    return { ok: false, status: 409, error: `@${target.username} is banned from this room: unban them first.` };
   }
   const existing = room.membership.member(target.id);
   if (existing) {
@@ -232,6 +244,8 @@ export async function acceptInvite(room: GovernedRoom, user: Identity, secret: s
   const record = room.membership.record;
   if (!record || record.kind === "dm") return invalidInvite();
   if (room.membership.member(user.id)) return { ok: true, value: viewOf(room, user.id) as RoomView };
+  // Checked before a use is taken: a banned person's link is neither used nor lets them in.
+  if (room.isBanned(user.id)) return banned();
   if (!(await room.invites.use(secret))) return invalidInvite();
   // The use was taken in the same step as the check; the member is added right after, with no await between.
   return enter(room, user);
@@ -247,7 +261,7 @@ export function openDirect(room: GovernedRoom, user: Identity): Promise<Outcome<
 /** Joining a public room's members; for another room, what `viewOf` says (a member stays one). */
 export function joinPublic(room: GovernedRoom, user: Identity): Promise<Outcome<RoomView>> | Outcome<RoomView> {
   const record = room.membership.record;
-  if (record?.kind === "public") return enter(room, user);
+  if (record?.kind === "public") return room.isBanned(user.id) ? banned() : enter(room, user);
   const view = viewOf(room, user.id);
   return view ? { ok: true, value: view } : notFound();
 }
@@ -288,7 +302,7 @@ function manage(room: GovernedRoom, actorId: number): Refusal | undefined {
 }
 
 /** "a member", "an owner" (capitalised at the start of a sentence). */
-function withArticle(role: Role, capital = false): string {
+export function withArticle(role: Role, capital = false): string {
   const article = role === "owner" ? "an" : "a";
   return `${capital ? article[0]?.toUpperCase() + article.slice(1) : article} ${role}`;
 }

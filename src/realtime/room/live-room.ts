@@ -7,10 +7,12 @@
 import type { RoomLimits } from "../../config";
 import { createDatabase, type Database } from "../../db/client";
 import { copyPosts, lastSeq, postsPage } from "../../db/posts";
+import { mirrorBans } from "../../db/room-bans";
 import { insertRoomWithinAllowance, mirroredMembers, mirrorRoom, roomRow } from "../../db/rooms";
 import type { Post, PostsQuery } from "../../shared/post";
 import {
   CATCH_UP_LIMIT,
+  type ModerationState,
   type PresenceDiff,
   type PresenceMeta,
   RoomEvent,
@@ -20,7 +22,7 @@ import { isPrivateRoomId, isRoomName, roomTopic } from "../../shared/rooms";
 import { type Admission, TOKEN_REVOKED } from "../access/admission";
 import type { Identity } from "../access/identity";
 import { isRevoked, rememberRevocation } from "../access/remembered-revocations";
-import type { EncodedReply } from "../phoenix/serializer";
+import { type EncodedReply, encodePush } from "../phoenix/serializer";
 import { CloseCode, closeQuietly } from "../phoenix/transport";
 import { wakeBy } from "../shell/alarms";
 import { leasePosts, releaseSlot } from "../user-sockets/client";
@@ -32,6 +34,8 @@ import { checkTitle, type GovernedRoom, NO_SUCH_ROOM, type Outcome, type RoomVie
 import { Invites } from "./invites";
 import { JoinReplies } from "./join-replies";
 import { type Member, Membership, type RoomRecord } from "./membership";
+import { isExempt, Moderation, type Speech, type SpeechRefusal, speechRefusal } from "./moderation";
+import type { ModeratedRoom } from "./moderation-actions";
 import { type Appended, type Confirmation, type PostDraft, PostLog } from "./post-log";
 import { Presence } from "./presence";
 import { RateLimits, type Take } from "./rate-limit";
@@ -56,10 +60,11 @@ export interface RoomCreation {
   partner?: Identity;
 }
 
-export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
+export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, ModeratedRoom {
   readonly topic: string;
   readonly membership: Membership;
   readonly invites: Invites;
+  readonly moderation: Moderation;
   readonly #recent: RecentPosts;
   readonly #joinReplies: JoinReplies;
   #postLogInstance: PostLog | undefined;
@@ -86,6 +91,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
     this.#db = createDatabase(env.DB);
     this.membership = new Membership(ctx.storage);
     this.invites = new Invites(ctx.storage);
+    this.moderation = new Moderation(ctx.storage, () => this.membership.record !== undefined);
     this.#roomsPerUserPerDay = limits.roomsPerUserPerDay;
     this.#presence = new Presence((diff) => this.#broadcastPresence(diff));
     this.#postLogOptions = {
@@ -136,8 +142,10 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
       // The socket endpoint gives the slot back: it did not become a socket here.
       return new Response(TOKEN_REVOKED, { status: 403 });
     }
-    // A private room is only ever created with its members, so a non-member is refused before a socket.
-    if (isPrivateRoomId(this.name) && !this.membership.roleOf(admission.user.id)) {
+    // A private room is only ever created with its members, so a non-member is refused before a socket;
+    // someone it banned gets one, whose join is refused `banned`, so that they learn why on every way in.
+    const { id } = admission.user;
+    if (isPrivateRoomId(this.name) && !this.membership.roleOf(id) && !this.moderation.isBanned(id)) {
       return new Response(NO_SUCH_ROOM, { status: 404 });
     }
     const response = accept((server) => this.#members.set(server, Connection.open(server, admission)));
@@ -210,19 +218,28 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
    * Whether `user` may join the channel now: a public room is created by its first joiner (within their
    * allowance); a private room only lets its members in.
    */
-  async admitToChannel(user: Identity): Promise<"ok" | "no such room" | "room limit" | "unavailable"> {
+  async admitToChannel(user: Identity): Promise<"ok" | "no such room" | "room limit" | "unavailable" | "banned"> {
     if (!this.membership.record) {
       if (!isRoomName(this.name)) return "no such room";
       const created = await this.establish({ kind: "public", title: null, dmPair: null, creator: user });
       if (!created.ok && !this.membership.record) return created.status === 429 ? "room limit" : "unavailable";
     }
+    if (this.moderation.isBanned(user.id)) return "banned";
     return this.mayPost(user.id) ? "ok" : "no such room";
   }
 
-  /** Whether `userId` may post (and read): anyone in a public room, members in the others. */
+  /** Whether `userId` may read (and post, moderation allowing): anyone unbanned in a public room, members in the others. */
   mayPost(userId: number): boolean {
     const record = this.membership.record;
-    return record !== undefined && (record.kind === "public" || this.membership.roleOf(userId) !== undefined);
+    return (
+      record !== undefined &&
+      (record.kind === "public" || this.membership.roleOf(userId) !== undefined) &&
+      !this.moderation.isBanned(userId)
+    );
+  }
+
+  isBanned(userId: number): boolean {
+    return this.moderation.isBanned(userId);
   }
 
   /** Whether the room exists, adopting it from D1 if it is from before rooms had owners. Creates nothing. */
@@ -325,29 +342,90 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
     }
   }
 
-  /** Makes D1's lists say what the room says; a failure is retried by the alarm. */
+  /** Makes D1's lists (and its bans) say what the room says; a failure is retried by the alarm. */
   async mirror(): Promise<void> {
     const record = this.membership.record;
     const pending = this.membership.unmirrored;
     const recordChanged = this.membership.recordUnmirrored;
-    if (!record || (pending.length === 0 && !recordChanged)) return;
+    const bans = this.moderation.unmirroredBans;
+    if (!record || (pending.length === 0 && !recordChanged && bans.length === 0)) return;
     try {
-      await mirrorRoom(this.#db, this.name, {
-        ownerId: record.ownerId,
-        title: record.title,
-        members: pending.map((userId) => {
-          const member = this.membership.member(userId);
-          return {
-            userId,
-            member: member ? { userId, role: member.role, addedAt: member.addedAt } : null,
-          };
-        }),
-      });
-      this.membership.mirrored(pending, recordChanged);
+      if (pending.length > 0 || recordChanged) {
+        await mirrorRoom(this.#db, this.name, {
+          ownerId: record.ownerId,
+          title: record.title,
+          members: pending.map((userId) => {
+            const member = this.membership.member(userId);
+            return {
+              userId,
+              member: member ? { userId, role: member.role, addedAt: member.addedAt } : null,
+            };
+          }),
+        });
+        this.membership.mirrored(pending, recordChanged);
+      }
+      if (bans.length > 0) {
+        await mirrorBans(
+          this.#db,
+          this.name,
+          bans.map((userId) => {
+            const ban = this.moderation.banOf(userId);
+            return { userId, ban: ban ? { bannedAt: ban.at, bannedBy: ban.by.id } : null };
+          }),
+        );
+        this.moderation.bansMirrored(bans);
+      }
     } catch (problem) {
       this.log("Room:mirror to D1", problem);
       await wakeBy(this.ctx.storage, Date.now() + MIRROR_RETRY_MS);
     }
+  }
+
+  // Moderation (moderation.ts, moderation-actions.ts).
+
+  /** Whether `userId` may post, edit or type here now, and if not, why (moderation.ts's one decision). */
+  speechRefusal(userId: number, speech: Speech): SpeechRefusal | undefined {
+    return speechRefusal(this, speech, userId);
+  }
+
+  /** The `moderation` push's payload for `userId` when anything applies to them (nothing is pushed otherwise). */
+  moderationStateJson(userId: number): string | undefined {
+    const state = this.#moderationState(userId);
+    return state.muted_until !== null || state.read_only || state.slow_mode_seconds > 0
+      ? JSON.stringify(state)
+      : undefined;
+  }
+
+  pushModeration(userId?: number): void {
+    const encoded = new Map<number, string>();
+    for (const connection of this.#members.values()) {
+      const { joinRef, user } = connection.state;
+      if (joinRef === null || (userId !== undefined && user.id !== userId)) continue;
+      let payload = encoded.get(user.id);
+      if (payload === undefined) {
+        payload = JSON.stringify(this.#moderationState(user.id));
+        encoded.set(user.id, payload);
+      }
+      connection.send(encodePush(joinRef, this.topic, RoomEvent.moderation, payload));
+    }
+  }
+
+  /**
+   * A ban's `delete_recent_posts`: the posts `userId` made here since `sinceMs` are to be deleted as by `by`.
+   * Deleting a post is the post path's (delete_post, with its tombstones and broadcasts); until it is
+   * wired in here, the ban and its log entry record the request and nothing is deleted.
+   */
+  async deleteRecentPostsBy(_userId: number, _sinceMs: number, _by: Identity): Promise<void> {}
+
+  #moderationState(userId: number): ModerationState {
+    const mute = this.moderation.muteOf(userId);
+    const { slowModeSeconds, readOnly } = this.moderation.modes;
+    return {
+      muted_until: mute ? new Date(mute.until).toISOString() : null,
+      read_only: readOnly,
+      slow_mode_seconds: slowModeSeconds,
+      exempt: isExempt(this.membership.roleOf(userId)),
+    };
   }
 
   // RoomServices: the verbs the room channel uses.
@@ -407,6 +485,10 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom {
   storePost(draft: PostDraft): Appended {
     const appended = this.#postLog.append(draft);
     if (appended.kind === "stored") {
+      // Slow mode's clock for the poster (written only while slow mode is on, and only for those it binds).
+      if (!isExempt(this.membership.roleOf(draft.user.id))) {
+        this.moderation.posted(draft.user.id, draft.insertedAt.getTime());
+      }
       // In id order: into memory, then out to every member, before anyone hears of a later post.
       this.#recent.append([appended.post]);
       this.broadcast(RoomEvent.newPost, appended.post);

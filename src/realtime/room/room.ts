@@ -34,9 +34,24 @@ import {
   revokeInvite,
   setRole,
   viewOf,
+  YOU_ARE_BANNED,
 } from "./governance";
 import { LiveRoom, type RoomCreation } from "./live-room";
 import type { Role } from "./membership";
+import type { RoomModes } from "./moderation";
+import {
+  type BanView,
+  ban,
+  type LogEntryView,
+  type ModerationView,
+  type MuteView,
+  moderationLog,
+  moderationView,
+  mute,
+  setModes,
+  unban,
+  unmute,
+} from "./moderation-actions";
 import { handleMalformed, handleMessage } from "./router";
 
 export class Room extends SocketObject implements SocketHolder {
@@ -99,11 +114,13 @@ export class Room extends SocketObject implements SocketHolder {
    * RPC from the worker: a page of the room's posts, oldest first, for `viewerId` (undefined: no viewer
    * check, for the room page's own render after it checked). The room answers rather than D1 alone, because
    * only the room knows the posts it has stored and broadcast but not yet copied to D1. Undefined when the
-   * viewer may not read the room (a private room they are not in: as if it did not exist).
+   * viewer may not read the room (a private room they are not in: as if it did not exist); "banned" to
+   * someone the room banned.
    */
-  async posts(query: PostsQuery, viewerId: number): Promise<Post[] | undefined> {
+  async posts(query: PostsQuery, viewerId: number): Promise<Post[] | undefined | "banned"> {
     const room = this.#named();
     if (!(await room.exists())) return isRoomName(room.name) ? [] : undefined;
+    if (room.isBanned(viewerId)) return "banned";
     if (!room.mayPost(viewerId)) return undefined;
     return room.page(query);
   }
@@ -120,19 +137,30 @@ export class Room extends SocketObject implements SocketHolder {
     return openDirect(this.#named(), user);
   }
 
-  /** Whether `viewerId` may see the room at all (anyone a public room, members the others). */
+  /**
+   * Whether `viewerId` may see the room at all (anyone a public room, members the others), or is banned from
+   * it (then told so, 403, by what they ask for).
+   */
   async visibleTo(viewerId: number): Promise<boolean> {
     const room = this.#named();
-    return (await room.exists()) && canSee(room, viewerId);
+    return (await room.exists()) && (canSee(room, viewerId) || room.isBanned(viewerId));
   }
 
-  /** The room and its members, for someone who may see it. */
-  async details(viewer: Identity): Promise<Outcome<{ room: RoomView; members: MemberView[] }>> {
+  /**
+   * The room and its members, for someone who may see it; and its moderation (its modes; to its owner and
+   * moderators, the mutes and bans), except in a direct message, which has none. 403 to someone it banned.
+   */
+  async details(
+    viewer: Identity,
+  ): Promise<Outcome<{ room: RoomView; members: MemberView[]; moderation?: ModerationView }>> {
     const room = this.#named();
     if (!(await room.exists())) return notFound();
+    if (room.isBanned(viewer.id)) return { ok: false, status: 403, error: YOU_ARE_BANNED };
     const view = viewOf(room, viewer.id);
     if (!view) return notFound();
-    return { ok: true, value: { room: view, members: room.membership.all().map(memberView) } };
+    const members = room.membership.all().map(memberView);
+    if (view.kind === "dm") return { ok: true, value: { room: view, members } };
+    return { ok: true, value: { room: view, members, moderation: moderationView(room, viewer.id) } };
   }
 
   /** Joins a public room's members (it then shows among your rooms), or `canSee` for the others. */
@@ -145,7 +173,15 @@ export class Room extends SocketObject implements SocketHolder {
   }
 
   async setRole(actor: Identity, targetId: number, role: Role): Promise<Outcome<MemberView>> {
-    return setRole(await this.#existing(), actor, targetId, role);
+    const room = await this.#existing();
+    const changed = await setRole(room, actor, targetId, role);
+    // A role decides whether read-only and slow mode apply: the people it changed are told, if they apply.
+    if (changed.ok) {
+      for (const userId of [targetId, actor.id]) {
+        if (room.moderationStateJson(userId) !== undefined) room.pushModeration(userId);
+      }
+    }
+    return changed;
   }
 
   async removeMember(actor: Identity, targetId: number): Promise<Outcome<null>> {
@@ -170,6 +206,36 @@ export class Room extends SocketObject implements SocketHolder {
 
   async acceptInvite(user: Identity, secret: string): Promise<Outcome<RoomView>> {
     return acceptInvite(await this.#existing(), user, secret);
+  }
+
+  // RPCs from the worker's API for moderation (moderation-actions.ts).
+
+  async mute(actor: Identity, target: Identity, seconds: number): Promise<Outcome<MuteView>> {
+    return mute(await this.#existing(), actor, target, seconds);
+  }
+
+  async unmute(actor: Identity, target: Identity): Promise<Outcome<null>> {
+    return unmute(await this.#existing(), actor, target);
+  }
+
+  async ban(actor: Identity, target: Identity, deleteRecentPosts: boolean): Promise<Outcome<BanView>> {
+    return ban(await this.#existing(), actor, target, deleteRecentPosts);
+  }
+
+  async unban(actor: Identity, target: Identity): Promise<Outcome<null>> {
+    return unban(await this.#existing(), actor, target);
+  }
+
+  /** Slow mode and read-only; answers the room's moderation as the actor now sees it. */
+  async setModes(actor: Identity, modes: Partial<RoomModes>): Promise<Outcome<ModerationView>> {
+    return setModes(await this.#existing(), actor, modes);
+  }
+
+  async moderationLog(
+    actor: Identity,
+    query: { before?: number | undefined; limit: number },
+  ): Promise<Outcome<LogEntryView[]>> {
+    return moderationLog(await this.#existing(), actor, query);
   }
 
   /** RPC from UserSockets: the user's slots this room still holds. */
