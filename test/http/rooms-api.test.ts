@@ -293,6 +293,8 @@ describe("GET /api/rooms/:id", () => {
       members: [
         { id: owner.user.id, username: owner.username, role: "owner", added_at: expect.stringMatching(ISO_TIME) },
       ],
+      // Its modes to everyone; its mutes and bans only to its owner and moderators.
+      moderation: { slow_mode_seconds: 0, read_only: false },
     });
   });
 
@@ -372,7 +374,10 @@ describe("PATCH /api/rooms/:id (rename)", () => {
 
     const renamed = await owner.patch(`/api/rooms/${room.id}`, { title: "  New title  " });
     expect(renamed.status).toBe(200);
-    expect(renamed.body).toEqual({ room: { id: room.id, kind: "private", title: "New title", role: "owner" } });
+    expect(renamed.body).toEqual({
+      room: { id: room.id, kind: "private", title: "New title", role: "owner" },
+      moderation: { slow_mode_seconds: 0, read_only: false, mutes: [], bans: [] },
+    });
     expect((await member.get(`/api/rooms/${room.id}`)).body.room.title).toBe("New title");
 
     for (const asker of [moderator, member]) {
@@ -391,7 +396,7 @@ describe("PATCH /api/rooms/:id (rename)", () => {
     });
     expect(error(await owner.patch(`/api/rooms/${room.id}`, { name: "x" }))).toEqual({
       status: 422,
-      error: 'Send {"title": …} to rename the room.',
+      error: 'Send {"title": …}, {"slow_mode_seconds": …} or {"read_only": …} to change the room.',
     });
 
     // A public room: its owner may give it a title, or clear it; anyone else is refused.

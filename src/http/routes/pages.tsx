@@ -4,7 +4,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { activeRooms } from "../../db/posts";
 import { roomsFor } from "../../db/rooms";
-import { knownRoom, NO_SUCH_ROOM, type RoomView, roomPosts } from "../../realtime/room/client";
+import { knownRoom, NO_SUCH_ROOM, type RoomView, roomPosts, YOU_ARE_BANNED } from "../../realtime/room/client";
 import { RECENT_POSTS_LIMIT } from "../../shared/room-contract";
 import { isRoomId, isRoomName } from "../../shared/rooms";
 import { type HomeForms, HomePage } from "../../views/home";
@@ -58,6 +58,7 @@ pageRoutes.get("/rooms/:room", async (c) => {
   const room = await knownRoom(c.env, id);
   if (!room) throw new HTTPException(404, { message: NO_SUCH_ROOM });
   let seen = await room.details(identity);
+  if (!seen.ok && seen.status === 403) throw new HTTPException(403, { message: seen.error });
   if (!seen.ok && isRoomName(id)) {
     const created = await room.create({ kind: "public", title: null, dmPair: null, creator: identity });
     if (!created.ok && created.status === 429) throw new HTTPException(429, { message: created.error });
@@ -81,6 +82,8 @@ export async function renderRoom(
     roomPosts(c.env, view.id, { limit: RECENT_POSTS_LIMIT }, viewer.user.id),
     roomsFor(c.var.db, viewer.user.id),
   ]);
+  // Banned since the room answered the view: what the page of a room that banned you says.
+  if (posts === "banned") throw new HTTPException(403, { message: YOU_ARE_BANNED });
   const page = (
     <RoomPage
       viewer={viewer}

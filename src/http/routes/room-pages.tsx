@@ -214,7 +214,8 @@ async function visibleRoom(c: Context<AppEnv>): Promise<VisibleRoom | Response> 
   if (!stub) throw new HTTPException(404, { message: NO_SUCH_ROOM });
   const identity = identityOf(viewer);
   const details = await stub.details(identity);
-  if (!details.ok) throw new HTTPException(404, { message: NO_SUCH_ROOM });
+  // Banned: told so (403); anyone else who may not see it: a room that does not exist.
+  if (!details.ok) throw new HTTPException(details.status === 403 ? 403 : 404, { message: details.error });
   return { viewer, identity, stub, view: details.value.room, members: details.value.members };
 }
 

@@ -5,7 +5,7 @@
  */
 
 import { Hono } from "hono";
-import { NO_SUCH_ROOM, roomPosts } from "../../realtime/room/client";
+import { NO_SUCH_ROOM, roomPosts, YOU_ARE_BANNED } from "../../realtime/room/client";
 import type { PostsQuery } from "../../shared/post";
 import { isRoomId } from "../../shared/rooms";
 import type { AppEnv } from "../env";
@@ -31,8 +31,10 @@ roomPostsRoutes.get("/rooms/:room/posts", async (c) => {
   const query = readQuery(c.req.query("before"), c.req.query("after"), c.req.query("limit"));
   if (!query.ok) return c.json({ error: `${query.problems.join("; ")}.` }, 400);
   const posts = await roomPosts(c.env, room, query.query, user.id);
-  // A private room the asker is not in answers exactly as one that does not exist.
+  // A private room the asker is not in answers exactly as one that does not exist; someone the room banned
+  // knows the room, and is told why.
   if (!posts) return c.json({ error: NO_SUCH_ROOM }, 404);
+  if (posts === "banned") return c.json({ error: YOU_ARE_BANNED }, 403);
   return c.json({ posts });
 });
 

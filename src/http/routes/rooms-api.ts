@@ -1,38 +1,26 @@
 /**
- * The rooms API (docs/rooms.md): creating rooms, members and roles, invites, direct messages. Each call is
- * decided by the room it names, from what the room holds; this layer only reads the request and the
- * asker, and finds users by name.
+ * The rooms API (docs/rooms.md): creating rooms, members and roles, invites, direct messages, and (its own
+ * routes, moderation-api.ts) moderation. Each call is decided by the room it names, from what the room
+ * holds; this layer only reads the request and the asker, and finds users by name.
  */
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { roomsFor } from "../../db/rooms";
-import type { User } from "../../db/users";
-import type { Identity } from "../../realtime/access/identity";
-import {
-  checkTitle,
-  knownRoom,
-  mintPrivateRoomId,
-  NO_SUCH_ROOM,
-  type Outcome,
-  type Role,
-  type RoomStub,
-  roomStub,
-} from "../../realtime/room/client";
-import { isRoomId, isRoomName } from "../../shared/rooms";
+import { checkTitle, mintPrivateRoomId, NO_SUCH_ROOM, type Role, roomStub } from "../../realtime/room/client";
+import { isRoomName } from "../../shared/rooms";
 import type { AppEnv } from "../env";
 import { isAllowedOrigin } from "../origin";
 import { requestUser } from "../request-user";
-import { acceptInvite, INVITE_LIMITS, openDirectMessage, personNamed } from "../rooms";
+import { acceptInvite, INVITE_LIMITS, openDirectMessage } from "../rooms";
+import { type ApiEnv, answer, fail, jsonBody, roomOf, userNamed } from "./api-request";
+import { moderationApiRoutes, modesFrom } from "./moderation-api";
 
 /** Every body here is a few fields. */
 export const API_BODY_MAX_BYTES = 16 * 1024;
 
 const ROLES: readonly Role[] = ["owner", "moderator", "member"];
 
-type Variables = AppEnv["Variables"] & { user: User; identity: Identity };
-
-export const roomsApiRoutes = new Hono<{ Bindings: AppEnv["Bindings"]; Variables: Variables }>();
+export const roomsApiRoutes = new Hono<ApiEnv>();
 
 // Who is asking, and (for a cookie) that a write comes from our own pages: JSON only, which a form on
 // another site cannot send, and an allowed Origin when there is one.
@@ -117,12 +105,29 @@ roomsApiRoutes.get("/api/rooms/:id", async (c) => {
   return answer(c, await room.details(c.var.identity), (details) => details);
 });
 
+/**
+ * Renames the room (the owner), and sets slow mode and read-only (owners and moderators): every field is
+ * checked before any is applied; a rename refused applies nothing. Answers the room and its moderation.
+ */
 roomsApiRoutes.patch("/api/rooms/:id", async (c) => {
   const room = await roomOf(c);
   if (!room) return fail(c, 404, NO_SUCH_ROOM);
-  const body = await jsonBody(c);
-  if (!body || !("title" in body)) return fail(c, 422, 'Send {"title": …} to rename the room.');
-  return answer(c, await room.rename(c.var.identity, body.title), (renamed) => ({ room: renamed }));
+  const body = (await jsonBody(c)) ?? {};
+  const changes = modesFrom(body);
+  if (!("title" in body) && changes.ok && Object.keys(changes.modes).length === 0) {
+    return fail(c, 422, 'Send {"title": …}, {"slow_mode_seconds": …} or {"read_only": …} to change the room.');
+  }
+  if (!changes.ok) return fail(c, 422, changes.error);
+  const identity = c.var.identity;
+  if ("title" in body) {
+    const renamed = await room.rename(identity, body.title);
+    if (!renamed.ok) return fail(c, renamed.status, renamed.error);
+  }
+  if (Object.keys(changes.modes).length > 0) {
+    const set = await room.setModes(identity, changes.modes);
+    if (!set.ok) return fail(c, set.status, set.error);
+  }
+  return answer(c, await room.details(identity), ({ room: view, moderation }) => ({ room: view, moderation }));
 });
 
 /** Joining a public room's members: it then shows among your rooms. Leaving: DELETE your membership. */
@@ -210,47 +215,8 @@ roomsApiRoutes.post("/api/dm", async (c) => {
   return answer(c, await openDirectMessage(c.env, c.var.db, c.var.identity, partner.identity), (room) => ({ room }));
 });
 
-/**
- * The room a request names, if the asker may see it; else undefined, answered 404 like a room that does not
- * exist, before anything in the request is checked, so nothing about a private room leaks to a non-member.
- */
-async function roomOf(
-  c: Context<{ Bindings: AppEnv["Bindings"]; Variables: Variables }>,
-): Promise<RoomStub | undefined> {
-  const id = c.req.param("id") ?? "";
-  const room = isRoomId(id) ? await knownRoom(c.env, id) : undefined;
-  return room && (await room.visibleTo(c.var.identity.id)) ? room : undefined;
-}
-
-async function userNamed(
-  c: Context<{ Bindings: AppEnv["Bindings"]; Variables: Variables }>,
-  username: unknown,
-): Promise<{ ok: true; identity: Identity } | { ok: false; response: Response }> {
-  const person = await personNamed(c.var.db, username);
-  return person.ok
-    ? { ok: true, identity: person.value }
-    : { ok: false, response: fail(c, person.status, person.error) };
-}
-
-async function jsonBody(c: Context): Promise<Record<string, unknown> | undefined> {
-  try {
-    const body: unknown = await c.req.json();
-    return typeof body === "object" && body !== null && !Array.isArray(body)
-      ? (body as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
+roomsApiRoutes.route("/", moderationApiRoutes);
 
 function isRole(value: unknown): value is Role {
   return typeof value === "string" && (ROLES as readonly string[]).includes(value);
-}
-
-function answer<T>(c: Context, outcome: Outcome<T>, shape: (value: T) => object, status: ContentfulStatusCode = 200) {
-  return outcome.ok ? c.json(shape(outcome.value), status) : fail(c, outcome.status, outcome.error);
-}
-
-function fail(c: Context, status: ContentfulStatusCode, error: string): Response {
-  return c.json({ error }, status);
 }
