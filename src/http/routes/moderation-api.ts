@@ -45,7 +45,7 @@ moderationApiRoutes.post("/api/rooms/:id/bans", async (c) => {
   if (!room) return fail(c, 404, NO_SUCH_ROOM);
   const body = await jsonBody(c);
   if (!body) return fail(c, 400, "The body must be a JSON object.");
-  const deleteRecentPosts = body.delete_recent_posts ?? false;
+  const deleteRecentPosts = "delete_recent_posts" in body ? body.delete_recent_posts : false;
   if (typeof deleteRecentPosts !== "boolean") return fail(c, 422, "delete_recent_posts must be true or false.");
   const target = await userNamed(c, body.username);
   if (!target.ok) return target.response;
