@@ -1,6 +1,7 @@
 /**
  * Who is in the room, from the official phoenix `Presence` (which syncs `presence_state` and
- * `presence_diff`): one entry per person, however many tabs they have open, with a count.
+ * `presence_diff`): one entry per person, however many tabs they have open, with a count. For the owner
+ * and moderators each other person is a button that opens the moderator's menu (member-menu.ts).
  */
 import type { Presence } from "phoenix";
 import type { PresenceMeta } from "../shared/room-contract";
@@ -29,7 +30,12 @@ export class OnlineList {
   readonly #list: HTMLUListElement;
   readonly #readerId: string;
 
-  constructor(count: HTMLElement, list: HTMLUListElement, readerId: number) {
+  constructor(
+    count: HTMLElement,
+    list: HTMLUListElement,
+    readerId: number,
+    private readonly moderating = false,
+  ) {
     this.#count = count;
     this.#list = list;
     this.#readerId = String(readerId);
@@ -43,6 +49,14 @@ export class OnlineList {
         item.dataset.userId = person.id;
         item.textContent = person.username;
         if (person.id === this.#readerId) item.className = "self";
+        else if (this.moderating) {
+          const button = document.createElement("button");
+          button.type = "button";
+          button.dataset.username = person.username;
+          button.textContent = person.username;
+          button.title = `Moderate @${person.username}`;
+          item.replaceChildren(button);
+        }
         return item;
       }),
     );

@@ -7,6 +7,7 @@ import type { Channel } from "phoenix";
 import type { Post } from "../shared/post";
 import { type NewPostParams, RoomErrorReason, RoomEvent } from "../shared/room-contract";
 import { retryDelay } from "./backoff";
+import { moderationRefusal } from "./composer-moderation";
 
 export interface OutboxEntry {
   readonly clientId: string;
@@ -33,6 +34,7 @@ export interface OutboxOptions {
 interface ErrorResponse {
   reason?: string;
   detail?: string;
+  until?: string;
   errors?: Record<string, string>;
   retry_after_ms?: number;
 }
@@ -112,6 +114,7 @@ export class Outbox {
   #failed(entry: Entry, response: ErrorResponse): void {
     switch (response.reason) {
       case RoomErrorReason.rateLimited:
+      case RoomErrorReason.slowMode:
         this.#retry(entry, response.retry_after_ms ?? this.#backoff(entry));
         return;
       case RoomErrorReason.unavailable:
@@ -152,6 +155,8 @@ export class Outbox {
 function describeRefusal(response: ErrorResponse): string {
   const field = response.errors?.message;
   if (field) return `Message ${field}.`;
+  const moderated = moderationRefusal(response);
+  if (moderated) return moderated;
   return `The message was refused (${response.reason ?? "unknown reason"}).`;
 }
 

@@ -7,6 +7,7 @@ import { type Channel, Presence } from "phoenix";
 import { checkMessage, type Post } from "../shared/post";
 import {
   type JoinResponse,
+  type ModerationState,
   RECENT_POSTS_LIMIT,
   RoomErrorReason,
   RoomEvent,
@@ -14,6 +15,8 @@ import {
   type TypingPayload,
 } from "../shared/room-contract";
 import { roomTopic } from "../shared/rooms";
+import { ComposerModeration } from "./composer-moderation";
+import { enableMemberMenu } from "./member-menu";
 import { OlderPosts } from "./older-posts";
 import { OnlineList, onlinePeople } from "./online-list";
 import { Outbox } from "./outbox";
@@ -37,6 +40,7 @@ const FAILURES_BEFORE_HINT = 3;
 const SESSION_ENDED = "your session has ended; reload the page or log in again";
 const YOU_WERE_REMOVED = "you were removed from this room";
 const YOU_LEFT = "you left this room";
+const YOU_ARE_BANNED = "you are banned from this room";
 const NOT_A_MEMBER = "this room is not there for you: it does not exist, or you are not a member";
 
 function start(): void {
@@ -55,7 +59,12 @@ function start(): void {
   const timeline = byId<HTMLElement>("timeline");
   const list = new PostList(timeline, byId("posts"), document.getElementById("posts_empty"), reader);
   const pending = new PendingList(byId("outbox"), reader);
-  const online = new OnlineList(byId("online_count"), byId("online_list"), reader.id);
+  const online = new OnlineList(
+    byId("online_count"),
+    byId("online_list"),
+    reader.id,
+    document.getElementById("member_menu") !== null,
+  );
   const typists = new TypingIndicator(byId("typing"));
   const history: HistorySource = { baseUrl: "", room };
 
@@ -73,10 +82,15 @@ function start(): void {
     errorBox.hidden = message === null;
     errorBox.textContent = message ?? "";
   };
+  /** Joined (and the session alive); the composer is on when it is and moderation does not block it. */
+  let composerOpen = false;
   const setComposerEnabled = (enabled: boolean) => {
-    input.disabled = !enabled;
-    send.disabled = !enabled;
+    composerOpen = enabled;
+    const on = enabled && !moderation.blocked;
+    input.disabled = !on;
+    send.disabled = !on;
   };
+  const moderation = new ComposerModeration(byId("composer_state"), () => setComposerEnabled(composerOpen));
 
   const feed = new RoomFeed({
     shownIds: list.ids,
@@ -125,7 +139,7 @@ function start(): void {
   });
 
   const typing = new TypingNotifier(() => {
-    if (!joined) return false;
+    if (!joined || moderation.blocked) return false;
     joined.push(RoomEvent.typing, {});
     return true;
   });
@@ -189,9 +203,12 @@ function start(): void {
     channel.onError(() => {
       if (current()) detach("reconnecting");
     });
-    // Removed from (or left) a private room: the room closes the channel; a rejoin would be refused.
-    channel.on(RoomEvent.membershipEnded, (payload: { reason?: string }) => {
-      if (current()) endSession(payload.reason === "left" ? YOU_LEFT : YOU_WERE_REMOVED);
+    // Removed from (or left) a private room, or banned: the room closes the channel; a rejoin would be refused.
+    channel.on(RoomEvent.membershipEnded, ({ reason }: { reason?: string }) => {
+      if (current()) endSession(reason === "left" ? YOU_LEFT : reason === "banned" ? YOU_ARE_BANNED : YOU_WERE_REMOVED);
+    });
+    channel.on(RoomEvent.moderation, (state: ModerationState) => {
+      if (current()) moderation.apply(state);
     });
     channel
       .join()
@@ -201,6 +218,8 @@ function start(): void {
         if (plainJoin) older.beginningShown = response.posts.length < RECENT_POSTS_LIMIT;
         joined = channel;
         status("live");
+        // Nothing applies unless the room's push right after the reply says so.
+        moderation.apply(null);
         setComposerEnabled(true);
         outbox.joined(channel);
       })
@@ -208,6 +227,7 @@ function start(): void {
         if (!current()) return;
         // Final: the room is not there for you, and rejoining gets the same answer; stop and say so.
         if (response.reason === RoomErrorReason.noSuchRoom) return endSession(NOT_A_MEMBER);
+        if (response.reason === RoomErrorReason.banned) return endSession(YOU_ARE_BANNED);
         status("error", response.detail ?? response.reason ?? "join refused");
       })
       .receive("timeout", () => {
@@ -255,3 +275,4 @@ function byId<T extends HTMLElement>(id: string): T {
 
 enableRoomsDrawer();
 start();
+enableMemberMenu(document.getElementById("room")?.dataset.room ?? "");

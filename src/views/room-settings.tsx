@@ -1,12 +1,14 @@
 /**
  * A room's settings page, for its owner and moderators: the members and their roles, adding and removing
- * people, roles and handing the room over (owner), its title (owner), and invite links. Every form posts to
- * `/rooms/ID/settings/…`; the room decides each action, and a refusal comes back here with its reason.
+ * people, roles and handing the room over (owner), its title (owner), invite links, and moderation
+ * (moderation-settings.tsx). Every form posts to `/rooms/ID/settings/…`; the room decides each action, and
+ * a refusal comes back here with its reason.
  */
 import type { Viewer } from "../http/env";
-import type { InviteView, MemberView, Role, RoomView } from "../realtime/room/client";
+import type { InviteView, LogEntryView, MemberView, ModerationView, Role, RoomView } from "../realtime/room/client";
 import { FormAlert } from "./form";
 import { Layout } from "./layout";
+import { ModerationSettings } from "./moderation-settings";
 import { RoleBadge, roomPath } from "./rooms";
 
 /** How long a new invite link lasts: the choices the form offers, in seconds. */
@@ -37,6 +39,12 @@ export interface RoomSettingsProps {
   addUsername?: string | undefined;
   /** The title the rename form sent, shown again when it was refused. */
   titleValue?: string | undefined;
+  /** The room's modes, mutes and bans, and the newest entries of its moderation log. */
+  moderation?: ModerationView | undefined;
+  log?: LogEntryView[] | undefined;
+  /** What the mute or ban form sent, shown again when it was refused. */
+  muteUsername?: string | undefined;
+  banUsername?: string | undefined;
 }
 
 const RANK: Record<Role, number> = { member: 1, moderator: 2, owner: 3 };
@@ -62,8 +70,8 @@ export function RoomSettingsPage(props: RoomSettingsProps) {
           {room.kind === "public" ? "Public room" : "Private room"}. You are{" "}
           {myRole === "owner" ? "its owner" : `a ${myRole}`}
           {owner
-            ? ": you manage people, roles, its title and invites."
-            : ": you add and remove members and manage invites."}
+            ? ": you manage people, roles, its title and invites, and moderate it."
+            : ": you add and remove members, manage invites and moderate it."}
         </p>
         <FormAlert id="settings_alert" message={alert} />
         {notice && (
@@ -114,6 +122,16 @@ export function RoomSettingsPage(props: RoomSettingsProps) {
           </div>
         </form>
       </section>
+
+      {props.moderation && (
+        <ModerationSettings
+          base={base}
+          moderation={props.moderation}
+          log={props.log ?? []}
+          muteUsername={props.muteUsername}
+          banUsername={props.banUsername}
+        />
+      )}
 
       {owner && (
         <section class="card settings" aria-labelledby="owner_heading">

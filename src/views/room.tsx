@@ -34,6 +34,7 @@ export function RoomPage({ viewer, room, heading, posts, view, yourRooms, alert 
   const reader: Reader = { id, username };
   // Fewer posts than a page holds: these are all the room has, so there is nothing older to load.
   const historyState = posts.length < RECENT_POSTS_LIMIT ? "start" : "more";
+  const moderates = view.kind !== "dm" && (view.role === "owner" || view.role === "moderator");
   return (
     <Layout title={heading} viewer={viewer} scripts={["/assets/room.js"]} wide>
       <div class="room-layout" id="room_layout">
@@ -65,6 +66,7 @@ export function RoomPage({ viewer, room, heading, posts, view, yourRooms, alert 
             </span>
             <ul id="online_list" class="online-list"></ul>
           </section>
+          {moderates && <MemberMenu />}
           <div id="timeline" class="timeline">
             <p id="history_edge" class="history-edge" data-state={historyState}>
               {historyState === "start" ? "Beginning of the room" : ""}
@@ -89,6 +91,7 @@ export function RoomPage({ viewer, room, heading, posts, view, yourRooms, alert 
               Send
             </button>
           </form>
+          <p id="composer_state" class="hint composer-state" role="status" hidden></p>
           <p id="post_error" class="field-error" role="alert" hidden></p>
         </section>
         <nav class="sidebar card" id="room_nav" aria-labelledby="room_nav_heading">
@@ -143,6 +146,54 @@ function RoomBar({ room, view }: { room: string; view: RoomView }) {
     </div>
   );
 }
+
+/**
+ * The owner's and moderators' menu on a person in the online list (src/client/member-menu.ts opens it on
+ * a click on their name): mute for a while, or ban, asked twice. Hidden until then; the room decides.
+ */
+function MemberMenu() {
+  return (
+    <section id="member_menu" class="member-menu" aria-labelledby="member_menu_heading" hidden>
+      <h2 id="member_menu_heading">
+        Moderate <span id="member_menu_name"></span>
+      </h2>
+      <div class="room-actions">
+        {MUTE_CHOICES.map(({ seconds, label }) => (
+          <button type="button" class="button quiet" data-mute={String(seconds)}>
+            Mute {label}
+          </button>
+        ))}
+      </div>
+      <form id="mute_custom" class="input-row">
+        <label for="mute_minutes">Mute for</label>
+        <input id="mute_minutes" type="number" min="1" max="40320" value="10" class="uses" />
+        <span>minutes</span>
+        <button type="submit" class="button quiet">
+          Mute
+        </button>
+      </form>
+      <div class="room-actions">
+        <button type="button" class="button quiet danger" id="member_ban">
+          Ban…
+        </button>
+        <button type="button" class="button danger" id="member_ban_confirm" hidden>
+          Yes, ban from this room
+        </button>
+        <button type="button" class="button quiet" id="member_menu_close">
+          Close
+        </button>
+      </div>
+      <p id="member_menu_result" class="hint" role="status"></p>
+    </section>
+  );
+}
+
+/** The menu's quick mutes. */
+const MUTE_CHOICES = [
+  { seconds: 60, label: "1 min" },
+  { seconds: 3600, label: "1 h" },
+  { seconds: 86_400, label: "1 day" },
+];
 
 /** Must stay in step with `renderPost` in src/client/post-list.ts, which builds the same markup live. */
 export function PostItem({ post, reader }: { post: Post; reader: Reader }) {

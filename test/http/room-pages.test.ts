@@ -277,7 +277,7 @@ describe("Message @username (POST /dm)", () => {
 });
 
 describe("the room page's sidebar and buttons", () => {
-  it("lists your rooms as links, marks the current one, and offers Settings only to owners and moderators", async () => {
+  it("lists your rooms as links, marks the current one, and offers Settings and the moderator's menu only to owners and moderators", async () => {
     const owner = await person("sb_owner");
     const member = await person("sb_member");
     const first = await newPrivateRoom(owner, "First room");
@@ -292,9 +292,12 @@ describe("the room page's sidebar and buttons", () => {
     expect(page.html).toContain('aria-controls="room_nav"'); // the drawer's button on a phone
     expect(page.html).toContain(`href="/rooms/${first}/settings"`);
     expect(page.html).toContain(`action="/rooms/${first}/leave"`);
+    expect(page.html).toContain('<section id="member_menu"');
 
     const memberPage = await member.visitor.get(`/rooms/${second}`);
     expect(memberPage.html).not.toContain("/settings");
+    expect(memberPage.html).not.toContain("member_menu");
+    expect(memberPage.html).toContain('<p id="composer_state"');
     expect(sidebar(memberPage)).not.toContain(first);
     expect(memberPage.html).not.toContain(first);
   });
@@ -417,6 +420,11 @@ describe("the settings page: who may see it", () => {
       ["owner", { username: "acc_form_member", confirm: "yes" }],
       ["title", { title: "Taken over" }],
       ["invites", { expires_in: "3600", max_uses: "5" }],
+      ["moderation", { slow_mode_seconds: "30", read_only: "on" }],
+      ["mutes", { username: "acc_form_owner", seconds: "3600" }],
+      ["mutes/remove", { username: "acc_form_owner" }],
+      ["bans", { username: "acc_form_owner" }],
+      ["bans/remove", { username: "acc_form_owner" }],
     ];
     for (const [path, fields] of forms) {
       const page = await member.visitor.post(`/rooms/${id}/settings/${path}`, fields);
@@ -428,6 +436,77 @@ describe("the settings page: who may see it", () => {
     ]);
     expect((await api(owner, "GET", `/api/rooms/${id}`)).body.room.title).toBe("Forms");
     expect((await api(owner, "GET", `/api/rooms/${id}/invites`)).body.invites).toEqual([]);
+    expect((await api(owner, "GET", `/api/rooms/${id}`)).body.moderation).toEqual({
+      slow_mode_seconds: 0,
+      read_only: false,
+      mutes: [],
+      bans: [],
+    });
+  });
+});
+
+describe("the settings page: moderation", () => {
+  it("sets slow mode and read-only, mutes and unmutes, bans and unbans, lists each, logs each; refusals with the room's reasons", async () => {
+    const owner = await person("mod_form_owner");
+    const moderator = await person("mod_form_mod");
+    const member = await person("mod_form_member");
+    const id = await newPrivateRoom(owner, "Moderated");
+    await addThroughSettings(owner, id, moderator, "moderator");
+    await addThroughSettings(owner, id, member);
+    const settings = `/rooms/${id}/settings`;
+    const moderation = async () => (await api(owner, "GET", `/api/rooms/${id}`)).body.moderation;
+
+    const modes = await moderator.visitor.post(`${settings}/moderation`, { slow_mode_seconds: "30", read_only: "on" });
+    expect([modes.status, modes.location]).toEqual([303, `${settings}?done=moderated`]);
+    expect(await moderation()).toMatchObject({ slow_mode_seconds: 30, read_only: true });
+    // An unchecked box is off.
+    await moderator.visitor.post(`${settings}/moderation`, { slow_mode_seconds: "30" });
+    expect((await moderation()).read_only).toBe(false);
+    const badSlow = await moderator.visitor.post(`${settings}/moderation`, { slow_mode_seconds: "99999" });
+    expect([badSlow.status, alertOf(badSlow)]).toEqual([422, "Choose a slow mode from the list."]);
+
+    const muted = await moderator.visitor.post(`${settings}/mutes`, { username: "@mod_form_member", seconds: "3600" });
+    expect([muted.status, muted.location]).toEqual([303, `${settings}?done=muted&who=mod_form_member`]);
+    const page = await moderator.visitor.get(muted.location ?? "");
+    expect(page.html).toContain('id="settings_notice">@mod_form_member is muted.</p>');
+    expect(section(page, "mutes_heading")).toContain('data-muted="mod_form_member"');
+    expect(section(page, "moderation_heading")).toContain(
+      '<option value="30" selected="">One post every 30 s</option>',
+    );
+    const badMute = await moderator.visitor.post(`${settings}/mutes`, { username: "mod_form_member", seconds: "5" });
+    expect([badMute.status, alertOf(badMute)]).toEqual([422, "Choose how long the mute lasts from the list."]);
+    const aboveRank = await moderator.visitor.post(`${settings}/mutes`, { username: "mod_form_owner", seconds: "60" });
+    expect([aboveRank.status, alertOf(aboveRank)]).toEqual([403, "A moderator cannot mute an owner."]);
+    expect((await moderator.visitor.post(`${settings}/mutes/remove`, { username: "mod_form_member" })).location).toBe(
+      `${settings}?done=unmuted&who=mod_form_member`,
+    );
+    const notMuted = await moderator.visitor.post(`${settings}/mutes/remove`, { username: "mod_form_member" });
+    expect([notMuted.status, alertOf(notMuted)]).toEqual([404, "@mod_form_member is not muted here."]);
+
+    const banned = await owner.visitor.post(`${settings}/bans`, {
+      username: "mod_form_member",
+      delete_recent_posts: "on",
+    });
+    expect(banned.location).toBe(`${settings}?done=banned&who=mod_form_member`);
+    expect(await membersOf(owner, id)).toEqual([
+      ["mod_form_mod", "moderator"],
+      ["mod_form_owner", "owner"],
+    ]);
+    const withBan = await owner.visitor.get(settings);
+    expect(section(withBan, "mutes_heading")).toContain('data-banned="mod_form_member"');
+    // The banned person's own view of the room: 403, saying why.
+    const theirs = await member.visitor.get(`/rooms/${id}`);
+    expect([theirs.status, errorMessage(theirs)]).toEqual([403, "You are banned from this room."]);
+    expect((await owner.visitor.post(`${settings}/bans/remove`, { username: "mod_form_member" })).location).toBe(
+      `${settings}?done=unbanned&who=mod_form_member`,
+    );
+
+    const log = section(await owner.visitor.get(settings), "log_heading");
+    const lines = [...log.matchAll(/<tr data-action="([a-z_]+)">/g)].map((match) => match[1]);
+    expect(lines).toEqual(["unban", "ban", "unmute", "mute", "read_only", "read_only", "slow_mode"]);
+    expect(log).toContain("@mod_form_owner banned @mod_form_member (and their posts of the last 24 h)");
+    expect(log).toContain("@mod_form_mod muted @mod_form_member for 1 h");
+    expect(log).toContain("@mod_form_mod set slow mode to one post every 30 s");
   });
 });
 

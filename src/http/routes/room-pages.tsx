@@ -1,7 +1,8 @@
 /**
  * The forms that change rooms, for people with a browser: a new private room and "Message @someone" on the
  * home page, joining and leaving from a room's page, and the room settings page (members, roles, hand-over,
- * title, invite links). Each action is decided by the room (the same RPCs as the JSON API, rooms-api.ts);
+ * title, invite links, moderation). Each action is decided by the room (the same RPCs as the JSON API,
+ * rooms-api.ts and moderation-api.ts);
  * this layer reads the form, finds users by name, and shows the room's answer: a redirect when it went
  * through, the page again with the room's reason when it was refused.
  */
@@ -22,7 +23,9 @@ import {
   type RoomView,
   roomStub,
 } from "../../realtime/room/client";
+import { SLOW_MODE_MAX_SECONDS } from "../../shared/room-contract";
 import { isRoomId } from "../../shared/rooms";
+import { MUTE_DURATION_CHOICES } from "../../views/moderation-settings";
 import { render } from "../../views/render";
 import { INVITE_EXPIRY_CHOICES, RoomSettingsPage, type RoomSettingsProps } from "../../views/room-settings";
 import { headingOf, roomPath } from "../../views/rooms";
@@ -191,6 +194,75 @@ roomPageRoutes.post("/rooms/:room/settings/invites/revoke", async (c) => {
   return done(c, managed, "revoked");
 });
 
+roomPageRoutes.post("/rooms/:room/settings/moderation", async (c) => {
+  const managed = await managedRoom(c);
+  if (managed instanceof Response) return managed;
+  const form = await c.req.parseBody();
+  const seconds = Number(fieldOf(form, "slow_mode_seconds"));
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > SLOW_MODE_MAX_SECONDS) {
+    return renderSettings(c, managed, { alert: "Choose a slow mode from the list." }, 422);
+  }
+  const set = await managed.stub.setModes(managed.identity, {
+    slowModeSeconds: seconds,
+    readOnly: fieldOf(form, "read_only") === "on",
+  });
+  if (!set.ok) return settingsRefusal(c, set);
+  return done(c, managed, "moderated");
+});
+
+roomPageRoutes.post("/rooms/:room/settings/mutes", async (c) => {
+  const managed = await managedRoom(c);
+  if (managed instanceof Response) return managed;
+  const form = await c.req.parseBody();
+  const typed = fieldOf(form, "username");
+  const seconds = Number(fieldOf(form, "seconds"));
+  if (!MUTE_DURATION_CHOICES.includes(seconds)) {
+    return renderSettings(
+      c,
+      managed,
+      { alert: "Choose how long the mute lasts from the list.", muteUsername: typed },
+      422,
+    );
+  }
+  const target = await personNamed(c, typed);
+  if (!target.ok) return renderSettings(c, managed, { alert: target.error, muteUsername: typed }, target.status);
+  const muted = await managed.stub.mute(managed.identity, target.value, seconds);
+  if (!muted.ok) return settingsRefusal(c, muted, { muteUsername: typed });
+  return done(c, managed, "muted", target.value.username);
+});
+
+roomPageRoutes.post("/rooms/:room/settings/mutes/remove", async (c) => {
+  const managed = await managedRoom(c);
+  if (managed instanceof Response) return managed;
+  const target = await personNamed(c, fieldOf(await c.req.parseBody(), "username"));
+  if (!target.ok) return renderSettings(c, managed, { alert: target.error }, target.status);
+  const unmuted = await managed.stub.unmute(managed.identity, target.value);
+  if (!unmuted.ok) return settingsRefusal(c, unmuted);
+  return done(c, managed, "unmuted", target.value.username);
+});
+
+roomPageRoutes.post("/rooms/:room/settings/bans", async (c) => {
+  const managed = await managedRoom(c);
+  if (managed instanceof Response) return managed;
+  const form = await c.req.parseBody();
+  const typed = fieldOf(form, "username");
+  const target = await personNamed(c, typed);
+  if (!target.ok) return renderSettings(c, managed, { alert: target.error, banUsername: typed }, target.status);
+  const banned = await managed.stub.ban(managed.identity, target.value, fieldOf(form, "delete_recent_posts") === "on");
+  if (!banned.ok) return settingsRefusal(c, banned, { banUsername: typed });
+  return done(c, managed, "banned", target.value.username);
+});
+
+roomPageRoutes.post("/rooms/:room/settings/bans/remove", async (c) => {
+  const managed = await managedRoom(c);
+  if (managed instanceof Response) return managed;
+  const target = await personNamed(c, fieldOf(await c.req.parseBody(), "username"));
+  if (!target.ok) return renderSettings(c, managed, { alert: target.error }, target.status);
+  const unbanned = await managed.stub.unban(managed.identity, target.value);
+  if (!unbanned.ok) return settingsRefusal(c, unbanned);
+  return done(c, managed, "unbanned", target.value.username);
+});
+
 interface VisibleRoom {
   viewer: Viewer;
   identity: Identity;
@@ -234,9 +306,15 @@ async function managedRoom(c: Context<AppEnv>): Promise<VisibleRoom | Response> 
   throw new HTTPException(404, { message: NO_SUCH_ROOM });
 }
 
-type SettingsExtras = Omit<RoomSettingsProps, "viewer" | "room" | "heading" | "members" | "invites">;
+type SettingsExtras = Omit<
+  RoomSettingsProps,
+  "viewer" | "room" | "heading" | "members" | "invites" | "moderation" | "log"
+>;
 
-/** The settings page as the room answers it now: its members, and a private room's live invites. */
+/**
+ * The settings page as the room answers it now: its members, a private room's live invites, its
+ * moderation and the newest entries of its log.
+ */
 async function renderSettings(
   c: Context<AppEnv>,
   managed: VisibleRoom,
@@ -252,6 +330,7 @@ async function renderSettings(
     const live = await managed.stub.invites(managed.identity);
     invites = live.ok ? live.value : [];
   }
+  const log = await managed.stub.moderationLog(managed.identity, { limit: SETTINGS_LOG_ENTRIES });
   const page = (
     <RoomSettingsPage
       viewer={managed.viewer}
@@ -259,6 +338,8 @@ async function renderSettings(
       heading={headingOf(view)}
       members={fresh.value.members}
       invites={invites}
+      moderation={fresh.value.moderation}
+      log={log.ok ? log.value : []}
       {...extras}
     />
   );
@@ -290,7 +371,15 @@ const NOTICES: Record<string, (who: string) => string> = {
   handed: (who) => `@${who} owns the room now; you are a moderator.`,
   renamed: () => "The room was renamed.",
   revoked: () => "The invite link was revoked: it no longer lets anyone in.",
+  moderated: () => "Slow mode and read-only are saved.",
+  muted: (who) => `@${who} is muted.`,
+  unmuted: (who) => `@${who} is no longer muted.`,
+  banned: (who) => `@${who} is banned.`,
+  unbanned: (who) => `@${who} is no longer banned.`,
 };
+
+/** How many of the moderation log's newest entries the settings page shows (the API pages through all). */
+const SETTINGS_LOG_ENTRIES = 50;
 
 function done(c: Context<AppEnv>, managed: VisibleRoom, what: keyof typeof NOTICES, who?: string) {
   const query = new URLSearchParams({ done: what, ...(who ? { who } : {}) });

@@ -8,7 +8,15 @@
 import type { Identity } from "../access/identity";
 import { canSee, type GovernedRoom, notFound, type Outcome, type Refusal, withArticle } from "./governance";
 import { RANK, type Role } from "./membership";
-import { type Ban, isExempt, type LogEntry, type Moderation, type Mute, type RoomModes } from "./moderation";
+import {
+  type Ban,
+  isExempt,
+  type LogDetails,
+  type LogEntry,
+  type Moderation,
+  type Mute,
+  type RoomModes,
+} from "./moderation";
 
 /** How far back a ban with `delete_recent_posts` reaches. */
 export const DELETE_RECENT_POSTS_MS = 24 * 60 * 60 * 1000;
@@ -50,7 +58,7 @@ export interface LogEntryView {
   action: LogEntry["action"];
   actor: PersonView;
   target: PersonView | null;
-  details: Record<string, unknown>;
+  details: LogDetails;
 }
 
 /** What the room's details add for moderation: its modes to all, its mutes and bans to its moderators. */

@@ -33,6 +33,9 @@ export interface RoomModes {
 
 export type ModerationAction = "mute" | "unmute" | "ban" | "unban" | "slow_mode" | "read_only";
 
+/** What else an action said: a mute's seconds and until, a ban's delete_recent_posts, a mode's value. */
+export type LogDetails = Record<string, string | number | boolean>;
+
 export interface LogEntry {
   id: number;
   /** Milliseconds since the epoch. */
@@ -40,8 +43,7 @@ export interface LogEntry {
   action: ModerationAction;
   actor: Identity;
   target: Identity | null;
-  /** What else the action said: a mute's seconds and until, a ban's delete_recent_posts, a mode's value. */
-  details: Record<string, unknown>;
+  details: LogDetails;
 }
 
 /** What a post, an edit or a typing sign is. Slow mode counts posts only. */
@@ -257,7 +259,7 @@ export class Moderation {
         actor: { id: row.actor_id, username: row.actor_username },
         target:
           row.target_id === null ? null : { id: row.target_id, username: row.target_username ?? String(row.target_id) },
-        details: JSON.parse(row.details) as Record<string, unknown>,
+        details: JSON.parse(row.details) as LogDetails,
       }));
   }
 
