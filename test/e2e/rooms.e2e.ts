@@ -5,7 +5,9 @@
  * room is not there for an outsider on any page, way in or endpoint (exactly as a room that does not exist)
  * until an invite link brings them in, and then presence shows them; a removal ends the channel on all
  * three ways in within a second; a direct message opened from either side is the same room; the sidebar
- * (a drawer on a phone) switches rooms.
+ * (a drawer on a phone) switches rooms. Then moderation: a muted member's composer is off and says until
+ * when, a ban cuts the member off within a second on all three ways in, and the moderation log on the
+ * settings page lists each action.
  */
 import { randomBytes } from "node:crypto";
 import type { Browser, Page } from "playwright-core";
@@ -396,5 +398,102 @@ describe("the third person, on the phoenix client from Node", () => {
 
     // And they are an outsider again, everywhere.
     await expectNothingOf(app, privateRoom);
+  });
+});
+
+describe("moderation, in Chromium and on the phoenix client", () => {
+  it("mutes the member from the owner's menu on the online list: their composer is off and says until when, until the settings page unmutes them", async () => {
+    const { page } = owner;
+    const out = outsider.page;
+    await page.goto(`${baseUrl}/rooms/${privateRoom}`);
+    await out.goto(`${baseUrl}/rooms/${privateRoom}`);
+    await Promise.all([waitForLive(page), waitForLive(out)]);
+
+    const chip = page.locator(`#online_list button[data-username="${outsider.username}"]`);
+    await chip.click();
+    await page.click('#member_menu button[data-mute="3600"]');
+    await waitUntil("the menu says the mute went through", async () =>
+      (await page.textContent("#member_menu_result"))?.startsWith(`@${outsider.username} is muted until`),
+    );
+
+    const notice = out.locator("#composer_state");
+    await notice.waitFor({ state: "visible" });
+    const said = (await notice.textContent()) ?? "";
+    // Until when, in the member's own clock: an hour from now, to the minute.
+    const expected = await out.evaluate(() => {
+      const until = new Date(Date.now() + 3_600_000);
+      return [until, new Date(until.getTime() - 60_000)].map(
+        (at) => `${String(at.getHours()).padStart(2, "0")}:${String(at.getMinutes()).padStart(2, "0")}`,
+      );
+    });
+    expect(expected.map((time) => `You are muted until ${time}.`)).toContain(said);
+    expect(await out.isDisabled("#post_message")).toBe(true);
+    expect(await out.isDisabled("#post_send")).toBe(true);
+
+    // The settings page lists the mute; unmuting there opens the composer again, live.
+    await page.goto(`${baseUrl}/rooms/${privateRoom}/settings`);
+    await submit(page, `#mutes form button[aria-label="Unmute @${outsider.username}"]`);
+    await notice.waitFor({ state: "hidden" });
+    expect(await out.isDisabled("#post_message")).toBe(false);
+    await send(out, "free to speak");
+    await waitForPost(out, "free to speak");
+  });
+
+  it("bans the third person: their channel closes within 1 s on all three ways in, and they cannot rejoin or read", async () => {
+    const { page } = owner;
+    await page.goto(`${baseUrl}/rooms/${privateRoom}`);
+    const ownerToken = await page.getAttribute('meta[name="user_token"]', "content");
+    if (!ownerToken) throw new Error("the owner's room page carries no user_token");
+    const added = await api(ownerToken, "POST", `/api/rooms/${privateRoom}/members`, { username: app.username });
+    expect(added.status, added.body).toBe(201);
+
+    const ways: WayIn[] = ["room-bound", "multiplexed", "longpoll"];
+    const members = await Promise.all(
+      ways.map((way) => enterRoom({ baseUrl, room: privateRoom, token: app.token, sockets, way })),
+    );
+    const closedAt: Array<number | undefined> = ways.map(() => undefined);
+    members.forEach((member, n) => {
+      member.channel.onClose(() => {
+        closedAt[n] ??= Date.now();
+      });
+    });
+    const banned = await api(ownerToken, "POST", `/api/rooms/${privateRoom}/bans`, { username: app.username });
+    const answeredAt = Date.now();
+    expect(banned.status, banned.body).toBe(201);
+    for (const [n, way] of ways.entries()) {
+      await waitUntil(`the ${way} channel is closed`, () => closedAt[n] !== undefined);
+    }
+    const latencies = closedAt.map((at) => (at ?? Number.POSITIVE_INFINITY) - answeredAt);
+    expect(Math.max(...latencies), `ms from the ban's answer to each close (${ways}): ${latencies}`).toBeLessThan(
+      1_000,
+    );
+    for (const [n, member] of members.entries()) {
+      expect(
+        member.events.filter((entry) => entry.event === "membership_ended"),
+        ways[n],
+      ).toEqual([{ event: "membership_ended", payload: { reason: "banned" } }]);
+    }
+    const rejoins = await Promise.all(
+      members.map((member) => tryJoin(member.socket.channel(`room:${privateRoom}`, {}))),
+    );
+    for (const [n, rejoin] of rejoins.entries()) {
+      expect(rejoin, ways[n]).toEqual({ status: "error", response: { reason: "banned" } });
+    }
+    const history = await get(`/rooms/${privateRoom}/posts`, { Authorization: `Bearer ${app.token}` });
+    expect(history).toEqual({ status: 403, body: JSON.stringify({ error: "You are banned from this room." }) });
+  });
+
+  it("lists each action in the moderation log on the settings page", async () => {
+    const { page } = owner;
+    await page.goto(`${baseUrl}/rooms/${privateRoom}/settings`);
+    const rows = await page.$$eval("#moderation_log tr", (items) =>
+      items.map((item) => item.querySelector("td:last-child")?.textContent?.replace(/\s+/g, " ").trim() ?? ""),
+    );
+    expect(rows).toEqual([
+      `@${owner.username} banned @${app.username}`,
+      `@${owner.username} unmuted @${outsider.username}`,
+      `@${owner.username} muted @${outsider.username} for 1 h`,
+    ]);
+    expect(await page.locator(`#bans tr[data-banned="${app.username}"]`).count()).toBe(1);
   });
 });
