@@ -335,7 +335,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
     return isRoomName(this.name) ? `The name #${this.name} is taken: open the room, or pick another name.` : "taken";
   }
 
-  /** Ends a removed member's channels here on every socket they hold: a push saying why, then `phx_close`. */
+  /** Ends a removed or banned member's channels here on every socket they hold: a push saying why, then `phx_close`. */
   cutOff(userId: number, reason: string): void {
     for (const connection of this.#members.values()) {
       if (connection.state.user.id === userId && connection.joined) endChannelFor(connection, this, reason);

@@ -112,7 +112,7 @@ function settle(connection: Connection, message: Message, result: ChannelResult,
   if (result.endSession) room.drop(connection, SESSION_ENDED_CLOSE_CODE, result.endSession);
 }
 
-/** The room ends this member's join (removed from a private room): a push saying why, then `phx_close`. */
+/** The room ends this member's join (removed from a private room, or banned): a push saying why, then `phx_close`. */
 export function endChannelFor(connection: Connection, room: RoomServices, reason: string): void {
   const joinRef = connection.state.joinRef;
   if (joinRef === null) return;
