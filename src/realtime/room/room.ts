@@ -54,6 +54,18 @@ import {
 } from "./moderation-actions";
 import { handleMalformed, handleMessage } from "./router";
 
+/**
+ * A role decides whether read-only and slow mode apply to someone (the owner and moderators are exempt):
+ * after a change that went through, each person it changed is told, when anything applies to them.
+ */
+function rolesChanged<T>(room: LiveRoom, outcome: Outcome<T>, userIds: number[]): Outcome<T> {
+  if (!outcome.ok) return outcome;
+  for (const userId of userIds) {
+    if (room.moderationStateJson(userId) !== undefined) room.pushModeration(userId);
+  }
+  return outcome;
+}
+
 export class Room extends SocketObject implements SocketHolder {
   protected readonly kind = { label: "Room", noun: "room" };
   #live: LiveRoom | undefined;
@@ -169,23 +181,19 @@ export class Room extends SocketObject implements SocketHolder {
   }
 
   async addMember(actor: Identity, target: Identity, role: Role): Promise<Outcome<MemberView>> {
-    return addMember(await this.#existing(), actor, target, role);
+    const room = await this.#existing();
+    return rolesChanged(room, await addMember(room, actor, target, role), [target.id]);
   }
 
   async setRole(actor: Identity, targetId: number, role: Role): Promise<Outcome<MemberView>> {
     const room = await this.#existing();
-    const changed = await setRole(room, actor, targetId, role);
-    // A role decides whether read-only and slow mode apply: the people it changed are told, if they apply.
-    if (changed.ok) {
-      for (const userId of [targetId, actor.id]) {
-        if (room.moderationStateJson(userId) !== undefined) room.pushModeration(userId);
-      }
-    }
-    return changed;
+    // Handing over makes the old owner a moderator: both are told.
+    return rolesChanged(room, await setRole(room, actor, targetId, role), [targetId, actor.id]);
   }
 
   async removeMember(actor: Identity, targetId: number): Promise<Outcome<null>> {
-    return removeMember(await this.#existing(), actor, targetId);
+    const room = await this.#existing();
+    return rolesChanged(room, await removeMember(room, actor, targetId), [targetId]);
   }
 
   async rename(actor: Identity, title: unknown): Promise<Outcome<RoomView>> {

@@ -68,9 +68,10 @@ async function threeWays(person: ApiClient, room: string): Promise<Way[]> {
   return ways;
 }
 
-/** The newest `moderation` push a way received, once one satisfying `match` came. */
+/** The latest `moderation` push of a way's current join, once the latest satisfies `match`. */
 async function moderationPush(way: Way, match: (state: Record<string, unknown>) => boolean) {
-  const frame = await way.waitFor((f) => f[3] === "moderation" && f[0] === way.joinRef && match(f[4]));
+  const latest = () => way.frames.filter((f) => f[3] === "moderation" && f[0] === way.joinRef).at(-1);
+  const frame = await way.waitFor((f) => f === latest() && match(f[4]));
   return frame[4];
 }
 
@@ -181,6 +182,17 @@ describe("read-only", () => {
     open.push(ownerSocket.socket);
     expect((await ownerSocket.socket.push("room:ro_room", "new_post", post("so does the owner"))).status).toBe("ok");
 
+    // Made a moderator, the member is told at once that read-only no longer applies to them; and back.
+    const added = await owner.post("/api/rooms/ro_room/members", { username: member.username, role: "moderator" });
+    expect(added.status, added.text).toBe(201);
+    for (const way of ways) {
+      await moderationPush(way, (state) => state.exempt === true);
+      expect((await way.push("new_post", post(`promoted, ${way.name}`))).status, way.name).toBe("ok");
+    }
+    expect((await owner.patch(`/api/rooms/ro_room/members/${member.username}`, { role: "member" })).status).toBe(200);
+    for (const way of ways) await moderationPush(way, (state) => state.exempt === false);
+    expect((await owner.delete(`/api/rooms/ro_room/members/${member.username}`)).status).toBe(204);
+
     expect((await owner.patch("/api/rooms/ro_room", { read_only: false })).status).toBe(200);
     for (const way of ways) {
       await moderationPush(way, (state) => state.read_only === false);
@@ -275,6 +287,10 @@ describe("a ban", () => {
       for (const way of ways) {
         expect((await way.join()).response, way.name).toEqual({ reason: "banned" });
       }
+      // A new socket too: a private room lets them open one, so that its join can tell them why.
+      const fresh = await connect(banned.user, room.id);
+      open.push(fresh);
+      expect((await fresh.join(room.id)).response).toEqual({ reason: "banned" });
       expect((await banned.get(`/rooms/${room.id}/posts`)).body).toEqual({ error: "You are banned from this room." });
       expect((await banned.get(`/rooms/${room.id}/posts`)).status).toBe(403);
       expect((await banned.get(`/api/rooms/${room.id}`)).status).toBe(403);
