@@ -6,12 +6,13 @@
  */
 import type { FoundPost } from "../db/found-posts";
 import type { SnippetPart } from "../db/search";
+import { postAnchor } from "../shared/post-view";
 import { formatPostTime } from "../shared/time";
-import { labelOf } from "./rooms";
+import { labelOf, roomPath } from "./rooms";
 
 /** Where a post is in its room: the room page scrolls to it (and loads older posts until it is there). */
 export function postPath(found: FoundPost): string {
-  return `/rooms/${found.room.id}#post-${found.post.id}`;
+  return `${roomPath(found.room.id)}#${postAnchor(found.post.id)}`;
 }
 
 export function FoundPostItem({ found, snippet }: { found: FoundPost; snippet?: SnippetPart[] | undefined }) {
