@@ -99,7 +99,7 @@ describe("GET /api/mentions", () => {
     expect((await mentionsPage(member)).posts).toEqual([]);
   });
 
-  it("bad input: not logged in 401; a before that is no cursor, a bad limit: 400", async () => {
+  it("mentions, not logged in: 401, with no cookie or a bad token", async () => {
     const stranger = new Visitor();
     const anonymous = await stranger.get("/api/mentions");
     expect(anonymous.status).toBe(401);
@@ -107,13 +107,19 @@ describe("GET /api/mentions", () => {
       error: "Log in (or send the socket token as Authorization: Bearer) to read your mentions.",
     });
     expect((await stranger.get("/api/mentions", { Authorization: "Bearer not.a.token" })).status).toBe(401);
+  });
 
-    const client = await bearer("bad_paging");
+  it("a before that is no cursor: 400", async () => {
+    const client = await bearer("bad_cursor");
     for (const before of ["", "12", "abc", "1.2.3", "-1.5", "1.0", "1.99999999999999999"]) {
       const answer = await client.get(`/api/mentions?before=${encodeURIComponent(before)}`);
       expect(answer.status, before).toBe(400);
       expect(answer.body, before).toEqual({ error: "before must be the next_before of an earlier page of mentions." });
     }
+  });
+
+  it("a bad mentions limit: 400; 100 is read", async () => {
+    const client = await bearer("bad_limit");
     for (const limit of ["0", "101", "x", "2.5"]) {
       const answer = await client.get(`/api/mentions?limit=${limit}`);
       expect(answer.status, limit).toBe(400);
