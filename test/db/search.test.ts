@@ -237,7 +237,7 @@ describe("searchPosts", () => {
         const match = ftsQuery(text);
         if (match !== null) await searchPosts(db, author.id, { match, room, limit: 5 });
       }),
-      { seed: FUZZ_SEED, numRuns: runsOr(200) },
+      { seed: FUZZ_SEED, numRuns: runsOr(100) },
     );
   });
 });
