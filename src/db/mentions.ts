@@ -78,7 +78,7 @@ export async function mentionsOf(
   { before, limit }: { before?: MentionCursor | undefined; limit: number },
 ): Promise<MentionsPage> {
   const older: SQL = before
-    ? sql`AND (m.at < ${before.at} OR (m.at = ${before.at} AND m.post_id < ${before.postId}))`
+    ? sql`AND (m.at, m.post_id) < (${before.at}, ${before.postId})`
     : sql``;
   // One more than asked for says whether there is a next page.
   const rows = await db.all<FoundRow & { post_id: number; at: number }>(sql`
