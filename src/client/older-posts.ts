@@ -47,24 +47,42 @@ export class OlderPosts {
 
   /** Loads the page before the oldest shown if the reader is at the top and there may be one. */
   async check(): Promise<void> {
-    const { timeline, oldestId } = this.#options;
-    if (this.#state === "loading" || this.#state === "start" || timeline.scrollTop > TOP_SLACK_PX) return;
-    const before = oldestId();
-    if (before === undefined) return;
+    if (this.#options.timeline.scrollTop > TOP_SLACK_PX) return;
+    if (!(await this.#loadPage())) return;
+    // Still at the top (the posts do not fill the timeline yet): no scroll will come, so go on.
+    await this.check();
+  }
+
+  /**
+   * Loads pages until the post `id` is shown, the room's beginning is reached, or `maxPages` were loaded:
+   * for a link to a post older than the page holds.
+   */
+  async reach(id: number, maxPages: number): Promise<void> {
+    for (let page = 0; page < maxPages; page++) {
+      const oldest = this.#options.oldestId();
+      if (oldest !== undefined && oldest <= id) return;
+      if (!(await this.#loadPage())) return;
+    }
+  }
+
+  /** The page before the oldest shown, put above; false when there was none to load or it failed. */
+  async #loadPage(): Promise<boolean> {
+    if (this.#state === "loading" || this.#state === "start") return false;
+    const before = this.#options.oldestId();
+    if (before === undefined) return false;
     this.#setState("loading");
     try {
       const posts = await this.#options.fetchBefore(before, OLDER_PAGE_SIZE);
       this.#options.show(posts);
       this.#setState(posts.length < OLDER_PAGE_SIZE ? "start" : "more");
+      return true;
     } catch (problem) {
       this.#setState("failed");
       if (problem instanceof HistoryError && problem.sessionEnded) {
         this.#options.edge.textContent = "Log in again to see older posts.";
       }
-      return;
+      return false;
     }
-    // Still at the top (the posts do not fill the timeline yet): no scroll will come, so go on.
-    await this.check();
   }
 
   #setState(state: EdgeState): void {

@@ -4,7 +4,7 @@
  * and keeps the reader's place.
  */
 import type { Post } from "../shared/post";
-import { postClassName, type Reader } from "../shared/post-view";
+import { postAnchor, postClassName, type Reader } from "../shared/post-view";
 import { formatPostTime } from "../shared/time";
 
 /** How close to the bottom (px) still counts as reading the newest posts, which then stay in view. */
@@ -113,6 +113,7 @@ function renderPost(post: Post, reader: Reader): HTMLLIElement {
   time.dateTime = post.inserted_at;
   const item = postItem(postClassName(post, reader), post.user.username, time, post.message);
   item.dataset.id = String(post.id);
+  item.id = postAnchor(post.id);
   localizeTime(item);
   return item;
 }

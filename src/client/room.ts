@@ -5,6 +5,7 @@
  */
 import { type Channel, Presence } from "phoenix";
 import { checkMessage, type Post } from "../shared/post";
+import { anchoredPostId } from "../shared/post-view";
 import {
   type JoinResponse,
   type ModerationState,
@@ -17,6 +18,7 @@ import {
 import { roomTopic } from "../shared/rooms";
 import { ComposerModeration } from "./composer-moderation";
 import { enableMemberMenu } from "./member-menu";
+import { showLinkedPost } from "./linked-post";
 import { OlderPosts } from "./older-posts";
 import { OnlineList, onlinePeople } from "./online-list";
 import { Outbox } from "./outbox";
@@ -105,7 +107,9 @@ function start(): void {
   });
   feed.mentionsOnly = mentionsToggle.checked;
   list.setMentionsOnly(mentionsToggle.checked);
-  list.scrollToEnd();
+  // A link to one post (`#post-ID`) opens the room at that post; otherwise at the newest.
+  const linked = anchoredPostId(location.hash);
+  if (linked === undefined) list.scrollToEnd();
 
   const older = new OlderPosts({
     timeline,
@@ -114,6 +118,11 @@ function start(): void {
     fetchBefore: (before, limit) => fetchPosts(history, { before, limit }),
     show: (posts) => list.prepend(feed.older(posts)),
   });
+  if (linked !== undefined) {
+    void showLinkedPost(linked, older).then((shown) => {
+      if (!shown) list.scrollToEnd();
+    });
+  }
   void older.check();
 
   const outbox = new Outbox({

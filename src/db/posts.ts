@@ -4,7 +4,9 @@
  */
 import { and, desc, eq, gt, inArray, lt, type SQL, sql } from "drizzle-orm";
 import type { Post, PostsQuery } from "../shared/post";
+import { batchAnswering } from "./batch";
 import type { Database } from "./client";
+import { mentionStatements } from "./mentions";
 import { posts, rooms, users } from "./schema";
 
 const postColumns = {
@@ -86,13 +88,21 @@ export async function copyPosts(db: Database, room: string, logged: readonly Log
       cid: clientId,
     })),
   );
-  const inserted = await db.all<{ seq: number }>(sql`
+  // Whom the posts mention goes in with them, in the same batch (src/db/mentions.ts).
+  const inserted = await batchAnswering<{ seq: number }>(
+    db,
+    sql`
     INSERT INTO ${posts} (room, seq, user_id, message, inserted_at, client_id)
     SELECT ${room}, p.value ->> '$.seq', u.id, p.value ->> '$.message', p.value ->> '$.at', p.value ->> '$.cid'
     FROM json_each(${rows}) AS p JOIN ${users} AS u ON u.id = p.value ->> '$.uid'
     WHERE true ORDER BY p.key
     ON CONFLICT DO NOTHING
-    RETURNING seq`);
+    RETURNING seq`,
+    mentionStatements(
+      room,
+      logged.map(({ post }) => ({ seq: post.id, message: post.message })),
+    ),
+  );
   const insertedSeqs = new Set(inserted.map((row) => row.seq));
   const missing = logged.filter((entry) => !insertedSeqs.has(entry.post.id));
   if (missing.length === 0) return logged.map(() => ({ kind: "copied" }));

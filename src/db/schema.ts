@@ -31,6 +31,12 @@ export const users = sqliteTable(
      * which the maintenance cron (src/maintenance.ts) retries until it succeeds.
      */
     socketsRevokedThrough: integer("sockets_revoked_through").notNull().default(0),
+    /**
+     * The highest `posts.id` in D1 when the user last opened their mentions page: the top bar counts the
+     * mentions of posts copied to D1 after it (src/db/mentions.ts). A D1 id, not a time, so a post that
+     * reaches D1 late (a retried copy) still counts as new.
+     */
+    mentionsSeenThrough: integer("mentions_seen_through").notNull().default(0),
     createdAt: timestampMs("created_at"),
     updatedAt: timestampMs("updated_at"),
   },
@@ -128,6 +134,30 @@ export const roomBans = sqliteTable(
       .references(() => users.id),
   },
   (table) => [primaryKey({ columns: [table.room, table.userId] }), index("room_bans_user").on(table.userId)],
+);
+
+/**
+ * Who each post mentions (`@username`, by the rule of src/shared/mentions.ts), one row per person
+ * mentioned, never the author: written with the post by the room's copy to D1 (src/db/mentions.ts), gone
+ * when the post's text changes (a trigger; the edit writes the new text's mentions) or the post is deleted.
+ * `room` and `at` (the post's `inserted_at`) are the post's, copied so the mentions page pages by index.
+ */
+export const postMentions = sqliteTable(
+  "post_mentions",
+  {
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    postId: integer("post_id")
+      .notNull()
+      .references(() => posts.id, { onDelete: "cascade" }),
+    room: text("room").notNull(),
+    at: integer("at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.userId, table.postId] }),
+    index("post_mentions_user_at").on(table.userId, table.at, table.postId),
+  ],
 );
 
 /**

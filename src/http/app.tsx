@@ -17,10 +17,12 @@ import { session } from "./middleware/session";
 import { requireTokenSecret } from "./middleware/token-secret";
 import { accountPageRoutes } from "./routes/account";
 import { accountRoutes } from "./routes/accounts";
+import { mentionsRoutes } from "./routes/mentions";
 import { pageRoutes } from "./routes/pages";
 import { roomPageRoutes } from "./routes/room-pages";
 import { roomPostsRoutes } from "./routes/room-posts";
 import { roomsApiRoutes } from "./routes/rooms-api";
+import { searchRoutes } from "./routes/search";
 import { LONGPOLL_PATH, longPollRoutes } from "./ways-in/longpoll";
 import { SOCKET_PATH, socketRoutes } from "./ways-in/websocket";
 
@@ -29,8 +31,8 @@ import { SOCKET_PATH, socketRoutes } from "./ways-in/websocket";
  * 1. every request needs the token secret and valid vars (both fail closed) and a database handle;
  * 2. the socket endpoint and LongPoll answer before any page middleware, so nothing rewrites a 101
  *    response (and LongPoll's POSTs, which carry tokens rather than cookies, are not forms);
- * 3. everything else gets security headers and the session; the rooms API (JSON) comes next, with its
- *    own guard against other sites and its own body limit;
+ * 3. everything else gets security headers and the session; search and mentions (GET only) come next,
+ *    then the rooms API (JSON), with its own guard against other sites and its own body limit;
  * 4. pages get CSRF protection and a form size limit (both only act on POSTs), then account and page routes.
  */
 export function createApp() {
@@ -39,6 +41,9 @@ export function createApp() {
   app.route("/", socketRoutes);
   app.route("/", longPollRoutes);
   app.use("*", securityHeaders(), session());
+  // Search and mentions (GET only, JSON for apps and pages for people) check who asks themselves.
+  app.route("/", searchRoutes);
+  app.route("/", mentionsRoutes);
   // JSON for apps and pages: it guards itself against other sites (JSON only, allowed Origins).
   app.route("/", roomsApiRoutes);
   app.use("*", csrfProtection(), formBodyLimit());

@@ -8,6 +8,11 @@ export interface Viewer {
   user: User;
   /** Signed for audience "user socket"; goes into `<meta name="user_token">`. */
   socketToken: string;
+  /**
+   * The top bar's count of new mentions (src/db/mentions.ts unseenMentionCount): read from D1 once, and
+   * only when a page's top bar asks for it, so JSON answers never pay for it.
+   */
+  unseenMentions(): Promise<number>;
 }
 
 /**

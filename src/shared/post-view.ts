@@ -17,3 +17,14 @@ export function postClassName(post: Post, reader: Reader): string {
   if (post.user.id === reader.id) className += " own";
   return className;
 }
+
+/** A post's element id in its room page, `post-ID`: what links to a post (search, mentions) point at. */
+export function postAnchor(id: number): string {
+  return `post-${id}`;
+}
+
+/** The post id a page's `#post-ID` fragment names, if it names one. */
+export function anchoredPostId(hash: string): number | undefined {
+  const match = /^#post-([1-9][0-9]{0,15})$/.exec(hash);
+  return match ? Number(match[1]) : undefined;
+}

@@ -1,5 +1,8 @@
 import type { Child } from "hono/jsx";
+import { UNSEEN_MENTIONS_CAP } from "../db/mentions";
+import { SEARCH_MAX_LENGTH } from "../db/search";
 import type { Viewer } from "../http/env";
+import { logError } from "../log";
 
 export interface LayoutProps {
   title?: string;
@@ -35,6 +38,22 @@ export function Layout({ title, viewer, scripts = [], wide = false, children }: 
           <nav class="account">
             {viewer ? (
               <>
+                <search class="topbar-search">
+                  <form method="get" action="/search">
+                    <label for="topbar_q" class="visually-hidden">
+                      Search posts
+                    </label>
+                    <input
+                      type="search"
+                      id="topbar_q"
+                      name="q"
+                      placeholder="Search"
+                      maxlength={SEARCH_MAX_LENGTH}
+                      autocomplete="off"
+                    />
+                  </form>
+                </search>
+                <MentionsLink viewer={viewer} />
                 <span class="whoami" id="whoami">
                   {viewer.user.username}
                 </span>
@@ -60,5 +79,30 @@ export function Layout({ title, viewer, scripts = [], wide = false, children }: 
         <main class={wide ? "wide" : undefined}>{children}</main>
       </body>
     </html>
+  );
+}
+
+/**
+ * "Mentions" in the top bar, with the number of mentions that arrived since the viewer last opened the page
+ * ("99+" above 99). The count is the page's one D1 read for the top bar; if it fails the link still shows.
+ */
+async function MentionsLink({ viewer }: { viewer: Viewer }) {
+  let count = 0;
+  try {
+    count = await viewer.unseenMentions();
+  } catch (problem) {
+    logError("the top bar's mention count", problem);
+  }
+  const shown = count >= UNSEEN_MENTIONS_CAP ? `${UNSEEN_MENTIONS_CAP - 1}+` : String(count);
+  return (
+    <a href="/mentions" id="mentions_link">
+      Mentions
+      {count > 0 && (
+        <span class="count-badge">
+          <span id="mentions_count">{shown}</span>
+          <span class="visually-hidden"> new</span>
+        </span>
+      )}
+    </a>
   );
 }

@@ -2,7 +2,7 @@ import type { ListedRoom } from "../db/rooms";
 import type { Viewer } from "../http/env";
 import type { RoomView } from "../realtime/room/client";
 import type { Post } from "../shared/post";
-import { postClassName, type Reader } from "../shared/post-view";
+import { postAnchor, postClassName, type Reader } from "../shared/post-view";
 import { RECENT_POSTS_LIMIT } from "../shared/room-contract";
 import { formatPostTime } from "../shared/time";
 import { FormAlert } from "./form";
@@ -198,7 +198,7 @@ const MUTE_CHOICES = [
 /** Must stay in step with `renderPost` in src/client/post-list.ts, which builds the same markup live. */
 export function PostItem({ post, reader }: { post: Post; reader: Reader }) {
   return (
-    <li class={postClassName(post, reader)} data-id={post.id}>
+    <li class={postClassName(post, reader)} data-id={post.id} id={postAnchor(post.id)}>
       <span class="author">{post.user.username}</span>
       <time datetime={post.inserted_at}>{formatPostTime(post.inserted_at, new Date(), "UTC")}</time>
       <p class="message">{post.message}</p>

@@ -13,8 +13,10 @@ export function headingOf(room: RoomView): string {
   return room.title ?? "Private room";
 }
 
-/** The same name for a room as listed from D1. */
-export function labelOf(room: ListedRoom): string {
+/** The same name for a room as listed from D1 (the lists, search results, mentions). */
+export function labelOf(
+  room: Pick<ListedRoom, "id" | "kind" | "title"> & { partner: { username: string } | null },
+): string {
   if (room.kind === "public") return `#${room.id}`;
   if (room.kind === "dm") return `@${room.partner?.username ?? "…"}`;
   return room.title ?? "Private room";

@@ -212,10 +212,12 @@ describe("two people chatting in Chromium", () => {
     const list = /<ol id="posts"[^>]*>([\s\S]*?)<\/ol>/.exec(html)?.[1];
     expect(list, 'the room page has an <ol id="posts">').toBeDefined();
     expect(list).toMatch(
-      new RegExp(`<li class="post" data-id="${first.id}"><span class="author">${a.username}</span>`),
+      new RegExp(
+        `<li class="post" data-id="${first.id}" id="post-${first.id}"><span class="author">${a.username}</span>`,
+      ),
     );
     expect(list).toContain(`<p class="message">${plain}</p>`);
-    expect(list).toMatch(new RegExp(`<li class="post mention" data-id="${second.id}">`));
+    expect(list).toMatch(new RegExp(`<li class="post mention" data-id="${second.id}" id="post-${second.id}">`));
     expect(list).toContain("&lt;b&gt;bold&lt;/b&gt; &amp;");
     expect(list).toContain("&lt;img src=x onerror=alert(2)&gt;");
     expect(list).not.toContain("<b>");
@@ -564,5 +566,64 @@ describe("heartbeats", () => {
     expect(heartbeats).toEqual([HEARTBEAT_FRAME, HEARTBEAT_FRAME]);
     expect(connections).toBe(1);
     expect(await bTab.getAttribute("#connection", "data-state")).toBe("live");
+  });
+});
+
+describe("finding your way: mentions and search", () => {
+  it("counts a mention from another room in the top bar, lists it, and search opens an old post in its room", async () => {
+    const [mentioned, archive] = [uniqueName("e2e"), uniqueName("e2e")];
+    const needle = uniqueName("needle");
+    const bTab = await b.context.newPage();
+    tabs.push(bTab);
+    bTab.on("pageerror", (error) => {
+      b.pageErrors.push(String(error));
+    });
+    // Earlier tests mentioned B: opening the mentions page counts those as seen.
+    await bTab.goto(`${baseUrl}/mentions`);
+
+    const seeder = await registerUser(baseUrl, uniqueName("seed"));
+    const elsewhere = await enterRoom({ baseUrl, room: mentioned, token: seeder.token, sockets });
+    const mention = await post(elsewhere.channel, `@${b.username} have a look at this`);
+    // An old post: 60 newer ones follow it, so the room page as served (50 posts) does not hold it.
+    const old = await enterRoom({ baseUrl, room: archive, token: seeder.token, sockets });
+    const found = await post(old.channel, `the ${needle} is in this old post`);
+    await Promise.all(Array.from({ length: 60 }, (_, n) => post(old.channel, `filler ${n + 1}`)));
+
+    await bTab.goto(`${baseUrl}/account`);
+    expect(await bTab.textContent("#mentions_count")).toBe("1");
+
+    // The mentions page lists it; following it opens the other room at that post.
+    await Promise.all([bTab.waitForURL(`${baseUrl}/mentions`), bTab.click("#mentions_link")]);
+    expect(await bTab.textContent("#mentions .message")).toBe(mention.message);
+    expect(await bTab.$("#mentions_count")).toBeNull();
+    await Promise.all([
+      bTab.waitForURL(`${baseUrl}/rooms/${mentioned}#post-${mention.id}`),
+      bTab.click("#mentions a.found-link"),
+    ]);
+    await waitForLive(bTab);
+    await bTab.waitForSelector(`#post-${mention.id}.linked`);
+
+    // Search from the top bar finds the old post; its link loads older posts until it is on screen.
+    await bTab.fill("#topbar_q", needle);
+    await Promise.all([bTab.waitForURL(/\/search\?q=/), bTab.press("#topbar_q", "Enter")]);
+    expect(await bTab.$$eval("#search_results mark", (marks) => marks.map((mark) => mark.textContent))).toEqual([
+      needle,
+    ]);
+    await Promise.all([
+      bTab.waitForURL(`${baseUrl}/rooms/${archive}#post-${found.id}`),
+      bTab.click("#search_results a.found-link"),
+    ]);
+    const target = await bTab.waitForSelector(`#post-${found.id}.linked`, { timeout: 15_000 });
+    expect(await target.textContent()).toContain(needle);
+    const inView = await bTab.$eval(
+      "#timeline",
+      (timeline, id) => {
+        const item = document.getElementById(`post-${id}`)?.getBoundingClientRect();
+        const box = timeline.getBoundingClientRect();
+        return item !== undefined && item.top >= box.top && item.bottom <= box.bottom;
+      },
+      found.id,
+    );
+    expect(inView).toBe(true);
   });
 });

@@ -160,7 +160,9 @@ describe("GET /rooms/:room", () => {
     if (!me) throw new Error("own_reader was not created");
     await postAs(me, "own", "written by me");
     const page = await visitor.get("/rooms/own");
-    expect(page.html).toMatch(/<li class="post own" data-id="\d+"><span class="author">own_reader<\/span>/);
+    expect(page.html).toMatch(
+      /<li class="post own" data-id="(\d+)" id="post-\1"><span class="author">own_reader<\/span>/,
+    );
   });
 
   it("is never cached when it carries a user's token", async () => {
@@ -174,10 +176,10 @@ describe("GET /rooms/:room", () => {
     await postAs(author, "hl", "nothing for you", new Date());
     const page = await (await loggedIn("hl_reader")).get("/rooms/hl");
     expect(page.html).toMatch(
-      /<li class="post mention" data-id="\d+"><span class="author">mention_author<\/span><time[^>]*>[^<]*<\/time><p class="message">hey @hl_reader look/,
+      /<li class="post mention" data-id="(\d+)" id="post-\1"><span class="author">mention_author<\/span><time[^>]*>[^<]*<\/time><p class="message">hey @hl_reader look/,
     );
     expect(page.html).toMatch(
-      /<li class="post" data-id="\d+"><span class="author">mention_author<\/span><time[^>]*>[^<]*<\/time><p class="message">nothing for you/,
+      /<li class="post" data-id="(\d+)" id="post-\1"><span class="author">mention_author<\/span><time[^>]*>[^<]*<\/time><p class="message">nothing for you/,
     );
   });
 });

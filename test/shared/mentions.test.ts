@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mentions } from "../../src/shared/mentions";
+import { mentionedNames, mentions } from "../../src/shared/mentions";
 
 describe("mentions(message, username)", () => {
   it.each([
@@ -21,5 +21,19 @@ describe("mentions(message, username)", () => {
 
   it("never matches an empty username", () => {
     expect(mentions("@ hello", "")).toBe(false);
+  });
+});
+
+describe("mentionedNames(message)", () => {
+  it("names each whole name after an @ that does not follow a name character, lower-cased, once", () => {
+    expect(mentionedNames("hi @Alice, @bob and @ALICE; mail bob@carol.dev, @alice_b (@dave) @@eve x@frank")).toEqual([
+      "alice",
+      "bob",
+      "alice_b",
+      "dave",
+      "eve",
+    ]);
+    expect(mentionedNames("@ @_ @9 🔥@gina @héctor")).toEqual(["_", "9", "gina", "h"]);
+    expect(mentionedNames("no one")).toEqual([]);
   });
 });

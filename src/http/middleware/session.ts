@@ -9,6 +9,7 @@ import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import { SESSION_AUDIENCE, signUserToken, TOKEN_MAX_AGE_SECONDS, verifyUserToken } from "../../auth/token";
+import { unseenMentionCount } from "../../db/mentions";
 import type { User } from "../../db/users";
 import type { AppEnv } from "../env";
 
@@ -21,7 +22,16 @@ export function session() {
     if (token !== undefined) {
       const verified = await verifyUserToken(token, c.var.secrets, c.var.db, { audience: SESSION_AUDIENCE });
       if (verified.ok) {
-        c.set("viewer", { user: verified.user, socketToken: await signUserToken(verified.user, c.var.secrets) });
+        const user = verified.user;
+        let unseen: Promise<number> | undefined;
+        c.set("viewer", {
+          user,
+          socketToken: await signUserToken(user, c.var.secrets),
+          unseenMentions: () => {
+            unseen ??= unseenMentionCount(c.var.db, user.id);
+            return unseen;
+          },
+        });
       } else {
         deleteCookie(c, cookie.name, cookie.options);
       }

@@ -9,6 +9,7 @@ import { NO_SUCH_ROOM, roomPosts, YOU_ARE_BANNED } from "../../realtime/room/cli
 import type { PostsQuery } from "../../shared/post";
 import { isRoomId } from "../../shared/rooms";
 import type { AppEnv } from "../env";
+import { integerFrom } from "../query-params";
 import { requestUser } from "../request-user";
 
 export const POSTS_PAGE_DEFAULT_LIMIT = 50;
@@ -56,12 +57,4 @@ function readQuery(
   if (before !== undefined && after !== undefined) problems.push("give before or after, not both");
   if (problems.length > 0 || before === null || after === null || limit === null) return { ok: false, problems };
   return { ok: true, query: { before, after, limit: limit ?? POSTS_PAGE_DEFAULT_LIMIT } };
-}
-
-/** undefined when absent, null when present but not a whole number of at least `least` (0 or 1). */
-function integerFrom(raw: string | undefined, least: 0 | 1): number | undefined | null {
-  if (raw === undefined) return undefined;
-  if (!/^(0|[1-9][0-9]{0,15})$/.test(raw)) return null;
-  const value = Number(raw);
-  return Number.isSafeInteger(value) && value >= least ? value : null;
 }

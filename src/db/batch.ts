@@ -1,0 +1,21 @@
+/**
+ * Raw SQL statements run as one D1 batch: one round trip, one transaction, in order. drizzle's `db.batch`
+ * cannot take raw `sql` with parameters (drizzle-orm 0.45: a raw query has no prepared statement to bind,
+ * and the batch throws), so they are compiled here and handed to the D1 binding itself.
+ */
+import type { SQL } from "drizzle-orm";
+import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
+import type { Database } from "./client";
+
+const dialect = new SQLiteAsyncDialect();
+
+/** Runs `first`, then each of `then`, in one batch; answers the rows of `first`. */
+export async function batchAnswering<T>(db: Database, first: SQL, then: readonly SQL[]): Promise<T[]> {
+  const d1 = db.$client;
+  const statements = [first, ...then].map((statement) => {
+    const query = dialect.sqlToQuery(statement);
+    return d1.prepare(query.sql).bind(...query.params);
+  });
+  const [answer] = await d1.batch<T>(statements);
+  return answer?.results ?? [];
+}
