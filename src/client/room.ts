@@ -17,8 +17,8 @@ import {
 } from "../shared/room-contract";
 import { roomTopic } from "../shared/rooms";
 import { ComposerModeration } from "./composer-moderation";
-import { enableMemberMenu } from "./member-menu";
 import { showLinkedPost } from "./linked-post";
+import { enableMemberMenu } from "./member-menu";
 import { OlderPosts } from "./older-posts";
 import { OnlineList, onlinePeople } from "./online-list";
 import { Outbox } from "./outbox";
