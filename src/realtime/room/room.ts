@@ -58,7 +58,7 @@ export class Room extends SocketObject implements SocketHolder {
       closeQuietly(ws, CloseCode.internalError, "unknown connection; reconnect");
       return;
     }
-    const frame = readFrame(raw);
+    const frame = readFrame(raw, connection.serializer);
     switch (frame.kind) {
       case "close":
         room.drop(connection, frame.code, frame.reason);
