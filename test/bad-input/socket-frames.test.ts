@@ -87,6 +87,27 @@ describe("socket frames answered with an error reply (the socket stays)", () => 
     await stillServes([socket]);
   });
 
+  it("a ref or join_ref that is not a string: read as it came, as Phoenix reads it; a post is stored, a join_ref not the current one is stale", async () => {
+    const { room, topic, stillServes } = await witnessedRoom(freshRoom("any_refs"), open);
+    const { socket } = await joinedSubject(room, open);
+    socket.sendRaw(`[null,5,"${topic}","new_post",{"message":"numbered"}]`);
+    expect((await socket.waitFor((f) => f[1] === 5))[4]).toMatchObject({ status: "ok" });
+    socket.sendRaw(`[null,{"n":[1]},"${topic}","typing",{}]`);
+    expect(await socket.waitFor((f) => JSON.stringify(f[1]) === '{"n":[1]}')).toEqual([
+      null,
+      { n: [1] },
+      topic,
+      "phx_reply",
+      { status: "ok", response: {} },
+    ]);
+    socket.sendRaw(`[true,"7","${topic}","new_post",{"message":"not this join"}]`);
+    expect(await socket.waitFor((f) => f[1] === "7")).toEqual(
+      errorReply(true, "7", topic, { reason: "stale join_ref" }),
+    );
+    expect(await storedMessages(room)).toEqual(["numbered"]);
+    await stillServes([socket]);
+  });
+
   it("wrong element types (an empty topic): replies malformed frame on the empty topic", async () => {
     const { room, stillServes } = await witnessedRoom(freshRoom("empty_topic"), open);
     const { socket } = await joinedSubject(room, open);
