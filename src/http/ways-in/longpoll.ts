@@ -126,8 +126,8 @@ function readTokens(c: Context<AppEnv>): { auth: string | undefined; session: st
 
 /**
  * A GET without a session token: the socket token and Origin checked as at the WebSocket endpoint, one of
- * the user's socket slots taken, a SocketSession opened, and `{status: 410, token}`: the client now holds
- * a session.
+ * the user's socket slots taken, a SocketSession opened speaking the serializer the `vsn` chose, and
+ * `{status: 410, token}`: the client now holds a session.
  */
 async function openSession(c: Context<AppEnv>, auth: string | undefined, serializer: Serializer): Promise<Response> {
   const verified = await checkToken(c, auth, `params.token or the ${AUTH_HEADER} header (authToken)`);
