@@ -190,8 +190,13 @@ const mangledV1Frame = fc
     return frame.slice(0, position) + insert + frame.slice(position + cut);
   });
 
-/** A V1 frame's keys, each present or not, each of its right type or anything (a long ref sometimes). */
-const anyRef = fc.oneof(maybeString, fc.integer(), fc.string({ minLength: 250, maxLength: 260 }));
+/** A V1 frame's keys, each present or not, each of its right type or anything (a ref at its bound sometimes). */
+const anyRef = fc.oneof(
+  maybeString,
+  fc.integer(),
+  // Either side of the 255-character bound: a string's characters, another value's JSON.
+  fc.constantFrom<JsonValue>("r".repeat(255), "r".repeat(256), { k: "x".repeat(245) }, { k: "x".repeat(246) }),
+);
 const v1Object = fc.record(
   { topic: maybeTopic, event: maybeEvent, payload: maybePayload, ref: anyRef, join_ref: anyRef },
   { requiredKeys: [] },
