@@ -141,11 +141,29 @@ export function rawAdapter(config: LoadConfig): Adapter {
 }
 
 type PhoenixFrame = [string | null, string | null, string, string, Record<string, unknown>];
+type V1Frame = { topic: string; event: string; payload: Record<string, unknown>; ref: string | null };
 
 /** How pyre's members listen; the sender always posts over a room-bound socket, the baseline. */
 export type PyreWay = "room-bound" | "multiplexed" | "longpoll";
 
+/** The serializer a pyre member speaks: phoenix.js's V2, or V1 (JSON objects), as the `vsn` chose. */
+export type Vsn = "1.0.0" | "2.0.0";
+
 const JOIN_REF = "1";
+
+/** A server frame of either serializer as `[join_ref, ref, topic, event, payload]`; undefined if not one. */
+function parseFrame(text: string): PhoenixFrame | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (Array.isArray(parsed)) return parsed as PhoenixFrame;
+  if (typeof parsed !== "object" || parsed === null) return undefined;
+  const { topic, event, payload, ref } = parsed as V1Frame;
+  return [null, ref, topic, event, payload];
+}
 
 /**
  * Reads pyre's frames for one member: deliveries of `new_post` once joined, the join's reply, and replies to
@@ -154,12 +172,8 @@ const JOIN_REF = "1";
 function pyreFrames(topic: string, onIncoming: OnIncoming, onJoin: (problem?: Error) => void) {
   let joined = false;
   return (text: string, receivedAt: number) => {
-    let frame: PhoenixFrame;
-    try {
-      frame = JSON.parse(text) as PhoenixFrame;
-    } catch {
-      return;
-    }
+    const frame = parseFrame(text);
+    if (!frame) return;
     const [, ref, frameTopic, event, payload] = frame;
     if (frameTopic !== topic) return;
     if (event === "new_post") {
@@ -188,8 +202,18 @@ function pyreFrames(topic: string, onIncoming: OnIncoming, onJoin: (problem?: Er
   };
 }
 
-function joinFrame(topic: string): string {
+/** A join as phoenix.js sends it, or as a V1 client does: its ref alone. */
+function joinFrame(topic: string, vsn: Vsn = "2.0.0"): string {
+  if (vsn === "1.0.0") return JSON.stringify({ topic, event: "phx_join", payload: {}, ref: JOIN_REF });
   return JSON.stringify([JOIN_REF, JOIN_REF, topic, "phx_join", {}]);
+}
+
+/**
+ * Whether member `index` speaks V1, for `share` of the members spread evenly among them (0.5: every other
+ * one), so V1 and V2 members connect interleaved.
+ */
+export function speaksV1(index: number, share: number): boolean {
+  return Math.floor((index + 1) * share) > Math.floor(index * share);
 }
 
 /** Unique to this load generator: a sender's client_ids must not repeat across runs in one pyre. */
@@ -201,7 +225,14 @@ function postFrame(topic: string, seq: number): string {
 }
 
 /** A pyre WebSocket, room-bound (`room=` in the URL) or multiplexed (no room), joined to `topic`. */
-async function pyreWebSocket(url: string, token: string, topic: string, onIncoming: OnIncoming, timeoutMs: number) {
+async function pyreWebSocket(
+  url: string,
+  token: string,
+  topic: string,
+  onIncoming: OnIncoming,
+  timeoutMs: number,
+  vsn: Vsn = "2.0.0",
+) {
   const bearer = `base64url.bearer.phx.${Buffer.from(token).toString("base64url")}`;
   const started = performance.now();
   const ws = await openSocket(url, ["phoenix", bearer], timeoutMs);
@@ -222,7 +253,7 @@ async function pyreWebSocket(url: string, token: string, topic: string, onIncomi
     ws.once("close", (code, reason) => finish(new Error(`closed before the join reply: ${code} ${reason.toString()}`)));
     const read = pyreFrames(topic, onIncoming, finish);
     ws.on("message", (data) => read(frameText(data), performance.now()));
-    ws.send(joinFrame(topic));
+    ws.send(joinFrame(topic, vsn));
   });
   return {
     post: (seq: number) => ws.send(postFrame(topic, seq)),
@@ -306,10 +337,16 @@ async function pyreLongPoll(
  * Members listen through `way`: room-bound sockets, a multiplexed socket (a SocketSession relays the
  * topic), or LongPoll (a SocketSession plus HTTP requests), so the difference between runs is the way in.
  */
-export async function pyreAdapter(config: LoadConfig, tokenSecret: string, way: PyreWay): Promise<Adapter> {
+export async function pyreAdapter(
+  config: LoadConfig,
+  tokenSecret: string,
+  way: PyreWay,
+  v1Share = 0,
+): Promise<Adapter> {
   const topic = `room:${config.room}`;
-  const roomBound = `${config.wsBase}/socket/websocket?vsn=2.0.0&room=${encodeURIComponent(config.room)}`;
-  const multiplexed = `${config.wsBase}/socket/websocket?vsn=2.0.0`;
+  const room = `room=${encodeURIComponent(config.room)}`;
+  const roomBound = (vsn: Vsn) => `${config.wsBase}/socket/websocket?vsn=${vsn}&${room}`;
+  const multiplexed = (vsn: Vsn) => `${config.wsBase}/socket/websocket?vsn=${vsn}`;
   const httpBase = config.wsBase.replace(/^ws/, "http");
   // Signed before anything is timed: signing is the app's work at login, not the room's.
   const userIds = [
@@ -325,10 +362,10 @@ export async function pyreAdapter(config: LoadConfig, tokenSecret: string, way: 
       const userId = who.role === "sender" ? config.senderUserId : config.firstMemberUserId + who.index;
       const token = tokens.get(userId);
       if (token === undefined) throw new Error(`no token for user ${userId}`);
-      if (who.role === "sender" || way === "room-bound") {
-        return pyreWebSocket(roomBound, token, topic, onIncoming, timeoutMs);
-      }
-      if (way === "multiplexed") return pyreWebSocket(multiplexed, token, topic, onIncoming, timeoutMs);
+      if (who.role === "sender") return pyreWebSocket(roomBound("2.0.0"), token, topic, onIncoming, timeoutMs);
+      const vsn: Vsn = speaksV1(who.index, v1Share) ? "1.0.0" : "2.0.0";
+      if (way === "room-bound") return pyreWebSocket(roomBound(vsn), token, topic, onIncoming, timeoutMs, vsn);
+      if (way === "multiplexed") return pyreWebSocket(multiplexed(vsn), token, topic, onIncoming, timeoutMs, vsn);
       return pyreLongPoll(httpBase, token, topic, onIncoming, timeoutMs);
     },
   };
@@ -343,6 +380,10 @@ export function adapterFor(config: LoadConfig, tokenSecret: string): Promise<Ada
       return pyreAdapter(config, tokenSecret, "multiplexed");
     case "pyre-longpoll":
       return pyreAdapter(config, tokenSecret, "longpoll");
+    case "pyre-mixed":
+      return pyreAdapter(config, tokenSecret, "room-bound", config.v1Share);
+    case "pyre-mux-mixed":
+      return pyreAdapter(config, tokenSecret, "multiplexed", config.v1Share);
     case "floor":
     case "ws":
       return Promise.resolve(rawAdapter(config));

@@ -9,6 +9,8 @@ const COLORS: Record<TargetName, string> = {
   pyre: "#d9480f",
   "pyre-mux": "#f08c00",
   "pyre-longpoll": "#ae3ec9",
+  "pyre-mixed": "#e8590c",
+  "pyre-mux-mixed": "#fab005",
   floor: "#1971c2",
   ws: "#2f9e44",
 };
@@ -16,6 +18,8 @@ const LABELS: Record<TargetName, string> = {
   pyre: "pyre",
   "pyre-mux": "pyre, multiplexed",
   "pyre-longpoll": "pyre, LongPoll",
+  "pyre-mixed": "pyre, V1 and V2 members",
+  "pyre-mux-mixed": "pyre, multiplexed, V1 and V2",
   floor: "floor (bare DO)",
   ws: "ws (bare Node)",
 };

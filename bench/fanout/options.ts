@@ -20,6 +20,8 @@ export interface Options {
   p99LimitMs: number;
   connectConcurrency: number;
   connectTimeoutS: number;
+  /** The `-mixed` targets: the share of members speaking V1. */
+  v1Share: number;
   /** Runs of every scenario; with more than one, each figure reported is the median over them. */
   repeat: number;
   /** Where results.json, RESULTS.md and p99.svg go. */
@@ -31,7 +33,9 @@ export interface Options {
 
 export const USAGE = `npm run bench:fanout -- [flags]
 
-  --targets LIST            targets to run, in order (default pyre,floor,ws; also pyre-mux, pyre-longpoll)
+  --targets LIST            targets to run, in order (default pyre,floor,ws; also pyre-mux, pyre-longpoll,
+                            pyre-mixed and pyre-mux-mixed: room-bound and multiplexed with a share of V1 members)
+  --v1-share X              the share of members speaking V1 on the -mixed targets, 0 to 1 (default 0.5)
   --members LIST            fan-out room sizes (default 100,500,1000)
   --rate N                  fan-out posts per second (default 20)
   --duration S              seconds of posting per fan-out and closed-loop run (default 10)
@@ -58,6 +62,13 @@ function positive(name: string, text: string | undefined, fallback: number, inte
   if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
     throw new Error(`--${name} must be a positive ${integer ? "integer" : "number"}, not ${JSON.stringify(text)}`);
   }
+  return value;
+}
+
+/** A share: a number above 0 and at most 1. */
+function share(name: string, text: string | undefined, fallback: number): number {
+  const value = positive(name, text, fallback, false);
+  if (value > 1) throw new Error(`--${name} must be a share from 0 to 1, not ${JSON.stringify(text)}`);
   return value;
 }
 
@@ -89,6 +100,7 @@ export function parseOptions(argv: string[]): Options | undefined {
       "connect-concurrency": { type: "string" },
       "connect-timeout": { type: "string" },
       repeat: { type: "string" },
+      "v1-share": { type: "string" },
       out: { type: "string" },
       "show-output": { type: "boolean" },
       "require-exact": { type: "boolean" },
@@ -118,6 +130,7 @@ export function parseOptions(argv: string[]): Options | undefined {
     connectConcurrency: positive("connect-concurrency", values["connect-concurrency"], 50),
     connectTimeoutS: positive("connect-timeout", values["connect-timeout"], 120, false),
     repeat: positive("repeat", values.repeat, 1),
+    v1Share: share("v1-share", values["v1-share"], 0.5),
     out: values.out ?? "bench",
     showOutput: values["show-output"] ?? false,
     requireExact: values["require-exact"] ?? false,

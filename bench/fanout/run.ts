@@ -114,6 +114,7 @@ async function measureOnce(target: RunningTarget, options: Options, scenario: Sc
     maxRateCap: options.maxRateCap,
     stepS: options.stepS,
     p99LimitMs: options.p99LimitMs,
+    v1Share: options.v1Share,
     senderUserId: SENDER_USER_ID,
     firstMemberUserId: FIRST_MEMBER_USER_ID,
   };

@@ -1,7 +1,10 @@
 /** What the runner asks of one load generator process, and what that process answers (JSON on stdout). */
 
-/** pyre's room-bound sockets, its multiplexed socket and LongPoll; the floor; the bare ws server. */
-export const TARGETS = ["pyre", "pyre-mux", "pyre-longpoll", "floor", "ws"] as const;
+/**
+ * pyre's room-bound sockets, its multiplexed socket and LongPoll, and the first two with a share of V1
+ * members (`-mixed`: the cost of a mixed room); the floor; the bare ws server.
+ */
+export const TARGETS = ["pyre", "pyre-mux", "pyre-longpoll", "pyre-mixed", "pyre-mux-mixed", "floor", "ws"] as const;
 export type TargetName = (typeof TARGETS)[number];
 
 /**
@@ -34,6 +37,8 @@ export interface LoadConfig {
   stepS: number;
   /** max-rate: a step passes when p99 stays below this (and 99.9% arrive within 1 s). */
   p99LimitMs: number;
+  /** The `-mixed` targets: the share of members that speak V1 (the rest V2), spread evenly among them. */
+  v1Share: number;
   /** pyre: the D1 user ids the runner created for the sender and for member 0 (members follow on). */
   senderUserId: number;
   firstMemberUserId: number;

@@ -66,6 +66,8 @@ export function startTarget(name: TargetName, options: StartOptions): Promise<Ru
     case "pyre":
     case "pyre-mux":
     case "pyre-longpoll":
+    case "pyre-mixed":
+    case "pyre-mux-mixed":
       return startPyre(name, options);
     case "floor":
       return startFloor(options);

@@ -49,6 +49,7 @@ describe("a session that ends while its socket is open", () => {
         token: { generation: 0, expiresAt: Date.now() + 60_000 },
         slot: null,
         phoenixSubprotocol: false,
+        vsn: "2.0.0",
       }),
     );
     expect(admitted.status).toBe(403);
@@ -61,6 +62,7 @@ describe("a session that ends while its socket is open", () => {
       token: { generation: 0, expiresAt: Date.now() + 60_000 },
       slot: null,
       phoenixSubprotocol: false,
+      vsn: "2.0.0" as const,
     };
     // A slot was taken for the session, so the logout reached it before the socket did.
     for (const way of ["websocket", "longpoll"] as const) {

@@ -3,7 +3,7 @@
  * refusal is an HTTP status with a plain-text body, checked here word for word, and happens before any
  * room is touched; each test ends with a witness post in the room the bad upgrade asked for.
  */
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { SignJWT } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
@@ -204,5 +204,49 @@ describe("room names at the upgrade", () => {
   it("a room name of 64 characters is accepted", async () => {
     const room = "r".repeat(64);
     await accepted(await upgrade({ room, token: await tokenFor(await freshUser("names64")) }), room);
+  });
+});
+
+describe("vsn at the upgrade", () => {
+  const UNSUPPORTED = (vsn: string) =>
+    `Unsupported vsn ${vsn}: pyre speaks vsn=2.0.0 (Phoenix's V2 serializer, phoenix.js) or vsn=1.0.0 (V1 JSON).`;
+
+  it.each(["3.0.0", "2.1.0", "", "latest"])(
+    "a vsn no serializer matches (%j): 400 'Unsupported vsn', before the token is looked at",
+    async (vsn) => {
+      const { room, stillServes } = await witnessedRoom(freshRoom("vsn"), open);
+      const token = await tokenFor(await freshUser("vsn"));
+      expect(await refusal(await upgrade({ room, token, vsn }))).toEqual([400, UNSUPPORTED(vsn)]);
+      expect(await refusal(await upgrade({ room, token: "garbage", vsn }))).toEqual([400, UNSUPPORTED(vsn)]);
+      await stillServes();
+    },
+  );
+
+  it("no vsn at all: accepted as V1, as Phoenix does; a V2 frame then closes the socket with 1007", async () => {
+    const { room, topic, stillServes } = await witnessedRoom(freshRoom("novsn"), open);
+    const response = await upgrade({ room, token: await tokenFor(await freshUser("novsn")), vsn: null });
+    expect(response.status).toBe(101);
+    const socket = new TestSocket(response.webSocket as WebSocket, "1.0.0");
+    open.push(socket);
+    socket.sendRaw(JSON.stringify(["1", "1", topic, "phx_join", {}]));
+    expect((await socket.closed).code).toBe(1007);
+    await stillServes();
+  });
+
+  it("a repeated vsn: the last one counts (Plug's rule), so 1.0.0 then 2.0.0 speaks V2", async () => {
+    const { room, stillServes } = await witnessedRoom(freshRoom("twovsn"), open);
+    const token = await tokenFor(await freshUser("twovsn"));
+    const query = new URLSearchParams([
+      ["vsn", "1.0.0"],
+      ["room", room],
+      ["token", token],
+      ["vsn", "2.0.0"],
+    ]);
+    const twice = await exports.default.fetch(`${TEST_HOST}/socket/websocket?${query}`, {
+      headers: { Upgrade: "websocket" },
+    });
+    const socket = await accepted(twice, room); // joins with a V2 frame: V2 was chosen
+    expect(socket.garbage).toEqual([]);
+    await stillServes([socket]);
   });
 });

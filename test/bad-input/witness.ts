@@ -7,6 +7,7 @@ import { eq } from "drizzle-orm";
 import { expect } from "vitest";
 import { posts } from "../../src/db/schema";
 import type { User } from "../../src/db/users";
+import type { Ref } from "../../src/realtime/phoenix/protocol";
 import { connect, connectAndJoin, type Frame, type TestSocket } from "../helpers/socket";
 import { db, makeUser } from "../helpers/users";
 
@@ -76,11 +77,6 @@ export async function storedMessages(room: string): Promise<string[]> {
 }
 
 /** The exact error reply frame a push with `ref` gets. */
-export function errorReply(
-  joinRef: string | null,
-  ref: string,
-  topic: string,
-  response: Record<string, unknown>,
-): Frame {
+export function errorReply(joinRef: Ref, ref: Ref, topic: string, response: Record<string, unknown>): Frame {
   return [joinRef, ref, topic, "phx_reply", { status: "error", response }];
 }

@@ -8,6 +8,7 @@
  * The expectations are written from the protocol as docs/protocol.md states it, not from the room's code.
  */
 import fc from "fast-check";
+import type { JsonValue } from "../../src/realtime/phoenix/protocol";
 import { binaryPush } from "../bad-input/frames";
 
 /** Which join_ref a push carries: the socket's current one (null when not joined), none, or an older one. */
@@ -205,7 +206,7 @@ export function stepArbitrary(members: number): fc.Arbitrary<Step> {
 /** What a frame with a ref must be answered with: the reply's join_ref, topic, and a check of its payload. */
 export interface Expectation {
   what: string;
-  joinRef: string | null;
+  joinRef: JsonValue;
   topic: string;
   /** Undefined when the reply is right, otherwise what is wrong with it. */
   check(status: string, response: Record<string, unknown>): string | undefined;
@@ -398,12 +399,12 @@ export class SocketModel {
     };
   }
 
-  /** The answers to malformed frames: each has one wrong field, and a string ref, so it is answerable. */
+  /** The answers to malformed frames: each has one wrong field, and a ref, so it is answerable. */
   #malformed(variant: number): Outgoing {
     const ref = this.nextRef();
     const topic = this.topic;
     const joinRef = this.joinRef;
-    const cases: Array<[unknown[], string | null, string, string]> = [
+    const cases: Array<[unknown[], JsonValue, string, string]> = [
       [[joinRef, ref, topic, 7, {}], joinRef, topic, "event must be a non-empty string"],
       [[joinRef, ref, topic, "", {}], joinRef, topic, "event must be a non-empty string"],
       [[joinRef, ref, "", "new_post", {}], joinRef, "", "topic must be a non-empty string"],
@@ -411,8 +412,9 @@ export class SocketModel {
       [[joinRef, ref, topic, "new_post", []], joinRef, topic, "payload must be a JSON object"],
       [[joinRef, ref, topic, "new_post", null], joinRef, topic, "payload must be a JSON object"],
       [[joinRef, ref, topic, "new_post", "message"], joinRef, topic, "payload must be a JSON object"],
-      [[5, ref, topic, "new_post", {}], null, topic, "join_ref must be a string or null"],
-      [[{ ref: joinRef }, ref, topic, "typing", {}], null, topic, "join_ref must be a string or null"],
+      // A join_ref of any JSON type is read as it came, and echoed so in the reply.
+      [[5, ref, topic, "new_post", []], 5, topic, "payload must be a JSON object"],
+      [[{ ref: joinRef }, ref, topic, 7, {}], { ref: joinRef }, topic, "event must be a non-empty string"],
     ];
     const [frame, replyJoinRef, replyTopic, detail] = cases[variant % cases.length] as (typeof cases)[number];
     return {
@@ -552,7 +554,7 @@ function postAnswer(message: unknown, userId: number, retried: boolean): Expecta
 
 function exactly(
   what: string,
-  joinRef: string | null,
+  joinRef: JsonValue,
   topic: string,
   status: string,
   response: Record<string, unknown>,

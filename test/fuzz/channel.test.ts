@@ -140,7 +140,7 @@ class Run {
         const [joinRef, , topic, , payload] = got[0] as Frame;
         const { status, response } = payload as { status: string; response: Record<string, unknown> };
         const wrong =
-          joinRef !== expectation.joinRef || topic !== expectation.topic
+          JSON.stringify(joinRef) !== JSON.stringify(expectation.joinRef) || topic !== expectation.topic
             ? `reply refs/topic ${JSON.stringify([joinRef, topic])}, expected ${JSON.stringify([expectation.joinRef, expectation.topic])}`
             : expectation.check(status, response);
         if (wrong) this.failures.push(`${ref} (${expectation.what}): ${wrong}; got ${JSON.stringify(payload)}`);

@@ -1,15 +1,23 @@
 /**
- * A raw Phoenix V2 client for tests, over a real WebSocket to the real worker and Room (Phoenix's
- * ChannelTest in spirit: push, assert_reply, assert_push). Frames are written by hand so tests can also
- * send what the official client never would.
+ * A raw Phoenix client for tests, over a real WebSocket to the real worker and Room (Phoenix's ChannelTest
+ * in spirit: push, assert_reply, assert_push). It speaks V2 by default and V1 when asked (`vsn`); frames
+ * are written by hand so tests can also send what the official client never would.
  */
 import { env, exports } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { User } from "../../src/db/users";
+import type { Ref } from "../../src/realtime/phoenix/protocol";
 import { roomStub as roomStubOf } from "../../src/realtime/room/client";
 import { tokenFor } from "./users";
 
-export type Frame = [string | null, string | null, string, string, Record<string, unknown>];
+/**
+ * A frame as `[join_ref, ref, topic, event, payload]`, whichever serializer carried it: a V1 frame
+ * `{topic, event, payload, ref}` is read as `[null, ref, topic, event, payload]` (V1 sends no join_ref).
+ */
+export type Frame = [Ref, Ref, string, string, Record<string, unknown>];
+
+/** The serializer a test socket speaks. */
+export type Vsn = "1.0.0" | "2.0.0";
 
 export interface ConnectOptions {
   room?: string;
@@ -19,6 +27,8 @@ export interface ConnectOptions {
   viaSubprotocol?: boolean;
   query?: Record<string, string>;
   headers?: Record<string, string>;
+  /** The `vsn` query parameter: 2.0.0 unless given; null leaves it out (which Phoenix reads as V1). */
+  vsn?: string | null;
 }
 
 export const TEST_HOST = "http://127.0.0.1:8787";
@@ -31,7 +41,7 @@ export function roomStub(room: string) {
 /** The upgrade request a Phoenix client makes; returns the worker's response as is. */
 export function upgrade(options: ConnectOptions = {}): Promise<Response> {
   const url = new URL("/socket/websocket", TEST_HOST);
-  url.searchParams.set("vsn", "2.0.0");
+  if (options.vsn !== null) url.searchParams.set("vsn", options.vsn ?? "2.0.0");
   if (options.room !== undefined) url.searchParams.set("room", options.room);
   const headers: Record<string, string> = { Upgrade: "websocket", ...options.headers };
   if (options.origin) headers.Origin = options.origin;
@@ -46,22 +56,60 @@ export function upgrade(options: ConnectOptions = {}): Promise<Response> {
   return exports.default.fetch(url, { headers });
 }
 
+/** A V1 frame the server sends: `{topic, event, payload, ref}`. */
+interface V1Frame {
+  topic: string;
+  event: string;
+  payload: Record<string, unknown>;
+  ref: Ref;
+}
+
+/** A server frame in `vsn`'s encoding, read as a `Frame`; undefined if it is not one. */
+export function readServerFrame(text: string, vsn: Vsn): Frame | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (vsn === "2.0.0") return Array.isArray(parsed) && parsed.length === 5 ? (parsed as Frame) : undefined;
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return undefined;
+  const keys = Object.keys(parsed).sort().join(",");
+  // Exactly Phoenix's V1 keys: a join_ref (or any other key) would be a server bug.
+  if (keys !== "event,payload,ref,topic") return undefined;
+  const { topic, event, payload, ref } = parsed as V1Frame;
+  return [null, ref, topic, event, payload];
+}
+
+/** A client frame in `vsn`'s encoding: V1 leaves a null join_ref out, as V1 clients do. */
+export function encodeClientFrame([joinRef, ref, topic, event, payload]: Frame, vsn: Vsn): string {
+  if (vsn === "2.0.0") return JSON.stringify([joinRef, ref, topic, event, payload]);
+  return JSON.stringify(
+    joinRef === null ? { topic, event, payload, ref } : { topic, event, payload, ref, join_ref: joinRef },
+  );
+}
+
 export class TestSocket {
   readonly frames: Frame[] = [];
-  /** Text frames that did not parse as JSON arrays (never expected from the server). */
+  /** Every text frame as it arrived, for asserting exact encodings. */
+  readonly texts: string[] = [];
+  /** Text frames that did not parse as this serializer's frames (never expected from the server). */
   readonly garbage: string[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
   #waiters: Array<() => void> = [];
   #ref = 0;
 
-  constructor(readonly ws: WebSocket) {
+  constructor(
+    readonly ws: WebSocket,
+    readonly vsn: Vsn = "2.0.0",
+  ) {
     ws.accept();
     ws.addEventListener("message", (event) => {
-      try {
-        this.frames.push(JSON.parse(event.data as string) as Frame);
-      } catch {
-        this.garbage.push(String(event.data));
-      }
+      const text = String(event.data);
+      this.texts.push(text);
+      const frame = readServerFrame(text, vsn);
+      if (frame) this.frames.push(frame);
+      else this.garbage.push(text);
       for (const wake of this.#waiters.splice(0)) wake();
     });
     this.closed = new Promise((resolve) => {
@@ -81,8 +129,9 @@ export class TestSocket {
     this.ws.send(data);
   }
 
+  /** Sends `frame` in this socket's serializer. */
   send(frame: Frame): void {
-    this.ws.send(JSON.stringify(frame));
+    this.ws.send(encodeClientFrame(frame, this.vsn));
   }
 
   /** Pushes and resolves with the reply's `{status, response}`. */
@@ -90,7 +139,7 @@ export class TestSocket {
     topic: string,
     event: string,
     payload: Record<string, unknown> = {},
-    joinRef: string | null = null,
+    joinRef: Ref = null,
   ): Promise<{ status: string; response: Record<string, unknown>; frame: Frame }> {
     const ref = this.nextRef();
     this.send([joinRef, ref, topic, event, payload]);
@@ -99,10 +148,13 @@ export class TestSocket {
     return { ...reply, frame };
   }
 
-  /** Joins `room:ROOM` with join_ref == ref, as phoenix.js does. */
+  /**
+   * Joins `room:ROOM` with join_ref == ref, as phoenix.js does; in V1 with a ref alone, as V1 clients do
+   * (the room then joins under the ref).
+   */
   async join(room: string, params: Record<string, unknown> = {}) {
     const ref = this.nextRef();
-    this.send([ref, ref, `room:${room}`, "phx_join", params]);
+    this.send([this.vsn === "1.0.0" ? null : ref, ref, `room:${room}`, "phx_join", params]);
     const frame = await this.waitFor((f) => f[1] === ref && f[3] === "phx_reply");
     return { ...(frame[4] as { status: string; response: Record<string, unknown> }), joinRef: ref, frame };
   }
@@ -141,8 +193,11 @@ export class TestSocket {
     return this.frames.filter((f) => f[0] === null && f[1] === null && f[3] === event);
   }
 
-  /** Frames of `event` pushed by this member's own channel: `[join_ref, null, topic, event, payload]`. */
-  pushes(event: string, joinRef?: string): Frame[] {
+  /**
+   * Frames of `event` pushed by this member's own channel: `[join_ref, null, topic, event, payload]` (V2
+   * only: in V1 a push is the same frame as a broadcast).
+   */
+  pushes(event: string, joinRef?: Ref): Frame[] {
     return this.frames.filter(
       (f) => f[0] !== null && f[1] === null && f[3] === event && (!joinRef || f[0] === joinRef),
     );
@@ -176,25 +231,35 @@ export async function closeAll(sockets: TestSocket[]): Promise<void> {
 
 /** Connects `user` to `room` and returns a socket ready to join. */
 export async function connect(user: User, room: string, options: ConnectOptions = {}): Promise<TestSocket> {
-  const response = await upgrade({ room, token: await tokenFor(user), ...options });
-  expect(response.status, await describe(response)).toBe(101);
-  const ws = response.webSocket;
-  if (!ws) throw new Error("101 without a webSocket");
-  return new TestSocket(ws);
+  return opened(await upgrade({ room, token: await tokenFor(user), ...options }), options);
 }
 
 /** Connects `user` without a room: a socket for many rooms (a SocketSession relaying to each room). */
 export async function connectMultiplexed(user: User, options: ConnectOptions = {}): Promise<TestSocket> {
-  const response = await upgrade({ token: await tokenFor(user), ...options });
+  return opened(await upgrade({ token: await tokenFor(user), ...options }), options);
+}
+
+/** The serializer a `vsn` query selects (none: V1, as Phoenix). */
+function vsnOf(options: ConnectOptions): Vsn {
+  const vsn = options.vsn === undefined ? "2.0.0" : options.vsn;
+  return vsn === null || vsn.startsWith("1.") ? "1.0.0" : "2.0.0";
+}
+
+async function opened(response: Response, options: ConnectOptions): Promise<TestSocket> {
   expect(response.status, await describe(response)).toBe(101);
   const ws = response.webSocket;
   if (!ws) throw new Error("101 without a webSocket");
-  return new TestSocket(ws);
+  return new TestSocket(ws, vsnOf(options));
 }
 
 /** Connects and joins; returns the socket and the join reply. */
-export async function connectAndJoin(user: User, room: string, params: Record<string, unknown> = {}) {
-  const socket = await connect(user, room);
+export async function connectAndJoin(
+  user: User,
+  room: string,
+  params: Record<string, unknown> = {},
+  options: ConnectOptions = {},
+) {
+  const socket = await connect(user, room, options);
   const joined = await socket.join(room, params);
   expect(joined.status).toBe("ok");
   return { socket, joined, joinRef: joined.joinRef };

@@ -8,6 +8,8 @@ import type { Context } from "hono";
 import { currentHolder, SOCKET_AUDIENCE, usernameClaim, verifyClaims } from "../../auth/token";
 import { type SocketGrant, TOKEN_REVOKED } from "../../realtime/access/admission";
 import type { Identity } from "../../realtime/access/identity";
+import type { Serializer } from "../../realtime/phoenix/serializer";
+import { negotiateSerializer, SUPPORTED_VSNS } from "../../realtime/phoenix/vsn";
 import { openSlot, releaseSlot, type SlotHolder } from "../../realtime/user-sockets/client";
 import type { AppEnv } from "../env";
 import { isAllowedOrigin } from "../origin";
@@ -110,11 +112,29 @@ export async function handOverWithSlot<T>(
   return { ok: true, result };
 }
 
+/**
+ * The serializer the socket asked for with `vsn` (Phoenix.Socket's negotiation: none is V1), or the
+ * refusal's message. A repeated `vsn`: the last one counts, as Plug reads a repeated parameter.
+ */
+export function checkVsn(c: Context<AppEnv>): { ok: true; serializer: Serializer } | { ok: false; message: string } {
+  const vsn = c.req.queries("vsn")?.at(-1);
+  const serializer = negotiateSerializer(vsn);
+  if (serializer) return { ok: true, serializer };
+  return { ok: false, message: `Unsupported vsn ${vsn}: pyre speaks ${SUPPORTED_VSNS}.` };
+}
+
 /** The verified identity and terms a Durable Object admits a socket on. */
 export function socketGrant(
   { user, generation, expiresAt }: VerifiedToken,
   slot: string | null,
   phoenixSubprotocol: boolean,
+  serializer: Serializer,
 ): SocketGrant {
-  return { user, token: { generation, expiresAt: expiresAt.getTime() }, slot, phoenixSubprotocol };
+  return {
+    user,
+    token: { generation, expiresAt: expiresAt.getTime() },
+    slot,
+    phoenixSubprotocol,
+    vsn: serializer.vsn,
+  };
 }

@@ -8,11 +8,11 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { decodeBase64 } from "../../auth/base64";
 import { SOCKET_AUDIENCE, verifyClaims } from "../../auth/token";
 import { TOKEN_REVOKED } from "../../realtime/access/admission";
-import { SERIALIZER_VERSION } from "../../realtime/phoenix/protocol";
+import type { Serializer } from "../../realtime/phoenix/serializer";
 import { MAX_FRAME_BYTES } from "../../realtime/phoenix/transport";
 import { newSession, type SessionStub, sessionStub } from "../../realtime/session/client";
 import type { AppEnv } from "../env";
-import { checkOrigin, checkToken, handOverWithSlot, socketGrant } from "./checks";
+import { checkOrigin, checkToken, checkVsn, handOverWithSlot, socketGrant } from "./checks";
 import { readCapped } from "./longpoll-body";
 import { claimsToBeSessionToken, type SessionClaims, signSessionToken, verifySessionToken } from "./longpoll-token";
 
@@ -50,10 +50,10 @@ longPollRoutes.options(LONGPOLL_PATH, (c) => {
 });
 
 longPollRoutes.get(LONGPOLL_PATH, async (c) => {
-  const refused = refuseEarly(c);
-  if (refused) return refused;
+  const early = checkEarly(c);
+  if (!early.ok) return early.answer;
   const { auth, session } = readTokens(c);
-  if (session === undefined) return openSession(c, auth);
+  if (session === undefined) return openSession(c, auth, early.serializer);
 
   const claims = await resumeSession(c, session, auth);
   if (!claims.ok) return claims.answer;
@@ -65,8 +65,8 @@ longPollRoutes.get(LONGPOLL_PATH, async (c) => {
 });
 
 longPollRoutes.post(LONGPOLL_PATH, async (c) => {
-  const refused = refuseEarly(c);
-  if (refused) return refused;
+  const early = checkEarly(c);
+  if (!early.ok) return early.answer;
   const { auth, session } = readTokens(c);
   if (session === undefined) return reply(c, { status: 410, error: "No session: GET /socket/longpoll first." });
   const claims = await resumeSession(c, session, auth);
@@ -96,16 +96,17 @@ longPollRoutes.all(LONGPOLL_PATH, (c) =>
   }),
 );
 
-/** The checks every poll and send passes first: the Origin and the serializer version. */
-function refuseEarly(c: Context<AppEnv>): Response | undefined {
+/**
+ * The checks every poll and send passes first: the Origin and the serializer version. The session speaks
+ * the serializer it was opened with; later requests only have to ask for one pyre speaks.
+ */
+function checkEarly(c: Context<AppEnv>): { ok: true; serializer: Serializer } | { ok: false; answer: Response } {
   const badOrigin = checkOrigin(c, "poll");
-  if (badOrigin) return reply(c, { status: 403, error: badOrigin.message });
-  const vsn = c.req.query("vsn");
-  if (vsn !== undefined && vsn !== SERIALIZER_VERSION) {
-    // phoenix.js stops on 403; a status it does not know would leave it stuck.
-    return reply(c, { status: 403, error: `Unsupported vsn ${vsn}: pyre speaks the Phoenix V2 JSON serializer.` });
-  }
-  return undefined;
+  if (badOrigin) return { ok: false, answer: reply(c, { status: 403, error: badOrigin.message }) };
+  const vsn = checkVsn(c);
+  // phoenix.js stops on 403; a status it does not know would leave it stuck.
+  if (!vsn.ok) return { ok: false, answer: reply(c, { status: 403, error: vsn.message }) };
+  return vsn;
 }
 
 /**
@@ -125,10 +126,10 @@ function readTokens(c: Context<AppEnv>): { auth: string | undefined; session: st
 
 /**
  * A GET without a session token: the socket token and Origin checked as at the WebSocket endpoint, one of
- * the user's socket slots taken, a SocketSession opened, and `{status: 410, token}`: the client now holds
- * a session.
+ * the user's socket slots taken, a SocketSession opened speaking the serializer the `vsn` chose, and
+ * `{status: 410, token}`: the client now holds a session.
  */
-async function openSession(c: Context<AppEnv>, auth: string | undefined): Promise<Response> {
+async function openSession(c: Context<AppEnv>, auth: string | undefined, serializer: Serializer): Promise<Response> {
   const verified = await checkToken(c, auth, `params.token or the ${AUTH_HEADER} header (authToken)`);
   if (!verified.ok) return reply(c, { status: 403, error: verified.refusal.message });
   const session = newSession(c.env);
@@ -137,7 +138,7 @@ async function openSession(c: Context<AppEnv>, auth: string | undefined): Promis
     verified,
     session.holder,
     `GET ${LONGPOLL_PATH}`,
-    (slot) => session.stub.openLongPoll(socketGrant(verified, slot, false)),
+    (slot) => session.stub.openLongPoll(socketGrant(verified, slot, false, serializer)),
     (taken) => taken,
   );
   // Over the socket cap too: phoenix.js knows no 429 on a poll, and retries a 403 after its backoff.
@@ -173,7 +174,10 @@ function claimedSession(c: Context<AppEnv>, claims: SessionClaims): SessionStub 
   return sessionStub(c.env, claims.sessionId);
 }
 
-/** ndjson lines: a JSON text frame, or base64 of a binary push (as phoenix.js sends ArrayBuffers). */
+/**
+ * ndjson lines: a JSON text frame (a V2 array, or a V1 object, which Phoenix would take for base64), or
+ * base64 of a binary push (as phoenix.js sends ArrayBuffers).
+ */
 function splitFrames(body: string): Array<string | ArrayBuffer> | string {
   const lines = body.split(/\r?\n/).filter((line) => line !== "");
   if (lines.length > MAX_POLL_BATCH) {
@@ -181,7 +185,7 @@ function splitFrames(body: string): Array<string | ArrayBuffer> | string {
   }
   const frames: Array<string | ArrayBuffer> = [];
   for (const [index, line] of lines.entries()) {
-    if (line.startsWith("[")) {
+    if (line.startsWith("[") || line.startsWith("{")) {
       frames.push(line);
       continue;
     }

@@ -6,13 +6,20 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { isKnownRoomId } from "../../realtime/access/room-id";
-import { SERIALIZER_VERSION } from "../../realtime/phoenix/protocol";
 import { admitToRoom, NO_SUCH_ROOM } from "../../realtime/room/client";
 import { admitToSession, newSession } from "../../realtime/session/client";
 import { roomSlotHolder, type SlotHolder } from "../../realtime/user-sockets/client";
 import { isRoomId } from "../../shared/rooms";
 import type { AppEnv } from "../env";
-import { checkOrigin, checkToken, handOverWithSlot, type Refusal, socketGrant, type VerifiedToken } from "./checks";
+import {
+  checkOrigin,
+  checkToken,
+  checkVsn,
+  handOverWithSlot,
+  type Refusal,
+  socketGrant,
+  type VerifiedToken,
+} from "./checks";
 import { readSocketCredentials } from "./credentials";
 
 export const SOCKET_PATH = "/socket/websocket";
@@ -31,28 +38,22 @@ socketRoutes.get(SOCKET_PATH, async (c) => {
   if (room !== undefined && !isRoomId(room)) {
     throw refusal(400, "Invalid room: room names are 1 to 64 of A-Z a-z 0-9 _ -.");
   }
-  const vsn = c.req.query("vsn");
-  if (vsn !== undefined && vsn !== SERIALIZER_VERSION) {
-    throw refusal(400, `Unsupported vsn ${vsn}: pyre speaks the Phoenix V2 JSON serializer (vsn=2.0.0).`);
-  }
+  const vsn = checkVsn(c);
+  if (!vsn.ok) throw refusal(400, vsn.message);
 
   const credentials = readSocketCredentials(c.req.raw);
   if (!credentials.ok) throw refusal(403, `Invalid token: ${credentials.problem}.`);
   const verified = await checkToken(c, credentials.token, "authToken or params.token");
   if (!verified.ok) throw refused(verified.refusal);
-  const { phoenixSubprotocol } = credentials;
+  const grant = (slot: string) => socketGrant(verified, slot, credentials.phoenixSubprotocol, vsn.serializer);
 
   if (room === undefined) {
     const session = newSession(c.env);
-    return admit(c.env, verified, session.holder, (slot) =>
-      admitToSession(session, socketGrant(verified, slot, phoenixSubprotocol)),
-    );
+    return admit(c.env, verified, session.holder, (slot) => admitToSession(session, grant(slot)));
   }
   // An id nobody minted never reaches a Durable Object; a non-member of a real one gets the same answer there.
   if (!(await isKnownRoomId(c.env, room))) throw refusal(404, NO_SUCH_ROOM);
-  return admit(c.env, verified, roomSlotHolder(room), (slot) =>
-    admitToRoom(c.env, { room, ...socketGrant(verified, slot, phoenixSubprotocol) }),
-  );
+  return admit(c.env, verified, roomSlotHolder(room), (slot) => admitToRoom(c.env, { room, ...grant(slot) }));
 });
 
 /** Hands the socket to `holder` with one of the user's slots; the slot comes back unless it upgraded (101). */

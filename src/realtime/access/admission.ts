@@ -3,6 +3,8 @@
  * slot for the user), it builds an admission request carrying only what the room needs. It is a fresh
  * Request, never the client's, so no header a client sent can reach the room or pose as an identity.
  */
+import type { SerializerVersion } from "../phoenix/serializer";
+import { isSerializerVersion } from "../phoenix/vsn";
 import { type Identity, isIdentity, isTokenGrant, type TokenGrant } from "./identity";
 
 export { TOKEN_REVOKED } from "./identity";
@@ -17,6 +19,11 @@ export interface Admission {
   slot: string | null;
   /** The client offered Phoenix's `phoenix` subprotocol (authToken); the room must select it. */
   phoenixSubprotocol: boolean;
+  /**
+   * The serializer the client speaks (its `vsn`). A socket session admits itself to each room with its
+   * client's, so the room encodes for that client and the session relays frames as they are.
+   */
+  vsn: SerializerVersion;
 }
 
 /**
@@ -59,7 +66,8 @@ function toGrant(value: Partial<Admission>): SocketGrant | undefined {
     !isIdentity(value.user) ||
     !isTokenGrant(value.token) ||
     (value.slot !== null && typeof value.slot !== "string") ||
-    typeof value.phoenixSubprotocol !== "boolean"
+    typeof value.phoenixSubprotocol !== "boolean" ||
+    (value.vsn !== undefined && !isSerializerVersion(value.vsn))
   ) {
     return undefined;
   }
@@ -68,5 +76,7 @@ function toGrant(value: Partial<Admission>): SocketGrant | undefined {
     token: { generation: value.token.generation, expiresAt: value.token.expiresAt },
     slot: value.slot,
     phoenixSubprotocol: value.phoenixSubprotocol,
+    // From a worker of a deploy before V1, which admitted only V2 sockets.
+    vsn: value.vsn ?? "2.0.0",
   };
 }

@@ -1,6 +1,7 @@
 /**
- * The Phoenix Channels V2 message model (Phoenix.Socket.Message / Reply / Broadcast), independent of how
- * it is encoded. See serializer.ts for the wire forms and shared/room-contract.ts for pyre's own events.
+ * The Phoenix Channels message model (Phoenix.Socket.Message / Reply / Broadcast), independent of how it is
+ * encoded: serializer.ts and its two implementations (v1.ts, v2.ts) are the wire forms, and
+ * shared/room-contract.ts has pyre's own events.
  */
 
 /** Events the protocol itself defines; everything else belongs to a channel. */
@@ -12,9 +13,6 @@ export const PhoenixEvent = {
   error: "phx_error",
   heartbeat: "heartbeat",
 } as const;
-
-/** The `vsn` of the only serializer pyre speaks (V2 JSON, with V2 binary pushes); a missing vsn means it. */
-export const SERIALIZER_VERSION = "2.0.0";
 
 /** The topic of socket-level messages (heartbeats), as opposed to channel topics. */
 export const PHOENIX_TOPIC = "phoenix";
@@ -40,10 +38,30 @@ export const SocketErrorReason = {
 
 export type Payload = Record<string, unknown>;
 
-/** A client-to-server message: the decoded `[join_ref, ref, topic, event, payload]` frame. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * A ref or join_ref as the client sent it: any JSON value (phoenix.js sends strings, "1", "2", …; other
+ * clients numbers), echoed back as it came, as Phoenix does. `null` is none: a message without a ref asks
+ * for no reply.
+ */
+export type Ref = JsonValue;
+
+/** Whether two refs are the same value (Phoenix compares them with `===`; objects and arrays by content). */
+export function sameRef(a: Ref, b: Ref): boolean {
+  if (a === b) return true;
+  return typeof a === "object" && typeof b === "object" && a !== null && b !== null && refKey(a) === refKey(b);
+}
+
+/** A ref as a string, for keeping refs in a Set or a Map: its JSON. */
+export function refKey(ref: Ref): string {
+  return JSON.stringify(ref);
+}
+
+/** A client-to-server message, however it was encoded: `[join_ref, ref, topic, event, payload]` in V2. */
 export interface Message {
-  joinRef: string | null;
-  ref: string | null;
+  joinRef: Ref;
+  ref: Ref;
   topic: string;
   event: string;
   /** A JSON object, or the bytes of a V2 binary push (Phoenix's `{:binary, data}`). */

@@ -3,12 +3,21 @@
  * read client frames: a room's (room/router.ts) and a socket session's (session/relay.ts).
  */
 
-import { error, type Message, ok, PHOENIX_TOPIC, PhoenixEvent, type Reply, SocketErrorReason } from "./protocol";
-import type { EncodedReply, InvalidFrame } from "./serializer";
-import { encodeReply } from "./serializer";
+import {
+  error,
+  type Message,
+  ok,
+  PHOENIX_TOPIC,
+  PhoenixEvent,
+  type Ref,
+  type Reply,
+  SocketErrorReason,
+} from "./protocol";
+import type { EncodedReply, InvalidFrame, Serializer } from "./serializer";
 
-/** Where the answers go: a room's connection, or a session's way back to its client. */
+/** Where the answers go, in the serializer the client speaks: a room's connection, or a session's client. */
 export interface FrameSink {
+  readonly serializer: Serializer;
   send(frame: string): void;
 }
 
@@ -16,14 +25,9 @@ export interface FrameSink {
 export type Addressee = Pick<Message, "joinRef" | "ref" | "topic">;
 
 /** Answers `to` with `reply`; a message without a ref asked for no reply (Phoenix's ref nil). */
-export function replyTo(
-  sink: FrameSink,
-  to: Addressee,
-  reply: Reply | EncodedReply,
-  joinRef: string | null = to.joinRef,
-): void {
+export function replyTo(sink: FrameSink, to: Addressee, reply: Reply | EncodedReply, joinRef: Ref = to.joinRef): void {
   if (to.ref === null) return;
-  sink.send(encodeReply(joinRef, to.ref, to.topic, reply));
+  sink.send(sink.serializer.reply(joinRef, to.ref, to.topic, reply));
 }
 
 /** A heartbeat (`phoenix` topic) is answered ok at once, joined or not; true if `message` was one. */

@@ -9,8 +9,8 @@ import { mentions } from "../../shared/mentions";
 import { checkClientId, checkMessage, type Post, type PostsQuery } from "../../shared/post";
 import { type PresenceMeta, RoomErrorReason, RoomEvent, type TypingPayload } from "../../shared/room-contract";
 import type { Identity } from "../access/identity";
-import { error, isBinary, ok, type Payload, type Reply } from "../phoenix/protocol";
-import { type EncodedReply, encodePush } from "../phoenix/serializer";
+import { error, isBinary, ok, type Payload, type Ref, type Reply } from "../phoenix/protocol";
+import type { EncodedReply } from "../phoenix/serializer";
 import type { AllowanceTake } from "./allowance-slices";
 import type { Connection, ConnectionState, PresenceEntry } from "./connection";
 import type { Delivery } from "./fanout";
@@ -150,7 +150,7 @@ function refusedJoin(access: "no such room" | "room limit" | "unavailable" | "ba
  * What an accepted join records on its socket, in one attachment write: the join, its filter, and its
  * entry in presence (which {@link afterJoin} then announces).
  */
-export function joinedState(joinRef: string, mentionsOnly: boolean): Partial<ConnectionState> {
+export function joinedState(joinRef: Ref, mentionsOnly: boolean): Partial<ConnectionState> {
   const presence: PresenceEntry = { phxRef: newPresenceRef(), onlineAt: new Date().toISOString() };
   return { joinRef, mentionsOnly, presence };
 }
@@ -163,9 +163,11 @@ export function afterJoin(connection: Connection, services: RoomServices): void 
   const { joinRef, user, presence } = connection.state;
   if (joinRef === null || presence === null) return;
   services.trackPresence(String(user.id), presenceMeta(user.username, presence));
-  connection.send(encodePush(joinRef, services.topic, RoomEvent.presenceState, services.presenceStateJson()));
+  const state = services.presenceStateJson();
+  connection.send(connection.serializer.push(joinRef, services.topic, RoomEvent.presenceState, state));
   const moderation = services.moderationStateJson(user.id);
-  if (moderation !== undefined) connection.send(encodePush(joinRef, services.topic, RoomEvent.moderation, moderation));
+  if (moderation !== undefined)
+    connection.send(connection.serializer.push(joinRef, services.topic, RoomEvent.moderation, moderation));
 }
 
 /** Phoenix's `terminate`: the join is over (leave, rejoin, close). */

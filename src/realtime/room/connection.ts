@@ -5,7 +5,11 @@
  */
 
 import { type Identity, isIdentity, isTokenGrant, type TokenGrant } from "../access/identity";
+import type { Ref } from "../phoenix/protocol";
+import type { Serializer, SerializerVersion } from "../phoenix/serializer";
+import type { FrameSink } from "../phoenix/socket-replies";
 import { closeQuietly, sendQuietly } from "../phoenix/transport";
+import { isSerializerVersion, serializerOf } from "../phoenix/vsn";
 import type { FrameClock } from "../shell/idle";
 import type { BucketState } from "./rate-limit";
 
@@ -22,8 +26,10 @@ export interface ConnectionState extends FrameClock {
   token: TokenGrant;
   /** The user's socket slot (see user-sockets/), released when this socket ends; null for relayed sockets. */
   slot: string | null;
-  /** The join_ref of the current join of the room's topic; null while not joined. */
-  joinRef: string | null;
+  /** The serializer the client speaks, as its `vsn` chose at the upgrade (a relayed socket: its client's). */
+  vsn: SerializerVersion;
+  /** The join_ref of the current join of the room's topic, as the client sent it; null while not joined. */
+  joinRef: Ref;
   /** Joined with `mentions_only: true`: receives only posts that mention `user.username`. */
   mentionsOnly: boolean;
   /** Set while joined. */
@@ -39,8 +45,10 @@ export interface ConnectionState extends FrameClock {
   joinBucket: BucketState | null;
 }
 
-export class Connection {
+export class Connection implements FrameSink {
   #state: ConnectionState;
+  /** Decodes this socket's frames and encodes what it is sent. */
+  readonly serializer: Serializer;
   /** This socket's messages, handled one after another (see router.ts); never persisted. */
   #inbox: Promise<void> = Promise.resolve();
   #gone = false;
@@ -50,15 +58,17 @@ export class Connection {
     state: ConnectionState,
   ) {
     this.#state = state;
+    this.serializer = serializerOf(state.vsn);
   }
 
   /** A new socket: writes its first attachment. */
-  static open(ws: WebSocket, fields: Pick<ConnectionState, "room" | "user" | "token" | "slot">): Connection {
+  static open(ws: WebSocket, fields: Pick<ConnectionState, "room" | "user" | "token" | "slot" | "vsn">): Connection {
     const connection = new Connection(ws, {
       room: fields.room,
       user: fields.user,
       token: fields.token,
       slot: fields.slot,
+      vsn: fields.vsn,
       joinRef: null,
       mentionsOnly: false,
       presence: null,
@@ -74,9 +84,14 @@ export class Connection {
   static restore(ws: WebSocket): Connection | undefined {
     const state: unknown = ws.deserializeAttachment();
     // An attachment written before joins had a bucket, or before the idle rule, has neither yet (the rule
-    // then leaves that socket alone: it never closes one early).
+    // then leaves that socket alone: it never closes one early); one written before V1, no vsn: it is V2.
     return isConnectionState(state)
-      ? new Connection(ws, { ...state, joinBucket: state.joinBucket ?? null, lastFrameAt: state.lastFrameAt ?? null })
+      ? new Connection(ws, {
+          ...state,
+          vsn: state.vsn ?? "2.0.0",
+          joinBucket: state.joinBucket ?? null,
+          lastFrameAt: state.lastFrameAt ?? null,
+        })
       : undefined;
   }
 
@@ -130,7 +145,8 @@ function isConnectionState(value: unknown): value is ConnectionState {
     isIdentity(state.user) &&
     isTokenGrant(state.token) &&
     (state.slot === null || typeof state.slot === "string") &&
-    (state.joinRef === null || typeof state.joinRef === "string") &&
+    (state.vsn === undefined || isSerializerVersion(state.vsn)) &&
+    state.joinRef !== undefined &&
     typeof state.mentionsOnly === "boolean" &&
     (state.presence === null || typeof state.presence?.phxRef === "string") &&
     (state.postBucket === null || typeof state.postBucket?.tokens === "number") &&

@@ -4,7 +4,7 @@
  * of a sequencing room unchanged (docs/architecture.md#no-room-wide-queue, docs/scaling.md).
  */
 
-import { encodeBroadcast, encodePush } from "../phoenix/serializer";
+import type { SerializerVersion } from "../phoenix/serializer";
 import type { Connection, ConnectionState } from "./connection";
 
 /** How one member receives an event: the shared broadcast, a push from its own channel, or not at all. */
@@ -13,9 +13,10 @@ export type Delivery = "broadcast" | "push" | "skip";
 export type HandleOut = (event: string, payload: object, member: Readonly<ConnectionState>) => Delivery;
 
 /**
- * A plain broadcast is encoded once and the same string goes to everyone; a member whose channel
- * intercepts the event (a mention filter) gets a push of its own, `[join_ref, null, …]`, built around a
- * payload that is still encoded only once.
+ * The payload is encoded once, and a plain broadcast once per serializer the members speak (at most twice,
+ * V2 and V1, as Phoenix caches a broadcast's encoding per serializer): the same string goes to every member
+ * of a serializer. A member whose channel intercepts the event (a mention filter) gets a push of its own,
+ * with its join_ref, built around the same encoded payload.
  */
 export function fanOut(
   members: Iterable<Connection>,
@@ -24,19 +25,22 @@ export function fanOut(
   payload: object,
   handleOut: HandleOut,
 ): void {
-  let broadcast: string | undefined;
+  const broadcasts: Partial<Record<SerializerVersion, string>> = {};
   let payloadJson: string | undefined;
   for (const member of members) {
     const { joinRef } = member.state;
     if (joinRef === null) continue;
     const delivery = handleOut(event, payload, member.state);
     if (delivery === "skip") continue;
+    payloadJson ??= JSON.stringify(payload);
+    const { serializer } = member;
     if (delivery === "broadcast") {
-      broadcast ??= encodeBroadcast(topic, event, payload);
+      let broadcast = broadcasts[serializer.vsn];
+      if (broadcast === undefined) {
+        broadcast = serializer.broadcast(topic, event, payloadJson);
+        broadcasts[serializer.vsn] = broadcast;
+      }
       member.send(broadcast);
-    } else {
-      payloadJson ??= JSON.stringify(payload);
-      member.send(encodePush(joinRef, topic, event, payloadJson));
-    }
+    } else member.send(serializer.push(joinRef, topic, event, payloadJson));
   }
 }

@@ -22,7 +22,7 @@ import { isPrivateRoomId, isRoomName, roomTopic } from "../../shared/rooms";
 import { type Admission, TOKEN_REVOKED } from "../access/admission";
 import type { Identity } from "../access/identity";
 import { isRevoked, rememberRevocation } from "../access/remembered-revocations";
-import { type EncodedReply, encodePush } from "../phoenix/serializer";
+import type { EncodedReply } from "../phoenix/serializer";
 import { CloseCode, closeQuietly } from "../phoenix/transport";
 import { wakeBy } from "../shell/alarms";
 import { leasePosts, releaseSlot } from "../user-sockets/client";
@@ -406,7 +406,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
         payload = JSON.stringify(this.#moderationState(user.id));
         encoded.set(user.id, payload);
       }
-      connection.send(encodePush(joinRef, this.topic, RoomEvent.moderation, payload));
+      connection.send(connection.serializer.push(joinRef, this.topic, RoomEvent.moderation, payload));
     }
   }
 

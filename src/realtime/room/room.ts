@@ -11,10 +11,12 @@ import { readAdmission } from "../access/admission";
 import type { Identity } from "../access/identity";
 import { rememberRevocation } from "../access/remembered-revocations";
 import { readFrame } from "../phoenix/serializer";
+import { answerHeartbeat } from "../phoenix/socket-replies";
 import { CloseCode, closeQuietly } from "../phoenix/transport";
 import { wakeBy } from "../shell/alarms";
 import { SocketObject } from "../shell/socket-object";
 import type { SocketHolder } from "../user-sockets/client";
+import { Connection } from "./connection";
 import {
   acceptInvite,
   addMember,
@@ -79,13 +81,14 @@ export class Room extends SocketObject implements SocketHolder {
   }
 
   protected async onMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+    if (!this.#live && answeredAsleep(ws, raw)) return;
     const room = this.#awake();
     const connection = room?.get(ws);
     if (!room || !connection) {
       closeQuietly(ws, CloseCode.internalError, "unknown connection; reconnect");
       return;
     }
-    const frame = readFrame(raw);
+    const frame = readFrame(raw, connection.serializer);
     switch (frame.kind) {
       case "close":
         room.drop(connection, frame.code, frame.reason);
@@ -105,7 +108,8 @@ export class Room extends SocketObject implements SocketHolder {
   }
 
   protected recordLastFrame(ws: WebSocket, at: number): void {
-    this.#awake()?.get(ws)?.update({ lastFrameAt: at });
+    // A room that has not woken its live state (see `answeredAsleep`) writes the one socket's attachment.
+    (this.#live ? this.#live.get(ws) : Connection.restore(ws))?.update({ lastFrameAt: at });
   }
 
   /**
@@ -290,4 +294,17 @@ export class Room extends SocketObject implements SocketHolder {
     const name = this.ctx.id.name ?? LiveRoom.nameOf(this.ctx);
     return name === undefined ? undefined : this.#liveRoom(name);
   }
+}
+
+/**
+ * A heartbeat with a ref of its own (phoenix.js's, every V1 client's), which the runtime cannot answer for
+ * the room as it answers pyre's constant one, answered from the socket's own attachment while the room has
+ * not built its live state since it woke: waking for a heartbeat then costs the room one socket's
+ * attachment, not a rebuild from every member's. True if `raw` was a heartbeat, answered.
+ */
+function answeredAsleep(ws: WebSocket, raw: string | ArrayBuffer): boolean {
+  const connection = Connection.restore(ws);
+  if (!connection) return false;
+  const frame = readFrame(raw, connection.serializer);
+  return frame.kind === "message" && answerHeartbeat(connection, frame.message);
 }

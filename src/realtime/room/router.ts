@@ -4,8 +4,8 @@
  * the answers every socket gives). A socket is bound to one room, so the only topic it joins is its own.
  */
 import { RoomErrorReason, RoomEvent, SESSION_ENDED_CLOSE_CODE } from "../../shared/room-contract";
-import { error, type Message, ok, PhoenixEvent, type Reply } from "../phoenix/protocol";
-import { type EncodedReply, encodeClose, encodePush, type InvalidFrame } from "../phoenix/serializer";
+import { error, type Message, ok, PhoenixEvent, type Reply, sameRef } from "../phoenix/protocol";
+import type { EncodedReply, InvalidFrame } from "../phoenix/serializer";
 import { answerHeartbeat, answerMalformed, answerUnmatchedTopic, replyTo } from "../phoenix/socket-replies";
 import { CloseCode } from "../phoenix/transport";
 import { afterJoin, type ChannelResult, handleIn, join, joinedState, type RoomServices, terminate } from "./channel";
@@ -49,7 +49,7 @@ async function route(connection: Connection, message: Message, room: RoomRouting
 
   const current = connection.state.joinRef;
   if (event === PhoenixEvent.leave) {
-    if (topic === room.topic && current !== null && (message.joinRef ?? current) === current) {
+    if (topic === room.topic && current !== null && (message.joinRef === null || sameRef(message.joinRef, current))) {
       answer(connection, message, ok());
       endChannel(connection, room);
       return;
@@ -61,7 +61,7 @@ async function route(connection: Connection, message: Message, room: RoomRouting
 
   if (topic !== room.topic || current === null) return answerUnmatchedTopic(connection, message);
   // A null join_ref is valid on pushes (Phoenix allows it); another join's is a message to a channel that is gone.
-  if (message.joinRef !== null && message.joinRef !== current) return answer(connection, message, staleJoin);
+  if (message.joinRef !== null && !sameRef(message.joinRef, current)) return answer(connection, message, staleJoin);
 
   const result = handleIn(event, message.payload, connection, room);
   if (!(result instanceof Promise)) return settle(connection, message, result, room);
@@ -116,7 +116,9 @@ function settle(connection: Connection, message: Message, result: ChannelResult,
 export function endChannelFor(connection: Connection, room: RoomServices, reason: string): void {
   const joinRef = connection.state.joinRef;
   if (joinRef === null) return;
-  connection.send(encodePush(joinRef, room.topic, RoomEvent.membershipEnded, JSON.stringify({ reason })));
+  connection.send(
+    connection.serializer.push(joinRef, room.topic, RoomEvent.membershipEnded, JSON.stringify({ reason })),
+  );
   endChannel(connection, room);
 }
 
@@ -126,7 +128,7 @@ function endChannel(connection: Connection, room: RoomServices): void {
   if (joinRef === null) return;
   terminate(connection, room);
   connection.update({ joinRef: null, mentionsOnly: false, presence: null });
-  connection.send(encodeClose(joinRef, room.topic));
+  connection.send(connection.serializer.close(joinRef, room.topic));
 }
 
 function internalError(connection: Connection, message: Message, room: RoomRouting, problem: unknown): void {

@@ -3,25 +3,26 @@
  * leaves going up, the room's replies and `phx_close` coming down. It tells when the topic is no longer
  * joined and nothing is left to answer, so the upstream can close; broadcasts are never parsed.
  */
-import { type Message, PhoenixEvent } from "../phoenix/protocol";
+import { type Message, PhoenixEvent, type Ref, refKey, sameRef } from "../phoenix/protocol";
+import type { Serializer } from "../phoenix/serializer";
 import type { Addressee } from "../phoenix/socket-replies";
-
-/** Frames whose ref is null (`[join_ref, null, ...`): pushes and broadcasts, which need no reading. */
-const WITHOUT_REF = /^\[(?:null|"(?:[^"\\]|\\.)*"),null,/;
 
 export class JoinTracker {
   /** The join_ref of the client's latest phx_join on this topic; null once it has left. */
-  #clientJoinRef: string | null = null;
+  #clientJoinRef: Ref = null;
   /** The join the room confirmed; null while the topic is not joined. */
-  #joinedRef: string | null = null;
-  /** Refs the room has yet to answer, and which of them are joins. */
+  #joinedRef: Ref = null;
+  /** Refs the room has yet to answer (as `refKey`s), and which of them are joins, with their join refs. */
   readonly #unanswered = new Set<string>();
-  readonly #joins = new Set<string>();
+  readonly #joins = new Map<string, Ref>();
   /** The client's latest join while the room has not answered it yet. */
   #pendingJoin: Addressee | null = null;
 
+  /** `serializer`: the one the client and the room speak on this topic (the client's). */
+  constructor(private readonly serializer: Serializer) {}
+
   /** The client's latest join, for telling it `phx_error` if the room connection fails; null once it left. */
-  get clientJoinRef(): string | null {
+  get clientJoinRef(): Ref {
     return this.#clientJoinRef;
   }
 
@@ -38,17 +39,18 @@ export class JoinTracker {
   /** A client frame on its way to the room. */
   sent({ ref, joinRef, topic, event }: Pick<Message, "ref" | "joinRef" | "topic" | "event">): void {
     if (event === PhoenixEvent.join) {
+      // A join sent without a join_ref is joined under its ref (the room's rule, and Phoenix's).
       this.#clientJoinRef = joinRef ?? ref;
       // A join without a ref gets no reply to watch for, so it counts as joined.
       if (ref === null) this.#joinedRef = this.#clientJoinRef;
       else {
-        this.#joins.add(ref);
+        this.#joins.set(refKey(ref), this.#clientJoinRef);
         this.#pendingJoin = { joinRef, ref, topic };
       }
-    } else if (event === PhoenixEvent.leave && (joinRef === null || joinRef === this.#clientJoinRef)) {
+    } else if (event === PhoenixEvent.leave && (joinRef === null || sameRef(joinRef, this.#clientJoinRef))) {
       this.#clientJoinRef = null;
     }
-    if (ref !== null) this.#unanswered.add(ref);
+    if (ref !== null) this.#unanswered.add(refKey(ref));
   }
 
   /**
@@ -56,29 +58,28 @@ export class JoinTracker {
    * broadcast, skipped unparsed: it changes nothing. `onReply` hears of every reply, read once here: null
    * for ok, else the error's reason ("" without one).
    */
-  received(frame: string | ArrayBuffer, onReply?: (ref: string, refusal: string | null) => void): boolean {
-    if (typeof frame !== "string" || WITHOUT_REF.test(frame)) return false;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(frame);
-    } catch {
-      return true;
-    }
-    if (!Array.isArray(parsed)) return true;
-    const [joinRef, ref, , event, payload] = parsed as [unknown, unknown, unknown, unknown, unknown];
-    if (event === PhoenixEvent.reply && typeof ref === "string") {
-      this.#unanswered.delete(ref);
-      if (ref === this.#pendingJoin?.ref) this.#pendingJoin = null;
-      const ok = (payload as { status?: unknown } | null)?.status === "ok";
-      if (this.#joins.delete(ref)) {
-        // A join sent without a join_ref is joined under its ref (the room's rule, and Phoenix's).
-        this.#joinedRef = ok ? (typeof joinRef === "string" ? joinRef : ref) : null;
+  received(frame: string | ArrayBuffer, onReply?: (ref: Ref, refusal: string | null) => void): boolean {
+    if (typeof frame !== "string" || this.serializer.withoutRef(frame)) return false;
+    const decoded = this.serializer.decode(frame);
+    if (decoded.kind !== "message") return true;
+    const { joinRef, ref, event, payload } = decoded.message;
+    if (event === PhoenixEvent.reply && ref !== null) {
+      const key = refKey(ref);
+      this.#unanswered.delete(key);
+      if (this.#pendingJoin && sameRef(ref, this.#pendingJoin.ref)) this.#pendingJoin = null;
+      const reply = payload as { status?: unknown; response?: { reason?: unknown } };
+      const ok = reply.status === "ok";
+      const join = this.#joins.get(key);
+      if (join !== undefined) {
+        this.#joins.delete(key);
+        this.#joinedRef = ok ? join : null;
       }
       if (onReply) {
-        const reason = (payload as { response?: { reason?: unknown } } | null)?.response?.reason;
+        const reason = reply.response?.reason;
         onReply(ref, ok ? null : typeof reason === "string" ? reason : "");
       }
-    } else if (event === PhoenixEvent.close && joinRef === this.#joinedRef) {
+    } else if (event === PhoenixEvent.close && this.#joinedRef !== null && sameRef(joinRef ?? ref, this.#joinedRef)) {
+      // V2's phx_close carries the join ref twice; V1's only as its ref.
       this.#joinedRef = null;
     }
     return true;

@@ -10,25 +10,26 @@
  * the authority: only they see the user's other sockets.
  */
 import { RoomErrorReason } from "../../shared/room-contract";
+import { type Ref, refKey } from "../phoenix/protocol";
 import { type BucketState, type RatePolicy, takeToken } from "../room/rate-limit";
 
 export type Admit = { ok: true } | { ok: false; retryAfterMs: number };
 
 export class PostGate {
   #bucket: BucketState | undefined;
-  /** Posts relayed and not answered yet, as `topic` and ref. */
+  /** Posts relayed and not answered yet, as `topic` and ref (its JSON: refs may be any JSON value). */
   readonly #unanswered = new Map<string, Set<string>>();
 
   constructor(private readonly policy: RatePolicy) {}
 
   /** A post for `topic`: relay it, or how long until this socket may post again. */
-  admit(topic: string, ref: string | null, now = Date.now()): Admit {
+  admit(topic: string, ref: Ref, now = Date.now()): Admit {
     const take = takeToken(this.policy, this.#bucket, now);
     this.#bucket = take.bucket;
     if (!take.ok) return { ok: false, retryAfterMs: take.retryAfterMs };
     if (ref !== null) {
       const refs = this.#unanswered.get(topic) ?? new Set<string>();
-      refs.add(ref);
+      refs.add(refKey(ref));
       this.#unanswered.set(topic, refs);
     }
     return { ok: true };
@@ -38,9 +39,10 @@ export class PostGate {
    * The room answered `ref` on `topic` (`refusal`: null for ok, else the error's reason): a post refused
    * for anything but a limit gives its token back.
    */
-  answered(topic: string, ref: string, refusal: string | null): void {
+  answered(topic: string, ref: Ref, refusal: string | null): void {
     const refs = this.#unanswered.get(topic);
-    if (!refs?.delete(ref) || refusal === null || refusal === RoomErrorReason.rateLimited || !this.#bucket) return;
+    if (!refs?.delete(refKey(ref)) || refusal === null || refusal === RoomErrorReason.rateLimited || !this.#bucket)
+      return;
     this.#bucket = { tokens: Math.min(this.policy.burst, this.#bucket.tokens + 1), at: this.#bucket.at };
   }
 

@@ -10,7 +10,7 @@ import { RoomErrorReason, RoomEvent } from "../../shared/room-contract";
 import { isRoomId, roomTopic } from "../../shared/rooms";
 import type { SocketGrant } from "../access/admission";
 import { error, type Message, ok, PhoenixEvent, SocketErrorReason } from "../phoenix/protocol";
-import { readFrame } from "../phoenix/serializer";
+import { readFrame, type Serializer } from "../phoenix/serializer";
 import {
   answerHeartbeat,
   answerMalformed,
@@ -19,6 +19,7 @@ import {
   replyTo,
 } from "../phoenix/socket-replies";
 import { CloseCode } from "../phoenix/transport";
+import { serializerOf } from "../phoenix/vsn";
 import type { RatePolicy } from "../room/rate-limit";
 import { PostGate } from "./post-gate";
 import { type RoomEndpoint, Upstream } from "./upstream";
@@ -55,8 +56,10 @@ export class Relay {
   #held: Array<{ message: Message; raw: string | ArrayBuffer }> = [];
   #resuming = false;
   #ended = false;
+  /** The serializer the client speaks; each room speaks it to this session too, so frames pass as they are. */
+  readonly #serializer: Serializer;
   /** The client's end, for the answers the relay gives itself. */
-  readonly #client: FrameSink = { send: (frame) => this.host.deliver(frame) };
+  readonly #client: FrameSink;
   readonly #posts: PostGate;
 
   constructor(
@@ -68,11 +71,13 @@ export class Relay {
     private readonly host: RelayHost,
   ) {
     this.#posts = new PostGate(postPolicy);
+    this.#serializer = serializerOf(grant.vsn);
+    this.#client = { serializer: this.#serializer, send: (frame) => this.host.deliver(frame) };
   }
 
   receive(raw: string | ArrayBuffer): Verdict {
     if (this.#ended) return HANDLED;
-    const decoded = readFrame(raw);
+    const decoded = readFrame(raw, this.#serializer);
     switch (decoded.kind) {
       case "close":
         return { ok: false, code: decoded.code, reason: decoded.reason };

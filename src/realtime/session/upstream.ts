@@ -5,9 +5,11 @@
  */
 import { RoomErrorReason, SESSION_ENDED_CLOSE_CODE } from "../../shared/room-contract";
 import { admissionRequest, type SocketGrant } from "../access/admission";
-import { error, type Message, ok, PhoenixEvent, SocketErrorReason } from "../phoenix/protocol";
-import { answerUnmatchedTopic, replyTo } from "../phoenix/socket-replies";
+import { error, type Message, ok, PhoenixEvent, type Ref, SocketErrorReason } from "../phoenix/protocol";
+import type { Serializer } from "../phoenix/serializer";
+import { answerUnmatchedTopic, type FrameSink, replyTo } from "../phoenix/socket-replies";
 import { closeQuietly, sendQuietly } from "../phoenix/transport";
+import { serializerOf } from "../phoenix/vsn";
 import { JoinTracker } from "./join-tracker";
 
 export interface UpstreamEvents {
@@ -16,7 +18,7 @@ export interface UpstreamEvents {
   /** The room ended the user's session: it closed with 4001, or refused the admission as revoked. */
   sessionEnded(reason: string): void;
   /** The room answered the client frame of `ref` on this topic: null for ok, else the error's reason. */
-  replied(ref: string, refusal: string | null): void;
+  replied(ref: Ref, refusal: string | null): void;
   /** The upstream is closed, whatever the cause; it takes no more frames. */
   gone(upstream: Upstream): void;
   log(where: string, problem: unknown): void;
@@ -36,7 +38,11 @@ export class Upstream {
   #closed = false;
   /** Client frames that arrived before the room accepted the socket, sent in order once it has. */
   #queue: Array<{ message: Message; raw: string | ArrayBuffer }> = [];
-  readonly #join = new JoinTracker();
+  /** The client's serializer, which the room speaks on this socket too: frames pass both ways as they are. */
+  readonly #serializer: Serializer;
+  readonly #join: JoinTracker;
+  /** The client, for the answers this upstream gives in the room's place. */
+  readonly #client: FrameSink;
 
   constructor(
     readonly topic: string,
@@ -45,7 +51,11 @@ export class Upstream {
     /** The topic's room; undefined for an id no room has (never minted): then nothing is asked of one. */
     private readonly endpoint: () => Promise<RoomEndpoint | undefined>,
     private readonly events: UpstreamEvents,
-  ) {}
+  ) {
+    this.#serializer = serializerOf(grant.vsn);
+    this.#join = new JoinTracker(this.#serializer);
+    this.#client = { serializer: this.#serializer, send: (frame) => this.events.fromRoom(frame) };
+  }
 
   /** Asks the room to admit this socket; frames forwarded meanwhile wait for it. */
   open(): void {
@@ -107,11 +117,10 @@ export class Upstream {
   #refuse(): void {
     const waiting = this.#queue;
     this.#end(1000, "no such room", () => {
-      const client = { send: (frame: string) => this.events.fromRoom(frame) };
       for (const { message } of waiting) {
-        if (message.event === PhoenixEvent.join) replyTo(client, message, error(RoomErrorReason.noSuchRoom));
-        else if (message.event === PhoenixEvent.leave) replyTo(client, message, ok());
-        else answerUnmatchedTopic(client, message);
+        if (message.event === PhoenixEvent.join) replyTo(this.#client, message, error(RoomErrorReason.noSuchRoom));
+        else if (message.event === PhoenixEvent.leave) replyTo(this.#client, message, ok());
+        else answerUnmatchedTopic(this.#client, message);
       }
     });
   }
@@ -124,7 +133,7 @@ export class Upstream {
   #fromRoom(frame: string | ArrayBuffer): void {
     if (this.#closed) return;
     const pending = this.#join.pendingJoin;
-    const replied = (ref: string, refusal: string | null) => this.events.replied(ref, refusal);
+    const replied = (ref: Ref, refusal: string | null) => this.events.replied(ref, refusal);
     const changed = this.#join.received(frame, replied);
     this.events.fromRoom(frame, pending !== null && this.#join.pendingJoin === null);
     if (changed && this.#join.settled) this.close("left");
@@ -146,15 +155,13 @@ export class Upstream {
     this.#end(1011, "relay ended", () => {
       const pending = this.#join.pendingJoin;
       if (pending) {
-        const client = { send: (frame: string) => this.events.fromRoom(frame) };
-        replyTo(client, pending, error(SocketErrorReason.joinCrashed));
+        replyTo(this.#client, pending, error(SocketErrorReason.joinCrashed));
         return;
       }
       const joinRef = this.#join.clientJoinRef;
       if (joinRef !== null) {
-        this.events.fromRoom(
-          JSON.stringify([joinRef, joinRef, this.topic, PhoenixEvent.error, { reason: ROOM_LOST_REASON }]),
-        );
+        const payload = JSON.stringify({ reason: ROOM_LOST_REASON });
+        this.events.fromRoom(this.#serializer.frame(joinRef, joinRef, this.topic, PhoenixEvent.error, payload));
       }
     });
   }

@@ -92,6 +92,11 @@ describe("opening and polling a session", () => {
       ["garbage token", new LongPollClient({ token: "garbage" }), "Token invalid"],
       ["garbage header", new LongPollClient({ token: "garbage", viaHeader: true }), "Token invalid"],
       ["foreign Origin", new LongPollClient({ token: good, origin: "https://evil.example" }), "may not poll"],
+      [
+        "a vsn no serializer matches",
+        new LongPollClient({ token: good, vsn: "3.0.0" }),
+        "Unsupported vsn 3.0.0: pyre speaks",
+      ],
     ];
     for (const [name, client, error] of cases) {
       const answer = await client.request("GET");

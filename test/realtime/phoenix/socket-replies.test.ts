@@ -1,10 +1,11 @@
 /**
  * The answers Phoenix.Socket gives before any channel is involved (phoenix/socket-replies.ts), read back
- * off the wire: each frame a sink is handed is decoded as a client would decode it.
+ * off the wire: each frame a sink is handed is decoded as a client would decode it, in the sink's
+ * serializer (V2 unless a test says V1).
  */
 import { describe, expect, it } from "vitest";
 import { error, type Message, ok } from "../../../src/realtime/phoenix/protocol";
-import { decode, type InvalidFrame } from "../../../src/realtime/phoenix/serializer";
+import type { InvalidFrame, Serializer } from "../../../src/realtime/phoenix/serializer";
 import {
   answerHeartbeat,
   answerMalformed,
@@ -12,14 +13,17 @@ import {
   type FrameSink,
   replyTo,
 } from "../../../src/realtime/phoenix/socket-replies";
+import { v1Json } from "../../../src/realtime/phoenix/v1";
+import { v2Json } from "../../../src/realtime/phoenix/v2";
 
-/** A sink that keeps what it is sent, parsed: `[join_ref, ref, topic, event, payload]`. */
-function recordingSink(): FrameSink & { frames: unknown[][] } {
-  const frames: unknown[][] = [];
+/** A sink that keeps what it is sent, parsed: `[join_ref, ref, topic, event, payload]` in V2. */
+function recordingSink<Parsed = unknown[]>(serializer: Serializer = v2Json): FrameSink & { frames: Parsed[] } {
+  const frames: Parsed[] = [];
   return {
+    serializer,
     frames,
     send(frame) {
-      frames.push(JSON.parse(frame) as unknown[]);
+      frames.push(JSON.parse(frame) as Parsed);
     },
   };
 }
@@ -29,7 +33,7 @@ function message(fields: Partial<Message>): Message {
 }
 
 function invalid(text: string): InvalidFrame {
-  const decoded = decode(text);
+  const decoded = v2Json.decode(text);
   if (decoded.kind !== "invalid") throw new Error(`expected an invalid frame, got ${JSON.stringify(decoded)}`);
   return decoded;
 }
@@ -103,7 +107,7 @@ describe("answerMalformed", () => {
     expect(frame.detail).toBe("event must be a non-empty string");
   });
 
-  it("keeps a null join_ref, and a topic the decoder had to replace, as the decoder read them", () => {
+  it("keeps a null join_ref, a numeric one, and a topic the decoder had to replace, as the decoder read them", () => {
     const sink = recordingSink();
     const noJoinRef = invalid('[null,"3","room:lobby","new_post",[]]');
     const badJoinRefAndTopic = invalid('[7,"4",null,"new_post",{}]');
@@ -125,8 +129,27 @@ describe("answerMalformed", () => {
         { status: "error", response: { reason: "malformed frame", detail: badJoinRefAndTopic.detail } },
       ],
     ]);
-    expect(badJoinRefAndTopic.joinRef).toBeNull();
+    expect(badJoinRefAndTopic.joinRef).toBe(7);
     expect(badJoinRefAndTopic.topic).toBe("phoenix");
+  });
+});
+
+describe("the answers in V1", () => {
+  it("are objects {topic, event, payload, ref} with the client's ref as it came, and no join_ref", () => {
+    const sink = recordingSink<Record<string, unknown>>(v1Json);
+    answerHeartbeat(sink, message({ topic: "phoenix", event: "heartbeat", ref: 41 }));
+    replyTo(sink, message({ joinRef: 3, ref: { n: [1, "x"] }, topic: "room:a" }), ok({ id: 12 }));
+    answerUnmatchedTopic(sink, message({ joinRef: "6", ref: "7", topic: "room:elsewhere" }));
+    expect(sink.frames).toEqual([
+      { topic: "phoenix", event: "phx_reply", payload: { status: "ok", response: {} }, ref: 41 },
+      { topic: "room:a", event: "phx_reply", payload: { status: "ok", response: { id: 12 } }, ref: { n: [1, "x"] } },
+      {
+        topic: "room:elsewhere",
+        event: "phx_reply",
+        payload: { status: "error", response: { reason: "unmatched topic" } },
+        ref: "7",
+      },
+    ]);
   });
 });
 

@@ -3,7 +3,10 @@
  * real `WebSocketPair` (workerd keeps an attachment on such a socket without a Durable Object), and the
  * other end, accepted here, records what the member receives.
  */
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { SerializerVersion } from "../../../src/realtime/phoenix/serializer";
+import { v1Json } from "../../../src/realtime/phoenix/v1";
+import { v2Json } from "../../../src/realtime/phoenix/v2";
 import { Connection, type ConnectionState } from "../../../src/realtime/room/connection";
 import { type Delivery, fanOut, type HandleOut } from "../../../src/realtime/room/fanout";
 
@@ -19,7 +22,7 @@ interface Member {
 
 let nextUser = 0;
 
-function member(joinRef: string | null, username = `user${nextUser + 1}`): Member {
+function member(joinRef: string | null, username = `user${nextUser + 1}`, vsn: SerializerVersion = "2.0.0"): Member {
   nextUser += 1;
   const { 0: client, 1: server } = new WebSocketPair();
   server.accept();
@@ -29,6 +32,7 @@ function member(joinRef: string | null, username = `user${nextUser + 1}`): Membe
     user: { id: nextUser, username },
     token: { generation: 0, expiresAt: Date.now() + 3_600_000 },
     slot: `slot-${nextUser}`,
+    vsn,
   });
   if (joinRef !== null) connection.update({ joinRef });
   const received: string[] = [];
@@ -73,6 +77,10 @@ const always =
   (delivery: Delivery): HandleOut =>
   () =>
     delivery;
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 describe("fanOut", () => {
   it("gives every joined member the same broadcast frame, encoded once", async () => {
@@ -148,7 +156,7 @@ describe("fanOut", () => {
       rule,
     );
     expect(asked).toEqual(["ann", "bob", "cid"]);
-    expect(encodings()).toBe(2); // once for the broadcast, once for the push, whatever the member count
+    expect(encodings()).toBe(1); // once for the broadcast and the push alike, whatever the member count
     await drainAll(all);
     expect(broadcastTo.received.map((f) => JSON.parse(f))).toEqual([[null, null, TOPIC, "new_post", { id: 3 }]]);
     expect(pushTo.received.map((f) => JSON.parse(f))).toEqual([["2", null, TOPIC, "new_post", { id: 3 }]]);
@@ -187,5 +195,37 @@ describe("fanOut", () => {
     await stays.drained();
     expect(stays.received.map((f) => JSON.parse(f))).toEqual([[null, null, TOPIC, "new_post", { id: 4 }]]);
     expect(gone.received).toEqual([]);
+  });
+
+  it("in a mixed room, encodes the payload once and the broadcast once per serializer, never per member", async () => {
+    const v2Members = Array.from({ length: 6 }, (_, i) => member(String(i + 1)));
+    const v1Members = Array.from({ length: 6 }, (_, i) => member(String(i + 10), undefined, "1.0.0"));
+    const pushV2 = member("20", "pat");
+    const pushV1 = member("21", "quin", "1.0.0");
+    const everyone = [...v2Members, pushV2, ...v1Members, pushV1];
+    const v2Frames = vi.spyOn(v2Json, "frame");
+    const v1Frames = vi.spyOn(v1Json, "frame");
+    const { payload, encodings } = countingPayload({ id: 7, message: "@pat @quin hi" });
+    const pushed = new Set(["pat", "quin"]);
+    fanOut(
+      everyone.map((m) => m.connection),
+      TOPIC,
+      "new_post",
+      payload,
+      (_event, _payload, state) => (pushed.has(state.user.username) ? "push" : "broadcast"),
+    );
+    expect(encodings()).toBe(1);
+    // One broadcast per serializer, plus each push member's own (a V2 push carries its join_ref).
+    expect(v2Frames).toHaveBeenCalledTimes(2);
+    expect(v1Frames).toHaveBeenCalledTimes(2);
+    await drainAll(everyone);
+    const post = { id: 7, message: "@pat @quin hi" };
+    const v1Broadcast = JSON.stringify({ topic: TOPIC, event: "new_post", payload: post, ref: null });
+    for (const m of v2Members)
+      expect(m.received.map((f) => JSON.parse(f))).toEqual([[null, null, TOPIC, "new_post", post]]);
+    for (const m of v1Members) expect(m.received).toEqual([v1Broadcast]);
+    expect(pushV2.received.map((f) => JSON.parse(f))).toEqual([["20", null, TOPIC, "new_post", post]]);
+    // V1 frames carry no join_ref: a V1 member's push is the broadcast frame.
+    expect(pushV1.received).toEqual([v1Broadcast]);
   });
 });

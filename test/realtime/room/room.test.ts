@@ -360,7 +360,11 @@ describe("bad frames never hurt the room or other members", () => {
   it.each([
     ["a string payload", '[null,"5","room:bad_types","new_post","hello"]', "payload must be a JSON object"],
     ["a numeric topic", '[null,"5",3,"new_post",{}]', "topic must be a non-empty string"],
-    ["a numeric join_ref", '[1,"5","room:bad_types","new_post",{}]', "join_ref must be a string or null"],
+    [
+      "a join_ref of 300 characters of JSON",
+      `[{"k":"${"x".repeat(300)}"},"5","room:bad_types","new_post",{}]`,
+      "join_ref must be at most 255 characters of JSON",
+    ],
     // Too long to keep in the socket's attachment (16 KiB at most) or to carry in a binary frame.
     [
       "a join_ref of 20,000 characters",

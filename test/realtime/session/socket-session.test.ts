@@ -43,7 +43,7 @@ describe("a socket without a room", () => {
     expect((await upgrade({})).status).toBe(403);
     expect((await upgrade({ token: "not-a-token" })).status).toBe(403);
     expect((await upgrade({ token: await tokenFor(user), origin: "https://evil.example" })).status).toBe(403);
-    expect((await upgrade({ token: await tokenFor(user), query: { vsn: "1.0.0" } })).status).toBe(400);
+    expect((await upgrade({ token: await tokenFor(user), vsn: "3.0.0" })).status).toBe(400);
     const emptyRoom = await upgrade({ token: await tokenFor(user), query: { room: "" } });
     expect(emptyRoom.status).toBe(400);
   });
