@@ -79,7 +79,9 @@ describe("JoinReplies", () => {
     const long = replies.reply(100);
     expect(idsOf(long)).toEqual(range(101, 100 + CATCH_UP_LIMIT).map((p) => p.id));
     expect(parsed(long)?.has_more).toBe(true);
-    expect(parsed(replies.reply(700))).toEqual({ posts: [], has_more: false });
+    // Past 500 missed, the member pages every change from where it was: the reply's seq says where.
+    expect(parsed(long)?.seq).toBe(100);
+    expect(parsed(replies.reply(700))).toEqual({ posts: [], has_more: false, seq: 700, changes: [] });
   });
 
   it("keeps at most maxChars of replies, dropping the oldest but never the one just built", async () => {
@@ -109,7 +111,7 @@ describe("JoinReplies", () => {
     const burst = await Promise.all(Array.from({ length: 20 }, () => replies.older(10, reader(10))));
     expect(reads).toEqual([10]);
     for (const reply of burst) expect(reply).toBe(burst[0]);
-    expect(parsed(burst[0])).toEqual({ posts: range(11, 10 + CATCH_UP_LIMIT), has_more: true });
+    expect(parsed(burst[0])).toEqual({ posts: range(11, 10 + CATCH_UP_LIMIT), has_more: true, seq: 10, changes: [] });
     // Posts land: those 500 posts stay the oldest after 10, so the reply stands.
     recent.append([post(1_001)]);
     expect(await replies.older(10, reader(10))).toBe(burst[0]);

@@ -40,7 +40,7 @@ describe("join", () => {
       "7",
       "room:join_refs",
       "phx_reply",
-      { status: "ok", response: { posts: [], has_more: false } },
+      { status: "ok", response: { posts: [], has_more: false, seq: 0, changes: [] } },
     ]);
   });
 
