@@ -23,6 +23,12 @@ export interface Post {
 
 export type DeletedBy = "author" | "moderator";
 
+/** What remains of a deleted post, in the room and on every page: who wrote it and when, who deleted it and when; no text. */
+export function tombstone(post: Post, deleted: { deleted_by: DeletedBy; deleted_at: string }): Post {
+  const { id, inserted_at, user } = post;
+  return { id, message: "", inserted_at, user, deleted_at: deleted.deleted_at, deleted_by: deleted.deleted_by };
+}
+
 /**
  * A page of a room's posts, always returned oldest first: with `after`, the oldest `limit` numbered above
  * it (catching up; 0 starts from the first post); with `before`, the newest `limit` below it (scrolling

@@ -76,39 +76,18 @@ export interface JoinResponse {
   changes: Change[];
 }
 
-/** The types of change a room's stream holds today; more may come (moderation, membership). */
-export const ChangeType = {
-  /** A post was created (`seq` is its id). */
-  post: "post",
-  edit: "edit",
-  delete: "delete",
-} as const;
-
-export type PostChangeType = (typeof ChangeType)[keyof typeof ChangeType];
-
 /**
- * One change of a room's stream, in join replies (`changes`) and `GET /rooms/ROOM/changes`. A post's
- * change carries `post`, the post as it is now (a later edit's text, or its tombstone). A change of a type
- * a client does not know must be skipped, its `seq` still counted as seen.
+ * One change of a room's stream, in join replies (`changes`) and `GET /rooms/ROOM/changes`: its `seq`, its
+ * `type` (`post`: a post was created, its seq is its id; `edit`; `delete`; later kinds may come: moderation,
+ * membership), and what it says. A change that carries `post` carries the post as it is now (a later
+ * edit's text, or its tombstone): show that. A change of a type a client does not know must be skipped,
+ * its `seq` still counted as seen.
  */
 export interface Change {
   seq: number;
   type: string;
   post?: Post;
   [field: string]: unknown;
-}
-
-export interface PostChange extends Change {
-  type: PostChangeType;
-  post: Post;
-}
-
-export function isPostChange(change: Change): change is PostChange {
-  return (
-    (change.type === ChangeType.post || change.type === ChangeType.edit || change.type === ChangeType.delete) &&
-    typeof change.post === "object" &&
-    change.post !== null
-  );
 }
 
 /** The `post_updated` broadcast and the `edit_post` reply: the whole updated Post, and the edit's seq. */

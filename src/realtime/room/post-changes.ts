@@ -3,7 +3,7 @@
  * post as it is now, so the room decides at the very moment it logs the change (room/channel.ts), and
  * every way in (room-bound, multiplexed, LongPoll) meets the same ones.
  */
-import type { DeletedBy, Post } from "../../shared/post";
+import { type DeletedBy, type Post, tombstone } from "../../shared/post";
 import { RoomErrorReason } from "../../shared/room-contract";
 import type { Role } from "./membership";
 
@@ -43,11 +43,5 @@ export function decideDelete(post: Post | undefined, userId: number, role: Role 
   const by: DeletedBy | undefined =
     post.user.id === userId ? "author" : role === "moderator" || role === "owner" ? "moderator" : undefined;
   if (!by) return { ok: false, reason: RoomErrorReason.forbidden };
-  return { ok: true, post: tombstone(post, by, now) };
-}
-
-/** What remains of a deleted post: who wrote it and when, when it was deleted and by whom; no text. */
-export function tombstone(post: Post, by: DeletedBy, at: Date): Post {
-  const { id, inserted_at, user } = post;
-  return { id, message: "", inserted_at, user, deleted_at: at.toISOString(), deleted_by: by };
+  return { ok: true, post: tombstone(post, { deleted_by: by, deleted_at: now.toISOString() }) };
 }

@@ -12,9 +12,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { copyLogged, type Logged, lastSeq } from "../../../src/db/posts";
 import { changes, posts, users } from "../../../src/db/schema";
 import type { User } from "../../../src/db/users";
-import { tombstone } from "../../../src/realtime/room/post-changes";
 import { CHANGE_LOG_KEEP, LOG_KEEP, type PostDraft, PostLog } from "../../../src/realtime/room/post-log";
-import type { Post } from "../../../src/shared/post";
+import { type Post, tombstone } from "../../../src/shared/post";
 import { roomStub } from "../../helpers/socket";
 import { db, makeUser, seedPosts } from "../../helpers/users";
 
@@ -256,7 +255,11 @@ describe("PostLog", () => {
           post: { ...post, message: `${post.message}!`, edited_at: "2026-12-06T10:00:00.000Z" },
           at: new Date(),
         });
-        log.appendChange({ type: "delete", post: tombstone(post, "author", new Date()), at: new Date() });
+        log.appendChange({
+          type: "delete",
+          post: tombstone(post, { deleted_by: "author", deleted_at: new Date().toISOString() }),
+          at: new Date(),
+        });
       }
       const texts = await runInDurableObject(roomStub("log_forgets"), (_room, state) =>
         JSON.stringify([
