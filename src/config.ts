@@ -33,6 +33,8 @@ export interface RoomLimits {
   roomsPerUserPerDay: number;
   /** How long a poster waits for D1 before the post is answered `unavailable`. */
   postStoreTimeoutMs: number;
+  /** How long after it was posted a post may still be edited by its author; 0: forever. */
+  editWindowMs: number;
 }
 
 /** The LongPoll transport's timings (src/realtime/session/socket-session.ts). */
@@ -72,6 +74,7 @@ export const DEFAULTS = {
   SOCKETS_PER_USER: 10,
   ROOMS_PER_USER_PER_DAY: 20,
   POST_STORE_TIMEOUT_MS: 5_000,
+  EDIT_WINDOW_SECONDS: 86_400,
   LONGPOLL_WINDOW_MS: 10_000,
   LONGPOLL_IDLE_MS: 20_000,
   SOCKET_IDLE_MS: 60_000,
@@ -85,6 +88,8 @@ const LIMIT_MAX = 1_000_000;
 const WINDOW_MAX_SECONDS = 7 * 24 * 3600;
 const TIMEOUT_MAX_MS = 60_000;
 const IDLE_MAX_MS = 600_000;
+/** A year: longer is what 0 (no limit) is for. */
+const EDIT_WINDOW_MAX_SECONDS = 365 * 24 * 3600;
 
 /**
  * The vars rarely change between requests: remember what each env object (a Durable Object keeps one)
@@ -120,7 +125,7 @@ function parse(vars: ConfigVars): ConfigResult {
   const origins = parseAllowedOrigins(typeof vars.ALLOWED_ORIGINS === "string" ? vars.ALLOWED_ORIGINS : undefined);
   if (!origins.ok) return origins;
   const numbers: Partial<Record<NumberVar, number>> = {};
-  const rules: Array<[NumberVar, number, "whole" | "positive"]> = [
+  const rules: Array<[NumberVar, number, NumberKind]> = [
     ["REGISTRATIONS_PER_IP", LIMIT_MAX, "whole"],
     ["LOGINS_PER_IP", LIMIT_MAX, "whole"],
     ["ACCOUNT_LIMIT_WINDOW_SECONDS", WINDOW_MAX_SECONDS, "whole"],
@@ -136,6 +141,7 @@ function parse(vars: ConfigVars): ConfigResult {
     ["LONGPOLL_WINDOW_MS", TIMEOUT_MAX_MS, "whole"],
     ["LONGPOLL_IDLE_MS", IDLE_MAX_MS, "whole"],
     ["SOCKET_IDLE_MS", IDLE_MAX_MS, "whole"],
+    ["EDIT_WINDOW_SECONDS", EDIT_WINDOW_MAX_SECONDS, "whole or 0"],
   ];
   for (const [name, max, kind] of rules) {
     const parsed = numberVar(vars, name, max, kind);
@@ -162,6 +168,7 @@ function parse(vars: ConfigVars): ConfigResult {
         socketsPerUser: value("SOCKETS_PER_USER"),
         roomsPerUserPerDay: value("ROOMS_PER_USER_PER_DAY"),
         postStoreTimeoutMs: value("POST_STORE_TIMEOUT_MS"),
+        editWindowMs: value("EDIT_WINDOW_SECONDS") * 1000,
       },
       longPoll: { windowMs: value("LONGPOLL_WINDOW_MS"), idleMs: value("LONGPOLL_IDLE_MS") },
       socketIdleMs: value("SOCKET_IDLE_MS"),
@@ -171,15 +178,19 @@ function parse(vars: ConfigVars): ConfigResult {
 
 type NumberResult = { ok: true; value: number } | { ok: false; problem: string };
 
+/** A whole number from 1, a number above 0 (fractions allowed), or a whole number from 0 (0: no limit). */
+type NumberKind = "whole" | "positive" | "whole or 0";
+
 /** Vars from wrangler.toml may be strings or numbers; `--var` always gives strings. */
-function numberVar(vars: ConfigVars, name: NumberVar, max: number, kind: "whole" | "positive"): NumberResult {
+function numberVar(vars: ConfigVars, name: NumberVar, max: number, kind: NumberKind): NumberResult {
   const raw = vars[name];
   if (raw === undefined) return { ok: true, value: DEFAULTS[name] };
   const text = typeof raw === "number" ? String(raw) : typeof raw === "string" ? raw.trim() : "";
   const value = Number(text);
-  const shape = kind === "whole" ? /^\d+$/ : /^\d+(\.\d+)?$/;
-  if (!shape.test(text) || value <= 0 || value > max) {
-    const what = kind === "whole" ? "whole number" : "number above 0";
+  const shape = kind === "positive" ? /^\d+(\.\d+)?$/ : /^\d+$/;
+  const least = kind === "whole or 0" ? 0 : Number.MIN_VALUE;
+  if (!shape.test(text) || value < least || value > max) {
+    const what = kind === "whole" ? "whole number" : kind === "positive" ? "number above 0" : "whole number from 0";
     return {
       ok: false,
       problem: `${name} is ${JSON.stringify(raw)}, which is not a ${what} up to ${max.toLocaleString("en-US")}`,

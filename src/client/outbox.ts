@@ -31,7 +31,7 @@ export interface OutboxOptions {
   retryDelaysMs?: readonly number[];
 }
 
-interface ErrorResponse {
+export interface ErrorResponse {
   reason?: string;
   detail?: string;
   until?: string;
@@ -151,17 +151,20 @@ export class Outbox {
   }
 }
 
-/** What a refusal means for the person, e.g. "Message is too long (2001 characters, at most 2000)." */
-function describeRefusal(response: ErrorResponse): string {
+/**
+ * What a refusal of a post, an edit or a deletion means for the person: the field at fault ("Message is too
+ * long (…)."), else the room's reason, which is words already ("edit window closed", "forbidden").
+ */
+export function describeRefusal(response: ErrorResponse): string {
   const field = response.errors?.message;
   if (field) return `Message ${field}.`;
   const moderated = moderationRefusal(response);
   if (moderated) return moderated;
-  return `The message was refused (${response.reason ?? "unknown reason"}).`;
+  return `Refused: ${response.reason ?? "unknown reason"}.`;
 }
 
 /** A UUID; `crypto.randomUUID` exists only in secure contexts, so a page served over plain http gets the same from random bytes. */
-function newClientId(): string {
+export function newClientId(): string {
   if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0")).join("");
 }

@@ -1,10 +1,11 @@
 /**
  * The `#posts` list inside the scrolling `#timeline`: server-rendered posts plus those the page receives,
- * in id order. Which posts to show (each once) is the {@link RoomFeed}'s business; this only draws them
- * and keeps the reader's place.
+ * in id order, each as it now is (edited, or its tombstone). Which posts to show (each once, never an
+ * older version over a newer) is the {@link RoomFeed}'s business; this only draws them and keeps the
+ * reader's place.
  */
 import type { Post } from "../shared/post";
-import { postAnchor, postClassName, type Reader } from "../shared/post-view";
+import { ACTION_LABELS, postActions, postAnchor, postClassName, type Reader, tombstoneText } from "../shared/post-view";
 import { formatPostTime } from "../shared/time";
 
 /** How close to the bottom (px) still counts as reading the newest posts, which then stay in view. */
@@ -24,9 +25,9 @@ export class PostList {
     for (const item of this.#items()) localizeTime(item);
   }
 
-  /** The ids of the posts shown, e.g. those in the page as served. */
-  get ids(): number[] {
-    return this.#items().map((item) => Number(item.dataset.id));
+  /** The posts shown, e.g. those in the page as served, read back from their markup. */
+  get posts(): Post[] {
+    return this.#items().map(postOf);
   }
 
   get oldestId(): number | undefined {
@@ -41,6 +42,12 @@ export class PostList {
     if (posts.length > 0 && this.#empty) this.#empty.hidden = true;
     // Follow new posts only when the reader is at the bottom; someone reading history stays put.
     if (following) this.scrollToEnd();
+  }
+
+  /** A post already shown, drawn again as it now is, in its place. */
+  replace(post: Post): void {
+    const item = this.#list.querySelector<HTMLLIElement>(`li[data-id="${post.id}"]`);
+    item?.replaceWith(renderPost(post, this.#reader));
   }
 
   /** Posts older than all shown, put above them without moving what the reader is looking at. */
@@ -108,20 +115,64 @@ export function postItem(className: string, username: string, detail: HTMLElemen
   return item;
 }
 
+/** The same markup as `PostItem` in src/views/room.tsx: "edited" with its time, a tombstone's words, the reader's actions. */
 function renderPost(post: Post, reader: Reader): HTMLLIElement {
+  const deleted = post.deleted_at !== undefined;
   const time = document.createElement("time");
   time.dateTime = post.inserted_at;
-  const item = postItem(postClassName(post, reader), post.user.username, time, post.message);
+  const item = postItem(
+    postClassName(post, reader),
+    post.user.username,
+    time,
+    deleted ? tombstoneText(post) : post.message,
+  );
   item.dataset.id = String(post.id);
   item.id = postAnchor(post.id);
+  item.dataset.userId = String(post.user.id);
+  const message = item.querySelector(".message") as HTMLElement;
+  if (deleted) message.classList.add("tombstone");
+  if (post.edited_at !== undefined && !deleted) {
+    const edited = document.createElement("time");
+    edited.className = "edited";
+    edited.dateTime = post.edited_at;
+    message.before(edited);
+  }
+  const actions = postActions(post, reader);
+  if (actions.length > 0) {
+    const span = document.createElement("span");
+    span.className = "actions";
+    for (const action of actions) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "link";
+      button.dataset.action = action;
+      button.textContent = ACTION_LABELS[action];
+      span.append(button);
+    }
+    item.append(span);
+  }
   localizeTime(item);
   return item;
 }
 
+/**
+ * A post read back from its item (as the server or {@link renderPost} drew it): enough to edit it and to
+ * draw its tombstone. (A tombstone reads back as its words: it has nothing left to change.)
+ */
+function postOf(item: HTMLLIElement): Post {
+  return {
+    id: Number(item.dataset.id),
+    message: item.querySelector(".message")?.textContent ?? "",
+    inserted_at: item.querySelector("time")?.dateTime ?? "",
+    user: { id: Number(item.dataset.userId), username: item.querySelector(".author")?.textContent ?? "" },
+  };
+}
+
 /** The server writes times in UTC; the reader sees their own time zone. */
 function localizeTime(item: HTMLElement): void {
-  const time = item.querySelector("time");
-  if (!time) return;
-  time.textContent = formatPostTime(time.dateTime);
-  time.title = new Date(time.dateTime).toLocaleString();
+  for (const time of item.querySelectorAll("time")) {
+    const at = formatPostTime(time.dateTime);
+    time.textContent = time.classList.contains("edited") ? `edited ${at}` : at;
+    time.title = new Date(time.dateTime).toLocaleString();
+  }
 }

@@ -1,14 +1,21 @@
 /**
- * `GET /rooms/ROOM/posts`: older posts when the reader scrolls back (`before`), and the rest of a long
- * catch-up (`after`). Free of the DOM, so the e2e tests page with this same code from Node.
+ * `GET /rooms/ROOM/posts`: older posts when the reader scrolls back (`before`); `GET /rooms/ROOM/changes`:
+ * the rest of a long catch-up (every change after a seq). Free of the DOM, so the e2e tests page with this
+ * same code from Node.
  */
 import type { Post } from "../shared/post";
+import type { Change } from "../shared/room-contract";
 
 /** Posts per page when scrolling back. */
 export const OLDER_PAGE_SIZE = 50;
 
-/** Posts per page when catching up (the endpoint's maximum). */
+/** Changes per page when catching up (the endpoint's maximum). */
 export const CATCH_UP_PAGE_SIZE = 200;
+
+export interface ChangesPage {
+  changes: Change[];
+  has_more: boolean;
+}
 
 export type PageQuery = { before: number; limit: number } | { after: number; limit: number };
 
@@ -37,8 +44,21 @@ export interface HistorySource {
 }
 
 export async function fetchPosts(source: HistorySource, query: PageQuery): Promise<Post[]> {
+  const body = (await fetchJson(source, "posts", query)) as { posts?: unknown };
+  if (!Array.isArray(body.posts)) throw new HistoryError(200, "no posts");
+  return body.posts as Post[];
+}
+
+/** One page of every change after `after` (a seq), oldest first. */
+export async function fetchChanges(source: HistorySource, after: number, limit: number): Promise<ChangesPage> {
+  const body = (await fetchJson(source, "changes", { after_seq: after, limit })) as Partial<ChangesPage>;
+  if (!Array.isArray(body.changes)) throw new HistoryError(200, "no changes");
+  return { changes: body.changes, has_more: body.has_more === true };
+}
+
+async function fetchJson(source: HistorySource, what: string, query: object): Promise<unknown> {
   const params = new URLSearchParams(Object.entries(query).map(([key, value]) => [key, String(value)]));
-  const url = `${source.baseUrl}/rooms/${encodeURIComponent(source.room)}/posts?${params}`;
+  const url = `${source.baseUrl}/rooms/${encodeURIComponent(source.room)}/${what}?${params}`;
   let response: Response;
   try {
     response = await fetch(url, { headers: { Accept: "application/json", ...source.headers } });
@@ -49,7 +69,5 @@ export async function fetchPosts(source: HistorySource, query: PageQuery): Promi
     const body = await response.text().catch(() => "");
     throw new HistoryError(response.status, `GET ${url} answered ${response.status}: ${body.slice(0, 200)}`);
   }
-  const body = (await response.json()) as { posts?: unknown };
-  if (!Array.isArray(body.posts)) throw new HistoryError(response.status, `GET ${url} answered without posts`);
-  return body.posts as Post[];
+  return response.json();
 }

@@ -7,8 +7,12 @@ import { type Channel, Presence } from "phoenix";
 import { checkMessage, type Post } from "../shared/post";
 import { anchoredPostId } from "../shared/post-view";
 import {
+  type DeletePostParams,
+  type EditPostParams,
   type JoinResponse,
   type ModerationState,
+  type PostDeleted,
+  type PostUpdated,
   RECENT_POSTS_LIMIT,
   RoomErrorReason,
   RoomEvent,
@@ -21,12 +25,13 @@ import { showLinkedPost } from "./linked-post";
 import { enableMemberMenu } from "./member-menu";
 import { OlderPosts } from "./older-posts";
 import { OnlineList, onlinePeople } from "./online-list";
-import { Outbox } from "./outbox";
+import { describeRefusal, Outbox, type ErrorResponse as RefusalResponse } from "./outbox";
 import { PendingList } from "./pending-list";
+import { enablePostActions } from "./post-actions";
 import { PostList } from "./post-list";
 import { PyreSocket } from "./pyre-socket";
 import { RoomFeed } from "./room-feed";
-import { fetchPosts, HistoryError, type HistorySource } from "./room-posts";
+import { fetchChanges, fetchPosts, HistoryError, type HistorySource } from "./room-posts";
 import { enableRoomsDrawer } from "./sidebar";
 import { type ConnectionState, showConnectionState } from "./status";
 import { TypingIndicator, TypingNotifier } from "./typing";
@@ -51,7 +56,11 @@ function start(): void {
   if (!roomElement || !token) return;
 
   const room = roomElement.dataset.room ?? "";
-  const reader = { id: Number(roomElement.dataset.userId), username: roomElement.dataset.username ?? "" };
+  const reader = {
+    id: Number(roomElement.dataset.userId),
+    username: roomElement.dataset.username ?? "",
+    moderates: roomElement.dataset.moderates === "true",
+  };
   const statusElement = byId<HTMLElement>("connection");
   const input = byId<HTMLInputElement>("post_message");
   const send = byId<HTMLButtonElement>("post_send");
@@ -95,9 +104,10 @@ function start(): void {
   const moderation = new ComposerModeration(byId("composer_state"), () => setComposerEnabled(composerOpen));
 
   const feed = new RoomFeed({
-    shownIds: list.ids,
+    shownPosts: list.posts,
     show: (posts) => list.insert(posts),
-    fetchAfter: (after, limit) => fetchPosts(history, { after, limit }),
+    replace: (post) => list.replace(post),
+    fetchChanges: (after, limit) => fetchChanges(history, after, limit),
     onCatchUpFailed: (problem) => {
       // A 401 means the session ended, which the socket is told too (close 4001).
       if (!(problem instanceof HistoryError && problem.sessionEnded)) {
@@ -147,6 +157,27 @@ function start(): void {
     sessionEnded: () => endSession(),
   });
 
+  /** Pushes an edit or a deletion; null once the room has it (and the post is redrawn), else why not. */
+  const change = (event: string, payload: EditPostParams | DeletePostParams): Promise<string | null> =>
+    new Promise((resolve) => {
+      if (!joined) return resolve("Not connected: try again.");
+      joined
+        .push(event, payload)
+        .receive("ok", (answer: PostUpdated | PostDeleted) => {
+          feed.changed(answer, false);
+          resolve(null);
+        })
+        .receive("error", (response: RefusalResponse) => resolve(describeRefusal(response)))
+        .receive("timeout", () => resolve("No answer: try again."));
+    });
+  enablePostActions({
+    list: byId("posts"),
+    text: (id) => feed.shown(id)?.message,
+    edit: (id, message, clientId) => change(RoomEvent.editPost, { id, message, client_id: clientId }),
+    remove: (id) => change(RoomEvent.deletePost, { id }),
+    showError,
+  });
+
   const typing = new TypingNotifier(() => {
     if (!joined || moderation.blocked) return false;
     joined.push(RoomEvent.typing, {});
@@ -193,7 +224,7 @@ function start(): void {
     let plainJoin = false;
     const channel = socket.channel(roomTopic(room), () => {
       const params = feed.joinParams();
-      plainJoin = params.last_seen_id === undefined;
+      plainJoin = params.last_seen_seq === undefined;
       return params;
     });
     const current = () => channel === activeChannel && !sessionEnded;
@@ -206,6 +237,11 @@ function start(): void {
       typists.stopped(post.user.id);
       feed.received(post);
     });
+    for (const event of [RoomEvent.postUpdated, RoomEvent.postDeleted]) {
+      channel.on(event, (payload: PostUpdated | PostDeleted) => {
+        if (current()) feed.changed(payload);
+      });
+    }
     channel.on(RoomEvent.typing, (payload: TypingPayload) => {
       if (current()) typists.typing(payload);
     });

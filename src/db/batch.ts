@@ -9,13 +9,13 @@ import type { Database } from "./client";
 
 const dialect = new SQLiteAsyncDialect();
 
-/** Runs `first`, then each of `then`, in one batch; answers the rows of `first`. */
-export async function batchAnswering<T>(db: Database, first: SQL, then: readonly SQL[]): Promise<T[]> {
+/** Runs the statements in one batch, in order; answers each one's result. */
+export function batch(db: Database, statements: readonly SQL[]): Promise<D1Result[]> {
   const d1 = db.$client;
-  const statements = [first, ...then].map((statement) => {
-    const query = dialect.sqlToQuery(statement);
-    return d1.prepare(query.sql).bind(...query.params);
-  });
-  const [answer] = await d1.batch<T>(statements);
-  return answer?.results ?? [];
+  return d1.batch(
+    statements.map((statement) => {
+      const query = dialect.sqlToQuery(statement);
+      return d1.prepare(query.sql).bind(...query.params);
+    }),
+  );
 }

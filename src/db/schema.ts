@@ -64,6 +64,11 @@ export const posts = sqliteTable(
     insertedAt: timestampMs("inserted_at"),
     /** The sender's idempotency key (`client_id`), when given: a retried push finds its original. */
     clientId: text("client_id"),
+    /** When its author last edited it (`message` is then the edited text). */
+    editedAt: integer("edited_at", { mode: "timestamp_ms" }),
+    /** Set once deleted: `message` is then "" (the text is gone), and the row stays as the tombstone. */
+    deletedAt: integer("deleted_at", { mode: "timestamp_ms" }),
+    deletedBy: text("deleted_by", { enum: ["author", "moderator"] }),
   },
   (table) => [
     uniqueIndex("posts_room_seq_unique").on(table.room, table.seq),
@@ -71,6 +76,29 @@ export const posts = sqliteTable(
     // the same rule as the last word. NULLs are distinct, so posts without a client_id never clash.
     uniqueIndex("posts_room_user_client_id_unique").on(table.room, table.userId, table.clientId),
   ],
+);
+
+/**
+ * A room's changes other than new posts (a post's creation is its row in `posts`, numbered by the same
+ * sequence): edits and deletions, later other kinds. Copied from the room's log by the same group commit as
+ * posts, for `GET /rooms/:room/changes` beyond what the room's log keeps. Never holds a post's text: a
+ * post's change is read with the post as it is now, so a deleted text is nowhere.
+ */
+export const changes = sqliteTable(
+  "changes",
+  {
+    room: text("room").notNull(),
+    /** Its number in the room's one sequence, shared with posts' ids. */
+    seq: integer("seq").notNull(),
+    /** `edit`, `delete`, or a later kind. */
+    type: text("type").notNull(),
+    /** The post it changed (its `seq`), for a post's change. */
+    postSeq: integer("post_seq"),
+    /** What else a change of a later kind says, as JSON. */
+    data: text("data"),
+    at: integer("at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.room, table.seq] })],
 );
 
 /**

@@ -1,14 +1,32 @@
 import { codePointLength } from "./text";
 
 /**
- * A post as every client sees it, over the socket and in pages. Shared by the worker and the browser.
+ * A post as every client sees it, over the socket and in pages, always as it is now: edited text, or a
+ * tombstone once deleted. Shared by the worker and the browser. The optional fields are absent (not null)
+ * on a post never edited or deleted, so a plain post costs no more on the wire than before they existed.
  */
 export interface Post {
+  /** Its number in the room: the `seq` of the change that created it. */
   id: number;
+  /** "" once deleted: the text is gone everywhere. */
   message: string;
   /** ISO 8601, UTC. */
   inserted_at: string;
   user: { id: number; username: string };
+  /** ISO 8601: when it was last edited. */
+  edited_at?: string;
+  /** ISO 8601: set once deleted (the post is then a tombstone). */
+  deleted_at?: string;
+  /** Who deleted it: its author, or a moderator (or the owner) of the room. */
+  deleted_by?: DeletedBy;
+}
+
+export type DeletedBy = "author" | "moderator";
+
+/** What remains of a deleted post, in the room and on every page: who wrote it and when, who deleted it and when; no text. */
+export function tombstone(post: Post, deleted: { deleted_by: DeletedBy; deleted_at: string }): Post {
+  const { id, inserted_at, user } = post;
+  return { id, message: "", inserted_at, user, deleted_at: deleted.deleted_at, deleted_by: deleted.deleted_by };
 }
 
 /**
@@ -51,6 +69,14 @@ export function checkMessage(raw: unknown): FieldCheck<string> {
     return { ok: false, error: `is too long (${length} characters, at most ${MESSAGE_MAX_LENGTH})` };
   }
   return { ok: true, value: message };
+}
+
+/** A post's id as a client sends it (`edit_post`, `delete_post`): a positive whole number. */
+export function checkPostId(raw: unknown): FieldCheck<number> {
+  if (typeof raw !== "number" || !Number.isSafeInteger(raw) || raw < 1) {
+    return { ok: false, error: "must be a post id (a positive integer)" };
+  }
+  return { ok: true, value: raw };
 }
 
 const CLIENT_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;

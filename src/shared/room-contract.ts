@@ -3,11 +3,19 @@
  * Durable Object and the browser client so both sides name events and fields the same way.
  */
 import { SocketErrorReason } from "../realtime/phoenix/protocol";
-import type { Post } from "./post";
+import type { DeletedBy, Post } from "./post";
 
 export const RoomEvent = {
   /** Client push `{message, client_id?}`, replied with the stored Post; also the broadcast of every stored Post. */
   newPost: "new_post",
+  /** Client push `{id, message, client_id?}`: the author edits a post; replied with the updated Post and its `seq`. */
+  editPost: "edit_post",
+  /** Client push `{id}`: the author, or a moderator or the owner, deletes a post; replied with {@link PostDeleted}. */
+  deletePost: "delete_post",
+  /** Broadcast of every edit: the whole updated Post with the edit's `seq` ({@link PostUpdated}). */
+  postUpdated: "post_updated",
+  /** Broadcast of every deletion: {@link PostDeleted}. */
+  postDeleted: "post_deleted",
   /** Client push `{}` while someone types; relayed to the other members as `{user: {id, username}}`. */
   typing: "typing",
   /** Pushed to a member right after its join: everyone present (Phoenix.Presence's `presence_state`). */
@@ -41,17 +49,75 @@ export const TYPING_RELAY_INTERVAL_MS = 2_000;
 export interface JoinParams {
   /** Receive only posts that `@mention` you (the join reply's history is not filtered). */
   mentions_only?: boolean;
-  /** Catch up: the join reply holds the posts with a greater id (exclusive), oldest first, up to 500. */
+  /**
+   * Catch up: you have applied every change of the room up to this `seq`; the reply holds every change
+   * after it (new posts in `posts`, edits and deletions of older posts in `changes`). Wins over `last_seen_id`.
+   */
+  last_seen_seq?: number;
+  /**
+   * The older form of `last_seen_seq`, from before edits existed (a post's id is its seq): the reply holds
+   * the posts with a greater id, and the changes of older posts since, which such a client may ignore.
+   */
   last_seen_id?: number;
 }
 
 export interface JoinResponse {
+  /** Posts created after `last_seen_seq` (or the newest 50 on a plain join), oldest first, as they are now. */
   posts: Post[];
   /**
-   * True when a catch-up reply stopped at {@link CATCH_UP_LIMIT} posts and more were posted after the
-   * last one: page on with `GET /rooms/ROOM/posts?after=ID` until a page comes back short.
+   * True when you missed more than a reply holds (more than {@link CATCH_UP_LIMIT} posts, or further back
+   * than the room's memory): page on with `GET /rooms/ROOM/changes?after_seq=SEQ` (`seq` below) until a
+   * page says `has_more: false` (older clients page `GET /rooms/ROOM/posts?after=ID`).
    */
   has_more: boolean;
+  /**
+   * With `has_more: false`, the room's current seq: you now have every change up to it; rejoin with it as
+   * `last_seen_seq`. With `has_more: true`, where to page on from (the seq you sent).
+   */
+  seq: number;
+  /**
+   * The changes, after `last_seen_seq`, of posts you already had (id at most `last_seen_seq`): one per
+   * post, its latest (the post as it is now), in seq order; and any other change after it. Empty on a
+   * plain join and with `has_more`.
+   */
+  changes: Change[];
+}
+
+/**
+ * One change of a room's stream, in join replies (`changes`) and `GET /rooms/ROOM/changes`: its `seq`, its
+ * `type` (`post`: a post was created, its seq is its id; `edit`; `delete`; later kinds may come: moderation,
+ * membership), and what it says. A change that carries `post` carries the post as it is now (a later
+ * edit's text, or its tombstone): show that. A change of a type a client does not know must be skipped,
+ * its `seq` still counted as seen.
+ */
+export interface Change {
+  seq: number;
+  type: string;
+  post?: Post;
+  [field: string]: unknown;
+}
+
+/** The `post_updated` broadcast and the `edit_post` reply: the whole updated Post, and the edit's seq. */
+export type PostUpdated = Post & { seq: number };
+
+/** The `post_deleted` broadcast and the `delete_post` reply. */
+export interface PostDeleted {
+  id: number;
+  deleted_by: DeletedBy;
+  /** ISO 8601. */
+  deleted_at: string;
+  seq: number;
+}
+
+export interface EditPostParams {
+  id: number;
+  message: string;
+  /** Makes the push idempotent, as for `new_post` (per post: the same id on another post is another edit). */
+  client_id?: string;
+}
+
+export interface DeletePostParams {
+  id: number;
 }
 
 export interface NewPostParams {
@@ -125,6 +191,12 @@ export const RoomErrorReason = {
   noSuchRoom: "no such room",
   /** Joining a public room nobody has opened would create it, and you have created your allowance today. */
   roomLimit: "room limit",
+  /** `edit_post` of someone else's post, or `delete_post` of it by someone who is not a moderator or the owner. */
+  forbidden: "forbidden",
+  /** `edit_post` / `delete_post` of a post that was deleted, or that this room never had. */
+  notFound: "not found",
+  /** `edit_post` of a post older than `EDIT_WINDOW_SECONDS`. */
+  editWindowClosed: "edit window closed",
   /**
    * The socket's token was revoked (logout) or has expired; `detail` says which. The room then closes
    * the socket with {@link SESSION_ENDED_CLOSE_CODE}.

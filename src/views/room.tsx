@@ -2,7 +2,7 @@ import type { ListedRoom } from "../db/rooms";
 import type { Viewer } from "../http/env";
 import type { RoomView } from "../realtime/room/client";
 import type { Post } from "../shared/post";
-import { postAnchor, postClassName, type Reader } from "../shared/post-view";
+import { ACTION_LABELS, postActions, postAnchor, postClassName, type Reader, tombstoneText } from "../shared/post-view";
 import { RECENT_POSTS_LIMIT } from "../shared/room-contract";
 import { formatPostTime } from "../shared/time";
 import { FormAlert } from "./form";
@@ -31,14 +31,21 @@ export interface RoomPageProps {
  */
 export function RoomPage({ viewer, room, heading, posts, view, yourRooms, alert }: RoomPageProps) {
   const { id, username } = viewer.user;
-  const reader: Reader = { id, username };
+  const moderates = view.kind !== "dm" && (view.role === "owner" || view.role === "moderator");
+  const reader: Reader = { id, username, moderates };
   // Fewer posts than a page holds: these are all the room has, so there is nothing older to load.
   const historyState = posts.length < RECENT_POSTS_LIMIT ? "start" : "more";
-  const moderates = view.kind !== "dm" && (view.role === "owner" || view.role === "moderator");
   return (
     <Layout title={heading} viewer={viewer} scripts={["/assets/room.js"]} wide>
       <div class="room-layout" id="room_layout">
-        <section class="room card" id="room" data-room={room} data-user-id={id} data-username={username}>
+        <section
+          class="room card"
+          id="room"
+          data-room={room}
+          data-user-id={id}
+          data-username={username}
+          data-moderates={moderates ? "true" : undefined}
+        >
           <header class="room-header">
             <button
               type="button"
@@ -195,13 +202,33 @@ const MUTE_CHOICES = [
   { seconds: 86_400, label: "1 day" },
 ];
 
-/** Must stay in step with `renderPost` in src/client/post-list.ts, which builds the same markup live. */
+/**
+ * A post as the room has it now: author, time, "edited" with its time, the text (a tombstone's words
+ * instead once deleted), and what the reader may do to it. Must stay in step with `renderPost` in
+ * src/client/post-list.ts, which builds the same markup live.
+ */
 export function PostItem({ post, reader }: { post: Post; reader: Reader }) {
+  const deleted = post.deleted_at !== undefined;
+  const actions = postActions(post, reader);
   return (
-    <li class={postClassName(post, reader)} data-id={post.id} id={postAnchor(post.id)}>
+    <li class={postClassName(post, reader)} data-id={post.id} data-user-id={post.user.id} id={postAnchor(post.id)}>
       <span class="author">{post.user.username}</span>
       <time datetime={post.inserted_at}>{formatPostTime(post.inserted_at, new Date(), "UTC")}</time>
-      <p class="message">{post.message}</p>
+      {post.edited_at !== undefined && !deleted ? (
+        <time class="edited" datetime={post.edited_at}>
+          edited {formatPostTime(post.edited_at, new Date(), "UTC")}
+        </time>
+      ) : null}
+      <p class={deleted ? "message tombstone" : "message"}>{deleted ? tombstoneText(post) : post.message}</p>
+      {actions.length > 0 ? (
+        <span class="actions">
+          {actions.map((action) => (
+            <button type="button" class="link" data-action={action}>
+              {ACTION_LABELS[action]}
+            </button>
+          ))}
+        </span>
+      ) : null}
     </li>
   );
 }

@@ -7,16 +7,14 @@ import { env } from "cloudflare:workers";
 import { and, eq, sql } from "drizzle-orm";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { batchAnswering } from "../../src/db/batch";
 import {
   type MentionCursor,
-  mentionStatements,
   mentionsOf,
   openMentions,
   UNSEEN_MENTIONS_CAP,
   unseenMentionCount,
 } from "../../src/db/mentions";
-import { copyPosts, type LoggedPost } from "../../src/db/posts";
+import { copyLogged, copyPosts, type LoggedPost } from "../../src/db/posts";
 import { postMentions, posts, roomBans, roomMembers, rooms } from "../../src/db/schema";
 import type { User } from "../../src/db/users";
 import { mentions } from "../../src/shared/mentions";
@@ -111,12 +109,27 @@ describe("recording mentions with the room's copy to D1", () => {
       [alice, "@edit_bob to be deleted"],
       [alice, "@edit_carol row to be removed"],
     ]);
-    // An edit as issue 16's path must do it: the UPDATE, then the new text's mentions, in one batch.
-    await batchAnswering(
-      db,
-      sql`UPDATE posts SET message = ${"now @edit_carol instead"} WHERE room = ${room} AND seq = 1`,
-      mentionStatements(room, [{ seq: 1, message: "now @edit_carol instead" }]),
-    );
+    // An edit as the room's copy to D1 carries it (a change with the post as it now is), then a deletion.
+    const edited = "now @edit_carol instead";
+    const post = (seq: number, message: string) => ({
+      id: seq,
+      message,
+      inserted_at: new Date().toISOString(),
+      user: { id: alice.id, username: alice.username },
+    });
+    const at = Date.now();
+    await copyLogged(db, room, [
+      {
+        change: {
+          seq: 4,
+          type: "edit",
+          postSeq: 1,
+          at,
+          data: null,
+          post: { ...post(1, edited), edited_at: new Date(at).toISOString() },
+        },
+      },
+    ]);
     await db
       .update(posts)
       .set({ message: "" })

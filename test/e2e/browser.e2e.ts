@@ -213,11 +213,13 @@ describe("two people chatting in Chromium", () => {
     expect(list, 'the room page has an <ol id="posts">').toBeDefined();
     expect(list).toMatch(
       new RegExp(
-        `<li class="post" data-id="${first.id}" id="post-${first.id}"><span class="author">${a.username}</span>`,
+        `<li class="post" data-id="${first.id}" data-user-id="\\d+" id="post-${first.id}"><span class="author">${a.username}</span>`,
       ),
     );
     expect(list).toContain(`<p class="message">${plain}</p>`);
-    expect(list).toMatch(new RegExp(`<li class="post mention" data-id="${second.id}" id="post-${second.id}">`));
+    expect(list).toMatch(
+      new RegExp(`<li class="post mention" data-id="${second.id}" data-user-id="\\d+" id="post-${second.id}">`),
+    );
     expect(list).toContain("&lt;b&gt;bold&lt;/b&gt; &amp;");
     expect(list).toContain("&lt;img src=x onerror=alert(2)&gt;");
     expect(list).not.toContain("<b>");
@@ -326,6 +328,137 @@ describe("staying in step", () => {
     expect(await carol.page.isDisabled("#post_message")).toBe(true);
     expect(await carol.page.inputValue("#post_message")).toBe("am I still here?");
     await otherTab.close();
+  });
+});
+
+describe("editing and deleting", () => {
+  /** The item of the post showing exactly `message` on `person`'s page. */
+  function item(person: Person, message: string) {
+    return person.page.locator("#posts li.post", {
+      has: person.page.locator(".message", { hasText: new RegExp(`^${escapeRegExp(message)}$`) }),
+    });
+  }
+
+  /** Clicks Delete on the post, then confirms ("Really delete?"). */
+  async function deleteOnPage(person: Person, message: string): Promise<void> {
+    const button = item(person, message).locator('button[data-action="delete"]');
+    await button.click();
+    expect(await button.textContent()).toBe("Really delete?");
+    await button.click();
+  }
+
+  it("edits inline (Escape cancels, Enter saves) and deletes with a confirmation; the other page follows live", async () => {
+    await send(a, "a tpyo here");
+    await waitForPost(b, "a tpyo here");
+    // Only the author may edit it (B may see Delete, if B happens to own the room).
+    expect(await item(b, "a tpyo here").locator('button[data-action="edit"]').count()).toBe(0);
+
+    await item(a, "a tpyo here").locator('button[data-action="edit"]').click();
+    const editor = a.page.locator("#posts input.edit");
+    expect(await editor.inputValue()).toBe("a tpyo here");
+    await editor.fill("never saved");
+    await editor.press("Escape");
+    expect(await editor.count()).toBe(0);
+    expect((await waitForPost(a, "a tpyo here")).message).toBe("a tpyo here");
+
+    await item(a, "a tpyo here").locator('button[data-action="edit"]').click();
+    await editor.fill("a typo here, fixed");
+    await editor.press("Enter");
+    for (const person of [a, b]) {
+      await waitForPost(person, "a typo here, fixed");
+      const edited = item(person, "a typo here, fixed").locator("time.edited");
+      expect(await edited.textContent()).toMatch(/^edited \d\d:\d\d$/);
+    }
+    expect(await countShown(b, "a tpyo here")).toBe(0);
+
+    // Leaving the asking button keeps the post; asking again and confirming deletes it.
+    const button = item(a, "a typo here, fixed").locator('button[data-action="delete"]');
+    await button.click();
+    await a.page.locator("#post_message").focus();
+    expect(await button.textContent()).toBe("Delete");
+    await deleteOnPage(a, "a typo here, fixed");
+    for (const person of [a, b]) {
+      await waitUntil(
+        `${person.username} shows the placeholder`,
+        async () => (await countShown(person, "a typo here, fixed")) === 0,
+      );
+      const placeholder = person.page.locator("#posts li.post.deleted").last();
+      expect(await placeholder.locator(".message").textContent()).toBe("message deleted");
+      expect(await placeholder.locator("button").count()).toBe(0);
+    }
+  });
+
+  it("lets the room's owner delete anyone's post: shown to everyone as removed by a moderator", async () => {
+    const owner = await person("own");
+    const guest = await person("gst");
+    await Promise.all([signUp(baseUrl, owner), signUp(baseUrl, guest)]);
+    const ownedRoom = uniqueName("owned");
+    await owner.page.goto(`${baseUrl}/rooms/${ownedRoom}`); // the first to open a public room owns it
+    await waitForLive(owner.page);
+    await guest.page.goto(`${baseUrl}/rooms/${ownedRoom}`);
+    await waitForLive(guest.page);
+    await send(guest, "spam spam spam");
+    await send(owner, "the owner's own");
+    await waitForPost(owner, "spam spam spam");
+    await waitForPost(guest, "the owner's own");
+    expect(await item(guest, "the owner's own").locator("button").count()).toBe(0);
+    expect(await item(owner, "spam spam spam").locator('button[data-action="edit"]').count()).toBe(0);
+    await deleteOnPage(owner, "spam spam spam");
+    for (const someone of [owner, guest]) {
+      await waitUntil(`${someone.username} shows the placeholder`, async () =>
+        (await someone.page.locator("#posts li.post.deleted .message").allTextContents()).includes(
+          "removed by a moderator",
+        ),
+      );
+      expect(await countShown(someone, "spam spam spam")).toBe(0);
+    }
+  });
+
+  it("shows an edit and a deletion made while the page was offline once it reconnects", async () => {
+    let offline = false;
+    const live: WebSocketRoute[] = [];
+    await b.page.routeWebSocket(/\/socket\/websocket/, (ws) => {
+      if (offline) {
+        void ws.close({ code: 4000, reason: "test: offline" });
+        return;
+      }
+      ws.connectToServer();
+      live.push(ws);
+    });
+    await b.page.reload();
+    await waitForLive(b.page);
+    await send(a, "to be edited offline");
+    await send(a, "to be deleted offline");
+    await waitForPost(b, "to be deleted offline");
+    await waitForPost(a, "to be deleted offline");
+
+    offline = true;
+    for (const ws of live.splice(0)) await ws.close({ code: 4000, reason: "test: connection lost" });
+    await waitUntil(
+      "B notices it is offline",
+      async () => (await b.page.getAttribute("#connection", "data-state")) !== "live",
+    );
+    await item(a, "to be edited offline").locator('button[data-action="edit"]').click();
+    await a.page.locator("#posts input.edit").fill("edited while B was away");
+    await a.page.locator("#posts input.edit").press("Enter");
+    await waitForPost(a, "edited while B was away");
+    await deleteOnPage(a, "to be deleted offline");
+    await waitUntil("A shows the deletion", async () => (await countShown(a, "to be deleted offline")) === 0);
+    expect(await countShown(b, "to be edited offline")).toBe(1); // B has not heard yet
+
+    offline = false;
+    await waitForLive(b.page);
+    await waitForPost(b, "edited while B was away");
+    await waitUntil("B shows the deletion", async () => (await countShown(b, "to be deleted offline")) === 0);
+    expect(await countShown(b, "to be edited offline")).toBe(0);
+    // B's page now shows exactly what a fresh page shows.
+    const fresh = await openTab(a, room);
+    const view = async (page: Page) =>
+      (await page.$$eval("#posts li.post", (items) => items.map((li) => li.textContent))).map((text) =>
+        (text ?? "").replace(/(Edit|Delete)/g, ""),
+      );
+    expect((await view(b.page)).slice(-5)).toEqual((await view(fresh)).slice(-5));
+    await b.page.unrouteAll({ behavior: "ignoreErrors" });
   });
 });
 
@@ -627,3 +760,7 @@ describe("finding your way: mentions and search", () => {
     expect(inView).toBe(true);
   });
 });
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

@@ -1,16 +1,18 @@
 /**
  * Zero-gap catch-up whatever the gap, with the room page's own `RoomFeed` (src/client/room-feed.ts) on
  * the official phoenix client against a real `wrangler dev`: a member who was away rejoins with
- * `last_seen_id`, pages on over HTTP while the reply says `has_more`, merges the live posts that arrive
- * meanwhile, and ends up with exactly the room's stored sequence: every post once, none missing.
+ * `last_seen_seq`, pages every change on over HTTP while the reply says `has_more`, merges the live posts
+ * that arrive meanwhile, and ends up with exactly the room's stored sequence: every post once, none
+ * missing, each as it now is (edits and deletions made while it was away included).
  */
 import type { Channel, Socket } from "phoenix";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { RoomFeed } from "../../src/client/room-feed";
-import { fetchPosts } from "../../src/client/room-posts";
-import type { JoinResponse } from "../../src/shared/room-contract";
+import { fetchChanges } from "../../src/client/room-posts";
+import type { JoinResponse, PostDeleted, PostUpdated } from "../../src/shared/room-contract";
 import { type RegisteredUser, registerUser, uniqueName, waitUntil } from "./helpers";
 import {
+  push as change,
   enterRoom,
   frames,
   type Member,
@@ -32,11 +34,13 @@ interface Reader {
   channel: Channel;
   feed: RoomFeed;
   wire: Wire;
-  /** Every post the feed showed, in the order it showed them. */
+  /** Every post the feed showed, in the order it showed them (as first shown). */
   shown: Post[];
+  /** Every post the feed redrew, as it redrew it (edited, or a tombstone). */
+  replaced: Post[];
   /** Every join reply, first join included. */
   replies: JoinResponse[];
-  /** `after` of every catch-up page asked for. */
+  /** `after_seq` of every catch-up page asked for. */
   pagesAfter: number[];
   /** Live posts that arrived while the feed was catching up. */
   liveDuringCatchUp: Post[];
@@ -51,6 +55,7 @@ interface ReaderOptions {
 
 async function enterAsReader(room: string, user: RegisteredUser, options: ReaderOptions = {}): Promise<Reader> {
   const shown: Post[] = [];
+  const replaced: Post[] = [];
   const replies: JoinResponse[] = [];
   const pagesAfter: number[] = [];
   const liveDuringCatchUp: Post[] = [];
@@ -59,10 +64,11 @@ async function enterAsReader(room: string, user: RegisteredUser, options: Reader
   const source = { baseUrl, room, headers: { Authorization: `Bearer ${user.token}` } };
   const feed = new RoomFeed({
     show: (posts) => shown.push(...posts),
-    fetchAfter: async (after, limit) => {
+    replace: (post) => replaced.push(post),
+    fetchChanges: async (after, limit) => {
       pagesAfter.push(after);
       await options.beforePage?.(pagesAfter.length);
-      return fetchPosts(source, { after, limit });
+      return fetchChanges(source, after, limit);
     },
     onCatchUpFailed: (problem) => catchUpFailures.push(problem),
   });
@@ -78,6 +84,8 @@ async function enterAsReader(room: string, user: RegisteredUser, options: Reader
         if (feed.catchingUp) liveDuringCatchUp.push(live);
         feed.received(live);
       });
+      joining.on("post_updated", (change: PostUpdated) => feed.changed(change));
+      joining.on("post_deleted", (change: PostDeleted) => feed.changed(change));
       joining.onError(() => feed.interrupted());
     },
     onEveryJoin: (response) => {
@@ -91,6 +99,7 @@ async function enterAsReader(room: string, user: RegisteredUser, options: Reader
     feed,
     wire,
     shown,
+    replaced,
     replies,
     pagesAfter,
     liveDuringCatchUp,
@@ -135,10 +144,17 @@ function ids(posts: Post[]): number[] {
   return posts.map((p) => p.id);
 }
 
-function lastSeenIdsSent(wire: Wire): Array<number | undefined> {
+function lastSeenSeqsSent(wire: Wire): Array<number | undefined> {
   return frames(wire.sent)
     .filter(([, , , event]) => event === "phx_join")
-    .map(([, , , , payload]) => payload.last_seen_id as number | undefined);
+    .map(([, , , , payload]) => payload.last_seen_seq as number | undefined);
+}
+
+/** The room's last seq: its last post's id, or the last change after it. */
+async function roomSeq(room: string, token: string, lastPostId: number): Promise<number> {
+  const source = { baseUrl, room, headers: { Authorization: `Bearer ${token}` } };
+  const { changes } = await fetchChanges(source, lastPostId, 200);
+  return changes.at(-1)?.seq ?? lastPostId;
 }
 
 async function expectExactlyTheStoredSequence(reader: Reader, room: string, token: string): Promise<void> {
@@ -150,39 +166,67 @@ async function expectExactlyTheStoredSequence(reader: Reader, room: string, toke
   const shownIds = ids(reader.shown);
   expect(new Set(shownIds).size, "no post is shown twice").toBe(shownIds.length);
   expect([...shownIds].sort((a, b) => a - b)).toEqual(ids(stored));
-  expect(reader.shown.map((p) => p.message).sort()).toEqual(stored.map((p) => p.message).sort());
-  expect(reader.feed.completeThrough).toBe(stored.at(-1)?.id);
+  // Each as the room has it now: edited, or a tombstone.
+  expect(stored.map((p) => reader.feed.shown(p.id))).toEqual(stored);
+  expect(reader.feed.completeThrough).toBe(await roomSeq(room, token, stored.at(-1)?.id ?? 0));
 }
 
 describe("catch-up with the room page's RoomFeed", () => {
-  it("after a short gap, rejoins with last_seen_id and shows exactly the missed posts, in order", async () => {
+  it("after a short gap, rejoins with last_seen_seq and shows the missed posts, edits and deletions, in order", async () => {
     const ann = await registerUser(baseUrl, uniqueName("ann"));
     const ben = await registerUser(baseUrl, uniqueName("ben"));
     const room = uniqueName("e2e");
     const poster = await enterRoom({ baseUrl, room, token: ben.token, sockets });
     const before = [await post(poster.channel, "before 1"), await post(poster.channel, "before 2")];
     const reader = await enterAsReader(room, ann);
-    expect(reader.replies[0]).toEqual({ posts: before, has_more: false });
+    expect(reader.replies[0]).toEqual({ posts: before, has_more: false, seq: before[1]?.id, changes: [] });
     const live = await post(poster.channel, "live");
     await waitUntil("the reader has the live post", () => reader.shown.some((p) => p.id === live.id));
 
     reader.socket.disconnect();
     const missed = [];
     for (let n = 1; n <= 5; n++) missed.push(await post(poster.channel, `missed ${n}`));
+    // Made while the reader is away: an edit of a post it has, a deletion of another, an edit of a new one.
+    const edited = (await change(poster.channel, "edit_post", { id: before[0]?.id, message: "before 1, edited" }))
+      .response as PostUpdated;
+    const deleted = (await change(poster.channel, "delete_post", { id: live.id })).response as PostDeleted;
+    const newEdited = (await change(poster.channel, "edit_post", { id: missed[4]?.id, message: "missed 5, edited" }))
+      .response as PostUpdated;
     reader.socket.connect();
     await waitUntil("the reader rejoined", () => reader.replies.length === 2);
-    expect(reader.replies[1]).toEqual({ posts: missed, has_more: false });
-    expect(lastSeenIdsSent(reader.wire)).toEqual([undefined, live.id]);
+    const { seq: _seq, ...newNow } = newEdited;
+    expect(reader.replies[1]).toEqual({
+      posts: [...missed.slice(0, 4), newNow],
+      has_more: false,
+      seq: newEdited.seq,
+      changes: [
+        {
+          seq: edited.seq,
+          type: "edit",
+          post: expect.objectContaining({ id: before[0]?.id, message: "before 1, edited" }),
+        },
+        {
+          seq: deleted.seq,
+          type: "delete",
+          post: expect.objectContaining({ id: live.id, message: "", deleted_by: "author" }),
+        },
+      ],
+    });
+    expect(lastSeenSeqsSent(reader.wire)).toEqual([undefined, live.id]);
     const after = await post(poster.channel, "after");
     await waitUntil("the reader has the post after", () => reader.shown.some((p) => p.id === after.id));
 
-    // Shown in exactly id order, since nothing arrived out of turn.
+    // Shown in exactly id order, since nothing arrived out of turn; the two it had were redrawn.
     expect(ids(reader.shown)).toEqual(ids([...before, live, ...missed, after]));
+    expect(reader.replaced.map((p) => [p.id, p.message])).toEqual([
+      [before[0]?.id, "before 1, edited"],
+      [live.id, ""],
+    ]);
     await expectExactlyTheStoredSequence(reader, room, ann.token);
     expect(reader.pagesAfter).toEqual([]);
   });
 
-  it("after a gap of more than 500 posts, pages over HTTP until a page is short, merging live posts", async () => {
+  it("after a gap of more than 500 posts, pages every change over HTTP until has_more is false, merging live posts", async () => {
     const { ann, room, members, livePoster } = await threePostersAndAReader();
 
     let live: Post[] = [];
@@ -208,12 +252,14 @@ describe("catch-up with the room page's RoomFeed", () => {
     const catchUp = reader.replies[1];
     expect(catchUp?.has_more).toBe(true);
     expect(catchUp?.posts).toHaveLength(500);
-    expect(lastSeenIdsSent(reader.wire)).toEqual([undefined, lastSeen]);
+    expect(lastSeenSeqsSent(reader.wire)).toEqual([undefined, lastSeen]);
 
+    expect(catchUp?.seq).toBe(lastSeen);
     await expectExactlyTheStoredSequence(reader, room, ann.token);
-    // It paged from the last post of the reply, then from the last of each full page, and stopped at a short one.
-    expect(reader.pagesAfter).toHaveLength(2);
-    expect(reader.pagesAfter[0]).toBe(catchUp?.posts.at(-1)?.id);
+    // It paged from where it was (the reply's seq: the reply's 500 posts are in those pages too), then from
+    // the last of each page, 200 changes a page, and stopped at the one that said has_more: false. The
+    // 750 missed and the 20 live during the first page are 770 changes: four pages.
+    expect(reader.pagesAfter).toEqual([0, 200, 400, 600].map((n) => (lastSeen ?? 0) + n));
     expect(reader.liveDuringCatchUp.map((p) => p.id)).toEqual(expect.arrayContaining(ids(live)));
 
     // Caught up: a later live post counts as complete at once.
@@ -249,8 +295,8 @@ describe("catch-up with the room page's RoomFeed", () => {
     await waitUntil("the reader rejoined twice", () => reader.replies.length === 3, 20_000);
     const firstCatchUp = reader.replies[1];
     expect(firstCatchUp?.has_more).toBe(true);
-    // The second rejoin asks from the last post of the first reply: the live posts did not move it.
-    expect(lastSeenIdsSent(reader.wire)).toEqual([undefined, lastSeen, firstCatchUp?.posts.at(-1)?.id]);
+    // The second rejoin asks from where the first was (no page came in): the live posts did not move it.
+    expect(lastSeenSeqsSent(reader.wire)).toEqual([undefined, lastSeen, lastSeen]);
     await expectExactlyTheStoredSequence(reader, room, ann.token);
   });
 });

@@ -189,7 +189,7 @@ describe("one socket, many rooms", () => {
         heard.push(payload);
       });
       await waitUntil("the tutorial's join is answered", () => joinedWith !== undefined);
-      expect(joinedWith).toEqual({ posts: expect.any(Array), has_more: false });
+      expect(joinedWith).toEqual({ posts: expect.any(Array), has_more: false, seq: expect.any(Number), changes: [] });
 
       const text = `hello from the tutorial ${uniqueName("m")}`;
       channel.push("new_post", { message: text });

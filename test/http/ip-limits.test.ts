@@ -6,6 +6,7 @@
 import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { readConfig } from "../../src/config";
 import { ipAttempts, loginFailures } from "../../src/db/schema";
 import { createApp } from "../../src/http/app";
 import { db } from "../helpers/users";
@@ -168,6 +169,9 @@ describe("the limits' vars", () => {
     ["SOCKET_IDLE_MS", "600001"],
     ["ACCOUNT_LIMIT_WINDOW_SECONDS", "1e3"],
     ["ACCOUNT_LIMIT_WINDOW_SECONDS", "99999999999"],
+    ["EDIT_WINDOW_SECONDS", "-1"],
+    ["EDIT_WINDOW_SECONDS", "1.5"],
+    ["EDIT_WINDOW_SECONDS", "31536001"],
   ])("fail closed when %s is %j: 500, and the log names the var and the value", async (name, value) => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});
     const response = await createApp().request(`${LOCAL_ORIGIN}/`, undefined, { ...env, [name]: value });
@@ -175,5 +179,17 @@ describe("the limits' vars", () => {
     expect(await response.text()).toContain("not configured correctly");
     const logged = errors.mock.calls.map((call) => call.join(" "));
     expect(logged.some((line) => line.includes(name) && line.includes(JSON.stringify(value)))).toBe(true);
+  });
+
+  it("take EDIT_WINDOW_SECONDS of 0 as no limit, in seconds up to a year", () => {
+    const windowOf = (value: string) => {
+      const result = readConfig({ EDIT_WINDOW_SECONDS: value });
+      return result.ok ? result.config.roomLimits.editWindowMs : result.problem;
+    };
+    expect(windowOf("0")).toBe(0);
+    expect(windowOf("86400")).toBe(86_400_000);
+    expect(windowOf("31536000")).toBe(31_536_000_000);
+    const defaults = readConfig({});
+    expect(defaults.ok && defaults.config.roomLimits.editWindowMs).toBe(86_400_000);
   });
 });

@@ -1,6 +1,8 @@
 import { env } from "cloudflare:workers";
+import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { verifyUserToken } from "../../src/auth/token";
+import { posts } from "../../src/db/schema";
 import { db, makeUser, postAs, seedPosts, testSecrets } from "../helpers/users";
 import { userTokenOf, Visitor } from "../helpers/visitor";
 
@@ -161,7 +163,7 @@ describe("GET /rooms/:room", () => {
     await postAs(me, "own", "written by me");
     const page = await visitor.get("/rooms/own");
     expect(page.html).toMatch(
-      /<li class="post own" data-id="(\d+)" id="post-\1"><span class="author">own_reader<\/span>/,
+      /<li class="post own" data-id="(\d+)" data-user-id="\d+" id="post-\1"><span class="author">own_reader<\/span>/,
     );
   });
 
@@ -176,11 +178,49 @@ describe("GET /rooms/:room", () => {
     await postAs(author, "hl", "nothing for you", new Date());
     const page = await (await loggedIn("hl_reader")).get("/rooms/hl");
     expect(page.html).toMatch(
-      /<li class="post mention" data-id="(\d+)" id="post-\1"><span class="author">mention_author<\/span><time[^>]*>[^<]*<\/time><p class="message">hey @hl_reader look/,
+      /<li class="post mention" data-id="(\d+)" data-user-id="\d+" id="post-\1"><span class="author">mention_author<\/span><time[^>]*>[^<]*<\/time><p class="message">hey @hl_reader look/,
     );
     expect(page.html).toMatch(
-      /<li class="post" data-id="(\d+)" id="post-\1"><span class="author">mention_author<\/span><time[^>]*>[^<]*<\/time><p class="message">nothing for you/,
+      /<li class="post" data-id="(\d+)" data-user-id="\d+" id="post-\1"><span class="author">mention_author<\/span><time[^>]*>[^<]*<\/time><p class="message">nothing for you/,
     );
+  });
+
+  it("shows each post as it is now: 'edited' with its time, a tombstone's words, and what the reader may do", async () => {
+    const author = await makeUser("now_author");
+    const visitor = await loggedIn("now_reader");
+    const reader = await db.query.users.findFirst({ where: (users, { eq }) => eq(users.username, "now_reader") });
+    if (!reader) throw new Error("now_reader was not created");
+    const at = new Date("2026-12-06T09:30:00Z");
+    const [edited, byAuthor, byModerator] = await seedPosts(author, "as_now", ["edited text", "gone", "spam"]);
+    await postAs(reader, "as_now", "mine");
+    await db
+      .update(posts)
+      .set({ message: "edited text, fixed", editedAt: at })
+      .where(and(eq(posts.room, "as_now"), eq(posts.seq, edited as number)));
+    for (const [seq, by] of [
+      [byAuthor, "author"],
+      [byModerator, "moderator"],
+    ] as const) {
+      await db
+        .update(posts)
+        .set({ message: "", deletedAt: at, deletedBy: by })
+        .where(and(eq(posts.room, "as_now"), eq(posts.seq, seq as number)));
+    }
+    const html = (await visitor.get("/rooms/as_now")).html;
+    expect(html).toMatch(
+      /<time class="edited" datetime="2026-12-06T09:30:00.000Z">edited [^<]*09:30<\/time><p class="message">edited text, fixed<\/p><\/li>/,
+    );
+    expect(html).toMatch(/<li class="post deleted"[^>]*>.*?<p class="message tombstone">message deleted<\/p><\/li>/);
+    expect(html).toMatch(
+      /<li class="post deleted"[^>]*>.*?<p class="message tombstone">removed by a moderator<\/p><\/li>/,
+    );
+    expect(html).not.toContain(">gone<");
+    expect(html).not.toContain(">spam<");
+    // Their own post: Edit and Delete; nobody else's (they do not moderate this room).
+    expect(html).toMatch(
+      /<p class="message">mine<\/p><span class="actions"><button type="button" class="link" data-action="edit">Edit<\/button><button type="button" class="link" data-action="delete">Delete<\/button><\/span><\/li>/,
+    );
+    expect(html.match(/data-action=/g)).toHaveLength(2);
   });
 });
 

@@ -1,11 +1,14 @@
 /**
  * `GET /rooms/:room/posts`: a room's history as JSON, paged by post id (the post's number in its room),
- * for a logged-in page or an app with the socket token. History comes from the room, so a post members
- * have seen is in it even before D1 has its copy.
+ * for a logged-in page or an app with the socket token; and `GET /rooms/:room/changes`, every change of
+ * the room in order (new posts, edits, deletions), paged by seq. History comes from the room, so a post or
+ * change members have seen is in it even before D1 has its copy, and every post is as it is now.
  */
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import type { Post } from "../../src/shared/post";
-import { connectAndJoin } from "../helpers/socket";
+import type { Change } from "../../src/shared/room-contract";
+import { bearer, createRoom, roomStorage } from "../helpers/rooms";
+import { closeAll, connectAndJoin, type TestSocket } from "../helpers/socket";
 import { makeUser, seedPosts, tokenFor } from "../helpers/users";
 import { Visitor } from "../helpers/visitor";
 
@@ -102,5 +105,79 @@ describe("GET /rooms/:room/posts", () => {
       status: 404,
       body: { error: "Room names are 1 to 64 of A-Z a-z 0-9 _ -." },
     });
+  });
+});
+
+const open: TestSocket[] = [];
+afterEach(() => closeAll(open));
+
+describe("GET /rooms/:room/changes", () => {
+  it("pages every change in order, each post as it is now, saying has_more until the last page", async () => {
+    const author = await bearer("changes_author");
+    const seeded = await seedPosts(author.user, "changes_paged", 3);
+    const { socket } = await connectAndJoin(author.user, "changes_paged");
+    open.push(socket);
+    const topic = "room:changes_paged";
+    const edit = await socket.push(topic, "edit_post", { id: seeded[0], message: "first, edited" });
+    const deleted = await socket.push(topic, "delete_post", { id: seeded[1] });
+    const live = await socket.push(topic, "new_post", { message: "live" });
+    const [first, second, third] = seeded as [number, number, number];
+
+    const all = await author.get("/rooms/changes_paged/changes?after_seq=0");
+    expect(all.status).toBe(200);
+    expect(all.headers.get("Cache-Control")).toBe("private, no-store");
+    const { seq: _seq, ...firstNow } = edit.response;
+    expect(all.body).toEqual({
+      changes: [
+        { seq: first, type: "post", post: firstNow },
+        { seq: second, type: "post", post: expect.objectContaining({ id: second, message: "", deleted_by: "author" }) },
+        { seq: third, type: "post", post: expect.objectContaining({ id: third, message: "seed 3" }) },
+        { seq: edit.response.seq, type: "edit", post: firstNow },
+        { seq: deleted.response.seq, type: "delete", post: expect.objectContaining({ id: second, message: "" }) },
+        { seq: live.response.id, type: "post", post: live.response },
+      ],
+      has_more: false,
+    });
+    const pages: Change[][] = [];
+    let after = 0;
+    for (;;) {
+      const page = await author.get(`/rooms/changes_paged/changes?after_seq=${after}&limit=4`);
+      pages.push(page.body.changes);
+      after = page.body.changes.at(-1)?.seq ?? after;
+      if (!page.body.has_more) break;
+    }
+    expect(pages.map((page) => page.map((change) => change.seq))).toEqual([
+      [first, second, third, edit.response.seq],
+      [deleted.response.seq, live.response.id],
+    ]);
+    expect((await author.get(`/rooms/changes_paged/changes?after_seq=${live.response.id}`)).body).toEqual({
+      changes: [],
+      has_more: false,
+    });
+  });
+
+  it("answers exactly as /posts does to who may not read the room: 401, and 404 for a private room or an impossible name", async () => {
+    const owner = await bearer("changes_owner");
+    const outsider = await bearer("changes_outsider");
+    const room = await createRoom(owner, { kind: "private", title: "Changes" });
+    expect((await owner.get(`/rooms/${room.id}/changes?after_seq=0`)).body).toEqual({ changes: [], has_more: false });
+    const refused = await outsider.get(`/rooms/${room.id}/changes?after_seq=0`);
+    expect([refused.status, refused.body]).toEqual([404, { error: "There is no such room." }]);
+    const loggedOut = await new Visitor().get("/rooms/lobby/changes?after_seq=0");
+    expect([loggedOut.status, JSON.parse(loggedOut.html)]).toEqual([
+      401,
+      { error: "Log in (or send the socket token as Authorization: Bearer) to read a room's history." },
+    ]);
+    const impossible = await owner.get("/rooms/no%20spaces/changes?after_seq=0");
+    expect([impossible.status, impossible.body]).toEqual([
+      404,
+      { error: "Room names are 1 to 64 of A-Z a-z 0-9 _ -." },
+    ]);
+    // A public room nobody opened has no changes, and reading them creates nothing.
+    expect((await owner.get("/rooms/changes_nobody/changes?after_seq=0")).body).toEqual({
+      changes: [],
+      has_more: false,
+    });
+    expect(await roomStorage("changes_nobody")).toEqual({ keys: [], tables: [] });
   });
 });

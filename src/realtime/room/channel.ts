@@ -6,17 +6,26 @@
  * directly. The router (router.ts) routes frames here and sends what these return.
  */
 import { mentions } from "../../shared/mentions";
-import { checkClientId, checkMessage, type Post, type PostsQuery } from "../../shared/post";
-import { type PresenceMeta, RoomErrorReason, RoomEvent, type TypingPayload } from "../../shared/room-contract";
+import { checkClientId, checkMessage, checkPostId, type Post, type PostsQuery } from "../../shared/post";
+import {
+  type PostDeleted,
+  type PostUpdated,
+  type PresenceMeta,
+  RoomErrorReason,
+  RoomEvent,
+  type TypingPayload,
+} from "../../shared/room-contract";
 import type { Identity } from "../access/identity";
 import { error, isBinary, ok, type Payload, type Ref, type Reply } from "../phoenix/protocol";
 import type { EncodedReply } from "../phoenix/serializer";
 import type { AllowanceTake } from "./allowance-slices";
 import type { Connection, ConnectionState, PresenceEntry } from "./connection";
 import type { Delivery } from "./fanout";
-import { MISSED_MORE } from "./join-replies";
+import { missedMore } from "./join-replies";
+import type { Role } from "./membership";
 import type { Speech, SpeechRefusal } from "./moderation";
-import type { Appended, Confirmation, PostDraft } from "./post-log";
+import { type Decision, decideDelete, decideEdit } from "./post-changes";
+import type { Appended, ChangeAppended, Confirmation, PostDraft } from "./post-log";
 import type { Take } from "./rate-limit";
 
 /** What the room offers its channel: verbs, so the channel never reaches into the room's parts. */
@@ -33,15 +42,15 @@ export interface RoomServices {
   /** Resolves once the newest posts are in memory: the first join after the room wakes reads them. */
   recentReady(): Promise<void>;
   /**
-   * A join's `ok` reply from memory (the newest posts, or those after `lastSeenId`), encoded once per room
-   * state; undefined when memory does not reach back that far.
+   * A join's `ok` reply from memory (the newest posts, or every change after `lastSeenSeq`), encoded once
+   * per room state; undefined when memory does not reach back that far.
    */
-  joinReply(lastSeenId: number | null): EncodedReply | undefined;
+  joinReply(lastSeenSeq: number | null): EncodedReply | undefined;
   /**
-   * A join's `ok` reply from further back than memory holds: the oldest posts after `lastSeenId` from D1 and
-   * the log, with `has_more`; read and encoded once for every join that asks the same.
+   * A join's `ok` reply from further back than memory holds: the oldest posts after `lastSeenSeq` from D1
+   * and the log, with `has_more`; read and encoded once for every join that asks the same.
    */
-  olderJoinReply(lastSeenId: number): Promise<EncodedReply>;
+  olderJoinReply(lastSeenSeq: number): Promise<EncodedReply>;
   /** A page of history from D1 and the log (a retried post's original, once the log has let it go). */
   page(query: PostsQuery): Promise<Post[]>;
   /**
@@ -61,6 +70,23 @@ export interface RoomServices {
   storePost(draft: PostDraft): Appended;
   /** Resolves once D1 has the post, or it is clear it will not be confirmed. */
   confirmed(post: Post): Promise<Confirmation>;
+  /** How long after posting its author may edit a post (0: no limit). */
+  readonly editWindowMs: number;
+  /** `userId`'s role in the room, if they are a member. */
+  roleOf(userId: number): Role | undefined;
+  /** The post numbered `id` as it is now, when the room's memory or log has it (no D1 read). */
+  knownPost(id: number): Post | undefined;
+  /** The post numbered `id` as it is now, from memory, the log or D1; undefined if the room never had it. */
+  readPost(id: number): Promise<Post | undefined>;
+  /** The seq of the change `userId` made before with this idempotency key, if any. */
+  priorChange(userId: number, key: string): number | undefined;
+  /**
+   * Logs a post's edit or deletion (`post`: what it makes of the post; `previous`: the post before it)
+   * and tells every member at once: `post_updated` or `post_deleted`.
+   */
+  storePostChange(change: PostChangeDraft): ChangeAppended;
+  /** Resolves true once D1 has every change up to `seq`, false when it did not within the poster's wait. */
+  copied(seq: number): Promise<boolean>;
   /** Everyone present: every join the room has accepted and not seen leave, published or not. */
   presenceStateJson(): string;
   trackPresence(key: string, meta: PresenceMeta): void;
@@ -70,6 +96,15 @@ export interface RoomServices {
   /** Sends an event to every joined member, each as {@link handleOut} decides. */
   broadcast(event: string, payload: object): void;
   log(where: string, problem: unknown): void;
+}
+
+/** An edit or a deletion of a post, as the channel decided it. */
+export interface PostChangeDraft {
+  type: "edit" | "delete";
+  post: Post;
+  previous: Post;
+  /** The editor's `client_id` for this post, when given. */
+  idempotency?: { userId: number; key: string };
 }
 
 /** Why a member's socket must end: its token no longer holds. */
@@ -99,11 +134,15 @@ export async function join(
   const errors: Record<string, string> = {};
   const rawMentionsOnly = params.mentions_only ?? false;
   if (typeof rawMentionsOnly !== "boolean") errors.mentions_only = "must be true or false";
+  const rawLastSeenSeq = params.last_seen_seq ?? null;
+  if (rawLastSeenSeq !== null && !isSeq(rawLastSeenSeq)) errors.last_seen_seq = "must be a non-negative integer";
   const rawLastSeenId = params.last_seen_id ?? null;
-  if (rawLastSeenId !== null && !isPostId(rawLastSeenId)) errors.last_seen_id = "must be a non-negative integer";
+  if (rawLastSeenId !== null && !isSeq(rawLastSeenId)) errors.last_seen_id = "must be a non-negative integer";
   if (Object.keys(errors).length > 0) return { ok: false, reply: invalid(errors) };
   const mentionsOnly = rawMentionsOnly === true;
-  const lastSeenId = isPostId(rawLastSeenId) ? rawLastSeenId : null;
+  // A post's id is the seq of its creation, so an older client's `last_seen_id` is a `last_seen_seq` too.
+  const seen = isSeq(rawLastSeenSeq) ? rawLastSeenSeq : rawLastSeenId;
+  const lastSeenId = isSeq(seen) ? seen : null;
   // Revocation reaches the room as it happens (user-sockets/), so only expiry is left to check here.
   if (isExpired(member)) return { ok: false, ...endSession("token expired") };
   // Before anything that costs the room (creating it, reading history, a reply of up to 500 posts, presence
@@ -119,7 +158,11 @@ export async function join(
     await services.recentReady();
     if (services.joinReply(lastSeenId) !== undefined) {
       // Memory may have moved past `lastSeenId` by subscription time; then the client pages over HTTP.
-      return { ok: true, mentionsOnly, snapshot: () => services.joinReply(lastSeenId) ?? MISSED_MORE };
+      return {
+        ok: true,
+        mentionsOnly,
+        snapshot: () => services.joinReply(lastSeenId) ?? missedMore(lastSeenId ?? 0),
+      };
     }
     // Memory does not reach back that far, so more posts were missed than a reply holds: the oldest of
     // them, and the client pages on from there (live posts arrive meanwhile, deduplicated by id).
@@ -193,6 +236,10 @@ export function handleIn(
   switch (event) {
     case RoomEvent.newPost:
       return newPost(payload, connection, services);
+    case RoomEvent.editPost:
+      return editPost(payload, connection, services);
+    case RoomEvent.deletePost:
+      return deletePost(payload, connection, services);
     case RoomEvent.typing:
       return typing(connection, services);
     default:
@@ -297,6 +344,107 @@ function answerConfirmation(confirmation: Confirmation): ChannelResult {
   }
 }
 
+/** `edit_post {id, message, client_id?}`: checked like a new post, then decided by the room (post-changes.ts). */
+function editPost(
+  payload: Payload | ArrayBuffer,
+  connection: Connection,
+  services: RoomServices,
+): ChannelResult | Promise<ChannelResult> {
+  if (isBinary(payload)) return { reply: invalid({ message: "must be text, not binary" }) };
+  const id = checkPostId(payload.id);
+  const message = checkMessage(payload.message);
+  const clientId = checkClientId(payload.client_id);
+  if (!id.ok || !message.ok || !clientId.ok) {
+    const errors: Record<string, string> = {};
+    if (!id.ok) errors.id = id.error;
+    if (!message.ok) errors.message = message.error;
+    if (!clientId.ok) errors.client_id = clientId.error;
+    return { reply: invalid(errors) };
+  }
+  const member = connection.state;
+  if (isExpired(member)) return endSession("token expired");
+  if (!services.mayPost(member.user.id)) return { reply: error(RoomErrorReason.noSuchRoom) };
+  // An edit is broadcast like a post, so it spends from the same bucket: a post edited in a loop is a flood.
+  const allowed = services.takePostToken(connection);
+  if (!allowed.ok) return { reply: error(RoomErrorReason.rateLimited, { retry_after_ms: allowed.retryAfterMs }) };
+  const key = clientId.value === null ? undefined : `edit:${id.value}:${clientId.value}`;
+  return changePost(id.value, connection, services, key, (post, now) =>
+    decideEdit(post, member.user.id, message.value, now, services.editWindowMs),
+  );
+}
+
+/** `delete_post {id}`: its author, or a moderator or the owner of the room (post-changes.ts). */
+function deletePost(
+  payload: Payload | ArrayBuffer,
+  connection: Connection,
+  services: RoomServices,
+): ChannelResult | Promise<ChannelResult> {
+  if (isBinary(payload)) return { reply: invalid({ id: "must be sent as JSON, not binary" }) };
+  const id = checkPostId(payload.id);
+  if (!id.ok) return { reply: invalid({ id: id.error }) };
+  const member = connection.state;
+  if (isExpired(member)) return endSession("token expired");
+  if (!services.mayPost(member.user.id)) return { reply: error(RoomErrorReason.noSuchRoom) };
+  // Not rate limited: an author can delete each post once, and a moderator clearing a flood must not wait.
+  return changePost(id.value, connection, services, undefined, (post, now) =>
+    decideDelete(post, member.user.id, services.roleOf(member.user.id), now),
+  );
+}
+
+/**
+ * Finds the post as it is now (reading D1 only for a post older than the room's memory and log), decides
+ * the change on it at the moment it is logged, logs and broadcasts it, and answers once D1 has it. A
+ * retried `client_id` is answered with the post as it now is under the first edit's seq.
+ */
+async function changePost(
+  id: number,
+  connection: Connection,
+  services: RoomServices,
+  key: string | undefined,
+  decide: (post: Post | undefined, now: Date) => Decision,
+): Promise<ChannelResult> {
+  let read: Post | undefined;
+  try {
+    await services.postLogReady();
+    read = services.knownPost(id) ?? (await services.readPost(id));
+  } catch (problem) {
+    services.log("RoomChannel:handle_in post change", problem);
+    return { reply: error(RoomErrorReason.unavailable) };
+  }
+  if (connection.gone) return { reply: error(RoomErrorReason.unavailable) };
+  // From here on nothing awaits until the change is logged: a change logged while D1 answered is in the
+  // room's memory or log by now, and is what this one is decided on.
+  const post = services.knownPost(id) ?? read;
+  const { user } = connection.state;
+  const prior = key === undefined ? undefined : services.priorChange(user.id, key);
+  if (prior !== undefined) {
+    if (!post) return { reply: error(RoomErrorReason.unavailable) };
+    return answerChange(await services.copied(prior), { ...post, seq: prior } satisfies PostUpdated);
+  }
+  const decision = decide(post, new Date());
+  if (!decision.ok || !post) return { reply: error(decision.ok ? RoomErrorReason.notFound : decision.reason) };
+  const type = decision.post.deleted_at === undefined ? "edit" : "delete";
+  const idempotency = key === undefined ? undefined : { userId: user.id, key };
+  const appended = services.storePostChange({
+    type,
+    post: decision.post,
+    previous: post,
+    ...(idempotency ? { idempotency } : {}),
+  });
+  const seq = appended.kind === "stored" ? appended.change.seq : appended.seq;
+  return answerChange(await services.copied(seq), announcement(decision.post, seq));
+}
+
+function answerChange(copied: boolean, answer: object): ChannelResult {
+  return { reply: copied ? ok(answer) : error(RoomErrorReason.unavailable) };
+}
+
+/** How a post's change is told: the whole updated post, or what says it was deleted; with its seq. */
+export function announcement(post: Post, seq: number): PostUpdated | PostDeleted {
+  if (post.deleted_at === undefined || post.deleted_by === undefined) return { ...post, seq };
+  return { id: post.id, deleted_by: post.deleted_by, deleted_at: post.deleted_at, seq };
+}
+
 function typing(connection: Connection, services: RoomServices): ChannelResult {
   const member = connection.state;
   if (isExpired(member)) return endSession("token expired");
@@ -310,14 +458,26 @@ function typing(connection: Connection, services: RoomServices): ChannelResult {
 
 /**
  * Phoenix's intercept + `handle_out`: how each member receives an event. A member who joined with
- * `mentions_only` gets only the posts that mention them, as a push from their own channel; typing goes to
- * everyone but the typist's own sockets.
+ * `mentions_only` gets only the posts that mention them, as a push from their own channel, and only the
+ * edits whose text mentions them before (`previous`) or after; typing goes to everyone but the typist's
+ * own sockets; everything else (deletions included) to everyone.
  */
-export function handleOut(event: string, payload: object, member: Readonly<ConnectionState>): Delivery {
+export function handleOut(
+  event: string,
+  payload: object,
+  member: Readonly<ConnectionState>,
+  previous?: Post,
+): Delivery {
   switch (event) {
     case RoomEvent.newPost:
       if (!member.mentionsOnly) return "broadcast";
       return mentions((payload as Post).message, member.user.username) ? "push" : "skip";
+    case RoomEvent.postUpdated: {
+      if (!member.mentionsOnly) return "broadcast";
+      const name = member.user.username;
+      const mentioned = mentions((payload as Post).message, name) || (!!previous && mentions(previous.message, name));
+      return mentioned ? "push" : "skip";
+    }
     case RoomEvent.typing:
       return (payload as TypingPayload).user.id === member.user.id ? "skip" : "broadcast";
     default:
@@ -342,7 +502,7 @@ function invalid(errors: Record<string, string>): Reply {
   return error(RoomErrorReason.invalid, { errors });
 }
 
-function isPostId(value: unknown): value is number {
+function isSeq(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
 

@@ -1,7 +1,9 @@
 /**
  * How the worker and other Durable Objects reach a room: by its name, so no caller builds ids or stubs.
  */
+import type { ChangesQuery } from "../../db/posts";
 import type { Post, PostsQuery } from "../../shared/post";
+import type { Change } from "../../shared/room-contract";
 import { type Admission, admissionRequest } from "../access/admission";
 import { isKnownRoomId } from "../access/room-id";
 
@@ -31,6 +33,21 @@ export async function roomPosts(
 ): Promise<Post[] | undefined | "banned"> {
   if (!(await isKnownRoomId(env, id))) return undefined;
   return roomStub(env, id).posts(query, viewerId);
+}
+
+/**
+ * A page of the room's changes (new posts, edits, deletions, …) as `viewerId` may read them, through the
+ * room, for the same reason as {@link roomPosts}; undefined when the viewer may not read the room, "banned"
+ * to someone the room banned.
+ */
+export async function roomChanges(
+  env: Env,
+  id: string,
+  query: ChangesQuery,
+  viewerId: number,
+): Promise<{ changes: Change[]; has_more: boolean } | undefined | "banned"> {
+  if (!(await isKnownRoomId(env, id))) return undefined;
+  return roomStub(env, id).changes(query, viewerId);
 }
 
 /** The room of `id`, if a request may reach it at all (see `isKnownRoomId`). */

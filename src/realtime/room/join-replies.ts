@@ -1,7 +1,7 @@
 /**
- * A join's `ok` reply, encoded once per room state: between two posts, every join asking for the same
- * history (the newest posts, or the posts after the same id) gets the same encoded reply, so a burst of
- * joins costs one encoding, not one per join. A join of a room of 500 long posts is a reply of a megabyte or
+ * A join's `ok` reply, encoded once per room state: between two changes of the room, every join asking for
+ * the same history (the newest posts, or everything after the same seq) gets the same encoded reply, so a
+ * burst of joins costs one encoding, not one per join. A join of a room of 500 long posts is a reply of a megabyte or
  * more; encoding it per join let one member's rejoins hold up everyone else's frames. A join from further
  * back than memory shares one D1 read and encoding the same way.
  */
@@ -22,15 +22,21 @@ export const JOIN_REPLIES_MAX_CHARS = 4 * 1024 * 1024;
  */
 export const OLDER_REPLIES_KEPT = 2;
 
-/** The reply once memory has moved past a join's `last_seen_id` while the join was on its way: page over HTTP. */
-export const MISSED_MORE: EncodedReply = { status: "ok", responseJson: JSON.stringify({ posts: [], has_more: true }) };
+/**
+ * The reply once memory has moved past a join's `last_seen_seq` while the join was on its way: page over
+ * HTTP from where the member is.
+ */
+export function missedMore(lastSeenSeq: number): EncodedReply {
+  const response: JoinResponse = { posts: [], has_more: true, seq: lastSeenSeq, changes: [] };
+  return { status: "ok", responseJson: JSON.stringify(response) };
+}
 
 export class JoinReplies {
-  /** Replies by what was asked (`newest` or the `last_seen_id`), for the recent posts' `version` below. */
+  /** Replies by what was asked (`newest` or the `last_seen_seq`), for the recent posts' `version` below. */
   #cache = new Map<string, EncodedReply>();
   #chars = 0;
   #version = -1;
-  /** Replies to joins from further back than memory, by `last_seen_id`, while being read and after. */
+  /** Replies to joins from further back than memory, by `last_seen_seq`, while being read and after. */
   readonly #older = new Map<number, Promise<EncodedReply>>();
 
   constructor(
@@ -39,9 +45,9 @@ export class JoinReplies {
   ) {}
 
   /**
-   * The reply to a join with `lastSeenId` (null: none, so the newest posts), from memory; undefined when
-   * memory does not reach back that far (the join then reads D1). The same object for the same question
-   * until a post lands.
+   * The reply to a join with `lastSeenId` (its `last_seen_seq`; null: none, so the newest posts), from
+   * memory; undefined when memory does not reach back that far (the join then reads D1). The same object
+   * for the same question until the room changes.
    */
   reply(lastSeenId: number | null): EncodedReply | undefined {
     if (this.recent.version !== this.#version) {
@@ -61,16 +67,19 @@ export class JoinReplies {
 
   /**
    * The reply to a join from further back than memory reaches: the oldest `CATCH_UP_LIMIT` posts after
-   * `lastSeenId`, read once by `read` for every join that asks while it is read and after. Kept across posts:
-   * memory holds the newest 500 posts and does not reach back to `lastSeenId`, so more than 500 posts follow
-   * it, and new posts come after all of them. A read that fails is forgotten, so the next join reads again.
+   * `lastSeenId`, read once by `read` for every join that asks while it is read and after, and `has_more`,
+   * with `seq` = `lastSeenId`: the member pages every change after it over HTTP (clients that only know
+   * posts page the posts after the last one). Kept across changes: memory does not reach back to
+   * `lastSeenId`, so the member pages on anyway, and a page is read as the room is then. A read that fails
+   * is forgotten, so the next join reads again.
    */
   older(lastSeenId: number, read: () => Promise<Post[]>): Promise<EncodedReply> {
     const kept = this.#older.get(lastSeenId);
     if (kept) return kept;
-    const reply = read().then(
-      (posts): EncodedReply => ({ status: "ok", responseJson: JSON.stringify({ posts, has_more: true }) }),
-    );
+    const reply = read().then((posts): EncodedReply => {
+      const response: JoinResponse = { posts, has_more: true, seq: lastSeenId, changes: [] };
+      return { status: "ok", responseJson: JSON.stringify(response) };
+    });
     this.#older.set(lastSeenId, reply);
     reply.catch(() => {
       if (this.#older.get(lastSeenId) === reply) this.#older.delete(lastSeenId);
@@ -83,10 +92,17 @@ export class JoinReplies {
   }
 
   #response(lastSeenId: number | null): JoinResponse | undefined {
-    if (lastSeenId === null) return { posts: this.recent.newest(RECENT_POSTS_LIMIT), has_more: false };
+    const seq = this.recent.lastSeq;
+    if (lastSeenId === null) {
+      return { posts: this.recent.newest(RECENT_POSTS_LIMIT), has_more: false, seq, changes: [] };
+    }
     const posts: Post[] | undefined = this.recent.after(lastSeenId);
-    if (!posts) return undefined;
-    return { posts: posts.slice(0, CATCH_UP_LIMIT), has_more: posts.length > CATCH_UP_LIMIT };
+    const changes = this.recent.changesAfter(lastSeenId);
+    if (!posts || !changes) return undefined;
+    if (posts.length > CATCH_UP_LIMIT) {
+      return { posts: posts.slice(0, CATCH_UP_LIMIT), has_more: true, seq: lastSeenId, changes: [] };
+    }
+    return { posts, has_more: false, seq, changes };
   }
 
   /** Keeps the reply, dropping the oldest kept ones while they hold more than `maxChars`; never the newest. */

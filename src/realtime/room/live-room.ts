@@ -6,12 +6,13 @@
  */
 import type { RoomLimits } from "../../config";
 import { createDatabase, type Database } from "../../db/client";
-import { copyPosts, lastSeq, postsPage } from "../../db/posts";
+import { type ChangesQuery, changesPage, copyLogged, lastSeq, postsPage } from "../../db/posts";
 import { mirrorBans } from "../../db/room-bans";
 import { insertRoomWithinAllowance, mirroredMembers, mirrorRoom, roomRow } from "../../db/rooms";
 import type { Post, PostsQuery } from "../../shared/post";
 import {
   CATCH_UP_LIMIT,
+  type Change,
   type ModerationState,
   type PresenceDiff,
   type PresenceMeta,
@@ -27,16 +28,23 @@ import { CloseCode, closeQuietly } from "../phoenix/transport";
 import { wakeBy } from "../shell/alarms";
 import { leasePosts, releaseSlot } from "../user-sockets/client";
 import { AllowanceSlices, type AllowanceTake } from "./allowance-slices";
-import { handleOut, presenceMeta, type RoomServices } from "./channel";
-import { Connection } from "./connection";
+import { announcement, handleOut, type PostChangeDraft, presenceMeta, type RoomServices } from "./channel";
+import { Connection, type ConnectionState } from "./connection";
 import { fanOut } from "./fanout";
 import { checkTitle, type GovernedRoom, NO_SUCH_ROOM, type Outcome, type RoomView, viewOf } from "./governance";
 import { Invites } from "./invites";
 import { JoinReplies } from "./join-replies";
-import { type Member, Membership, type RoomRecord } from "./membership";
+import { type Member, Membership, type Role, type RoomRecord } from "./membership";
 import { isExempt, Moderation, type Speech, type SpeechRefusal, speechRefusal } from "./moderation";
 import type { ModeratedRoom } from "./moderation-actions";
-import { type Appended, type Confirmation, type PostDraft, PostLog } from "./post-log";
+import {
+  type Appended,
+  type ChangeAppended,
+  type ChangeDraft,
+  type Confirmation,
+  type PostDraft,
+  PostLog,
+} from "./post-log";
 import { Presence } from "./presence";
 import { RateLimits, type Take } from "./rate-limit";
 import { RecentPosts } from "./recent-posts";
@@ -78,6 +86,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
   readonly #members = new Map<WebSocket, Connection>();
   readonly #db: Database;
   readonly #roomsPerUserPerDay: number;
+  readonly editWindowMs: number;
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -93,14 +102,19 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
     this.invites = new Invites(ctx.storage);
     this.moderation = new Moderation(ctx.storage, () => this.membership.record !== undefined);
     this.#roomsPerUserPerDay = limits.roomsPerUserPerDay;
+    this.editWindowMs = limits.editWindowMs;
     this.#presence = new Presence((diff) => this.#broadcastPresence(diff));
     this.#postLogOptions = {
       lastSeqInD1: () => lastSeq(this.#db, name),
-      copy: (logged) => copyPosts(this.#db, name, logged),
+      copy: (logged) => copyLogged(this.#db, name, logged),
       log,
       timeoutMs: limits.postStoreTimeoutMs,
     };
-    this.#recent = new RecentPosts((limit) => this.#newestPosts(limit), RECENT_CAPACITY);
+    this.#recent = new RecentPosts(
+      (limit) => this.#newestPosts(limit),
+      RECENT_CAPACITY,
+      (limit) => this.#postLog.recentChanges(limit),
+    );
     this.#joinReplies = new JoinReplies(this.#recent);
     this.#rateLimits = new RateLimits({ perSecond: limits.postsPerSecond, burst: limits.postsBurst });
     this.#allowance = new AllowanceSlices((userId) => leasePosts(env, userId), log);
@@ -443,17 +457,38 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
   }
 
   /**
-   * A page of the room's posts, oldest first, from D1 and the log together: D1 has every post but maybe
-   * not the last few milliseconds' (they are on their way), the log has those, so the union of each one's
-   * best `limit` holds the true page.
+   * A page of the room's posts, oldest first, each as it is now, from D1 and the log together: D1 has
+   * every post but maybe not the last few milliseconds' (they are on their way), the log has those, so the
+   * union of each one's best `limit` holds the true page; an edit or deletion D1 does not have yet is in the
+   * log too, and wins.
    */
   async page(query: PostsQuery): Promise<Post[]> {
     // A room nobody created has no posts, and reading it must not make storage for it.
     if (!this.membership.record && !(await this.exists())) return [];
     const fromD1 = await postsPage(this.#db, this.name, query);
     // Read after D1 answers: anything logged meanwhile is then in one of the two.
-    const merged = unionById(fromD1, this.#postLog.range(query));
+    const merged = unionById(this.#postLog.overlay(fromD1), this.#postLog.range(query));
     return query.after !== undefined ? merged.slice(0, query.limit) : merged.slice(-query.limit);
+  }
+
+  /**
+   * A page of the room's changes, oldest first: the oldest `limit` with a seq above `after`, from D1 and
+   * the log together as {@link page} does, every post as it is now; `has_more` when more follow.
+   */
+  async changes({ after, limit }: ChangesQuery): Promise<{ changes: Change[]; has_more: boolean }> {
+    if (!this.membership.record && !(await this.exists())) return { changes: [], has_more: false };
+    const fromD1 = await changesPage(this.#db, this.name, { after, limit: limit + 1 });
+    const bySeq = new Map<number, Change>();
+    for (const change of [...fromD1, ...this.#postLog.changesAfter(after, limit + 1)]) bySeq.set(change.seq, change);
+    const merged = [...bySeq.values()].sort((a, b) => a.seq - b.seq).slice(0, limit + 1);
+    const changes = merged.slice(0, limit).flatMap((change): Change[] => {
+      if (!("post" in change) && !isPostChangeType(change.type)) return [change];
+      const id = change.post?.id;
+      const post = (id === undefined ? undefined : this.knownPost(id)) ?? change.post;
+      // A change of a post D1 never kept (its author's account is gone) has nothing to show.
+      return post ? [{ ...change, post }] : [];
+    });
+    return { changes, has_more: merged.length > limit };
   }
 
   takeAllowance(connection: Connection): AllowanceTake | Promise<AllowanceTake> {
@@ -480,6 +515,64 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
 
   postLogReady(): Promise<void> {
     return this.#postLog.ready();
+  }
+
+  roleOf(userId: number): Role | undefined {
+    return this.membership.roleOf(userId);
+  }
+
+  knownPost(id: number): Post | undefined {
+    return this.#recent.get(id) ?? this.#postLog.current(id);
+  }
+
+  async readPost(id: number): Promise<Post | undefined> {
+    const known = this.knownPost(id);
+    if (known || id > (this.#postLog.lastSeq ?? Number.MAX_SAFE_INTEGER)) return known;
+    const [stored] = await postsPage(this.#db, this.name, { after: id - 1, limit: 1 });
+    // Changed while D1 answered: the log has it as it is now.
+    return this.knownPost(id) ?? (stored?.id === id ? stored : undefined);
+  }
+
+  priorChange(userId: number, key: string): number | undefined {
+    return this.#postLog.claimed(userId, key);
+  }
+
+  storePostChange({ type, post, previous, idempotency }: PostChangeDraft): ChangeAppended {
+    const at = new Date((type === "delete" ? post.deleted_at : post.edited_at) ?? Date.now());
+    const event = type === "delete" ? RoomEvent.postDeleted : RoomEvent.postUpdated;
+    return this.appendChange({ type, post, at, ...(idempotency ? { idempotency } : {}) }, (seq) => ({
+      event,
+      payload: announcement(post, seq),
+      previous,
+    }));
+  }
+
+  /**
+   * Logs a change of the room other than a new post and tells every member: numbered next in the room's one
+   * sequence, durable in the room's log before anyone hears of it, applied to the room's memory (so joins
+   * and catch-ups carry it: `changes` in join replies, `GET /rooms/:room/changes`), copied to D1 with the
+   * posts. `announce` says what to broadcast, given the change's seq (`previous`: the post before, for the
+   * mention filter); an idempotency key already used answers the earlier change's seq and logs nothing.
+   * Call after {@link postLogReady}. A moderation action or a membership change is one call:
+   * `appendChange({ type: "mute", data: { user_id, until }, at: new Date() }, (seq) => ({ event: "muted",
+   * payload: { user_id, until, seq } }))`.
+   */
+  appendChange(
+    draft: ChangeDraft,
+    announce?: (seq: number) => { event: string; payload: object; previous?: Post },
+  ): ChangeAppended {
+    const appended = this.#postLog.appendChange(draft);
+    if (appended.kind === "stored") {
+      // In seq order: into memory, then out to every member, before anyone hears of a later change.
+      this.#recent.applyChange(appended.change);
+      const told = announce?.(appended.change.seq);
+      if (told) this.broadcast(told.event, told.payload, told.previous);
+    }
+    return appended;
+  }
+
+  copied(seq: number): Promise<boolean> {
+    return this.#postLog.copied(seq);
   }
 
   storePost(draft: PostDraft): Appended {
@@ -516,8 +609,9 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
     return this.#typing.shouldRelay(connection.ws);
   }
 
-  broadcast(event: string, payload: object): void {
-    fanOut(this.#members.values(), this.topic, event, payload, handleOut);
+  broadcast(event: string, payload: object, previous?: Post): void {
+    const out = previous ? (e: string, p: object, m: ConnectionState) => handleOut(e, p, m, previous) : handleOut;
+    fanOut(this.#members.values(), this.topic, event, payload, out);
   }
 
   /** The post log, made on first use: only a room that exists has one. */
@@ -531,7 +625,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
     const logged = this.#postLog.newest(limit);
     if (logged.length >= limit || this.#postLog.complete) return logged;
     const stored = await postsPage(this.#db, this.name, { limit });
-    return unionById(stored, this.#postLog.newest(limit)).slice(-limit);
+    return unionById(this.#postLog.overlay(stored), this.#postLog.newest(limit)).slice(-limit);
   }
 
   #broadcastPresence(diff: PresenceDiff): void {
@@ -543,7 +637,11 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
   }
 }
 
-/** Both lists in id order, each post once. */
+function isPostChangeType(type: string): boolean {
+  return type === "post" || type === "edit" || type === "delete";
+}
+
+/** Both lists in id order, each post once (the later list's version when both have it). */
 function unionById(a: readonly Post[], b: readonly Post[]): Post[] {
   const byId = new Map<number, Post>();
   for (const post of [...a, ...b]) byId.set(post.id, post);

@@ -1,14 +1,20 @@
 /**
- * The room's post log: where a post is stored first (the room's own SQLite, durable before any frame
- * leaves), numbered (`seq`, its id), and from where it is copied to D1 by group commit. Why the room
- * stores before D1, and the copy's rules: docs/architecture.md#a-posts-path.
+ * The room's log: where every change of the room is stored first (the room's own SQLite, durable before any
+ * frame leaves), numbered in one sequence (`seq`: a new post's seq is its id; an edit, a deletion, and later
+ * other kinds of change get the next numbers too), and from where it is copied to D1 by group commit. New
+ * posts are rows of `post_log` (one write each, as before changes existed), kept as they are now (an edit
+ * or a deletion updates the row); every other change is a row of `change_log`. Why the room stores before
+ * D1, and the copy's rules: docs/architecture.md#a-posts-path and #a-changes-path.
  */
-import type { CopyOutcome, LoggedPost } from "../../db/posts";
-import type { Post, PostsQuery } from "../../shared/post";
+import { type CopyOutcome, type Logged, type LoggedChange, postOf } from "../../db/posts";
+import type { DeletedBy, Post, PostsQuery } from "../../shared/post";
+import type { Change } from "../../shared/room-contract";
 import { wakeBy } from "../shell/alarms";
 
 /** Posts kept after D1 has them: more than the room's memory holds, so a woken room needs no D1 read. */
 export const LOG_KEEP = 1_000;
+/** Other changes kept after D1 has them: more than the room's memory holds of them, likewise. */
+export const CHANGE_LOG_KEEP = 1_000;
 /** How long a `client_id` is recognised: a retry later than this is a new post. */
 export const CLIENT_ID_KEEP_MS = 24 * 60 * 60 * 1000;
 /** Posts per D1 copy at most. */
@@ -27,8 +33,8 @@ const RETRY_MAX_MS = 5_000;
 export interface PostLogOptions {
   /** D1: the highest number the room gave a post before it had a log (once, for a room new to it). */
   lastSeqInD1(): Promise<number>;
-  /** D1: copies posts, in order, in one round trip. */
-  copy(logged: readonly LoggedPost[]): Promise<CopyOutcome[]>;
+  /** D1: copies posts and other changes, in order, in one round trip. */
+  copy(logged: readonly Logged[]): Promise<CopyOutcome[]>;
   log(where: string, problem: unknown): void;
   /** How long a poster waits for D1 before being answered `unavailable`. */
   timeoutMs: number;
@@ -49,6 +55,25 @@ export type Appended =
 /** What a poster is answered once the copy is settled. */
 export type Confirmation = { kind: "in D1"; post: Post } | { kind: "unavailable" } | { kind: "gone" };
 
+/**
+ * A change other than a new post, to be numbered and logged. A post's change (`edit`, `delete`) carries
+ * the post as it is after it; a change of another kind (moderation, membership) carries `data`, which
+ * joins its `seq` and `type` as it is sent to clients and copied to D1.
+ */
+export interface ChangeDraft {
+  type: string;
+  post?: Post;
+  data?: Record<string, unknown>;
+  at: Date;
+  /** Makes it idempotent: the same `key` from the same user finds the change it made before. */
+  idempotency?: { userId: number; key: string };
+}
+
+export type ChangeAppended =
+  | { kind: "stored"; change: LoggedChange }
+  /** The idempotency key was used before: that change's number. */
+  | { kind: "duplicate"; seq: number };
+
 interface LogRow extends Record<string, SqlStorageValue> {
   seq: number;
   user_id: number;
@@ -56,11 +81,25 @@ interface LogRow extends Record<string, SqlStorageValue> {
   message: string;
   inserted_at: number;
   client_id: string | null;
+  edited_at: number | null;
+  deleted_at: number | null;
+  deleted_by: string | null;
+}
+
+interface ChangeRow extends Record<string, SqlStorageValue> {
+  seq: number;
+  type: string;
+  post_id: number | null;
+  at: number;
+  /** JSON of the post as it was after this change; its text blanked once the post is deleted. */
+  post: string | null;
+  /** JSON of a change of another kind's `data`. */
+  data: string | null;
 }
 
 interface Waiter {
-  post: Post;
-  settle(confirmation: Confirmation): void;
+  seq: number;
+  settle(copied: boolean): void;
 }
 
 /** Posts settled otherwise than "in D1 as numbered" are rare (a very old client_id, a deleted user). */
@@ -68,6 +107,8 @@ const SETTLED_OTHERWISE_KEPT = 1_000;
 
 export class PostLog {
   #lastSeq: number | undefined;
+  /** The highest seq in `change_log` (0: none), so a copy reads it only when it holds something new. */
+  #lastChangeSeq: number;
   #starting: Promise<void> | undefined;
   #copiedThrough: number;
   #copying = false;
@@ -87,8 +128,13 @@ export class PostLog {
   ) {
     storage.sql.exec(`CREATE TABLE IF NOT EXISTS post_log (
       seq INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, username TEXT NOT NULL, message TEXT NOT NULL,
-      inserted_at INTEGER NOT NULL, client_id TEXT
+      inserted_at INTEGER NOT NULL, client_id TEXT, edited_at INTEGER, deleted_at INTEGER, deleted_by TEXT
     )`);
+    addEditColumns(storage);
+    storage.sql.exec(`CREATE TABLE IF NOT EXISTS change_log (
+      seq INTEGER PRIMARY KEY, type TEXT NOT NULL, post_id INTEGER, at INTEGER NOT NULL, post TEXT, data TEXT
+    )`);
+    storage.sql.exec("CREATE INDEX IF NOT EXISTS change_log_post ON change_log (post_id)");
     // Kept apart from the posts, and for a day rather than for the newest posts: a phone that lost its ok
     // and comes back an hour later is still recognised, however busy the room was meanwhile.
     storage.sql.exec(`CREATE TABLE IF NOT EXISTS client_ids (
@@ -98,7 +144,9 @@ export class PostLog {
     storage.sql.exec("CREATE INDEX IF NOT EXISTS client_ids_at ON client_ids (at)");
     this.#copiedThrough = storage.kv.get<number>("copiedThrough") ?? 0;
     const last = storage.sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM post_log").one().seq;
-    if (last !== null) this.#lastSeq = last;
+    const lastChange = storage.sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM change_log").one().seq;
+    this.#lastChangeSeq = lastChange ?? 0;
+    if (last !== null || lastChange !== null) this.#lastSeq = Math.max(last ?? 0, lastChange ?? 0);
   }
 
   /** Resolves once the room knows its next number: at once, but for a room whose log is still empty. */
@@ -115,6 +163,11 @@ export class PostLog {
       },
     );
     return this.#starting;
+  }
+
+  /** The room's last seq (every change up to it is logged); undefined until {@link ready}. */
+  get lastSeq(): number | undefined {
+    return this.#lastSeq;
   }
 
   /** True once the log holds every post of the room: it began with the room's first post. */
@@ -170,26 +223,159 @@ export class PostLog {
   }
 
   /**
+   * Stores a change other than a new post durably in the room and numbers it next, or, for an idempotency
+   * key its user used before, finds that change's number. A post's change also makes the post's row in
+   * `post_log` (while the log has it) what the change made of it, and a deletion blanks the post's text in
+   * its earlier changes: once deleted, its text is nowhere in the room. Synchronous: call after {@link ready}.
+   */
+  appendChange(draft: ChangeDraft): ChangeAppended {
+    if (this.#lastSeq === undefined) throw new Error("PostLog.appendChange before ready()");
+    const seq = this.#lastSeq + 1;
+    const at = draft.at.getTime();
+    if (draft.idempotency) {
+      const claimed = this.storage.sql
+        .exec(
+          "INSERT INTO client_ids (user_id, client_id, seq, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq",
+          draft.idempotency.userId,
+          draft.idempotency.key,
+          seq,
+          at,
+        )
+        .toArray();
+      if (claimed.length === 0) {
+        const { seq: original } = this.storage.sql
+          .exec<{ seq: number }>(
+            "SELECT seq FROM client_ids WHERE user_id = ? AND client_id = ?",
+            draft.idempotency.userId,
+            draft.idempotency.key,
+          )
+          .one();
+        return { kind: "duplicate", seq: original };
+      }
+    }
+    const post = draft.post ?? null;
+    if (post) {
+      this.storage.sql.exec(
+        "UPDATE post_log SET message = ?, edited_at = ?, deleted_at = ?, deleted_by = ? WHERE seq = ?",
+        post.message,
+        timeOf(post.edited_at),
+        timeOf(post.deleted_at),
+        post.deleted_by ?? null,
+        post.id,
+      );
+      if (post.deleted_at !== undefined) {
+        this.storage.sql.exec(
+          "UPDATE change_log SET post = json_set(post, '$.message', '') WHERE post_id = ?",
+          post.id,
+        );
+      }
+    }
+    const data = draft.data ?? null;
+    this.storage.sql.exec(
+      "INSERT INTO change_log (seq, type, post_id, at, post, data) VALUES (?, ?, ?, ?, ?, ?)",
+      seq,
+      draft.type,
+      post?.id ?? null,
+      at,
+      post && JSON.stringify(post),
+      data && JSON.stringify(data),
+    );
+    this.#lastSeq = seq;
+    this.#lastChangeSeq = seq;
+    this.#copySoon();
+    return { kind: "stored", change: { seq, type: draft.type, postSeq: post?.id ?? null, at, post, data } };
+  }
+
+  /** The seq of the change `userId` made with this idempotency key (within the last day), if any. */
+  claimed(userId: number, key: string): number | undefined {
+    return this.storage.sql
+      .exec<{ seq: number }>("SELECT seq FROM client_ids WHERE user_id = ? AND client_id = ?", userId, key)
+      .toArray()[0]?.seq;
+  }
+
+  /**
    * Resolves when D1 has the post numbered `seq` (or what it holds instead), or after `timeoutMs`: the
    * poster is then answered `unavailable`, and a retry with the same `client_id` is recognised here
    * rather than stored again.
    */
-  confirmed(post: Post): Promise<Confirmation> {
+  async confirmed(post: Post): Promise<Confirmation> {
     const otherwise = this.#settledOtherwise.get(post.id);
-    if (otherwise) return Promise.resolve(otherwise);
-    if (post.id <= this.#copiedThrough) return Promise.resolve({ kind: "in D1", post });
+    if (otherwise) return otherwise;
+    if (!(await this.copied(post.id))) return { kind: "unavailable" };
+    return this.#settledOtherwise.get(post.id) ?? { kind: "in D1", post };
+  }
+
+  /** Resolves true when D1 has every change up to `seq`, or false after `timeoutMs` (answered `unavailable`). */
+  copied(seq: number): Promise<boolean> {
+    if (seq <= this.#copiedThrough) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => waiter.settle({ kind: "unavailable" }), this.options.timeoutMs);
+      const timer = setTimeout(() => waiter.settle(false), this.options.timeoutMs);
       const waiter: Waiter = {
-        post,
-        settle: (confirmation) => {
+        seq,
+        settle: (copied) => {
           clearTimeout(timer);
           this.#waiters.delete(waiter);
-          resolve(confirmation);
+          resolve(copied);
         },
       };
       this.#waiters.add(waiter);
     });
+  }
+
+  /**
+   * The post numbered `id` as the log has it now: its row in `post_log`, or else the post as its latest
+   * change left it; undefined when the log has neither (D1 then has it as it is, if anyone does).
+   */
+  current(id: number): Post | undefined {
+    const row = this.storage.sql.exec<LogRow>("SELECT * FROM post_log WHERE seq = ?", id).toArray()[0];
+    if (row) return toPost(row);
+    const change = this.storage.sql
+      .exec<{ post: string }>("SELECT post FROM change_log WHERE post_id = ? ORDER BY seq DESC LIMIT 1", id)
+      .toArray()[0];
+    return change ? (JSON.parse(change.post) as Post) : undefined;
+  }
+
+  /**
+   * `posts` (read from D1, which may lag behind the room) each as it is now: a post the log has a newer
+   * version of (an edit or deletion not copied yet) is replaced by it.
+   */
+  overlay(posts: readonly Post[]): Post[] {
+    if (posts.length === 0 || this.#lastChangeSeq === 0) return [...posts];
+    const ids = posts.map((post) => post.id);
+    const newer = new Map<number, Post>();
+    const rows = this.storage.sql.exec<{ post_id: number; post: string }>(
+      "SELECT post_id, post FROM change_log WHERE post_id BETWEEN ? AND ? ORDER BY seq",
+      Math.min(...ids),
+      Math.max(...ids),
+    );
+    for (const row of rows) newer.set(row.post_id, JSON.parse(row.post) as Post);
+    if (newer.size === 0) return [...posts];
+    return posts.map((post) => newer.get(post.id) ?? post);
+  }
+
+  /**
+   * The newest `limit` changes other than new posts, oldest first, and how far back they are complete:
+   * every such change with a seq above `coveredAfter` is among them (for the room's memory).
+   */
+  recentChanges(limit: number): { changes: LoggedChange[]; coveredAfter: number } {
+    const rows = this.storage.sql
+      .exec<ChangeRow>("SELECT * FROM change_log ORDER BY seq DESC LIMIT ?", limit)
+      .toArray()
+      .reverse();
+    const pruned = this.storage.kv.get<number>("changesPrunedThrough") ?? 0;
+    const coveredAfter = rows.length < limit ? pruned : (rows[0]?.seq ?? 1) - 1;
+    return { changes: rows.map(toLoggedChange), coveredAfter };
+  }
+
+  /** The log's part of a page of changes: the oldest `limit` with a seq above `after`, posts as they are now. */
+  changesAfter(after: number, limit: number): Change[] {
+    const posts = this.range({ after, limit }).map((post): Change => ({ seq: post.id, type: "post", post }));
+    if (this.#lastChangeSeq <= after) return posts;
+    const others = this.storage.sql
+      .exec<ChangeRow>("SELECT * FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?", after, limit)
+      .toArray()
+      .map((row) => changeOf(toLoggedChange(row)));
+    return [...posts, ...others].sort((a, b) => a.seq - b.seq).slice(0, limit);
   }
 
   /** The newest `limit` posts in the log, oldest first. */
@@ -224,6 +410,20 @@ export class PostLog {
     return this.#lastSeq !== undefined && this.#lastSeq > this.#copiedThrough;
   }
 
+  /** The next batch to copy: the oldest entries D1 does not have, posts and other changes in one order. */
+  #nextBatch(): Array<{ seq: number; logged: Logged }> {
+    const posts = this.storage.sql
+      .exec<LogRow>("SELECT * FROM post_log WHERE seq > ? ORDER BY seq LIMIT ?", this.#copiedThrough, COPY_BATCH)
+      .toArray()
+      .map((row) => ({ seq: row.seq, logged: { post: toPost(row), clientId: row.client_id } as Logged }));
+    if (this.#lastChangeSeq <= this.#copiedThrough) return posts;
+    const changes = this.storage.sql
+      .exec<ChangeRow>("SELECT * FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?", this.#copiedThrough, COPY_BATCH)
+      .toArray()
+      .map((row) => ({ seq: row.seq, logged: { change: toLoggedChange(row) } as Logged }));
+    return [...posts, ...changes].sort((a, b) => a.seq - b.seq).slice(0, COPY_BATCH);
+  }
+
   #copySoon(): void {
     // While D1 is failing, the alarm (not every new post) decides when to try again.
     if (this.#copying || Date.now() < this.#retryAt) return;
@@ -242,14 +442,12 @@ export class PostLog {
       const wait = this.#behind ? 0 : this.#lastCopyAt + COPY_INTERVAL_MS - Date.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       this.#lastCopyAt = Date.now();
-      const rows = this.storage.sql
-        .exec<LogRow>("SELECT * FROM post_log WHERE seq > ? ORDER BY seq LIMIT ?", this.#copiedThrough, COPY_BATCH)
-        .toArray();
+      const rows = this.#nextBatch();
       if (rows.length === 0) return;
       this.#behind = rows.length === COPY_BATCH;
       let outcomes: CopyOutcome[];
       try {
-        outcomes = await this.options.copy(rows.map((row) => ({ post: toPost(row), clientId: row.client_id })));
+        outcomes = await this.options.copy(rows.map((row) => row.logged));
       } catch (problem) {
         this.options.log("PostLog:copy to D1", problem);
         // The posts stay in the log. A blip is retried soon, in memory; a longer outage is left to the
@@ -269,11 +467,7 @@ export class PostLog {
       });
       this.#copiedThrough = rows.at(-1)?.seq ?? this.#copiedThrough;
       this.storage.kv.put("copiedThrough", this.#copiedThrough);
-      for (const waiter of [...this.#waiters]) {
-        const { post } = waiter;
-        if (post.id <= this.#copiedThrough)
-          waiter.settle(this.#settledOtherwise.get(post.id) ?? { kind: "in D1", post });
-      }
+      for (const waiter of [...this.#waiters]) if (waiter.seq <= this.#copiedThrough) waiter.settle(true);
       this.#prune();
     }
   }
@@ -298,14 +492,74 @@ export class PostLog {
       LOG_KEEP,
     );
     this.storage.sql.exec("DELETE FROM client_ids WHERE at < ?", Date.now() - CLIENT_ID_KEEP_MS);
+    if (this.#lastChangeSeq > 0) this.#pruneChanges();
+  }
+
+  /** Keeps the newest CHANGE_LOG_KEEP other changes once D1 has them, and says how far back the rest reach. */
+  #pruneChanges(): void {
+    const oldestKept = this.storage.sql
+      .exec<{ seq: number }>("SELECT seq FROM change_log ORDER BY seq DESC LIMIT 1 OFFSET ?", CHANGE_LOG_KEEP)
+      .toArray()[0];
+    if (!oldestKept) return;
+    const through = Math.min(oldestKept.seq, this.#copiedThrough);
+    const pruned = this.storage.sql.exec("DELETE FROM change_log WHERE seq <= ?", through).rowsWritten;
+    if (pruned > 0) this.storage.kv.put("changesPrunedThrough", through);
   }
 }
 
+/**
+ * Adds the columns an edit or deletion sets to a room's `post_log` made before edits existed (once: a
+ * room made since has them from its CREATE TABLE).
+ */
+function addEditColumns(storage: DurableObjectStorage): void {
+  if (storage.kv.get<boolean>("postLogEdits")) return;
+  const columns = new Set(
+    storage.sql
+      .exec<{ name: string }>("SELECT name FROM pragma_table_info('post_log')")
+      .toArray()
+      .map((c) => c.name),
+  );
+  for (const [name, type] of [
+    ["edited_at", "INTEGER"],
+    ["deleted_at", "INTEGER"],
+    ["deleted_by", "TEXT"],
+  ]) {
+    if (!columns.has(name as string)) storage.sql.exec(`ALTER TABLE post_log ADD COLUMN ${name} ${type}`);
+  }
+  storage.kv.put("postLogEdits", true);
+}
+
 function toPost(row: LogRow): Post {
-  return {
-    id: row.seq,
+  return postOf({
+    seq: row.seq,
     message: row.message,
-    inserted_at: new Date(row.inserted_at).toISOString(),
-    user: { id: row.user_id, username: row.username },
+    insertedAt: row.inserted_at,
+    userId: row.user_id,
+    username: row.username,
+    editedAt: row.edited_at ?? null,
+    deletedAt: row.deleted_at ?? null,
+    deletedBy: (row.deleted_by as DeletedBy | null) ?? null,
+  });
+}
+
+function toLoggedChange(row: ChangeRow): LoggedChange {
+  return {
+    seq: row.seq,
+    type: row.type,
+    postSeq: row.post_id,
+    at: row.at,
+    post: row.post === null ? null : (JSON.parse(row.post) as Post),
+    data: row.data === null ? null : (JSON.parse(row.data) as Record<string, unknown>),
   };
+}
+
+/** A logged change as clients see it: a post's change with its post, another kind with its data. */
+export function changeOf(change: LoggedChange): Change {
+  return change.post
+    ? { seq: change.seq, type: change.type, post: change.post }
+    : { ...change.data, seq: change.seq, type: change.type };
+}
+
+function timeOf(iso: string | undefined): number | null {
+  return iso === undefined ? null : Date.parse(iso);
 }

@@ -4,7 +4,9 @@
  * room holds while awake is the LiveRoom (live-room.ts).
  */
 import { configOf } from "../../config";
+import type { ChangesQuery } from "../../db/posts";
 import type { Post, PostsQuery } from "../../shared/post";
+import type { Change } from "../../shared/room-contract";
 import { SESSION_ENDED_CLOSE_CODE } from "../../shared/room-contract";
 import { isRoomName } from "../../shared/rooms";
 import { readAdmission } from "../access/admission";
@@ -139,6 +141,22 @@ export class Room extends SocketObject implements SocketHolder {
     if (room.isBanned(viewerId)) return "banned";
     if (!room.mayPost(viewerId)) return undefined;
     return room.page(query);
+  }
+
+  /**
+   * RPC from the worker: a page of the room's changes (new posts, edits, deletions, …), oldest first, for
+   * `viewerId`, from D1 and the room's log together; undefined when the viewer may not read the room,
+   * "banned" to someone the room banned (as {@link posts}).
+   */
+  async changes(
+    query: ChangesQuery,
+    viewerId: number,
+  ): Promise<{ changes: Change[]; has_more: boolean } | undefined | "banned"> {
+    const room = this.#named();
+    if (!(await room.exists())) return isRoomName(room.name) ? { changes: [], has_more: false } : undefined;
+    if (room.isBanned(viewerId)) return "banned";
+    if (!room.mayPost(viewerId)) return undefined;
+    return room.changes(query);
   }
 
   // RPCs from the worker's API (http/routes/rooms-api.ts): the room decides each one (governance.ts).

@@ -1,6 +1,7 @@
 /**
- * A join's reply from memory, encoded once per room state (room/join-replies.ts): between two posts, the same
- * question gets the very same encoded reply; a post landing makes the next one new; the cache stays bounded.
+ * A join's reply from memory, encoded once per room state (room/join-replies.ts): between two changes, the
+ * same question gets the very same encoded reply; a post or an edit landing makes the next one new; the
+ * cache stays bounded; a catch-up carries the room's seq and the changes of the posts the member had.
  * Over a real `RecentPosts` whose reader stands for the room's log and D1 (posts 1..N).
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -79,7 +80,9 @@ describe("JoinReplies", () => {
     const long = replies.reply(100);
     expect(idsOf(long)).toEqual(range(101, 100 + CATCH_UP_LIMIT).map((p) => p.id));
     expect(parsed(long)?.has_more).toBe(true);
-    expect(parsed(replies.reply(700))).toEqual({ posts: [], has_more: false });
+    // Past 500 missed, the member pages every change from where it was: the reply's seq says where.
+    expect(parsed(long)?.seq).toBe(100);
+    expect(parsed(replies.reply(700))).toEqual({ posts: [], has_more: false, seq: 700, changes: [] });
   });
 
   it("keeps at most maxChars of replies, dropping the oldest but never the one just built", async () => {
@@ -109,7 +112,7 @@ describe("JoinReplies", () => {
     const burst = await Promise.all(Array.from({ length: 20 }, () => replies.older(10, reader(10))));
     expect(reads).toEqual([10]);
     for (const reply of burst) expect(reply).toBe(burst[0]);
-    expect(parsed(burst[0])).toEqual({ posts: range(11, 10 + CATCH_UP_LIMIT), has_more: true });
+    expect(parsed(burst[0])).toEqual({ posts: range(11, 10 + CATCH_UP_LIMIT), has_more: true, seq: 10, changes: [] });
     // Posts land: those 500 posts stay the oldest after 10, so the reply stands.
     recent.append([post(1_001)]);
     expect(await replies.older(10, reader(10))).toBe(burst[0]);
@@ -125,5 +128,26 @@ describe("JoinReplies", () => {
     for (let n = 0; n < OLDER_REPLIES_KEPT; n++) await replies.older(30 + n, reader(30 + n));
     await replies.older(10, reader(10));
     expect(reads.filter((after) => after === 10)).toHaveLength(2);
+  });
+
+  it("carries the room's seq, and for a catch-up the changes of older posts; a change makes the next reply new", async () => {
+    const recent = await memoryOf(10);
+    const replies = new JoinReplies(recent);
+    const before = replies.reply(8);
+    expect(parsed(before)).toEqual({ posts: range(9, 10), has_more: false, seq: 10, changes: [] });
+    const edited: Post = { ...post(5), message: "five, edited", edited_at: "2026-12-06T10:00:00.000Z" };
+    recent.applyChange({ seq: 11, type: "edit", postSeq: 5, at: 0, post: edited, data: null });
+    const tail = replies.reply(8);
+    expect(tail).not.toBe(before);
+    expect(parsed(tail)).toEqual({
+      posts: range(9, 10),
+      has_more: false,
+      seq: 11,
+      changes: [{ seq: 11, type: "edit", post: edited }],
+    });
+    // A member who saw the edit gets nothing more; a plain join shows the post as it is now.
+    expect(parsed(replies.reply(11))).toEqual({ posts: [], has_more: false, seq: 11, changes: [] });
+    expect(parsed(replies.reply(null))?.posts[4]).toEqual(edited);
+    expect(replies.reply(8)).toBe(tail);
   });
 });

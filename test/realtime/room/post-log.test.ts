@@ -1,18 +1,19 @@
 /**
  * The room's post log over real storage: a real Durable Object's SQLite and the real D1. Numbering, group
  * commit to D1, answering only once D1 has a post, the timeout, retries when D1 fails, client_id
- * originals, and pruning. Slowness is network-like latency put in front of the real D1 call (local D1 runs
+ * originals, and pruning; and the room's other changes (edits, deletions, any later kind) in the same
+ * sequence and the same copies. Slowness is network-like latency put in front of the real D1 call (local D1 runs
  * on the room's own thread, so slow SQL would stop the room's clock as well).
  */
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
-import { copyPosts, type LoggedPost, lastSeq } from "../../../src/db/posts";
-import { posts, users } from "../../../src/db/schema";
+import { copyLogged, type Logged, lastSeq } from "../../../src/db/posts";
+import { changes, posts, users } from "../../../src/db/schema";
 import type { User } from "../../../src/db/users";
-import { LOG_KEEP, type PostDraft, PostLog } from "../../../src/realtime/room/post-log";
-import type { Post } from "../../../src/shared/post";
+import { CHANGE_LOG_KEEP, LOG_KEEP, type PostDraft, PostLog } from "../../../src/realtime/room/post-log";
+import { type Post, tombstone } from "../../../src/shared/post";
 import { roomStub } from "../../helpers/socket";
 import { db, makeUser, seedPosts } from "../../helpers/users";
 
@@ -43,10 +44,10 @@ function withLog(
     const problems: unknown[] = [];
     const log = new PostLog(state.storage, {
       lastSeqInD1: () => lastSeq(db, room),
-      copy: async (logged: readonly LoggedPost[]) => {
+      copy: async (logged: readonly Logged[]) => {
         copies.push(logged.length);
         await delay(typeof latency === "number" ? latency : (latency[copies.length - 1] ?? 0));
-        return copyPosts(db, room, logged);
+        return copyLogged(db, room, logged);
       },
       log: (_where, problem) => problems.push(problem),
       timeoutMs,
@@ -191,6 +192,135 @@ describe("PostLog", () => {
         seq: first.post.id,
         post: undefined,
       });
+    });
+  });
+
+  it("numbers other changes in the posts' sequence, stores them before D1, and copies them with the posts in one batch", async () => {
+    const user = await makeUser("log_changes");
+    const [seeded] = await seedPosts(user, "log_changes", ["from D1"]);
+    await withLog(
+      "log_changes",
+      async ({ log, copies }) => {
+        const first = appendNew(log, draft(user, "first"));
+        const edited = { ...first.post, message: "first, edited", edited_at: new Date().toISOString() };
+        const edit = log.appendChange({ type: "edit", post: edited, at: new Date() });
+        const second = appendNew(log, draft(user, "second"));
+        const other = log.appendChange({ type: "note", data: { says: "hello" }, at: new Date() });
+        if (edit.kind !== "stored" || other.kind !== "stored") throw new Error("expected new changes");
+        expect([first.post.id, edit.change.seq, second.post.id, other.change.seq]).toEqual(
+          [1, 2, 3, 4].map((n) => (seeded as number) + n),
+        );
+        // In the room at once, as it is now, before D1 has anything.
+        expect(log.current(first.post.id)).toEqual(edited);
+        expect(log.range({ limit: 5 }).map((post) => post.message)).toEqual(["first, edited", "second"]);
+        expect(await log.copied(other.change.seq)).toBe(true);
+        expect(copies).toEqual([1, 3]); // the first post alone, then what was logged during its copy
+        expect((await inD1("log_changes")).map((row) => [row.seq, row.message, row.editedAt?.toISOString()])).toEqual([
+          [seeded, "from D1", undefined],
+          [first.post.id, "first, edited", edited.edited_at],
+          [second.post.id, "second", undefined],
+        ]);
+        const rows = await db.select().from(changes).where(eq(changes.room, "log_changes")).orderBy(changes.seq);
+        expect(rows.map((row) => [row.seq, row.type, row.postSeq, row.data])).toEqual([
+          [edit.change.seq, "edit", first.post.id, null],
+          [other.change.seq, "note", null, JSON.stringify({ says: "hello" })],
+        ]);
+        // The same log answers for a room new to it: the next number counts the changes too.
+        expect(await lastSeq(db, "log_changes")).toBe(other.change.seq);
+        expect(log.changesAfter(first.post.id, 10)).toEqual([
+          { seq: edit.change.seq, type: "edit", post: edited },
+          { seq: second.post.id, type: "post", post: second.post },
+          { seq: other.change.seq, type: "note", says: "hello" },
+        ]);
+      },
+      { latency: 30 },
+    );
+  });
+
+  it("forgets a deleted post's text: its row, its earlier changes; a D1 read is overlaid with what the log has", async () => {
+    const user = await makeUser("log_forgets");
+    const [old] = await seedPosts(user, "log_forgets", ["old secret"]);
+    await withLog("log_forgets", async ({ log }) => {
+      const fromD1 = (await db.select().from(posts).where(eq(posts.room, "log_forgets")))[0];
+      const oldPost: Post = {
+        id: old as number,
+        message: "old secret",
+        inserted_at: fromD1?.insertedAt.toISOString() ?? "",
+        user: { id: user.id, username: user.username },
+      };
+      const fresh = appendNew(log, draft(user, "new secret"));
+      for (const post of [oldPost, fresh.post]) {
+        log.appendChange({
+          type: "edit",
+          post: { ...post, message: `${post.message}!`, edited_at: "2026-12-06T10:00:00.000Z" },
+          at: new Date(),
+        });
+        log.appendChange({
+          type: "delete",
+          post: tombstone(post, { deleted_by: "author", deleted_at: new Date().toISOString() }),
+          at: new Date(),
+        });
+      }
+      const texts = await runInDurableObject(roomStub("log_forgets"), (_room, state) =>
+        JSON.stringify([
+          ...state.storage.sql.exec("SELECT * FROM post_log"),
+          ...state.storage.sql.exec("SELECT * FROM change_log"),
+        ]),
+      );
+      expect(texts).not.toMatch(/secret/);
+      expect(log.current(oldPost.id)).toMatchObject({ message: "", deleted_by: "author" });
+      // A page read from D1 before the copy: the log's version wins.
+      expect(log.overlay([oldPost])).toEqual([log.current(oldPost.id)]);
+      const { changes: recent, coveredAfter } = log.recentChanges(3);
+      expect([recent.map((change) => change.type), coveredAfter]).toEqual([
+        ["delete", "edit", "delete"],
+        (recent[0]?.seq ?? 0) - 1,
+      ]);
+      expect(recent.every((change) => change.post?.message === "")).toBe(true);
+    });
+  });
+
+  it(`keeps the newest ${CHANGE_LOG_KEEP} other changes once D1 has them, and says how far back the rest reach`, async () => {
+    const user = await makeUser("log_prune_changes");
+    await withLog("log_prune_changes", async ({ log }) => {
+      const { post } = appendNew(log, draft(user, "edited over and over"));
+      let last = 0;
+      for (let n = 0; n < CHANGE_LOG_KEEP + 40; n++) {
+        const appended = log.appendChange({ type: "edit", post: { ...post, message: `take ${n}` }, at: new Date() });
+        if (appended.kind === "stored") last = appended.change.seq;
+      }
+      expect(await log.copied(last)).toBe(true);
+      const kept = log.recentChanges(10 * CHANGE_LOG_KEEP);
+      expect(kept.changes).toHaveLength(CHANGE_LOG_KEEP);
+      expect(kept.coveredAfter).toBe((kept.changes[0]?.seq ?? 0) - 1);
+      expect(log.current(post.id)?.message).toBe(`take ${CHANGE_LOG_KEEP + 39}`);
+    });
+  });
+
+  it("adds the edit columns to a room's post log from before edits existed, keeping its posts", async () => {
+    const user = await makeUser("log_upgrade");
+    await runInDurableObject(roomStub("log_upgrade"), (_room, state) => {
+      state.storage.sql.exec(`CREATE TABLE post_log (
+        seq INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, username TEXT NOT NULL, message TEXT NOT NULL,
+        inserted_at INTEGER NOT NULL, client_id TEXT
+      )`);
+      state.storage.sql.exec(
+        "INSERT INTO post_log VALUES (1, ?, ?, 'before edits', ?, NULL)",
+        user.id,
+        user.username,
+        Date.now(),
+      );
+      state.storage.kv.put("copiedThrough", 1);
+    });
+    await withLog("log_upgrade", async ({ log }) => {
+      const [before] = log.newest(1);
+      expect(before).toMatchObject({ id: 1, message: "before edits" });
+      log.appendChange({
+        type: "edit",
+        post: { ...(before as Post), message: "after", edited_at: new Date().toISOString() },
+        at: new Date(),
+      });
+      expect(log.current(1)).toMatchObject({ message: "after", edited_at: expect.any(String) });
     });
   });
 });

@@ -1,9 +1,11 @@
 /**
  * The room's recent posts in memory (room/recent-posts.ts): one read when the room wakes, every stored
- * post appended after it, and `after` exact or undefined. The reader stands for the room's log and D1: a
+ * post appended after it, and `after` exact or undefined; and its other changes (edits, deletions, other
+ * kinds), applied to the posts they change and answered to catch-ups. The reader stands for the room's log and D1: a
  * room whose posts are ids 1..N, read the way `loadNewest` promises (the newest `limit`, oldest first).
  */
 import { describe, expect, it } from "vitest";
+import type { LoggedChange } from "../../../src/db/posts";
 import { RecentPosts } from "../../../src/realtime/room/recent-posts";
 import type { Post } from "../../../src/shared/post";
 
@@ -186,5 +188,146 @@ describe("RecentPosts", () => {
     // Warm now: appends go straight in.
     recent.append(room.store(1));
     expect(ids(recent.after(oldest + 1))).toEqual(truthAfter(room, oldest + 1));
+  });
+});
+
+/**
+ * A room whose posts and other changes share one sequence, as a room's log keeps them: `post` stores a new
+ * post, `edit` and `remove` change one, and `readChanges` reads the newest other changes as the log does.
+ */
+class ChangingRoom {
+  posts: Post[] = [];
+  changes: LoggedChange[] = [];
+  seq = 0;
+  hold = false;
+  #held: Array<() => void> = [];
+
+  post(): Post {
+    this.seq += 1;
+    const added: Post = { ...post(this.seq), id: this.seq };
+    this.posts.push(added);
+    return added;
+  }
+
+  edit(id: number, message: string): LoggedChange {
+    return this.#change("edit", { ...this.#find(id), message, edited_at: new Date().toISOString() });
+  }
+
+  remove(id: number): LoggedChange {
+    const { inserted_at, user } = this.#find(id);
+    const gone: Post = {
+      id,
+      message: "",
+      inserted_at,
+      user,
+      deleted_at: new Date().toISOString(),
+      deleted_by: "author",
+    };
+    for (const change of this.changes) if (change.post?.id === id) change.post = gone;
+    return this.#change("delete", gone);
+  }
+
+  note(data: Record<string, unknown>): LoggedChange {
+    this.seq += 1;
+    const change: LoggedChange = { seq: this.seq, type: "note", postSeq: null, at: 0, post: null, data };
+    this.changes.push(change);
+    return change;
+  }
+
+  /** A held read returns the posts as they were when it began, as a read from D1 would. */
+  readonly loadNewest = async (limit: number): Promise<Post[]> => {
+    const atStart = this.posts.slice(-limit);
+    if (this.hold) await new Promise<void>((resolve) => this.#held.push(resolve));
+    return atStart;
+  };
+
+  readonly readChanges = (limit: number) => ({ changes: this.changes.slice(-limit), coveredAfter: 0 });
+
+  release(): void {
+    this.hold = false;
+    for (const resolve of this.#held.splice(0)) resolve();
+  }
+
+  #find(id: number): Post {
+    const found = this.posts.find((p) => p.id === id);
+    if (!found) throw new Error(`no post ${id}`);
+    return found;
+  }
+
+  #change(type: string, changed: Post): LoggedChange {
+    this.seq += 1;
+    this.posts = this.posts.map((p) => (p.id === changed.id ? changed : p));
+    const change: LoggedChange = { seq: this.seq, type, postSeq: changed.id, at: 0, post: changed, data: null };
+    this.changes.push(change);
+    return change;
+  }
+}
+
+describe("RecentPosts and the room's other changes", () => {
+  it("replaces a post by what its change made of it, so every join shows it as it is now", async () => {
+    const room = new ChangingRoom();
+    const [one, two] = [room.post(), room.post()];
+    const recent = new RecentPosts(room.loadNewest, 10, room.readChanges);
+    await recent.ready();
+    const version = recent.version;
+    recent.applyChange(room.edit(one.id, "one, edited"));
+    expect(recent.version).not.toBe(version);
+    recent.applyChange(room.remove(two.id));
+    expect(recent.newest(10)).toEqual(room.posts);
+    expect(recent.get(one.id)?.message).toBe("one, edited");
+    expect(recent.lastSeq).toBe(room.seq);
+  });
+
+  it("answers what a member who saw up to a seq missed: each older post's latest change, once, in seq order", async () => {
+    const room = new ChangingRoom();
+    const [a, b] = [room.post(), room.post(), room.post()];
+    const recent = new RecentPosts(room.loadNewest, 10, room.readChanges);
+    await recent.ready();
+    const seen = room.seq; // the member saw a, b, c
+    for (const change of [room.edit(a.id, "a1"), room.edit(b.id, "b1"), room.edit(a.id, "a2")])
+      recent.applyChange(change);
+    const d = room.post();
+    recent.append([d]);
+    recent.applyChange(room.edit(d.id, "d1")); // a post after `seen`: in `posts` as it is now, not a change
+    const note = room.note({ says: "hi" });
+    recent.applyChange(note);
+    recent.applyChange(room.remove(b.id));
+    expect(recent.changesAfter(seen)).toEqual([
+      { seq: room.seq - 4, type: "edit", post: room.posts.find((p) => p.id === a.id) },
+      { seq: note.seq, type: "note", says: "hi" },
+      { seq: room.seq, type: "delete", post: room.posts.find((p) => p.id === b.id) },
+    ]);
+    expect(recent.after(seen)).toEqual([room.posts.find((p) => p.id === d.id)]);
+    // A deletion blanks what memory held of the post's earlier changes too.
+    expect(JSON.stringify(recent.changesAfter(0))).not.toContain("b1");
+    expect(recent.changesAfter(room.seq)).toEqual([]);
+  });
+
+  it("applies changes made while the first read was in flight, and reads them from the log once it lands", async () => {
+    const room = new ChangingRoom();
+    const [one] = [room.post(), room.post()];
+    const recent = new RecentPosts(room.loadNewest, 10, room.readChanges);
+    room.hold = true;
+    const ready = recent.ready(); // reads the posts as they are now: before the edit
+    const edit = room.edit((one as Post).id, "edited while loading");
+    recent.applyChange(edit);
+    room.release();
+    await ready;
+    expect(recent.get((one as Post).id)?.message).toBe("edited while loading");
+    expect(recent.changesAfter(2)).toEqual([{ seq: edit.seq, type: "edit", post: edit.post }]); // once
+    expect(recent.lastSeq).toBe(edit.seq);
+  });
+
+  it("keeps `capacity` changes, and answers undefined for a member from further back than they reach", async () => {
+    const room = new ChangingRoom();
+    const target = room.post();
+    const recent = new RecentPosts(room.loadNewest, 4, room.readChanges);
+    await recent.ready();
+    for (let n = 0; n < 6; n++) recent.applyChange(room.edit(target.id, `take ${n}`));
+    const kept = room.changes.slice(-4);
+    expect(recent.changesAfter((kept[0]?.seq ?? 0) - 2)).toBeUndefined();
+    expect(recent.changesAfter((kept[0]?.seq ?? 0) - 1)).toEqual([
+      { seq: room.seq, type: "edit", post: room.posts[0] },
+    ]);
   });
 });

@@ -40,7 +40,7 @@ describe("join", () => {
       "7",
       "room:join_refs",
       "phx_reply",
-      { status: "ok", response: { posts: [], has_more: false } },
+      { status: "ok", response: { posts: [], has_more: false, seq: 0, changes: [] } },
     ]);
   });
 
@@ -68,6 +68,8 @@ describe("join", () => {
     [{ last_seen_id: -1 }, { last_seen_id: "must be a non-negative integer" }],
     [{ last_seen_id: "5" }, { last_seen_id: "must be a non-negative integer" }],
     [{ last_seen_id: 1.5 }, { last_seen_id: "must be a non-negative integer" }],
+    [{ last_seen_seq: -1 }, { last_seen_seq: "must be a non-negative integer" }],
+    [{ last_seen_seq: "5", last_seen_id: 2 }, { last_seen_seq: "must be a non-negative integer" }],
     [
       { mentions_only: 1, last_seen_id: {} },
       { mentions_only: "must be true or false", last_seen_id: "must be a non-negative integer" },
