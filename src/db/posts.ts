@@ -3,7 +3,7 @@
  * {@link Change} shapes, where a post's `id` is its number in its room (`seq`), and every post is as it is
  * now (edited text, or a tombstone). Rooms write here through {@link copyLogged}; everything else only reads.
  */
-import { and, desc, eq, gt, inArray, lt, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, gt, gte, inArray, isNull, lt, type SQL, sql } from "drizzle-orm";
 import type { DeletedBy, Post, PostsQuery } from "../shared/post";
 import type { Change } from "../shared/room-contract";
 import { batch } from "./batch";
@@ -83,6 +83,22 @@ export async function postsPage(db: Database, room: string, { after, before, lim
   const where = before === undefined ? eq(posts.room, room) : and(eq(posts.room, room), lt(posts.seq, before));
   const rows = await selectPosts(db, where).orderBy(desc(posts.seq)).limit(limit);
   return rows.reverse().map(toPost);
+}
+
+/** The numbers of the posts `userId` made in `room` since `sinceMs` that are not deleted (a ban's clean-up). */
+export async function postSeqsBy(db: Database, room: string, userId: number, sinceMs: number): Promise<number[]> {
+  const rows = await db
+    .select({ seq: posts.seq })
+    .from(posts)
+    .where(
+      and(
+        eq(posts.room, room),
+        eq(posts.userId, userId),
+        gte(posts.insertedAt, new Date(sinceMs)),
+        isNull(posts.deletedAt),
+      ),
+    );
+  return rows.map((row) => row.seq);
 }
 
 /** The highest number a room has given a post or another change in D1 (0 for a room without any). */

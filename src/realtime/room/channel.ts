@@ -364,12 +364,20 @@ function editPost(
   const member = connection.state;
   if (isExpired(member)) return endSession("token expired");
   if (!services.mayPost(member.user.id)) return { reply: error(RoomErrorReason.noSuchRoom) };
+  // A muted member cannot edit, nor anyone but a moderator in a read-only room (slow mode is for posts).
+  const refused = services.speechRefusal(member.user.id, "edit");
+  if (refused) return { reply: speechRefused(refused) };
   // An edit is broadcast like a post, so it spends from the same bucket: a post edited in a loop is a flood.
   const allowed = services.takePostToken(connection);
   if (!allowed.ok) return { reply: error(RoomErrorReason.rateLimited, { retry_after_ms: allowed.retryAfterMs }) };
   const key = clientId.value === null ? undefined : `edit:${id.value}:${clientId.value}`;
-  return changePost(id.value, connection, services, key, (post, now) =>
-    decideEdit(post, member.user.id, message.value, now, services.editWindowMs),
+  return changePost(
+    id.value,
+    connection,
+    services,
+    key,
+    (post, now) => decideEdit(post, member.user.id, message.value, now, services.editWindowMs),
+    "edit",
   );
 }
 
@@ -402,6 +410,8 @@ async function changePost(
   services: RoomServices,
   key: string | undefined,
   decide: (post: Post | undefined, now: Date) => Decision,
+  /** Asked of moderation again right before logging (an edit): a mute that landed meanwhile holds. */
+  speech?: Speech,
 ): Promise<ChannelResult> {
   let read: Post | undefined;
   try {
@@ -421,6 +431,8 @@ async function changePost(
     if (!post) return { reply: error(RoomErrorReason.unavailable) };
     return answerChange(await services.copied(prior), { ...post, seq: prior } satisfies PostUpdated);
   }
+  const refused = speech === undefined ? undefined : services.speechRefusal(user.id, speech);
+  if (refused) return { reply: speechRefused(refused) };
   const decision = decide(post, new Date());
   if (!decision.ok || !post) return { reply: error(decision.ok ? RoomErrorReason.notFound : decision.reason) };
   const type = decision.post.deleted_at === undefined ? "edit" : "delete";

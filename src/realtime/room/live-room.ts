@@ -6,7 +6,7 @@
  */
 import type { RoomLimits } from "../../config";
 import { createDatabase, type Database } from "../../db/client";
-import { type ChangesQuery, changesPage, copyLogged, lastSeq, postsPage } from "../../db/posts";
+import { type ChangesQuery, changesPage, copyLogged, lastSeq, postSeqsBy, postsPage } from "../../db/posts";
 import { mirrorBans } from "../../db/room-bans";
 import { insertRoomWithinAllowance, mirroredMembers, mirrorRoom, roomRow } from "../../db/rooms";
 import type { Post, PostsQuery } from "../../shared/post";
@@ -37,6 +37,7 @@ import { JoinReplies } from "./join-replies";
 import { type Member, Membership, type Role, type RoomRecord } from "./membership";
 import { isExempt, Moderation, type Speech, type SpeechRefusal, speechRefusal } from "./moderation";
 import type { ModeratedRoom } from "./moderation-actions";
+import { decideDelete } from "./post-changes";
 import {
   type Appended,
   type ChangeAppended,
@@ -425,11 +426,25 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
   }
 
   /**
-   * A ban's `delete_recent_posts`: the posts `userId` made here since `sinceMs` are to be deleted as by `by`.
-   * Deleting a post is the post path's (delete_post, with its tombstones and broadcasts); until it is
-   * wired in here, the ban and its log entry record the request and nothing is deleted.
+   * A ban's `delete_recent_posts`: each post `userId` made here since `sinceMs` (the log's, and D1's for
+   * older ones) is deleted as by a moderator, one change per post, as `delete_post` would; resolves once
+   * D1 has them all. Each is decided on the post as it is when its change is logged.
    */
-  async deleteRecentPostsBy(_userId: number, _sinceMs: number, _by: Identity): Promise<void> {}
+  async deleteRecentPostsBy(userId: number, sinceMs: number, by: Identity): Promise<void> {
+    await this.postLogReady();
+    const fromD1 = await postSeqsBy(this.#db, this.name, userId, sinceMs);
+    const ids = [...new Set([...fromD1, ...this.#postLog.postIdsBy(userId, sinceMs)])].sort((a, b) => a - b);
+    let last: number | undefined;
+    for (const id of ids) {
+      const read = this.knownPost(id) ?? (await this.readPost(id));
+      const post = this.knownPost(id) ?? read;
+      const decision = decideDelete(post, by.id, this.membership.roleOf(by.id), new Date());
+      if (!decision.ok || !post) continue; // deleted meanwhile
+      const appended = this.storePostChange({ type: "delete", post: decision.post, previous: post });
+      if (appended.kind === "stored") last = appended.change.seq;
+    }
+    if (last !== undefined && !(await this.copied(last))) throw new Error("the deletions did not reach D1 in time");
+  }
 
   #moderationState(userId: number): ModerationState {
     const mute = this.moderation.muteOf(userId);

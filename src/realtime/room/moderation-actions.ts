@@ -18,6 +18,10 @@ import {
   type RoomModes,
 } from "./moderation";
 
+/** A ban whose deletions of recent posts D1 did not confirm in time: the ban itself stands. */
+export const BAN_DELETIONS_PENDING =
+  "The ban holds, but deleting their recent posts is not finished; try the ban again in a moment.";
+
 /** How far back a ban with `delete_recent_posts` reaches. */
 export const DELETE_RECENT_POSTS_MS = 24 * 60 * 60 * 1000;
 
@@ -31,6 +35,7 @@ export interface ModeratedRoom extends GovernedRoom {
    * Post deletion itself belongs to the post path (delete_post); this is the one place a ban asks for it.
    */
   deleteRecentPostsBy(userId: number, sinceMs: number, by: Identity): Promise<void>;
+  log(where: string, problem: unknown): void;
 }
 
 interface PersonView {
@@ -127,8 +132,16 @@ export async function ban(
   moderation.record({ at, action: "ban", actor, target, details: { delete_recent_posts: deleteRecentPosts } });
   // Before anything awaits: the ban holds from this moment on every socket.
   room.cutOff(target.id, "banned");
-  if (deleteRecentPosts) await room.deleteRecentPostsBy(target.id, at - DELETE_RECENT_POSTS_MS, actor);
   await room.mirror();
+  if (deleteRecentPosts) {
+    try {
+      await room.deleteRecentPostsBy(target.id, at - DELETE_RECENT_POSTS_MS, actor);
+    } catch (problem) {
+      // The ban holds; the deletions logged so far reach D1 with the room's next copy.
+      room.log("Room:ban delete_recent_posts", problem);
+      return { ok: false, status: 503, error: BAN_DELETIONS_PENDING };
+    }
+  }
   return { ok: true, value: banView(banned) };
 }
 

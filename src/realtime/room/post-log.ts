@@ -335,6 +335,18 @@ export class PostLog {
     return change ? (JSON.parse(change.post) as Post) : undefined;
   }
 
+  /** The numbers of the posts in the log that `userId` made since `sinceMs` and that are not deleted. */
+  postIdsBy(userId: number, sinceMs: number): number[] {
+    return this.storage.sql
+      .exec<{ seq: number }>(
+        "SELECT seq FROM post_log WHERE user_id = ? AND inserted_at >= ? AND deleted_at IS NULL",
+        userId,
+        sinceMs,
+      )
+      .toArray()
+      .map((row) => row.seq);
+  }
+
   /**
    * `posts` (read from D1, which may lag behind the room) each as it is now: a post the log has a newer
    * version of (an edit or deletion not copied yet) is replaced by it.

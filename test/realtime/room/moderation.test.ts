@@ -5,7 +5,7 @@
  * socket within a second and keeps them out; the `moderation` push tells each member what applies to
  * them, at the join and live; and all of it survives an eviction.
  */
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { LongPollClient } from "../../helpers/longpoll";
 import { type ApiClient, bearer, createRoom } from "../../helpers/rooms";
@@ -87,6 +87,9 @@ describe("a mute", () => {
     const speaker = await connectAndJoin(owner.user, "mute_room");
     open.push(speaker.socket);
     const ways = await threeWays(muted, "mute_room");
+    const before = await ways[0]?.push("new_post", post("said before the mute"));
+    expect(before?.status).toBe("ok");
+    const ownId = before?.response.id;
 
     const answered = await owner.post("/api/rooms/mute_room/mutes", { username: muted.username, seconds: 3600 });
     expect(answered.status, answered.text).toBe(201);
@@ -108,12 +111,20 @@ describe("a mute", () => {
         status: "error",
         response: { reason: "muted", until },
       });
+      // Nor edit what they said before: an edit is speech too.
+      expect(await way.push("edit_post", { id: ownId, message: "sneaked in" }), way.name).toMatchObject({
+        status: "error",
+        response: { reason: "muted", until },
+      });
     }
     // They still read.
     expect((await speaker.socket.push("room:mute_room", "new_post", post("you can read this"))).status).toBe("ok");
     for (const way of ways) {
       await way.waitFor((f) => f[3] === "new_post" && f[4].message === "you can read this");
-      expect(way.frames.filter((f) => f[3] === "new_post").map((f) => f[4].message)).toEqual(["you can read this"]);
+      expect(way.frames.filter((f) => f[3] === "new_post").map((f) => f[4].message)).toEqual([
+        "said before the mute",
+        "you can read this",
+      ]);
     }
 
     expect((await owner.delete(`/api/rooms/mute_room/mutes/${muted.username}`)).status).toBe(204);
@@ -121,6 +132,10 @@ describe("a mute", () => {
       await moderationPush(way, (state) => state.muted_until === null);
       expect(await way.push("new_post", post(`again from ${way.name}`)), way.name).toMatchObject({ status: "ok" });
     }
+    expect(await ways[1]?.push("edit_post", { id: ownId, message: "fixed after the mute" })).toMatchObject({
+      status: "ok",
+      response: { id: ownId, message: "fixed after the mute" },
+    });
   });
 
   it("ends by the server's clock: a mute whose time is past refuses nothing, though nobody lifted it", async () => {
@@ -293,6 +308,7 @@ describe("a ban", () => {
       expect((await fresh.join(room.id)).response).toEqual({ reason: "banned" });
       expect((await banned.get(`/rooms/${room.id}/posts`)).body).toEqual({ error: "You are banned from this room." });
       expect((await banned.get(`/rooms/${room.id}/posts`)).status).toBe(403);
+      expect((await banned.get(`/rooms/${room.id}/changes?after_seq=0`)).status).toBe(403);
       expect((await banned.get(`/api/rooms/${room.id}`)).status).toBe(403);
       const members = (await owner.get(`/api/rooms/${room.id}`)).body.members as Array<{ username: string }>;
       expect(members.map((member) => member.username)).toEqual([owner.username]);
@@ -307,6 +323,55 @@ describe("a ban", () => {
       expect((await bound.join()).status).toBe("ok");
     },
   );
+
+  it("with delete_recent_posts deletes their posts of the last day as a moderator, one change per post, live and in D1", async () => {
+    const owner = await bearer("purge_owner");
+    const spammer = await bearer("purge_spammer");
+    await createRoom(owner, { kind: "public", name: "purge_room" });
+    const watcher = await connectAndJoin(owner.user, "purge_room");
+    const poster = await connectAndJoin(spammer.user, "purge_room");
+    open.push(watcher.socket, poster.socket);
+    const said = async (socket: TestSocket, message: string) =>
+      (await socket.push("room:purge_room", "new_post", post(message))).response.id as number;
+    const old = await said(poster.socket, "from two days ago");
+    const spam = [await said(poster.socket, "spam one"), await said(poster.socket, "spam two")];
+    const kept = await said(watcher.socket, "the owner's own post");
+    // The first is two days old, in the room's log and in D1 alike.
+    const twoDaysAgo = Date.now() - 2 * 24 * 60 * 60 * 1000;
+    await runInDurableObject(roomStub("purge_room"), (_room, state) => {
+      state.storage.sql.exec("UPDATE post_log SET inserted_at = ? WHERE seq = ?", twoDaysAgo, old);
+    });
+    await env.DB.prepare("UPDATE posts SET inserted_at = ? WHERE room = 'purge_room' AND seq = ?")
+      .bind(twoDaysAgo, old)
+      .run();
+
+    const answered = await owner.post("/api/rooms/purge_room/bans", {
+      username: spammer.username,
+      delete_recent_posts: true,
+    });
+    expect(answered.status, answered.text).toBe(201);
+    // Everyone still here saw each deletion, in order, as a moderator's.
+    await watcher.socket.waitFor((f) => f[3] === "post_deleted" && f[4].id === spam[1]);
+    const deleted = watcher.socket.frames.filter((f) => f[3] === "post_deleted").map((f) => f[4]);
+    expect(deleted.map(({ id, deleted_by }) => ({ id, deleted_by }))).toEqual(
+      spam.map((id) => ({ id, deleted_by: "moderator" })),
+    );
+    // D1 has them (the ban answered after it did): no text left, the rest untouched.
+    const rows = await env.DB.prepare(
+      "SELECT seq, message, deleted_by FROM posts WHERE room = 'purge_room' ORDER BY seq",
+    ).all<{ seq: number; message: string; deleted_by: string | null }>();
+    expect(rows.results).toEqual([
+      { seq: old, message: "from two days ago", deleted_by: null },
+      { seq: spam[0], message: "", deleted_by: "moderator" },
+      { seq: spam[1], message: "", deleted_by: "moderator" },
+      { seq: kept, message: "the owner's own post", deleted_by: null },
+    ]);
+    const changes = (await owner.get("/rooms/purge_room/changes?after_seq=0")).body.changes as Array<{
+      type: string;
+      post: { id: number };
+    }>;
+    expect(changes.filter((c) => c.type === "delete").map((c) => c.post.id)).toEqual(spam);
+  });
 
   it("holds after an eviction, as do mutes and read-only; a joiner is told at the join what applies to them", async () => {
     const owner = await bearer("keep_owner");
