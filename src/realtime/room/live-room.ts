@@ -99,9 +99,15 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
   ) {
     this.topic = roomTopic(name);
     this.#db = createDatabase(env.DB);
-    this.membership = new Membership(ctx.storage);
+    this.membership = new Membership(ctx.storage, (change) => this.#streamChange("member", { ...change }));
     this.invites = new Invites(ctx.storage);
-    this.moderation = new Moderation(ctx.storage, () => this.membership.record !== undefined);
+    this.moderation = new Moderation(
+      ctx.storage,
+      () => this.membership.record !== undefined,
+      // What every member may know of it: the action, whom and its details, not who acted (the log's, for
+      // the room's moderators).
+      ({ action, target, details }) => this.#streamChange("moderation", { action, target, ...details }),
+    );
     this.#roomsPerUserPerDay = limits.roomsPerUserPerDay;
     this.editWindowMs = limits.editWindowMs;
     this.#presence = new Presence((diff) => this.#broadcastPresence(diff));
@@ -584,6 +590,19 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
       if (told) this.broadcast(told.event, told.payload, told.previous);
     }
     return appended;
+  }
+
+  /**
+   * A membership change or a moderation action, numbered in the room's change stream (once the log knows
+   * its next number): a join's catch-up and `GET /rooms/:room/changes` carry it; nothing is broadcast for it
+   * (`moderation` and `membership_ended` tell whom it concerns).
+   */
+  #streamChange(type: "member" | "moderation", data: Record<string, unknown>): void {
+    const at = new Date();
+    void this.postLogReady().then(
+      () => this.appendChange({ type, data, at }),
+      (problem) => this.log(`Room:change stream (${type})`, problem),
+    );
   }
 
   copied(seq: number): Promise<boolean> {

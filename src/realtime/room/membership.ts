@@ -44,11 +44,24 @@ interface MemberRow extends Record<string, SqlStorageValue> {
   added_at: number;
 }
 
+/** A membership change as the room's change stream tells it (type `member`): whom, and what they now are. */
+export interface MemberChange {
+  action: "added" | "role" | "removed";
+  user: { id: number; username: string };
+  /** Their role after it; absent once removed. */
+  role?: Role;
+}
+
 export class Membership {
   #record: RoomRecord | null | undefined;
   #members: Map<number, Member> | undefined;
+  #establishing = false;
 
-  constructor(private readonly storage: DurableObjectStorage) {}
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    /** Told of each change of who is in the room, or of their role (not of the room's first members). */
+    private readonly changed: (change: MemberChange) => void = () => {},
+  ) {}
 
   /** The room's record; undefined until the room is created. */
   get record(): RoomRecord | undefined {
@@ -62,7 +75,12 @@ export class Membership {
     this.storage.kv.put(RECORD_KEY, record);
     this.#record = record;
     this.#members = new Map();
-    for (const member of members) this.put(member);
+    this.#establishing = true;
+    try {
+      for (const member of members) this.put(member);
+    } finally {
+      this.#establishing = false;
+    }
   }
 
   updateRecord(patch: Partial<Pick<RoomRecord, "title" | "ownerId">>): RoomRecord {
@@ -89,6 +107,7 @@ export class Membership {
   }
 
   put(member: Member): void {
+    const before = this.#loaded().get(member.userId);
     this.storage.sql.exec(
       `INSERT INTO members (user_id, username, role, added_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (user_id) DO UPDATE SET username = excluded.username, role = excluded.role`,
@@ -99,12 +118,18 @@ export class Membership {
     );
     this.#loaded().set(member.userId, member);
     this.#markUnmirrored([member.userId]);
+    if (!this.#establishing && before?.role !== member.role) {
+      const user = { id: member.userId, username: member.username };
+      this.changed({ action: before ? "role" : "added", user, role: member.role });
+    }
   }
 
   remove(userId: number): void {
+    const before = this.#loaded().get(userId);
     this.storage.sql.exec("DELETE FROM members WHERE user_id = ?", userId);
     this.#loaded().delete(userId);
     this.#markUnmirrored([userId]);
+    if (before) this.changed({ action: "removed", user: { id: userId, username: before.username } });
   }
 
   /** Users whose membership D1 has not been told of yet. */

@@ -105,6 +105,8 @@ export class Moderation {
     private readonly storage: DurableObjectStorage,
     /** Whether the room exists: a room nobody created holds nothing, and reading it must make no storage. */
     private readonly established: () => boolean,
+    /** Told of each entry of the log as it is written (for the room's change stream). */
+    private readonly recorded: (entry: LogEntry) => void = () => {},
   ) {}
 
   get modes(): RoomModes {
@@ -239,7 +241,9 @@ export class Moderation {
       )
       .one();
     sql.exec("DELETE FROM moderation_log WHERE id <= ?", id - LOG_KEEP);
-    return { id, ...entry };
+    const written = { id, ...entry };
+    this.recorded(written);
+    return written;
   }
 
   /** The log, newest first: `limit` entries with an id below `before` (all, without it). */

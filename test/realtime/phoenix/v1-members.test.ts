@@ -65,7 +65,10 @@ describe("a V1 member on a room-bound socket", () => {
     const socket = await connect(ann, room, V1);
     open.push(socket);
     const joined = await pushNumbered(socket, 1, topic, "phx_join", { last_seen_id: 0 });
-    expect(joined).toEqual({ status: "ok", response: { posts: [before.response], has_more: false } });
+    expect(joined).toEqual({
+      status: "ok",
+      response: { posts: [before.response], has_more: false, changes: [], seq: before.response.id },
+    });
     // Every frame is Phoenix's V1 object, the reply carrying the ref as it came: the number 1.
     expect(socket.texts[0]).toMatch(/^\{"topic":"room:v1_room","event":"phx_reply","payload":\{.*\},"ref":1\}$/);
     await socket.waitFor((f) => f[3] === "presence_state");
@@ -159,7 +162,10 @@ describe("a V1 client on a multiplexed socket", () => {
     const a = await pushNumbered(socket, 2, "room:v1_mux_a", "phx_join", {
       last_seen_id: (early.response.id as number) - 1,
     });
-    expect(a).toEqual({ status: "ok", response: { posts: [early.response], has_more: false } });
+    expect(a).toEqual({
+      status: "ok",
+      response: { posts: [early.response], has_more: false, changes: [], seq: early.response.id },
+    });
     expect((await pushNumbered(socket, 3, "room:v1_mux_b", "phx_join")).status).toBe("ok");
     await socket.waitFor((f) => f[2] === "room:v1_mux_a" && f[3] === "presence_state");
     await v2.socket.waitFor((f) => f[3] === "presence_diff" && String(gus.id) in (f[4].joins as object));

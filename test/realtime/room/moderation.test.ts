@@ -373,6 +373,41 @@ describe("a ban", () => {
     expect(changes.filter((c) => c.type === "delete").map((c) => c.post.id)).toEqual(spam);
   });
 
+  it("numbers each membership change and moderation action in the room's change stream, never saying who acted", async () => {
+    const owner = await bearer("stream_owner");
+    const member = await bearer("stream_member");
+    const room = await createRoom(owner, { kind: "private", title: "Stream" });
+    const base = `/api/rooms/${room.id}`;
+    expect((await owner.post(`${base}/members`, { username: member.username })).status).toBe(201);
+    expect((await owner.patch(`${base}/members/${member.username}`, { role: "moderator" })).status).toBe(200);
+    expect((await owner.patch(`${base}/members/${member.username}`, { role: "member" })).status).toBe(200);
+    expect((await owner.post(`${base}/mutes`, { username: member.username, seconds: 60 })).status).toBe(201);
+    expect((await owner.patch(base, { read_only: true })).status).toBe(200);
+    expect((await owner.post(`${base}/bans`, { username: member.username })).status).toBe(201);
+
+    const who = { id: member.user.id, username: member.username };
+    const expected = [
+      { type: "member", action: "added", user: who, role: "member" },
+      { type: "member", action: "role", user: who, role: "moderator" },
+      { type: "member", action: "role", user: who, role: "member" },
+      { type: "moderation", action: "mute", target: who },
+      { type: "moderation", action: "read_only", target: null, on: true },
+      { type: "member", action: "removed", user: who },
+      { type: "moderation", action: "ban", target: who, delete_recent_posts: false },
+    ];
+    // From the room's memory (a join's catch-up) and from D1 alike, once copied.
+    await expect
+      .poll(async () => (await owner.get(`/rooms/${room.id}/changes?after_seq=0`)).body.changes, { timeout: 5_000 })
+      .toMatchObject(expected);
+    const changes = (await owner.get(`/rooms/${room.id}/changes?after_seq=0`)).body.changes as Array<
+      Record<string, unknown>
+    >;
+    const seqs = changes.map((change) => change.seq as number);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(new Set(seqs).size).toBe(seqs.length);
+    for (const change of changes) expect(JSON.stringify(change)).not.toContain(owner.username);
+  });
+
   it("holds after an eviction, as do mutes and read-only; a joiner is told at the join what applies to them", async () => {
     const owner = await bearer("keep_owner");
     const muted = await bearer("keep_muted");
