@@ -1,11 +1,12 @@
 // Bundles the browser code (src/client/) into public/assets/, which wrangler serves as static assets.
 // Runs before dev, test and deploy; `--watch` rebuilds on change. A one-off build fails when the room
-// page's script grows past its budget of 15 KB gzipped (phoenix included), so growth is a decision.
+// page's script grows past its budget of 18 KB gzipped (phoenix included), so growth is a decision: it was
+// 15 KB until the page learnt to edit and delete posts, moderate and open a linked post (16.2 KB).
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import * as esbuild from "esbuild";
 
-const GZIP_BUDGET_BYTES = 15_000;
+const GZIP_BUDGET_BYTES = 18_000;
 
 const options = {
   entryPoints: { room: "src/client/room.ts" },

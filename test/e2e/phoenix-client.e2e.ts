@@ -88,7 +88,7 @@ describe("room channel over the official phoenix client", () => {
     const room = uniqueName("e2e");
     const a = await enter(room, alice);
     const b = await enter(room, bob);
-    expect(a.joined).toEqual({ posts: [], has_more: false });
+    expect(a.joined).toEqual({ posts: [], has_more: false, seq: 0, changes: [] });
 
     const stored = await post(a, "hello bob", alice.username);
 
@@ -137,13 +137,13 @@ describe("room channel over the official phoenix client", () => {
     expect(second.id).toBeLessThan(third.id);
 
     const fresh = await enter(room, bob, {});
-    expect(fresh.joined).toEqual({ posts: [first, second, third], has_more: false });
+    expect(fresh.joined).toEqual({ posts: [first, second, third], has_more: false, seq: third.id, changes: [] });
 
     const catchingUp = await enter(room, bob, { last_seen_id: first.id });
-    expect(catchingUp.joined).toEqual({ posts: [second, third], has_more: false });
+    expect(catchingUp.joined).toEqual({ posts: [second, third], has_more: false, seq: third.id, changes: [] });
 
     const upToDate = await enter(room, bob, { last_seen_id: third.id });
-    expect(upToDate.joined).toEqual({ posts: [], has_more: false });
+    expect(upToDate.joined).toEqual({ posts: [], has_more: false, seq: third.id, changes: [] });
   });
 
   it("refuses blank and too-long messages with reason invalid, and broadcasts nothing for them", async () => {

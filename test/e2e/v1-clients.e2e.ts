@@ -264,7 +264,10 @@ describe.each<Way>(["room-bound", "multiplexed", "longpoll"])("a V1 client and t
 
     const back = await v1Client(way, legacy.token, room);
     const caughtUp = await back.request(topic, "phx_join", { last_seen_id: lastSeen });
-    expect(caughtUp).toEqual({ status: "ok", response: { posts: missed, has_more: false } });
+    expect(caughtUp).toEqual({
+      status: "ok",
+      response: { posts: missed, has_more: false, seq: missed.at(-1)?.id, changes: [] },
+    });
     await waitUntil(
       "the phoenix client sees the V1 client back",
       () => JSON.stringify(modern.online()) === JSON.stringify([official.username, legacy.username].sort()),
