@@ -1,10 +1,12 @@
 /**
- * Works around a cost in @cloudflare/vitest-pool-workers 0.23: it re-imports the worker's main module
- * (src/index.ts) through Vite's module runner on *every* Durable Object event (each fetch, alarm and
- * webSocketMessage/Close/Error), so that an edited main module invalidates live objects in watch mode.
- * The module is evaluated once; what repeats is the lookup: two hops into the pool's runner object and
- * two RPC round trips to the Vitest process in Node (resolveId, then fetchModule answering "cached").
- * That is about half the time of the socket-heavy files (test/fuzz/channel.test.ts: 40-47 s → 19 s).
+ * Works around a cost in @cloudflare/vitest-plugin (1.5.1; @cloudflare/vitest-pool-workers 0.23 did the
+ * same): it re-imports the worker's main module (src/index.ts) through Vite's module runner on *every*
+ * Durable Object event (each fetch, alarm and webSocketMessage/Close/Error), so that an edited main module
+ * invalidates live objects in watch mode. The module is evaluated once; what repeats is the lookup: a hop
+ * into the pool's runner object and two RPC round trips to the Vitest process in Node (resolveId, then
+ * fetchModule answering "cached"); this file removes the round trips. With 0.23 that was about half the
+ * time of the socket-heavy files (test/fuzz/channel.test.ts: 40-47 s → 19 s); with 1.5.1, side by side on
+ * a loaded machine, that file took 36-43 s with it and 40-52 s without.
  *
  * Here the main module's import is remembered for the rest of this test file's run, which is all a
  * single `vitest run` would do anyway: each test file gets its own workerd and runs this setup afresh,
