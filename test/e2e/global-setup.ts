@@ -17,9 +17,10 @@ import type { TestProject } from "vitest/node";
 import { ROOT, run, startWranglerDev, type WranglerDev } from "./wrangler-dev";
 
 /**
- * Vars that override wrangler.toml's for the e2e run. Every e2e user signs up and logs in from 127.0.0.1,
- * and the tests post faster than a person would (hundreds of posts in a couple of seconds): the pool tests
- * prove the shipped limits, so a run here is never refused for being one busy address or typist.
+ * Vars that override wrangler.toml's for the e2e run (and `npm run bench`). Every e2e user signs up and logs
+ * in from 127.0.0.1, the tests post faster than a person would (hundreds of posts in a couple of seconds),
+ * and the bench joins one room hundreds of times as one user: the pool tests prove the shipped limits, so a
+ * run here is never refused for being one busy address, typist or joiner.
  */
 export const E2E_VARS = {
   REGISTRATIONS_PER_IP: "100000",
@@ -28,6 +29,8 @@ export const E2E_VARS = {
   POSTS_BURST: "1000",
   USER_POSTS_PER_SECOND: "1000",
   USER_POSTS_BURST: "1000",
+  JOINS_PER_MINUTE: "100000",
+  JOINS_BURST: "100000",
 };
 
 declare module "vitest" {

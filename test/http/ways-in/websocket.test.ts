@@ -8,9 +8,16 @@ import { createApp } from "../../../src/http/app";
 import { TEST_HOST, TestSocket, upgrade } from "../../helpers/socket";
 import { db, makeUser, testSecrets, tokenFor } from "../../helpers/users";
 
+/**
+ * How many Room objects this workerd has made, by this file or an earlier one in the same pool worker
+ * (vitest.config.ts, `isolate: false`): compare with a count taken before.
+ */
 async function roomsCreated(): Promise<number> {
   return (await listDurableObjectIds(env.ROOMS)).length;
 }
+
+/** The room the refusals below aim at; no other test uses it, so the control's accepted request makes it. */
+const REFUSED_ROOM = "refusals_lobby";
 
 describe("GET /socket/websocket refusals: nothing reaches a room", () => {
   it("refuses each bad request with a precise status and touches no Durable Object", async () => {
@@ -22,35 +29,41 @@ describe("GET /socket/websocket refusals: nothing reaches a room", () => {
     const revoked = await tokenFor(revokedUser);
     // Logging out: UserSockets, which every socket asks for a slot, now refuses the older generation.
     await revokeEverySession(env, db, revokedUser);
+    const before = await roomsCreated();
 
     const cases: Array<[string, Promise<Response>, number, string]> = [
-      ["no Upgrade header", plainGet(`/socket/websocket?room=lobby&token=${good}`), 426, "WebSocket endpoint"],
-      ["missing token", upgrade({ room: "lobby" }), 403, "Missing token"],
-      ["garbage token", upgrade({ room: "lobby", token: "garbage" }), 403, "Token invalid"],
-      ["expired token", upgrade({ room: "lobby", token: expired }), 403, "Token expired"],
-      ["revoked token", upgrade({ room: "lobby", token: revoked }), 403, "Token revoked"],
-      ["session cookie as token", upgrade({ room: "lobby", token: session }), 403, "Token invalid"],
+      [
+        "no Upgrade header",
+        plainGet(`/socket/websocket?room=${REFUSED_ROOM}&token=${good}`),
+        426,
+        "WebSocket endpoint",
+      ],
+      ["missing token", upgrade({ room: REFUSED_ROOM }), 403, "Missing token"],
+      ["garbage token", upgrade({ room: REFUSED_ROOM, token: "garbage" }), 403, "Token invalid"],
+      ["expired token", upgrade({ room: REFUSED_ROOM, token: expired }), 403, "Token expired"],
+      ["revoked token", upgrade({ room: REFUSED_ROOM, token: revoked }), 403, "Token revoked"],
+      ["session cookie as token", upgrade({ room: REFUSED_ROOM, token: session }), 403, "Token invalid"],
       [
         "bad bearer subprotocol",
-        upgrade({ room: "lobby", headers: { "Sec-WebSocket-Protocol": "phoenix, base64url.bearer.phx.%%%" } }),
+        upgrade({ room: REFUSED_ROOM, headers: { "Sec-WebSocket-Protocol": "phoenix, base64url.bearer.phx.%%%" } }),
         403,
         "not valid base64",
       ],
       [
         "foreign Origin",
-        upgrade({ room: "lobby", token: good, origin: "https://evil.example" }),
+        upgrade({ room: REFUSED_ROOM, token: good, origin: "https://evil.example" }),
         403,
         "may not open sockets",
       ],
       [
         "Origin on another port",
-        upgrade({ room: "lobby", token: good, origin: "http://127.0.0.1:9999" }),
+        upgrade({ room: REFUSED_ROOM, token: good, origin: "http://127.0.0.1:9999" }),
         403,
         "may not open sockets",
       ],
       [
         "Origin with another scheme",
-        upgrade({ room: "lobby", token: good, origin: "https://127.0.0.1:8787" }),
+        upgrade({ room: REFUSED_ROOM, token: good, origin: "https://127.0.0.1:8787" }),
         403,
         "may not open sockets",
       ],
@@ -58,7 +71,12 @@ describe("GET /socket/websocket refusals: nothing reaches a room", () => {
       ["empty room", upgrade({ room: "", token: good }), 400, "Invalid room"],
       ["invalid room", upgrade({ room: "no/slashes", token: good }), 400, "Invalid room"],
       ["room name too long", upgrade({ room: "r".repeat(65), token: good }), 400, "Invalid room"],
-      ["a vsn no serializer matches", upgrade({ room: "lobby", token: good, vsn: "3.0.0" }), 400, "Unsupported vsn"],
+      [
+        "a vsn no serializer matches",
+        upgrade({ room: REFUSED_ROOM, token: good, vsn: "3.0.0" }),
+        400,
+        "Unsupported vsn",
+      ],
     ];
     for (const [name, pending, status, message] of cases) {
       const response = await pending;
@@ -66,13 +84,13 @@ describe("GET /socket/websocket refusals: nothing reaches a room", () => {
       expect(response.webSocket, name).toBeNull();
       expect(await response.text(), name).toContain(message);
     }
-    expect(await roomsCreated()).toBe(0);
+    expect(await roomsCreated()).toBe(before);
 
     // The control: a good request does create the room, so the count above could have moved.
-    const accepted = await upgrade({ room: "lobby", token: good });
+    const accepted = await upgrade({ room: REFUSED_ROOM, token: good });
     expect(accepted.status).toBe(101);
     new TestSocket(accepted.webSocket as WebSocket).close();
-    expect(await roomsCreated()).toBe(1);
+    expect(await roomsCreated()).toBe(before + 1);
   });
 
   it("answers 426 with an Upgrade header for plain HTTP", async () => {

@@ -2,8 +2,8 @@
  * The WebSocket transport's helpers (phoenix/transport.ts) on real workerd sockets: a `WebSocketPair` with
  * both ends accepted, `near` playing the server's socket and `far` the peer that watches what arrives.
  *
- * What workerd itself does, as these tests pin it (workerd of @cloudflare/vitest-pool-workers 0.23.0):
- * `close(code)` throws InvalidAccessError for 1004, 1005, 1006 and 1015 (and outside 1000-4999), and
+ * What workerd itself does, as these tests pin it (workerd 1.20261103.1, of @cloudflare/vitest-plugin
+ * 1.5.1): `close(code)` throws InvalidAccessError for 1004, 1005, 1006 and 1015 (and outside 1000-4999), and
  * SyntaxError for a reason over 123 UTF-8 bytes; `close()` with no code sends no status, which the peer
  * reads as 1005; `send()` after `close()` throws TypeError; a peer's close leaves this end CLOSED by the
  * time its close event fires (the runtime answers the close itself); binary frames arrive as a Blob.

@@ -46,6 +46,19 @@ function keepAlive(socket: TestSocket, how: "auto-answered heartbeats" | "frames
   stops.push(() => clearInterval(timer));
 }
 
+/**
+ * Round trips on `socket` for `ms`. Each is followed by a turn of the event loop: workerd runs a timer that
+ * is due only then, and a loop of round trips alone would starve the other sockets' keep-alives, so they
+ * would fall silent and be closed by the room's own sweep meanwhile.
+ */
+async function talkFor(socket: TestSocket, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    await socket.barrier();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+}
+
 /** Resolves once `watcher` has seen `user` leave the room's presence. */
 function leaveOf(watcher: TestSocket, user: User) {
   return watcher.waitFor(
@@ -149,8 +162,7 @@ describe("a room-bound socket", () => {
       open.push(s.socket);
 
       // Frames for longer than the idle time; the room records them in the attachment now and then.
-      const until = Date.now() + 1_200;
-      while (Date.now() < until) await f.socket.barrier();
+      await talkFor(f.socket, 1_200);
       await evictDurableObject(roomStub("idle_evicted"));
 
       // A fresh instance knows the frames only from the attachment, the heartbeats only from the runtime.
@@ -186,8 +198,7 @@ describe("a multiplexed socket", () => {
       expect((await s.join("mx_idle_room")).status).toBe("ok");
       expect((await s.join("mx_idle_other")).status).toBe("ok");
       // It talks past the session's first sweep (a second after it opened), which must then ask to sweep again.
-      const until = Date.now() + 400;
-      while (Date.now() < until) await s.barrier();
+      await talkFor(s, 400);
 
       expect(await s.closed).toEqual(IDLE_CLOSE);
       await leaveOf(watching.socket, silent);
