@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, bench, describe, inject } from "vitest";
+import { afterAll, describe, inject, test } from "vitest";
 import { registerUser, uniqueName } from "../test/e2e/helpers";
 import { run, startWranglerDev } from "../test/e2e/wrangler-dev";
 
@@ -112,9 +112,21 @@ afterAll(async () => {
 }, 60_000);
 
 describe(`search over ${POSTS.toLocaleString("en")} posts`, () => {
-  bench("a rare word (100 posts): q=kraken", () => search("q=kraken", 20), OPTIONS);
-  bench("a common word (10,000 posts): q=deploy", () => search("q=deploy", 20), OPTIONS);
-  bench("two words (about 10 posts): q=deploy w5", () => search("q=deploy%20w5", 1), OPTIONS);
-  bench("a common word in one room: q=deploy&room=search_10", () => search("q=deploy&room=search_10", 20), OPTIONS);
-  bench("a word in every post: q=update", () => search("q=update", 20), OPTIONS);
+  test("a rare word (100 posts): q=kraken", async ({ bench }) => {
+    await bench("a rare word (100 posts): q=kraken", () => search("q=kraken", 20)).run(OPTIONS);
+  });
+  test("a common word (10,000 posts): q=deploy", async ({ bench }) => {
+    await bench("a common word (10,000 posts): q=deploy", () => search("q=deploy", 20)).run(OPTIONS);
+  });
+  test("two words (about 10 posts): q=deploy w5", async ({ bench }) => {
+    await bench("two words (about 10 posts): q=deploy w5", () => search("q=deploy%20w5", 1)).run(OPTIONS);
+  });
+  test("a common word in one room: q=deploy&room=search_10", async ({ bench }) => {
+    await bench("a common word in one room: q=deploy&room=search_10", () => search("q=deploy&room=search_10", 20)).run(
+      OPTIONS,
+    );
+  });
+  test("a word in every post: q=update", async ({ bench }) => {
+    await bench("a word in every post: q=update", () => search("q=update", 20)).run(OPTIONS);
+  });
 });
