@@ -3,7 +3,9 @@
  * member; the model says, from that socket's own history alone, what the room must answer, because a
  * socket's frames are handled in order and its join state is its own. (Rate limits and D1 are shared, so
  * for posts the model allows each answer the contract allows: ok, rate_limited, or unavailable when D1
- * was slower than the pool's 1 s POST_STORE_TIMEOUT_MS on a busy machine.)
+ * was slower than the pool's 1 s POST_STORE_TIMEOUT_MS on a busy machine. Edits and deletions target the
+ * posts the run has seen stored so far ({@link RoomKnowledge}); a deletion of the same post from another
+ * socket may land first, so `not found` is allowed wherever one was sent.)
  *
  * The expectations are written from the protocol as docs/protocol.md states it, not from the room's code.
  */
@@ -27,6 +29,21 @@ export type Action =
   | { kind: "heartbeat" }
   | { kind: "constant heartbeat" }
   | { kind: "join"; params: Record<string, unknown>; joinRefNull: boolean }
+  /** A page coming back: a join with `last_seen_seq` from the member's own view (filled in by the run). */
+  | { kind: "rejoin"; joinRefNull: boolean }
+  | {
+      kind: "edit";
+      joinRef: JoinRefChoice;
+      /** Which post the run has seen stored (modulo how many), or `null`: an id the room never gave out. */
+      target: number | null;
+      message: MessageCase;
+      text: string;
+      mention: number;
+      clientId: ClientIdCase;
+      withRef: boolean;
+    }
+  | { kind: "delete"; joinRef: JoinRefChoice; target: number | null; withRef: boolean }
+  | { kind: "bad change"; event: "edit_post" | "delete_post"; id: unknown }
   | { kind: "bad join"; params: Record<string, unknown>; errors: Record<string, string> }
   | { kind: "binary join" }
   | { kind: "foreign join"; topic: string }
@@ -127,6 +144,36 @@ export function stepArbitrary(members: number): fc.Arbitrary<Step> {
       ),
     },
     { weight: 1, arbitrary: fc.constant<Action>({ kind: "binary join" }) },
+    { weight: 8, arbitrary: fc.boolean().map<Action>((joinRefNull) => ({ kind: "rejoin", joinRefNull })) },
+    {
+      weight: 10,
+      arbitrary: fc
+        .record({
+          joinRef: joinRefChoice,
+          target: fc.option(fc.nat(), { freq: 8 }),
+          message: fc.constantFrom<MessageCase>("valid", "valid", "mention", "mention", "blank", "long", "number"),
+          text,
+          mention: fc.nat(),
+          clientId,
+          roll: fc.nat(9),
+        })
+        .map<Action>(({ roll, ...edit }) => ({ kind: "edit", ...edit, withRef: roll !== 0 })),
+    },
+    {
+      weight: 5,
+      arbitrary: fc
+        .record({ joinRef: joinRefChoice, target: fc.option(fc.nat(), { freq: 8 }), roll: fc.nat(9) })
+        .map<Action>(({ roll, ...deletion }) => ({ kind: "delete", ...deletion, withRef: roll !== 0 })),
+    },
+    {
+      weight: 2,
+      arbitrary: fc
+        .record({
+          event: fc.constantFrom<"edit_post" | "delete_post">("edit_post", "delete_post"),
+          id: fc.constantFrom<unknown>(undefined, 0, -3, 1.5, "7", null, [1]),
+        })
+        .map<Action>((bad) => ({ kind: "bad change", ...bad })),
+    },
     {
       weight: 2,
       arbitrary: fc
@@ -222,6 +269,26 @@ export interface Outgoing {
   clientId?: string;
 }
 
+/**
+ * What the run knows of the room when a step is played: the posts it has seen stored so far (from the
+ * replies and broadcasts its sockets received), who owns the room, and the edits and deletions sent.
+ */
+export interface RoomKnowledge {
+  /** The room's owner: the one member (user) who may delete anyone's post. */
+  readonly ownerId: number;
+  /** A post seen stored, picked by `target` (modulo how many there are); undefined when there is none. */
+  post(target: number): { id: number; userId: number } | undefined;
+  /** Notes a deletion of `id` sent by someone the room lets delete it. */
+  deletionSent(id: number): void;
+  /** Whether such a deletion was sent at any time in the run (checked once every answer is in). */
+  mayBeDeleted(id: number): boolean;
+  /** Notes an edit of `id` by `userId` with `clientId`; true when the same was sent before (a retry). */
+  editSent(userId: number, id: number, clientId: string): boolean;
+}
+
+/** An id no post of a fuzz run ever has: the room never gave it out. */
+export const UNKNOWN_POST_ID = 900_000;
+
 /** The model of one socket: what the room must believe about it. */
 export class SocketModel {
   joinRef: string | null = null;
@@ -241,8 +308,26 @@ export class SocketModel {
   }
 
   /** Builds the frame for `action` and moves the model to the state the room must be in after it. */
-  frameFor(action: Action, usernames: readonly string[]): Outgoing {
+  frameFor(action: Action, usernames: readonly string[], room?: RoomKnowledge): Outgoing {
     switch (action.kind) {
+      case "rejoin":
+        throw new Error("a rejoin is played by the run, as a join with the member's own last_seen_seq");
+      case "edit":
+      case "delete":
+        if (!room) throw new Error("edits and deletions need the run's knowledge of the room");
+        return action.kind === "edit" ? this.#edit(action, usernames, room) : this.#delete(action, room);
+      case "bad change": {
+        const ref = this.nextRef();
+        const payload = action.event === "edit_post" ? { id: action.id, message: "x" } : { id: action.id };
+        return {
+          data: JSON.stringify([this.joinRef, ref, this.topic, action.event, payload]),
+          ref,
+          expectation: this.#routed(`bad change ${action.event}`, this.joinRef, () => [
+            "error",
+            { reason: "invalid", errors: { id: "must be a post id (a positive integer)" } },
+          ]),
+        };
+      }
       case "heartbeat": {
         const ref = this.nextRef();
         return {
@@ -268,9 +353,13 @@ export class SocketModel {
             joinRef: sentJoinRef,
             topic: this.topic,
             check: (status, response) =>
-              status === "ok" && Array.isArray(response.posts) && typeof response.has_more === "boolean"
+              status === "ok" &&
+              Array.isArray(response.posts) &&
+              typeof response.has_more === "boolean" &&
+              typeof response.seq === "number" &&
+              Array.isArray(response.changes)
                 ? undefined
-                : "a join answers ok {posts, has_more}",
+                : "a join answers ok {posts, has_more, seq, changes}",
           },
         };
       }
@@ -395,6 +484,52 @@ export class SocketModel {
         Object.keys(errors).length > 0
           ? ["error", { reason: "invalid", errors }]
           : postAnswer(message, userId, retried),
+      ),
+    };
+  }
+
+  #edit(action: Extract<Action, { kind: "edit" }>, usernames: readonly string[], room: RoomKnowledge): Outgoing {
+    const ref = action.withRef ? this.nextRef() : null;
+    const sent = this.#joinRefFor(action.joinRef);
+    const target = action.target === null ? undefined : room.post(action.target);
+    const id = target?.id ?? UNKNOWN_POST_ID;
+    const mentioned = usernames[action.mention % usernames.length] ?? "nobody";
+    const message = messageFor(action.message, action.text, mentioned);
+    const payload: Record<string, unknown> = { id, message };
+    if (action.clientId.kind !== "none") payload.client_id = action.clientId.value;
+    const errors: Record<string, string> = {};
+    const messageError = MESSAGE_ERRORS[action.message];
+    if (messageError) errors.message = messageError;
+    if (action.clientId.kind === "bad") errors.client_id = "must be 1 to 64 of A-Z, a-z, 0-9 and -";
+    const valid = Object.keys(errors).length === 0;
+    // Only an edit the room would take counts as sent: one it refuses leaves no key behind.
+    const retried =
+      valid && action.clientId.kind === "good" && this.joinRef !== null && (sent === null || sent === this.joinRef)
+        ? room.editSent(this.userId, id, action.clientId.value)
+        : false;
+    const author = target?.userId === this.userId;
+    return {
+      data: JSON.stringify([sent, ref, this.topic, "edit_post", payload]),
+      ref,
+      expectation: this.#routed(`edit ${action.message}`, sent, () =>
+        !valid ? ["error", { reason: "invalid", errors }] : changeAnswer("edit", id, author, message, retried, room),
+      ),
+    };
+  }
+
+  #delete(action: Extract<Action, { kind: "delete" }>, room: RoomKnowledge): Outgoing {
+    const ref = action.withRef ? this.nextRef() : null;
+    const sent = this.#joinRefFor(action.joinRef);
+    const target = action.target === null ? undefined : room.post(action.target);
+    const id = target?.id ?? UNKNOWN_POST_ID;
+    const author = target?.userId === this.userId;
+    const allowed = author || this.userId === room.ownerId;
+    if (target && allowed && this.joinRef !== null && (sent === null || sent === this.joinRef)) room.deletionSent(id);
+    return {
+      data: JSON.stringify([sent, ref, this.topic, "delete_post", { id }]),
+      ref,
+      expectation: this.#routed("delete", sent, () =>
+        changeAnswer("delete", id, author, undefined, false, room, allowed ? (author ? "author" : "moderator") : null),
       ),
     };
   }
@@ -549,6 +684,46 @@ function postAnswer(message: unknown, userId: number, retried: boolean): Expecta
     }
     if (response.reason === "unavailable" && Object.keys(response).length === 1) return undefined;
     return `a valid post answers ok, rate_limited or unavailable, not ${JSON.stringify(response)}`;
+  };
+}
+
+/**
+ * An edit or deletion of post `id` (UNKNOWN_POST_ID: none): ok with the changed post (the author's edit;
+ * a deletion by its author or the owner, `deletedBy`), `forbidden` (anyone else), `not found` (an unknown
+ * id, or a post a deletion was sent of, which may have landed first), and for an edit `rate_limited`
+ * (edits spend the post bucket); `unavailable` when D1 was slower than the pool's timeout. A retried edit
+ * is answered with the post as it now is, whatever its text.
+ */
+function changeAnswer(
+  kind: "edit" | "delete",
+  id: number,
+  author: boolean,
+  message: unknown,
+  retried: boolean,
+  room: RoomKnowledge,
+  deletedBy?: "author" | "moderator" | null,
+): Expectation["check"] {
+  return (status, response) => {
+    const gone = id === UNKNOWN_POST_ID || room.mayBeDeleted(id);
+    if (status === "ok") {
+      if (typeof response.seq !== "number" || response.id !== id)
+        return "ok must carry the post's id and the change's seq";
+      if (kind === "edit") {
+        if (!author && !retried) return "only the author may edit a post";
+        if (!retried && (response.message !== message || typeof response.edited_at !== "string"))
+          return "an edit's ok is the post with the text as sent and edited_at";
+        return undefined;
+      }
+      if (!deletedBy || response.deleted_by !== deletedBy || typeof response.deleted_at !== "string")
+        return `a deletion's ok says who deleted it (${deletedBy})`;
+      return undefined;
+    }
+    const reason = response.reason;
+    if (reason === "not found" && gone) return undefined;
+    if (reason === "forbidden" && id !== UNKNOWN_POST_ID && (kind === "edit" ? !author : !deletedBy)) return undefined;
+    if (reason === "rate_limited" && kind === "edit" && typeof response.retry_after_ms === "number") return undefined;
+    if (reason === "unavailable" && (kind === "edit" ? author : !!deletedBy)) return undefined;
+    return `not an answer this ${kind} may get: ${JSON.stringify(response)}`;
   };
 }
 
