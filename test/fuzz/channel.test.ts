@@ -198,7 +198,8 @@ class Run implements RoomKnowledge {
     while (incarnation.fed < socket.frames.length) {
       const [, ref, , event, payload] = socket.frames[incarnation.fed++] as Frame;
       const view = this.views[member] as View;
-      if (event === "phx_reply" && ref !== null && incarnation.joins.has(ref)) {
+      // The model's refs are strings (a ref of another type is the decoder fuzzer's subject).
+      if (event === "phx_reply" && typeof ref === "string" && incarnation.joins.has(ref)) {
         const reply = payload as { status: string; response: JoinResponse };
         const join = incarnation.joins.get(ref);
         if (reply.status !== "ok" || !join) continue;
