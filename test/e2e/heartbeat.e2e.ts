@@ -14,20 +14,27 @@ const baseUrl = inject("baseUrl");
 const sockets = new OpenSockets();
 afterEach(() => sockets.disconnectAll());
 
-const INTERVAL_MS = 250;
+/**
+ * phoenix.js sends a heartbeat every interval and gives the connection up when a heartbeat's reply has not
+ * come one interval after it was sent. Where a test needs every reply in time, a loaded machine (an e2e file
+ * beside it, other work) must not turn a slow reply into a reconnect: it gets a whole second. Where a test
+ * needs a reply to go missing, a short interval makes phoenix notice soon.
+ */
+const PATIENT_INTERVAL_MS = 1_000;
+const SHORT_INTERVAL_MS = 250;
 
 function count(list: string[], frame: string): number {
   return list.filter((entry) => entry === frame).length;
 }
 
-async function connect(wire: Wire) {
+async function connect(wire: Wire, heartbeatIntervalMs: number) {
   const user = await registerUser(baseUrl, uniqueName("hb"));
   const room = uniqueName("e2e");
   const socket = sockets.add(
     new PyreSocket(socketUrl(baseUrl), {
       authToken: user.token,
       params: { room },
-      heartbeatIntervalMs: INTERVAL_MS,
+      heartbeatIntervalMs,
       reconnectAfterMs: () => 50,
       rejoinAfterMs: () => 50,
       transport: recordingTransport(wire),
@@ -52,10 +59,10 @@ async function connect(wire: Wire) {
 describe("PyreSocket heartbeats", () => {
   it("sends every heartbeat as the constant frame, gets the constant reply, and stays on one connection", async () => {
     const wire: Wire = { sent: [], received: [] };
-    const { socket, opened, closed } = await connect(wire);
+    const { socket, opened, closed } = await connect(wire, PATIENT_INTERVAL_MS);
 
-    await waitUntil("four heartbeats answered", () => count(wire.received, HEARTBEAT_REPLY) >= 4, 10_000);
-    expect(count(wire.sent, HEARTBEAT_FRAME)).toBeGreaterThanOrEqual(4);
+    await waitUntil("three heartbeats answered", () => count(wire.received, HEARTBEAT_REPLY) >= 3, 15_000);
+    expect(count(wire.sent, HEARTBEAT_FRAME)).toBeGreaterThanOrEqual(3);
     // No other heartbeat of any shape went out, and no reply with another ref came back.
     const heartbeats = wire.sent.filter((frame) => frame.includes('"heartbeat"'));
     expect(new Set(heartbeats)).toEqual(new Set([HEARTBEAT_FRAME]));
@@ -70,7 +77,7 @@ describe("PyreSocket heartbeats", () => {
 
   it("closes a connection whose heartbeat goes unanswered and reconnects and rejoins, as phoenix does", async () => {
     const wire: Wire = { sent: [], received: [] };
-    const { socket, opened, joins } = await connect(wire);
+    const { socket, opened, joins } = await connect(wire, SHORT_INTERVAL_MS);
     await waitUntil("a heartbeat answered", () => count(wire.received, HEARTBEAT_REPLY) >= 1, 5_000);
 
     wire.loseIncoming = (frame) => frame === HEARTBEAT_REPLY;
