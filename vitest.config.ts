@@ -3,6 +3,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import type { VitestPluginContext } from "vitest/node";
 
 /**
  * Packages made of many small modules. Unbundled, every test file's workerd fetches them one module at a
@@ -38,12 +39,75 @@ function prebundledEntries(): string[] {
  */
 const SHORT_IDLE_FILES = ["test/realtime/shell/idle.test.ts"];
 
+/**
+ * Files that make no Durable Object: units, and HTTP routes that reach only D1. Starting a workerd for a
+ * file (a Miniflare, the runner, the setup files' imports) costs about 2 s, most of a small file's time, so
+ * these share one per pool worker, file after file (`isolate: false`); test/setup/shared-workerd.ts empties
+ * D1 before each and fails a file that leaves a Durable Object behind. Files that make objects stay in
+ * `pool`, each in a workerd of its own: the pool's reset() cannot empty an object that has been evicted (its
+ * storage outlives it), so objects could not be made fresh for the next file. A new file goes to `pool`
+ * unless it is listed here.
+ */
+const NO_OBJECT_FILES = [
+  "test/auth/password.test.ts",
+  "test/auth/token.test.ts",
+  "test/db/mentions.test.ts",
+  "test/db/search.test.ts",
+  "test/fuzz/decoder.test.ts",
+  "test/http/client-address.test.ts",
+  "test/http/ip-limits.test.ts",
+  "test/http/key-rotation.test.ts",
+  "test/http/lockout.test.ts",
+  "test/http/redirect.test.ts",
+  "test/http/ways-in/credentials.test.ts",
+  "test/http/ways-in/longpoll-body.test.ts",
+  "test/log.test.ts",
+  "test/realtime/phoenix/serializer.test.ts",
+  "test/realtime/phoenix/socket-replies.test.ts",
+  "test/realtime/phoenix/transport.test.ts",
+  "test/realtime/phoenix/v1.test.ts",
+  "test/realtime/phoenix/v2.test.ts",
+  "test/realtime/phoenix/vsn.test.ts",
+  "test/realtime/room/allowance-slices.test.ts",
+  "test/realtime/room/fanout.test.ts",
+  "test/realtime/room/join-replies.test.ts",
+  "test/realtime/room/recent-posts.test.ts",
+  "test/realtime/session/join-tracker.test.ts",
+  "test/realtime/session/poll-buffer.test.ts",
+  "test/realtime/shell/guarded-alarm.test.ts",
+  "test/realtime/shell/socket-object.test.ts",
+  "test/shared/mentions.test.ts",
+  "test/shared/post.test.ts",
+];
+
+/**
+ * Vitest 5 keeps transformed modules on disk between runs (`fsModuleCache`, on by default), and a module's
+ * `import.meta.env` is written into its transform: without the `VITE_` variables in the cache key, a run
+ * with `VITE_FUZZ_SEED` set would reuse test/fuzz/settings.ts as transformed by a run without it.
+ */
+const viteVariablesInCacheKey = {
+  name: "pyre:vite-variables-in-cache-key",
+  configureVitest({ defineCacheKeyGenerator }: VitestPluginContext) {
+    const variables = JSON.stringify(
+      Object.entries(process.env)
+        .filter(([name]) => name.startsWith("VITE_"))
+        .sort(([a], [b]) => a.localeCompare(b)),
+    );
+    defineCacheKeyGenerator(({ sourceCode }) => (sourceCode.includes("import.meta") ? variables : undefined));
+  },
+};
+
 // Tests run inside workerd with the real bindings from wrangler.toml: a local D1 with our migrations
-// applied (test/setup/fresh-storage.ts) and the real Durable Objects.
+// applied (test/setup/) and the real Durable Objects.
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
-  const pool = (name: string, files: { include: string[]; exclude: string[] }, vars: Record<string, string> = {}) => ({
+  const pool = (
+    name: string,
+    files: { include: string[]; exclude: string[] },
+    { vars = {}, shared = false }: { vars?: Record<string, string>; shared?: boolean } = {},
+  ) => ({
     plugins: [
+      viteVariablesInCacheKey,
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
@@ -78,11 +142,10 @@ export default defineConfig(async () => {
     test: {
       name,
       ...files,
-      setupFiles: ["./test/setup/fresh-storage.ts", "./test/setup/reuse-main-module.ts"],
-      // One workerd per pool worker, reused file after file: starting one per file (a Miniflare, its
-      // workerd, the runner, the setup files' imports) cost about 2 s of every file, half the suite's time.
-      // Storage is still every file's own: fresh-storage.ts empties D1 and every Durable Object first.
-      isolate: false,
+      setupFiles: shared
+        ? ["./test/setup/shared-workerd.ts"]
+        : ["./test/setup/apply-migrations.ts", "./test/setup/reuse-main-module.ts"],
+      isolate: !shared,
       deps: { optimizer: { ssr: { enabled: true, include: prebundledEntries() } } },
     },
   });
@@ -91,14 +154,16 @@ export default defineConfig(async () => {
       projects: [
         pool("pool", {
           include: ["test/**/*.test.ts", "test/**/*.test.tsx"],
-          exclude: ["test/e2e/**", ...SHORT_IDLE_FILES],
+          exclude: ["test/e2e/**", ...SHORT_IDLE_FILES, ...NO_OBJECT_FILES],
         }),
-        pool("short-idle", { include: SHORT_IDLE_FILES, exclude: [] }, { SOCKET_IDLE_MS: "1000" }),
+        pool("short-idle", { include: SHORT_IDLE_FILES, exclude: [] }, { vars: { SOCKET_IDLE_MS: "1000" } }),
+        pool("no-objects", { include: NO_OBJECT_FILES, exclude: [] }, { shared: true }),
       ],
-      // Two pool workers (two workerd), each running files one after another. Vitest's default for `run`
-      // is one at a time on a 2-core machine (cores - 1); much of a file's time is waiting (on D1, alarms,
-      // sockets), which a second worker fills.
-      maxWorkers: Math.max(2, availableParallelism() - 1),
+      // In `pool` each file runs in a workerd of its own (its own storage), started afresh: about 2 s per
+      // file that is mostly waiting, not computing, as is much of a test (D1, alarms, sockets). Vitest's
+      // default for `run` is one file at a time on a 2-core machine (cores - 1); on 2 shared cores three
+      // at a time ran the suite faster than two or four (measured side by side).
+      maxWorkers: Math.max(3, availableParallelism() - 1),
     },
   };
 });

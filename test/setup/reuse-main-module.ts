@@ -8,8 +8,8 @@
  * time of the socket-heavy files (test/fuzz/channel.test.ts: 40-47 s → 19 s); with 1.5.1, side by side on
  * a loaded machine, that file took 36-43 s with it and 40-52 s without.
  *
- * Here the main module's import is remembered for the rest of a test file's run. A pool worker's workerd
- * and module runner serve file after file (vitest.config.ts, `isolate: false`): this setup runs before each
+ * Here the main module's import is remembered for the rest of a test file's run. Should a workerd and its
+ * module runner serve file after file (watch mode re-runs, or `isolate: false`), this setup runs before each
  * file, patches a runner the first time and forgets the remembered import every time after, so each file
  * (and each watch-mode re-run) resolves the main module afresh once. Nothing else is cached, and the module
  * is still loaded and evaluated exactly as before (mocks included). If the pool's internals change and the

@@ -9,8 +9,8 @@ import { TEST_HOST, TestSocket, upgrade } from "../../helpers/socket";
 import { db, makeUser, testSecrets, tokenFor } from "../../helpers/users";
 
 /**
- * How many Room objects this workerd has made, by this file or an earlier one in the same pool worker
- * (vitest.config.ts, `isolate: false`): compare with a count taken before.
+ * How many Room objects this file's workerd has made so far, by earlier tests too: compare with a count
+ * taken before.
  */
 async function roomsCreated(): Promise<number> {
   return (await listDurableObjectIds(env.ROOMS)).length;
