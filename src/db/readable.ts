@@ -8,8 +8,11 @@
 import { type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import { roomBans, roomMembers, rooms } from "./schema";
 
-/** True for a row whose room (`room`, a column or expression holding a room id) `userId` may read. */
-export function readableBy(userId: number, room: SQLWrapper): SQL {
+/**
+ * True for a row whose room (`room`, a column or expression holding a room id) `userId` may read (a user's
+ * id, or a column holding one).
+ */
+export function readableBy(userId: number | SQLWrapper, room: SQLWrapper): SQL {
   return sql`EXISTS (
     SELECT 1 FROM ${rooms} AS readable
     WHERE readable.name = ${room}

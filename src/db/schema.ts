@@ -185,7 +185,28 @@ export const postMentions = sqliteTable(
   (table) => [
     primaryKey({ columns: [table.userId, table.postId] }),
     index("post_mentions_user_at").on(table.userId, table.at, table.postId),
+    // A person's unread mentions in one room (src/db/read-states.ts).
+    index("post_mentions_user_room").on(table.userId, table.room, table.postId),
   ],
+);
+
+/**
+ * Where each person has read each room up to (`last_read_id`, a post's id: its `seq`), mirrored from the
+ * room, which decides (src/realtime/room/read-positions.ts) and copies it here with its posts. Unread and
+ * mention counts are the room's posts after it (src/db/read-states.ts). A room writes a member's row when
+ * they join it, at the room's newest post, so what was said before they came is not news.
+ */
+export const readPositions = sqliteTable(
+  "read_positions",
+  {
+    room: text("room").notNull(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    lastReadId: integer("last_read_id").notNull(),
+    updatedAt: integer("updated_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.room, table.userId] }), index("read_positions_user").on(table.userId)],
 );
 
 /**

@@ -76,3 +76,31 @@ export function revokeUserSockets(env: Env, userId: number, validFrom: number): 
 export function leasePosts(env: Env, userId: number): Promise<Lease> {
   return userSockets(env, userId).leasePosts(userId);
 }
+
+/**
+ * Tells the `UserSockets` of each of `userIds` that their read state in `room` (src/db/read-states.ts) may
+ * have changed, once D1 has what changed it: each pushes `read_state` to the user's sockets watching their
+ * `user:ID` topic, if any. One call per block of users. Never rejects: a lost notice costs a count that is
+ * stale until the next one; the failure is logged as coming from `where`.
+ */
+export async function readStatesChanged(
+  env: Env,
+  room: string,
+  userIds: readonly number[],
+  where: string,
+): Promise<void> {
+  const blocks = new Map<number, number[]>();
+  for (const userId of userIds) {
+    const block = Math.floor(userId / USERS_PER_OBJECT);
+    const users = blocks.get(block);
+    if (users) users.push(userId);
+    else blocks.set(block, [userId]);
+  }
+  await Promise.all(
+    [...blocks.values()].map((users) =>
+      userSockets(env, users[0] as number)
+        .readStatesChanged(room, users)
+        .catch((problem) => logError(`${where}: read states changed`, problem)),
+    ),
+  );
+}

@@ -73,6 +73,12 @@ export class UserSockets extends DurableObject<Env> {
     return this.#allowances.lease(userId);
   }
 
+  /**
+   * `room`'s counts for these users of this block may have changed (D1 has the change): pushes each
+   * watching user their `read_state`. Until the `user:ID` topic lands, nobody watches.
+   */
+  async readStatesChanged(_room: string, _userIds: number[]): Promise<void> {}
+
   /** The socket holding `slot` has ended. */
   async close(slot: string): Promise<void> {
     const [ended] = this.ctx.storage.sql
