@@ -11,6 +11,7 @@ import type { FrameSink } from "../phoenix/socket-replies";
 import { closeQuietly, sendQuietly } from "../phoenix/transport";
 import { isSerializerVersion, serializerOf } from "../phoenix/vsn";
 import type { FrameClock } from "../shell/idle";
+import { isUserTopicJoin, type UserTopicJoin } from "../user-sockets/user-topic";
 import type { BucketState } from "./rate-limit";
 
 /** This join's entry in the room's presence. */
@@ -43,6 +44,8 @@ export interface ConnectionState extends FrameClock {
   lastFrameAt: number | null;
   /** The user's join bucket as of this socket's last join, likewise. */
   joinBucket: BucketState | null;
+  /** The socket's join of its user's `user:ID` topic (room/user-topic.ts), besides the room's; null: none. */
+  userTopic: UserTopicJoin | null;
 }
 
 export class Connection implements FrameSink {
@@ -75,6 +78,7 @@ export class Connection implements FrameSink {
       postBucket: null,
       lastFrameAt: fields.slot === null ? null : Date.now(),
       joinBucket: null,
+      userTopic: null,
     });
     ws.serializeAttachment(connection.#state);
     return connection;
@@ -84,13 +88,15 @@ export class Connection implements FrameSink {
   static restore(ws: WebSocket): Connection | undefined {
     const state: unknown = ws.deserializeAttachment();
     // An attachment written before joins had a bucket, or before the idle rule, has neither yet (the rule
-    // then leaves that socket alone: it never closes one early); one written before V1, no vsn: it is V2.
+    // then leaves that socket alone: it never closes one early); one written before V1, no vsn: it is V2;
+    // one written before the user topic, no join of it.
     return isConnectionState(state)
       ? new Connection(ws, {
           ...state,
           vsn: state.vsn ?? "2.0.0",
           joinBucket: state.joinBucket ?? null,
           lastFrameAt: state.lastFrameAt ?? null,
+          userTopic: state.userTopic ?? null,
         })
       : undefined;
   }
@@ -151,6 +157,7 @@ function isConnectionState(value: unknown): value is ConnectionState {
     (state.presence === null || typeof state.presence?.phxRef === "string") &&
     (state.postBucket === null || typeof state.postBucket?.tokens === "number") &&
     (state.lastFrameAt === undefined || state.lastFrameAt === null || typeof state.lastFrameAt === "number") &&
-    (state.joinBucket === undefined || state.joinBucket === null || typeof state.joinBucket?.tokens === "number")
+    (state.joinBucket === undefined || state.joinBucket === null || typeof state.joinBucket?.tokens === "number") &&
+    (state.userTopic === undefined || state.userTopic === null || isUserTopicJoin(state.userTopic))
   );
 }

@@ -17,7 +17,7 @@ import { answerHeartbeat } from "../phoenix/socket-replies";
 import { CloseCode, closeQuietly } from "../phoenix/transport";
 import { wakeBy } from "../shell/alarms";
 import { SocketObject } from "../shell/socket-object";
-import type { SocketHolder } from "../user-sockets/client";
+import type { ReadStatePush, SocketHolder } from "../user-sockets/client";
 import { Connection } from "./connection";
 import {
   acceptInvite,
@@ -57,6 +57,7 @@ import {
   unmute,
 } from "./moderation-actions";
 import { handleMalformed, handleMessage } from "./router";
+import { RoomUserTopics, userSocketTag } from "./user-topic";
 
 /**
  * A role decides whether read-only and slow mode apply to someone (the owner and moderators are exempt):
@@ -73,12 +74,15 @@ function rolesChanged<T>(room: LiveRoom, outcome: Outcome<T>, userIds: number[])
 export class Room extends SocketObject implements SocketHolder {
   protected readonly kind = { label: "Room", noun: "room" };
   #live: LiveRoom | undefined;
+  /** Its sockets' joins of their user's `user:ID` topic. */
+  readonly #userTopics = new RoomUserTopics(this.env, (where, problem) => this.log(where, problem));
 
   protected onAdmission(request: Request): Response {
     const admission = readAdmission(request);
     if (!admission) return new Response("Not an admission from the socket endpoint", { status: 400 });
+    // Tagged with its user, so a `read_state` finds the user's sockets without reading every attachment.
     return this.#liveRoom(admission.room).admit(admission, (attach) =>
-      this.acceptSocket(admission.phoenixSubprotocol, attach),
+      this.acceptSocket(admission.phoenixSubprotocol, attach, [userSocketTag(admission.user.id)]),
     );
   }
 
@@ -99,7 +103,7 @@ export class Room extends SocketObject implements SocketHolder {
         handleMalformed(connection, frame);
         return;
       case "message":
-        await handleMessage(connection, frame.message, room);
+        await handleMessage(connection, frame.message, room, this.#userTopics);
     }
   }
 
@@ -271,6 +275,21 @@ export class Room extends SocketObject implements SocketHolder {
   /** RPC from UserSockets: the user's slots this room still holds. */
   async liveSlots(userId: number): Promise<string[]> {
     return this.#awake()?.liveSlots(userId) ?? [];
+  }
+
+  /**
+   * RPC from UserSockets: `read_state`s for the users' sockets here that joined their `user:ID` topic;
+   * answers the watches of those that took one. A hibernating room reads only those users' sockets' attachments.
+   */
+  async pushReadStates(pushes: ReadStatePush[]): Promise<string[]> {
+    const connections: Connection[] = [];
+    for (const userId of new Set(pushes.map((push) => push.userId))) {
+      for (const ws of this.ctx.getWebSockets(userSocketTag(userId))) {
+        const connection = this.#live ? this.#live.get(ws) : Connection.restore(ws);
+        if (connection) connections.push(connection);
+      }
+    }
+    return this.#userTopics.push(connections, pushes);
   }
 
   /** RPC from UserSockets: the user logged out or changed password; end their older sockets here. */

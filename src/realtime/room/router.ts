@@ -1,15 +1,18 @@
 /**
  * The room's socket layer (Phoenix.Socket's role for a room-bound socket): routes `phx_join`, `phx_leave`
  * and the channel's own events for one connection, with Phoenix's rules (phoenix/socket-replies.ts for
- * the answers every socket gives). A socket is bound to one room, so the only topic it joins is its own.
+ * the answers every socket gives). A socket is bound to one room, so the only room topic it joins is its
+ * own; besides it, it may join its user's `user:ID` topic, which the room answers itself (user-topic.ts).
  */
 import { RoomErrorReason, RoomEvent, SESSION_ENDED_CLOSE_CODE } from "../../shared/room-contract";
+import { isUserTopic } from "../../shared/user-contract";
 import { error, type Message, ok, PhoenixEvent, type Reply, sameRef } from "../phoenix/protocol";
 import type { EncodedReply, InvalidFrame } from "../phoenix/serializer";
 import { answerHeartbeat, answerMalformed, answerUnmatchedTopic, replyTo } from "../phoenix/socket-replies";
 import { CloseCode } from "../phoenix/transport";
 import { afterJoin, type ChannelResult, handleIn, join, joinedState, type RoomServices, terminate } from "./channel";
 import type { Connection } from "./connection";
+import type { RoomUserTopics } from "./user-topic";
 
 /** What routing needs of the room besides the channel's verbs. */
 export interface RoomRouting extends RoomServices {
@@ -24,10 +27,15 @@ const staleJoin = error(RoomErrorReason.staleJoin);
  * waits for another's: heartbeats and leaves are answered at once, and a post's reply (which waits for D1)
  * does not hold up the member's next frame.
  */
-export function handleMessage(connection: Connection, message: Message, room: RoomRouting): Promise<void> {
+export function handleMessage(
+  connection: Connection,
+  message: Message,
+  room: RoomRouting,
+  userTopics: RoomUserTopics,
+): Promise<void> {
   if (answerHeartbeat(connection, message)) return Promise.resolve();
   return connection.serially(() =>
-    route(connection, message, room).catch((problem) => internalError(connection, message, room, problem)),
+    route(connection, message, room, userTopics).catch((problem) => internalError(connection, message, room, problem)),
   );
 }
 
@@ -41,10 +49,20 @@ export function endChannelOnSocketEnd(connection: Connection, room: RoomServices
   if (connection.joined) terminate(connection, room);
 }
 
-async function route(connection: Connection, message: Message, room: RoomRouting): Promise<void> {
+async function route(
+  connection: Connection,
+  message: Message,
+  room: RoomRouting,
+  userTopics: RoomUserTopics,
+): Promise<void> {
   // Queued behind a join that was waiting while the socket went away (closed, revoked): nothing to do.
   if (connection.gone) return;
   const { topic, event } = message;
+  if (isUserTopic(topic)) {
+    if (event === PhoenixEvent.join && message.joinRef === null && message.ref === null)
+      return dropRefless(connection, room);
+    return userTopics.handle(connection, message);
+  }
   if (event === PhoenixEvent.join) return routeJoin(connection, message, room);
 
   const current = connection.state.joinRef;
@@ -75,10 +93,7 @@ async function route(connection: Connection, message: Message, room: RoomRouting
 async function routeJoin(connection: Connection, message: Message, room: RoomRouting): Promise<void> {
   if (message.topic !== room.topic) return answerUnmatchedTopic(connection, message);
   const joinRef = message.joinRef ?? message.ref;
-  if (joinRef === null) {
-    room.drop(connection, CloseCode.invalidPayload, "phx_join must carry a join_ref or ref");
-    return;
-  }
+  if (joinRef === null) return dropRefless(connection, room);
   endChannel(connection, room);
   const plan = await join(message.payload, connection, room);
   if (!plan.ok) return connection.gone ? undefined : settle(connection, message, plan, room);
@@ -96,6 +111,11 @@ async function routeJoin(connection: Connection, message: Message, room: RoomRou
   connection.update(joinedState(joinRef, plan.mentionsOnly));
   answer(connection, message, reply);
   afterJoin(connection, room);
+}
+
+/** A join that carries neither a join_ref nor a ref can never be answered, nor its channel addressed: 1007. */
+function dropRefless(connection: Connection, room: RoomRouting): void {
+  room.drop(connection, CloseCode.invalidPayload, "phx_join must carry a join_ref or ref");
 }
 
 /** A join reply longer than this lets other sockets' frames go first (64 Ki characters: ~30 long posts). */

@@ -4,10 +4,12 @@
  * text to the topic's room unchanged, and answers itself only what Phoenix.Socket answers before any
  * channel is involved (phoenix/socket-replies.ts), plus Phoenix's limit of 100 topics per socket and a
  * post past the user's allowance across rooms (post-gate.ts). Joins go on when the host allows (a LongPoll
- * session: one at a time, so catch-ups never pile up unpolled).
+ * session: one at a time, so catch-ups never pile up unpolled). The user's own topic, `user:ID`, has no room
+ * behind it: its channel (user-sockets/user-topic.ts) is served here.
  */
 import { RoomErrorReason, RoomEvent } from "../../shared/room-contract";
 import { isRoomId, roomTopic } from "../../shared/rooms";
+import { isUserTopic } from "../../shared/user-contract";
 import type { SocketGrant } from "../access/admission";
 import { error, type Message, ok, PhoenixEvent, SocketErrorReason } from "../phoenix/protocol";
 import { readFrame, type Serializer } from "../phoenix/serializer";
@@ -21,6 +23,7 @@ import {
 import { CloseCode } from "../phoenix/transport";
 import { serializerOf } from "../phoenix/vsn";
 import type { RatePolicy } from "../room/rate-limit";
+import type { UserChannel } from "../user-sockets/user-topic";
 import { PostGate } from "./post-gate";
 import { type RoomEndpoint, Upstream } from "./upstream";
 
@@ -69,6 +72,8 @@ export class Relay {
     /** The room of an id, if it has one (see Upstream). */
     private readonly roomEndpoint: (room: string) => Promise<RoomEndpoint | undefined>,
     private readonly host: RelayHost,
+    /** The socket's `user:ID` channel; none for a socket without a slot (then no user topic is served). */
+    private readonly userChannel?: UserChannel,
   ) {
     this.#posts = new PostGate(postPolicy);
     this.#serializer = serializerOf(grant.vsn);
@@ -111,6 +116,7 @@ export class Relay {
   #route(message: Message, raw: string | ArrayBuffer): Verdict {
     if (answerHeartbeat(this.#client, message)) return HANDLED;
     const { topic, event } = message;
+    if (isUserTopic(topic)) return this.#userTopic(message);
     const upstream = this.#upstreams.get(topic);
     if (upstream) {
       if (event === RoomEvent.newPost) {
@@ -149,7 +155,7 @@ export class Relay {
       this.#held.push({ message, raw });
       return HANDLED;
     }
-    if (this.#upstreams.size >= MAX_CHANNELS) {
+    if (this.#channels >= MAX_CHANNELS) {
       replyTo(this.#client, message, error(SocketErrorReason.tooManyChannels));
       return HANDLED;
     }
@@ -165,6 +171,29 @@ export class Relay {
     upstream.forward(message, raw);
     upstream.open();
     return HANDLED;
+  }
+
+  /** A frame for a `user:` topic: its channel answers it here; no room is involved. */
+  #userTopic(message: Message): Verdict {
+    const channel = this.userChannel;
+    if (message.event === PhoenixEvent.join) {
+      if (message.joinRef === null && message.ref === null) {
+        return { ok: false, code: CloseCode.invalidPayload, reason: "phx_join must carry a join_ref or ref" };
+      }
+      if (channel && !channel.occupied && this.#channels >= MAX_CHANNELS) {
+        replyTo(this.#client, message, error(SocketErrorReason.tooManyChannels));
+        return HANDLED;
+      }
+    }
+    if (channel) void channel.handle(message);
+    else if (message.event === PhoenixEvent.leave) replyTo(this.#client, message, ok());
+    else answerUnmatchedTopic(this.#client, message);
+    return HANDLED;
+  }
+
+  /** The topics this socket holds: its rooms', and its user's when joined (Phoenix counts every channel). */
+  get #channels(): number {
+    return this.#upstreams.size + (this.userChannel?.occupied ? 1 : 0);
   }
 
   #mayJoin(): boolean {

@@ -9,11 +9,13 @@ import { SESSION_ENDED_CLOSE_CODE } from "../../shared/room-contract";
 import { readSocketGrant, type SocketGrant, TOKEN_REVOKED } from "../access/admission";
 import { isRevoked, rememberRevocation } from "../access/remembered-revocations";
 import { CloseCode, closeQuietly, sendQuietly } from "../phoenix/transport";
+import { serializerOf } from "../phoenix/vsn";
 import { knownRoom } from "../room/client";
 import { wakeBy } from "../shell/alarms";
 import type { FrameClock } from "../shell/idle";
 import { SocketObject } from "../shell/socket-object";
-import { releaseSlot, type SocketHolder } from "../user-sockets/client";
+import { type ReadStatePush, releaseSlot, type SocketHolder } from "../user-sockets/client";
+import { deliverReadStates, UserChannel, type UserTopicJoin } from "../user-sockets/user-topic";
 import type { EndedAnswer, PollAnswer, PublishAnswer } from "./client";
 import { PollBuffer } from "./poll-buffer";
 import { Relay } from "./relay";
@@ -41,6 +43,8 @@ interface Live {
   grant: SocketGrant;
   relay: Relay;
   transport: WebSocketTransport | LongPollTransport;
+  /** The client's `user:ID` channel, served here (no room behind it); none without a slot. */
+  userChannel: UserChannel | undefined;
 }
 
 /** The client WebSocket's attachment: enough to carry on after hibernation, and the idle rule's clock. */
@@ -48,6 +52,11 @@ interface ClientAttachment extends FrameClock {
   grant: SocketGrant;
   /** The relay held room connections; they cannot survive the session leaving memory. */
   relaying: boolean;
+  /**
+   * The client's join of its `user:ID` topic, if any: unlike a room's, it needs no connection, so it
+   * survives the session hibernating or leaving memory. Absent in attachments from before the user topic.
+   */
+  userTopic?: UserTopicJoin | null;
 }
 
 /** Storage keys. Only what must outlive memory is stored: why a long-poll session ended, and revocations. */
@@ -218,6 +227,16 @@ export class SocketSession extends SocketObject implements SocketHolder {
     });
   }
 
+  /**
+   * RPC from UserSockets: `read_state`s for this session's client, if it joined its `user:ID` topic;
+   * answers the watch that took one. A hibernating multiplexed socket is woken for it, its join read back
+   * from the socket's attachment.
+   */
+  async pushReadStates(pushes: ReadStatePush[]): Promise<string[]> {
+    const channel = (this.#live ?? this.#restore())?.userChannel;
+    return channel ? deliverReadStates([channel], pushes) : [];
+  }
+
   /** RPC from UserSockets: the user logged out or changed password; ends this session if it is theirs. */
   async endUserSockets(userId: number, validFrom: number): Promise<void> {
     rememberRevocation(this.ctx.storage, userId, validFrom);
@@ -227,24 +246,58 @@ export class SocketSession extends SocketObject implements SocketHolder {
     }
   }
 
-  #start(grant: SocketGrant, transport: Live["transport"]): Live {
+  #start(grant: SocketGrant, transport: Live["transport"], userTopic: UserTopicJoin | null = null): Live {
     const { userPostsPerSecond: perSecond, userPostsBurst: burst } = configOf(this.env).roomLimits;
+    const userChannel =
+      grant.slot === null ? undefined : this.#userChannel(grant, grant.slot, transport, userTopic, () => live);
     const live: Live = {
       grant,
       transport,
-      relay: new Relay(grant, { perSecond, burst }, (room) => knownRoom(this.env, room), {
-        deliver: (frame, joinReply) => this.#deliver(live, frame, joinReply),
-        // LongPoll: one join at a time, and none while a join reply beyond the outbox's bound is unpolled.
-        mayStartJoin: (joining) =>
-          transport.kind === "websocket" || (!joining && !transport.buffer.holdsReplyBeyondBound),
-        sessionEnded: (reason) => this.#end(live, "revoked", SESSION_ENDED_CLOSE_CODE, reason),
-        relayingChanged: (relaying) => {
-          if (transport.kind === "websocket") rewriteAttachment(transport.ws, { relaying });
+      userChannel,
+      relay: new Relay(
+        grant,
+        { perSecond, burst },
+        (room) => knownRoom(this.env, room),
+        {
+          deliver: (frame, joinReply) => this.#deliver(live, frame, joinReply),
+          // LongPoll: one join at a time, and none while a join reply beyond the outbox's bound is unpolled.
+          mayStartJoin: (joining) =>
+            transport.kind === "websocket" || (!joining && !transport.buffer.holdsReplyBeyondBound),
+          sessionEnded: (reason) => this.#end(live, "revoked", SESSION_ENDED_CLOSE_CODE, reason),
+          relayingChanged: (relaying) => {
+            if (transport.kind === "websocket") rewriteAttachment(transport.ws, { relaying });
+          },
+          log: (where, problem) => this.log(where, problem),
         },
-        log: (where, problem) => this.log(where, problem),
-      }),
+        userChannel,
+      ),
     };
     return live;
+  }
+
+  /** The `user:ID` channel of the session `live()` names, its join kept in the client socket's attachment. */
+  #userChannel(
+    grant: SocketGrant,
+    slot: string,
+    transport: Live["transport"],
+    saved: UserTopicJoin | null,
+    live: () => Live,
+  ): UserChannel {
+    return new UserChannel(
+      {
+        env: this.env,
+        user: grant.user,
+        slot,
+        client: { serializer: serializerOf(grant.vsn), send: (frame) => this.#deliver(live(), frame) },
+        // A LongPoll session lives in memory only: its join does too.
+        save: (join) => {
+          if (transport.kind === "websocket") rewriteAttachment(transport.ws, { userTopic: join });
+        },
+        gone: () => this.#live !== live(),
+        log: (where, problem) => this.log(where, problem),
+      },
+      saved,
+    );
   }
 
   #deliver(live: Live, frame: string | ArrayBuffer, joinReply = false): void {
@@ -336,7 +389,7 @@ export class SocketSession extends SocketObject implements SocketHolder {
       closeQuietly(ws, SESSION_ENDED_CLOSE_CODE, "token revoked");
       return undefined;
     }
-    const live = this.#start(attachment.grant, { kind: "websocket", ws });
+    const live = this.#start(attachment.grant, { kind: "websocket", ws }, attachment.userTopic ?? null);
     this.#live = live;
     if (attachment.relaying) {
       // Its room connections are gone with the memory that held them: start over with a fresh socket.

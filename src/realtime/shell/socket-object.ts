@@ -106,12 +106,16 @@ export abstract class SocketObject extends DurableObject<Env> {
   }
 
   /**
-   * Accepts a hibernatable socket, lets `attach` write its first attachment (with `lastFrameAt` now, or null
-   * for a socket the idle rule leaves alone), and answers 101.
+   * Accepts a hibernatable socket, with `tags` to find it by (`getWebSockets(tag)`), lets `attach` write its
+   * first attachment (with `lastFrameAt` now, or null for a socket the idle rule leaves alone), and answers 101.
    */
-  protected acceptSocket(phoenixSubprotocol: boolean, attach: (server: WebSocket) => void): Response {
+  protected acceptSocket(
+    phoenixSubprotocol: boolean,
+    attach: (server: WebSocket) => void,
+    tags: string[] = [],
+  ): Response {
     const { 0: client, 1: server } = new WebSocketPair();
-    this.ctx.acceptWebSocket(server);
+    this.ctx.acceptWebSocket(server, tags);
     attach(server);
     const now = Date.now();
     if (this.#idle.opened(server, now)) {

@@ -1,9 +1,10 @@
 /**
  * How the worker and the objects holding sockets reach UserSockets: a slot for each socket, given back
- * when it ends, revocation of every socket a user has, and leases from a user's post allowance. Callers
- * never build its ids or stubs.
+ * when it ends, revocation of every socket a user has, leases from a user's post allowance, and the watches
+ * of the `user:ID` topic (which socket gets a user's `read_state`). Callers never build its ids or stubs.
  */
 import { logError } from "../../log";
+import type { RoomReadState, UserJoinResponse } from "../../shared/user-contract";
 import type { Lease } from "./allowance";
 
 export type { Lease } from "./allowance";
@@ -39,7 +40,25 @@ export interface SocketHolder {
   liveSlots(userId: number): Promise<string[]>;
   /** Closes `userId`'s sockets whose token generation is below `validFrom`, and refuses them from now on. */
   endUserSockets(userId: number, validFrom: number): Promise<void>;
+  /**
+   * Pushes each `read_state` to its user's sockets here that joined (or are joining) `user:ID`; answers the
+   * watches (see {@link watchUserTopic}) of the sockets it pushed to, so UserSockets forgets the others.
+   */
+  pushReadStates(pushes: ReadStatePush[]): Promise<string[]>;
 }
+
+/** One user's state in one room, for their sockets on `user:ID`. */
+export interface ReadStatePush {
+  userId: number;
+  state: RoomReadState;
+}
+
+/** A watch of `user:ID`: the join's counts, or why not. */
+export type WatchAnswer =
+  | ({ ok: true } & UserJoinResponse)
+  | { ok: false; reason: "rate_limited"; retryAfterMs: number }
+  /** The socket's slot is gone: the socket is ending. */
+  | { ok: false; reason: "gone" };
 
 export type OpenResult =
   | { ok: true; slot: string }
@@ -75,6 +94,26 @@ export function revokeUserSockets(env: Env, userId: number, validFrom: number): 
 /** A few posts from `userId`'s allowance across all rooms, for a room's slice (room/allowance-slices.ts). */
 export function leasePosts(env: Env, userId: number): Promise<Lease> {
   return userSockets(env, userId).leasePosts(userId);
+}
+
+/**
+ * A socket holding `slot` joins `user:ID` (its own user's): from now on its holder is sent the user's
+ * `read_state`s for it, until `unwatchUserTopic` with the same `watch` (a fresh id per join), or the slot's
+ * release. Answers the user's counts in every room they may read, for the join reply; past the join
+ * allowance (the room's, per user) `rate_limited`, and nothing is watched.
+ */
+export function watchUserTopic(env: Env, userId: number, slot: string, watch: string): Promise<WatchAnswer> {
+  return userSockets(env, userId).watch(userId, slot, watch);
+}
+
+/**
+ * The socket left `user:ID` (or its join failed): the watch `watch` ends, unless a later join replaced it.
+ * Never rejects: a watch left behind is dropped at the next `read_state` its holder no longer takes.
+ */
+export function unwatchUserTopic(env: Env, userId: number, slot: string, watch: string, where: string): Promise<void> {
+  return userSockets(env, userId)
+    .unwatch(slot, watch)
+    .catch((problem) => logError(`${where}: unwatch user topic`, problem));
 }
 
 /**

@@ -1,18 +1,30 @@
 /**
  * UserSockets: every socket a user has open, in any room (what Phoenix's socket `id`, "users_socket:ID",
- * is for). It caps them, a slot per socket, and ends them all at logout. One object serves a block of
- * USERS_PER_OBJECT users (client.ts), so a connect usually finds it awake; why, and how lost slots are
- * found: docs/architecture.md#the-three-durable-objects.
+ * is for). It caps them, a slot per socket, and ends them all at logout. It also knows which of those
+ * sockets joined their `user:ID` topic (a watch on the slot), and sends their holders each `read_state`.
+ * One object serves a block of USERS_PER_OBJECT users (client.ts), so a connect usually finds it awake;
+ * why, and how lost slots are found: docs/architecture.md#the-three-durable-objects.
  */
 import { DurableObject } from "cloudflare:workers";
 import { configOf } from "../../config";
+import { createDatabase } from "../../db/client";
+import { readStates } from "../../db/read-states";
 import { logError } from "../../log";
+import type { RoomReadState } from "../../shared/user-contract";
 import { isRevoked, rememberRevocation, revokedBelow, usersWithRevocations } from "../access/remembered-revocations";
 import { roomStub } from "../room/client";
+import { RateLimits } from "../room/rate-limit";
 import { sessionStub } from "../session/client";
 import { guardedAlarm } from "../shell/guarded-alarm";
 import { type Lease, PostAllowances } from "./allowance";
-import { type OpenResult, readSlotHolder, type SlotHolder, type SocketHolder } from "./client";
+import {
+  type OpenResult,
+  type ReadStatePush,
+  readSlotHolder,
+  type SlotHolder,
+  type SocketHolder,
+  type WatchAnswer,
+} from "./client";
 
 /** How soon a holder that did not answer a revocation is asked again. */
 const REVOKE_RETRY_MS = 5_000;
@@ -28,15 +40,22 @@ export class UserSockets extends DurableObject<Env> {
    */
   #counts: Map<number, number> | undefined;
   #allowances: PostAllowances | undefined;
+  /** Joins of each user's `user:ID`, on all their sockets: the room's join allowance, per user (in memory). */
+  #userTopicJoins: RateLimits | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    // `watch`: the id of the socket's current join of its `user:ID` topic, null while it has none. Kept on
+    // the slot, so a watch ends with its socket whichever way the slot goes (released, revoked, reconciled).
     ctx.storage.sql.exec(
       `CREATE TABLE IF NOT EXISTS slots (
         id TEXT PRIMARY KEY, user_id INTEGER NOT NULL, holder TEXT NOT NULL, generation INTEGER NOT NULL,
-        opened_at INTEGER NOT NULL
+        opened_at INTEGER NOT NULL, watch TEXT
       )`,
     );
+    // A table made before the user topic has no `watch` yet.
+    const columns = ctx.storage.sql.exec<{ name: string }>("PRAGMA table_info(slots)").toArray();
+    if (!columns.some(({ name }) => name === "watch")) ctx.storage.sql.exec("ALTER TABLE slots ADD COLUMN watch TEXT");
     ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS slots_user ON slots (user_id, opened_at)");
   }
 
@@ -74,10 +93,80 @@ export class UserSockets extends DurableObject<Env> {
   }
 
   /**
-   * `room`'s counts for these users of this block may have changed (D1 has the change): pushes each
-   * watching user their `read_state`. Until the `user:ID` topic lands, nobody watches.
+   * The socket holding `slot` joined `user:ID` as `watch` (client.ts `watchUserTopic`): its holder is sent
+   * the user's `read_state`s from now on. Answers the user's counts, read after the watch is in place, so a
+   * change D1 takes after this read is pushed.
    */
-  async readStatesChanged(_room: string, _userIds: number[]): Promise<void> {}
+  async watch(userId: number, slot: string, watch: string): Promise<WatchAnswer> {
+    if (!this.#userTopicJoins) {
+      const { joinsPerMinute, joinsBurst } = configOf(this.env).roomLimits;
+      this.#userTopicJoins = new RateLimits({ perSecond: joinsPerMinute / 60, burst: joinsBurst });
+    }
+    const taken = this.#userTopicJoins.take(userId);
+    if (!taken.ok) return { ok: false, reason: "rate_limited", retryAfterMs: taken.retryAfterMs };
+    const watching = this.ctx.storage.sql
+      .exec("UPDATE slots SET watch = ? WHERE id = ? AND user_id = ? RETURNING id", watch, slot, userId)
+      .toArray();
+    if (watching.length === 0) return { ok: false, reason: "gone" };
+    try {
+      const states = await readStates(createDatabase(this.env.DB), { userIds: [userId] });
+      return {
+        ok: true,
+        rooms: states.map(({ room, last_read_id, unread, mentions }) => ({ room, last_read_id, unread, mentions })),
+      };
+    } catch (problem) {
+      this.#unwatch(slot, watch); // the join fails: nothing is watched for it
+      throw problem;
+    }
+  }
+
+  /** The socket holding `slot` left `user:ID` (the join `watch`); a later join's watch stays. */
+  async unwatch(slot: string, watch: string): Promise<void> {
+    this.#unwatch(slot, watch);
+  }
+
+  /**
+   * `room`'s counts for these users of this block may have changed (D1 has the change): pushes each watched
+   * one their `read_state`, through each holder of a watching socket. One D1 query for all of them, none
+   * when nobody among them watches; a user who may not read the room any more gets `last_read_id: null`.
+   */
+  async readStatesChanged(room: string, userIds: number[]): Promise<void> {
+    const watches = this.ctx.storage.sql
+      .exec<{ id: string; user_id: number; holder: string; watch: string }>(
+        `SELECT id, user_id, holder, watch FROM slots
+         WHERE watch IS NOT NULL AND user_id IN (SELECT value FROM json_each(?))`,
+        JSON.stringify(userIds),
+      )
+      .toArray();
+    if (watches.length === 0) return;
+    const watched = [...new Set(watches.map(({ user_id }) => user_id))];
+    const found = await readStates(createDatabase(this.env.DB), { userIds: watched, rooms: [room] });
+    const states = new Map<number, RoomReadState>();
+    for (const { user_id, last_read_id, unread, mentions } of found)
+      states.set(user_id, { room, last_read_id, unread, mentions });
+
+    const byHolder = new Map<string, typeof watches>();
+    for (const row of watches) byHolder.set(row.holder, [...(byHolder.get(row.holder) ?? []), row]);
+    await Promise.all(
+      [...byHolder].map(async ([holder, rows]) => {
+        const users = [...new Set(rows.map(({ user_id }) => user_id))];
+        // Absent from what D1 found: the user may not read the room any more (removed, banned).
+        const pushes: ReadStatePush[] = users.map((userId) => ({
+          userId,
+          state: states.get(userId) ?? lostAccess(room),
+        }));
+        let taken: Set<string>;
+        try {
+          taken = new Set(await holderStub(this.env, holder).pushReadStates(pushes));
+        } catch (problem) {
+          logError(`UserSockets:read states ${holder}`, problem);
+          return; // kept: the holder may still have the sockets, and the next change asks again
+        }
+        // The holder no longer has these sockets on the topic (left, or gone without a word): stop watching.
+        for (const { id, watch } of rows) if (!taken.has(watch)) this.#unwatch(id, watch);
+      }),
+    );
+  }
 
   /** The socket holding `slot` has ended. */
   async close(slot: string): Promise<void> {
@@ -139,6 +228,10 @@ export class UserSockets extends DurableObject<Env> {
     return answered.every(Boolean);
   }
 
+  #unwatch(slot: string, watch: string): void {
+    this.ctx.storage.sql.exec("UPDATE slots SET watch = NULL WHERE id = ? AND watch = ?", slot, watch);
+  }
+
   /** The user's slots that count: revoked ones still waiting for their holder to close them do not. */
   #count(userId: number): number {
     if (this.#counts === undefined) {
@@ -187,6 +280,11 @@ export class UserSockets extends DurableObject<Env> {
       }),
     );
   }
+}
+
+/** What a watched user who may no longer read `room` is told: it is not theirs to count any more. */
+function lostAccess(room: string): RoomReadState {
+  return { room, last_read_id: null, unread: 0, mentions: 0 };
 }
 
 function holderStub(env: Env, holder: string): SocketHolder {
