@@ -75,3 +75,17 @@ export function readPositionStatements(room: string, positions: readonly ReadPos
       ON CONFLICT (room, user_id) DO UPDATE SET last_read_id = excluded.last_read_id, updated_at = excluded.updated_at`,
   ];
 }
+
+/**
+ * Every read position D1 holds in `room`, with its holder's username: what a room from before rooms kept
+ * positions takes over, once (src/realtime/room/read-positions.ts).
+ */
+export function roomReadPositions(
+  db: Database,
+  room: string,
+): Promise<Array<{ userId: number; username: string; lastReadId: number; at: number }>> {
+  return db.all(sql`
+    SELECT rp.user_id AS userId, u.username AS username, rp.last_read_id AS lastReadId, rp.updated_at AS at
+    FROM read_positions AS rp JOIN users AS u ON u.id = rp.user_id
+    WHERE rp.room = ${room}`);
+}
