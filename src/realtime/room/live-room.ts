@@ -5,9 +5,10 @@
  * eviction lose nothing a member could notice.
  */
 import type { RoomLimits } from "../../config";
+import { batch } from "../../db/batch";
 import { createDatabase, type Database } from "../../db/client";
 import { type ChangesQuery, changesPage, copyLogged, lastSeq, postSeqsBy, postsPage } from "../../db/posts";
-import { roomReadPositions } from "../../db/read-states";
+import { type ReadPosition, readPositionStatements, roomReadPositions } from "../../db/read-states";
 import { mirrorBans } from "../../db/room-bans";
 import { insertRoomWithinAllowance, mirroredMembers, mirrorRoom, roomRow } from "../../db/rooms";
 import type { Post, PostsQuery } from "../../shared/post";
@@ -81,6 +82,8 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
   readonly #joinReplies: JoinReplies;
   readonly #readPositions: ReadPositions;
   readonly #notices: ReadStateNotices;
+  /** Members added since the last mirror to D1, to be given a read position by it. */
+  readonly #newMembers = new Map<number, Identity>();
   #postLogInstance: PostLog | undefined;
   readonly #postLogOptions: ConstructorParameters<typeof PostLog>[1];
   #establishing: Promise<Outcome<RoomView>> | undefined;
@@ -106,7 +109,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
     this.#db = createDatabase(env.DB);
     this.membership = new Membership(ctx.storage, (change) => {
       this.#streamChange("member", { ...change });
-      if (change.action === "added") this.#positionForMember(change.user);
+      if (change.action === "added") this.#newMembers.set(change.user.id, change.user);
     });
     this.invites = new Invites(ctx.storage);
     this.moderation = new Moderation(
@@ -349,7 +352,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
     this.membership.establish({ id: this.name, kind, title, ownerId, createdAt: at, dmPair, pairNames }, members);
     // A new room: D1 has no positions of it to take over; its first members start at its beginning.
     this.#readPositions.startedEmpty();
-    for (const member of members) this.#positionForMember({ id: member.userId, username: member.username });
+    for (const { userId, username } of members) this.#newMembers.set(userId, { id: userId, username });
     await this.mirror();
     return { ok: true, value: viewOf(this, creator.id) as RoomView };
   }
@@ -396,6 +399,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
     if (!record || (pending.length === 0 && !recordChanged && bans.length === 0)) return;
     try {
       if (pending.length > 0 || recordChanged) {
+        const placed = await this.#placeNewMembers();
         await mirrorRoom(this.#db, this.name, {
           ownerId: record.ownerId,
           title: record.title,
@@ -408,6 +412,11 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
           }),
         });
         this.membership.mirrored(pending, recordChanged);
+        // With the membership, so the lists show a new member's counts (0) as soon as they are in.
+        if (placed.length > 0) {
+          await batch(this.#db, readPositionStatements(this.name, placed));
+          this.#readPositions.copied(placed);
+        }
         // Who may read the room, as D1 counts it, changed for them.
         this.#notices.accessChanged(pending);
       }
@@ -627,19 +636,25 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
   }
 
   /**
-   * A member added (or a new room's first members): a position at the room's last seq, once the log knows
-   * it. In a room they could not read before (private, a direct message) one kept from an earlier
-   * membership moves up to it; in a public room they may have been reading all along, so theirs stands.
+   * Gives the members added since the last mirror a read position at the room's last seq, and answers the
+   * positions to write with the membership. In a room they could not read before (private, a direct
+   * message) one kept from an earlier membership moves up to it; in a public room they may have been
+   * reading all along, so theirs stands.
    */
-  #positionForMember(user: Identity): void {
-    void Promise.all([this.postLogReady(), this.#readPositions.ready()]).then(
-      () => {
-        const last = this.#lastSeq();
-        if (this.membership.record?.kind === "public") this.#readPositions.arrive(user, last);
-        else this.#readPositions.admitted(user, last);
-      },
-      (problem) => this.log("Room:read position of a new member", problem),
-    );
+  async #placeNewMembers(): Promise<ReadPosition[]> {
+    if (this.#newMembers.size === 0) return [];
+    await Promise.all([this.postLogReady(), this.#readPositions.ready()]);
+    const last = this.#lastSeq();
+    const placed: ReadPosition[] = [];
+    for (const [userId, user] of this.#newMembers) {
+      this.#newMembers.delete(userId);
+      if (!this.membership.member(userId)) continue; // removed again meanwhile
+      if (this.membership.record?.kind === "public") this.#readPositions.arrive(user, last);
+      else this.#readPositions.admitted(user, last);
+      const position = this.#readPositions.positionOf(userId);
+      if (position) placed.push(position);
+    }
+    return placed;
   }
 
   /**

@@ -94,6 +94,12 @@ export class ReadPositions {
     return this.#loaded().get(userId)?.lastReadId;
   }
 
+  /** `userId`'s position as D1 takes it, if they have one. */
+  positionOf(userId: number): ReadPosition | undefined {
+    const held = this.#loaded().get(userId);
+    return held && { userId, lastReadId: held.lastReadId, at: held.at };
+  }
+
   /** The user id of the holder called `name` (any case), if any. */
   userNamed(name: string): number | undefined {
     this.#loaded();
