@@ -82,8 +82,11 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
   readonly #joinReplies: JoinReplies;
   readonly #readPositions: ReadPositions;
   readonly #notices: ReadStateNotices;
-  /** Members added since the last mirror to D1, to be given a read position by it. */
-  readonly #newMembers = new Map<number, Identity>();
+  /**
+   * Members added since the last mirror to D1, to be given a read position by it; `founding`: one of a new
+   * room's first members, who start at its beginning (0) without the room asking D1 its last seq.
+   */
+  readonly #newMembers = new Map<number, { user: Identity; founding: boolean }>();
   #postLogInstance: PostLog | undefined;
   readonly #postLogOptions: ConstructorParameters<typeof PostLog>[1];
   #establishing: Promise<Outcome<RoomView>> | undefined;
@@ -109,7 +112,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
     this.#db = createDatabase(env.DB);
     this.membership = new Membership(ctx.storage, (change) => {
       this.#streamChange("member", { ...change });
-      if (change.action === "added") this.#newMembers.set(change.user.id, change.user);
+      if (change.action === "added") this.#newMembers.set(change.user.id, { user: change.user, founding: false });
     });
     this.invites = new Invites(ctx.storage);
     this.moderation = new Moderation(
@@ -352,7 +355,9 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
     this.membership.establish({ id: this.name, kind, title, ownerId, createdAt: at, dmPair, pairNames }, members);
     // A new room: D1 has no positions of it to take over; its first members start at its beginning.
     this.#readPositions.startedEmpty();
-    for (const { userId, username } of members) this.#newMembers.set(userId, { id: userId, username });
+    for (const { userId, username } of members) {
+      this.#newMembers.set(userId, { user: { id: userId, username }, founding: true });
+    }
     await this.mirror();
     return { ok: true, value: viewOf(this, creator.id) as RoomView };
   }
@@ -643,12 +648,16 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
    */
   async #placeNewMembers(): Promise<ReadPosition[]> {
     if (this.#newMembers.size === 0) return [];
-    await Promise.all([this.postLogReady(), this.#readPositions.ready()]);
-    const last = this.#lastSeq();
+    // The room's last seq, exactly: from its log, which asks D1 once if it has never held anything. Not for
+    // a new room's first members: it has said nothing yet.
+    if ([...this.#newMembers.values()].some(({ founding }) => !founding)) {
+      await Promise.all([this.postLogReady(), this.#readPositions.ready()]);
+    }
     const placed: ReadPosition[] = [];
-    for (const [userId, user] of this.#newMembers) {
+    for (const [userId, { user, founding }] of this.#newMembers) {
       this.#newMembers.delete(userId);
       if (!this.membership.member(userId)) continue; // removed again meanwhile
+      const last = founding ? 0 : this.#lastSeq();
       if (this.membership.record?.kind === "public") this.#readPositions.arrive(user, last);
       else this.#readPositions.admitted(user, last);
       const position = this.#readPositions.positionOf(userId);
