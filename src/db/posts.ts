@@ -9,6 +9,7 @@ import type { Change } from "../shared/room-contract";
 import { batch } from "./batch";
 import type { Database } from "./client";
 import { mentionStatements } from "./mentions";
+import { type ReadPosition, readPositionStatements } from "./read-states";
 import { changes, posts, rooms, users } from "./schema";
 
 const postColumns = {
@@ -151,9 +152,15 @@ export type CopyOutcome =
  * what it now is, in the same batch. Each post row takes its author from `users`, so a post by a deleted
  * user cannot block the copy; one already there (a retried copy) or whose `client_id` the author already
  * used in this room is left alone. What became of each post is read back only for the posts that were not
- * inserted; another change is always copied.
+ * inserted; another change is always copied. The room's read positions that moved since its last copy
+ * (`positions`) go in the same batch (src/db/read-states.ts).
  */
-export async function copyLogged(db: Database, room: string, logged: readonly Logged[]): Promise<CopyOutcome[]> {
+export async function copyLogged(
+  db: Database,
+  room: string,
+  logged: readonly Logged[],
+  positions: readonly ReadPosition[] = [],
+): Promise<CopyOutcome[]> {
   const loggedPosts = logged.filter((entry): entry is LoggedPost => "post" in entry);
   const loggedChanges = logged.flatMap((entry) => ("change" in entry ? [entry.change] : []));
   const insertPosts = loggedPosts.length > 0 ? insertPostsStatement(room, loggedPosts) : undefined;
@@ -164,7 +171,8 @@ export async function copyLogged(db: Database, room: string, logged: readonly Lo
       room,
       loggedPosts.map(({ post }) => ({ seq: post.id, message: post.message })),
     ),
-    ...changeStatementsFor(room, loggedChanges),
+    ...(loggedChanges.length > 0 ? changeStatementsFor(room, loggedChanges) : []),
+    ...readPositionStatements(room, positions),
   ];
   let inserted: Array<{ seq: number }> = [];
   if (statements.length === 1 && insertPosts) inserted = await db.all<{ seq: number }>(insertPosts);

@@ -5,6 +5,7 @@
  * 200 rooms are one round trip, not one per room. Counts stop at {@link COUNT_CAP}: "99+" needs no more.
  */
 import { type SQL, sql } from "drizzle-orm";
+import { SHOWN_COUNT_CAP } from "../shared/counts";
 import type { Database } from "./client";
 import { readableBy } from "./readable";
 
@@ -21,7 +22,10 @@ export interface ReadState {
 }
 
 /** A count at this value means "this many or more": 100 tells "99+" from 99. */
-export const COUNT_CAP = 100;
+export const COUNT_CAP = SHOWN_COUNT_CAP;
+
+/** What is shown of one room beside its name: its unread posts and mentions (each at most {@link COUNT_CAP}). */
+export type RoomCounts = Pick<ReadState, "unread" | "mentions">;
 
 /**
  * The read states of `userIds` (at least one), in `rooms` if given (else every room they have a position
@@ -74,4 +78,18 @@ export function readPositionStatements(room: string, positions: readonly ReadPos
       WHERE true
       ON CONFLICT (room, user_id) DO UPDATE SET last_read_id = excluded.last_read_id, updated_at = excluded.updated_at`,
   ];
+}
+
+/**
+ * Every read position D1 holds in `room`, with its holder's username: what a room from before rooms kept
+ * positions takes over, once (src/realtime/room/read-positions.ts).
+ */
+export function roomReadPositions(
+  db: Database,
+  room: string,
+): Promise<Array<{ userId: number; username: string; lastReadId: number; at: number }>> {
+  return db.all(sql`
+    SELECT rp.user_id AS userId, u.username AS username, rp.last_read_id AS lastReadId, rp.updated_at AS at
+    FROM read_positions AS rp JOIN users AS u ON u.id = rp.user_id
+    WHERE rp.room = ${room}`);
 }

@@ -1,8 +1,10 @@
 /**
  * The worker's side of the room verbs that the JSON API and the pages share: finding a person by name,
- * opening a pair's direct message, accepting an invite. Each still lets the room decide.
+ * opening a pair's direct message, accepting an invite. Each still lets the room decide. And what both
+ * list beside each room: the asker's unread and mention counts.
  */
 import type { Database } from "../db/client";
+import { type RoomCounts, readStates } from "../db/read-states";
 import { dmPairOf, dmRoomOf } from "../db/rooms";
 import { findUserByUsername } from "../db/users";
 import type { Identity } from "../realtime/access/identity";
@@ -15,6 +17,19 @@ import {
   roomStub,
 } from "../realtime/room/client";
 import { isRoomId } from "../shared/rooms";
+
+/**
+ * `userId`'s unread and mention counts in each of `roomIds` they have a read position in and may read, in
+ * one query (the lists show every room's at once); a room missing from the answer has none.
+ */
+export async function roomCounts(
+  db: Database,
+  userId: number,
+  roomIds: readonly string[],
+): Promise<Map<string, RoomCounts>> {
+  const states = await readStates(db, { userIds: [userId], rooms: [...new Set(roomIds)] });
+  return new Map(states.map(({ room, unread, mentions }) => [room, { unread, mentions }]));
+}
 
 /** Invites live from a minute to 30 days, and take 1 to 1,000 uses. */
 export const INVITE_LIMITS = { minSeconds: 60, maxSeconds: 30 * 24 * 3600, maxUses: 1_000 };

@@ -18,6 +18,13 @@ export const RoomEvent = {
   postDeleted: "post_deleted",
   /** Client push `{}` while someone types; relayed to the other members as `{user: {id, username}}`. */
   typing: "typing",
+  /**
+   * Client push `{up_to_id}`: you have read every post up to this id. Your read position only moves
+   * forward (a lower id leaves it where it is, so two tabs end at the furthest); replied `{last_read_id}`.
+   */
+  markRead: "mark_read",
+  /** Client push `{from_id}`: this post and every later one are unread again; replied `{last_read_id}`. */
+  markUnread: "mark_unread",
   /** Pushed to a member right after its join: everyone present (Phoenix.Presence's `presence_state`). */
   presenceState: "presence_state",
   /** Broadcast when members join or leave: `{joins, leaves}` (Phoenix.Presence's `presence_diff`). */
@@ -81,6 +88,12 @@ export interface JoinResponse {
    * plain join and with `has_more`.
    */
   changes: Change[];
+  /**
+   * Your read position in the room after this join: the id of the last post you have read (0: none). Made
+   * at the room's last seq on your first join (or when you became a member), so nothing said before you
+   * came is unread; moved by `mark_read` and `mark_unread`.
+   */
+  last_read_id: number;
 }
 
 /**
@@ -118,6 +131,21 @@ export interface EditPostParams {
 
 export interface DeletePostParams {
   id: number;
+}
+
+export interface MarkReadParams {
+  /** An integer from 0 to the room's last seq. */
+  up_to_id: number;
+}
+
+export interface MarkUnreadParams {
+  /** An integer from 1 to the room's last seq: the first post to count as unread again. */
+  from_id: number;
+}
+
+/** The reply to `mark_read` and `mark_unread`: your read position now. */
+export interface ReadPositionReply {
+  last_read_id: number;
 }
 
 export interface NewPostParams {

@@ -1,10 +1,11 @@
 import type { RoomSummary } from "../db/posts";
+import type { RoomCounts } from "../db/read-states";
 import type { ListedRoom } from "../db/rooms";
 import type { Viewer } from "../http/env";
 import { formatAge } from "../shared/time";
 import { FormAlert } from "./form";
 import { Layout } from "./layout";
-import { YourRooms } from "./rooms";
+import { CountBadges, YourRooms } from "./rooms";
 
 /** What a form on the home page sent when it was refused, and why, to show it again with the reason. */
 export interface HomeForms {
@@ -25,9 +26,11 @@ export interface HomePageProps extends HomeForms {
   rooms: RoomSummary[];
   /** The viewer's own rooms (they are a member of each); never a private room they are not in. */
   yourRooms?: ListedRoom[];
+  /** The viewer's unread and mention counts in the rooms listed, by room. */
+  counts?: ReadonlyMap<string, RoomCounts> | undefined;
 }
 
-export function HomePage({ viewer, rooms, yourRooms = [], ...forms }: HomePageProps) {
+export function HomePage({ viewer, rooms, yourRooms = [], counts, ...forms }: HomePageProps) {
   const { roomName, roomError } = forms;
   return (
     <Layout viewer={viewer}>
@@ -69,7 +72,7 @@ export function HomePage({ viewer, rooms, yourRooms = [], ...forms }: HomePagePr
               <p class="empty">You are in no rooms yet: open one by name, start a private room, or message someone.</p>
             ) : (
               <div class="your-rooms">
-                <YourRooms rooms={yourRooms} />
+                <YourRooms rooms={yourRooms} counts={counts} />
               </div>
             )}
           </section>
@@ -88,8 +91,9 @@ export function HomePage({ viewer, rooms, yourRooms = [], ...forms }: HomePagePr
         ) : (
           <ul class="room-list" id="rooms">
             {rooms.map((summary) => (
-              <li>
+              <li data-room={summary.room}>
                 <a href={`/rooms/${summary.room}`}>#{summary.room}</a>
+                {viewer && <CountBadges room={summary.room} counts={counts?.get(summary.room)} />}
                 <span class="room-meta">
                   <span class="post-count">
                     {summary.postCount} {summary.postCount === 1 ? "post" : "posts"}

@@ -3,6 +3,7 @@ import { UNSEEN_MENTIONS_CAP } from "../db/mentions";
 import { SEARCH_MAX_LENGTH } from "../db/search";
 import type { Viewer } from "../http/env";
 import { logError } from "../log";
+import { countLabel } from "../shared/counts";
 
 export interface LayoutProps {
   title?: string;
@@ -93,7 +94,7 @@ async function MentionsLink({ viewer }: { viewer: Viewer }) {
   } catch (problem) {
     logError("the top bar's mention count", problem);
   }
-  const shown = count >= UNSEEN_MENTIONS_CAP ? `${UNSEEN_MENTIONS_CAP - 1}+` : String(count);
+  const shown = countLabel(count, UNSEEN_MENTIONS_CAP);
   return (
     <a href="/mentions" id="mentions_link">
       Mentions

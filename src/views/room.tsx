@@ -1,3 +1,4 @@
+import type { RoomCounts } from "../db/read-states";
 import type { ListedRoom } from "../db/rooms";
 import type { Viewer } from "../http/env";
 import type { RoomView } from "../realtime/room/client";
@@ -20,6 +21,8 @@ export interface RoomPageProps {
   view: RoomView;
   /** The viewer's rooms, for the sidebar. */
   yourRooms: ListedRoom[];
+  /** The viewer's unread and mention counts in them, by room. */
+  counts?: ReadonlyMap<string, RoomCounts> | undefined;
   /** A refusal to show (leaving as the owner, say). */
   alert?: string | undefined;
 }
@@ -29,7 +32,7 @@ export interface RoomPageProps {
  * connects, joins with `last_seen_id` and keeps the page live: the list, who is online, who is typing,
  * older posts on scrolling back, and unsent posts. The composer stays disabled until the first join.
  */
-export function RoomPage({ viewer, room, heading, posts, view, yourRooms, alert }: RoomPageProps) {
+export function RoomPage({ viewer, room, heading, posts, view, yourRooms, counts, alert }: RoomPageProps) {
   const { id, username } = viewer.user;
   const moderates = view.kind !== "dm" && (view.role === "owner" || view.role === "moderator");
   const reader: Reader = { id, username, moderates };
@@ -105,7 +108,7 @@ export function RoomPage({ viewer, room, heading, posts, view, yourRooms, alert 
           <h2 id="room_nav_heading" class="sidebar-heading">
             Your rooms
           </h2>
-          <YourRooms rooms={yourRooms} current={room} level="h3" badges={false} />
+          <YourRooms rooms={yourRooms} current={room} level="h3" badges={false} counts={counts} />
           <p class="sidebar-foot">
             <a href="/">All rooms, new room, message someone</a>
           </p>

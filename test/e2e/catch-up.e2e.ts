@@ -179,7 +179,15 @@ describe("catch-up with the room page's RoomFeed", () => {
     const poster = await enterRoom({ baseUrl, room, token: ben.token, sockets });
     const before = [await post(poster.channel, "before 1"), await post(poster.channel, "before 2")];
     const reader = await enterAsReader(room, ann);
-    expect(reader.replies[0]).toEqual({ posts: before, has_more: false, seq: before[1]?.id, changes: [] });
+    // Her read position, made at her first join, stays there: she never marks anything read.
+    const lastRead = before[1]?.id;
+    expect(reader.replies[0]).toEqual({
+      posts: before,
+      has_more: false,
+      seq: before[1]?.id,
+      changes: [],
+      last_read_id: lastRead,
+    });
     const live = await post(poster.channel, "live");
     await waitUntil("the reader has the live post", () => reader.shown.some((p) => p.id === live.id));
 
@@ -199,6 +207,7 @@ describe("catch-up with the room page's RoomFeed", () => {
       posts: [...missed.slice(0, 4), newNow],
       has_more: false,
       seq: newEdited.seq,
+      last_read_id: lastRead,
       changes: [
         {
           seq: edited.seq,

@@ -189,7 +189,13 @@ describe("one socket, many rooms", () => {
         heard.push(payload);
       });
       await waitUntil("the tutorial's join is answered", () => joinedWith !== undefined);
-      expect(joinedWith).toEqual({ posts: expect.any(Array), has_more: false, seq: expect.any(Number), changes: [] });
+      expect(joinedWith).toEqual({
+        posts: expect.any(Array),
+        has_more: false,
+        seq: expect.any(Number),
+        changes: [],
+        last_read_id: expect.any(Number),
+      });
 
       const text = `hello from the tutorial ${uniqueName("m")}`;
       channel.push("new_post", { message: text });

@@ -88,7 +88,7 @@ describe("room channel over the official phoenix client", () => {
     const room = uniqueName("e2e");
     const a = await enter(room, alice);
     const b = await enter(room, bob);
-    expect(a.joined).toEqual({ posts: [], has_more: false, seq: 0, changes: [] });
+    expect(a.joined).toEqual({ posts: [], has_more: false, seq: 0, changes: [], last_read_id: 0 });
 
     const stored = await post(a, "hello bob", alice.username);
 
@@ -137,13 +137,27 @@ describe("room channel over the official phoenix client", () => {
     expect(second.id).toBeLessThan(third.id);
 
     const fresh = await enter(room, bob, {});
-    expect(fresh.joined).toEqual({ posts: [first, second, third], has_more: false, seq: third.id, changes: [] });
+    // Bob's read position is made at his first join: nothing said before he came is unread.
+    const lastRead = third.id;
+    expect(fresh.joined).toEqual({
+      posts: [first, second, third],
+      has_more: false,
+      seq: third.id,
+      changes: [],
+      last_read_id: lastRead,
+    });
 
     const catchingUp = await enter(room, bob, { last_seen_id: first.id });
-    expect(catchingUp.joined).toEqual({ posts: [second, third], has_more: false, seq: third.id, changes: [] });
+    expect(catchingUp.joined).toEqual({
+      posts: [second, third],
+      has_more: false,
+      seq: third.id,
+      changes: [],
+      last_read_id: lastRead,
+    });
 
     const upToDate = await enter(room, bob, { last_seen_id: third.id });
-    expect(upToDate.joined).toEqual({ posts: [], has_more: false, seq: third.id, changes: [] });
+    expect(upToDate.joined).toEqual({ posts: [], has_more: false, seq: third.id, changes: [], last_read_id: lastRead });
   });
 
   it("refuses blank and too-long messages with reason invalid, and broadcasts nothing for them", async () => {

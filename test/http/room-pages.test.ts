@@ -7,10 +7,13 @@
 import { env, exports } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { batch } from "../../src/db/batch";
+import { readPositionStatements } from "../../src/db/read-states";
 import { roomMembers, rooms } from "../../src/db/schema";
 import type { User } from "../../src/db/users";
 import { mintPrivateRoomId } from "../../src/realtime/room/client";
-import { db, tokenFor } from "../helpers/users";
+import { closeAll, connectAndJoin } from "../helpers/socket";
+import { db, seedPosts, seedRooms, tokenFor } from "../helpers/users";
 import { LOCAL_ORIGIN, type Page, Visitor } from "../helpers/visitor";
 
 interface Person {
@@ -149,6 +152,62 @@ describe("the home page", () => {
     expect(section(carols, "your_rooms_heading")).toContain(theirs);
     expect(carols.html).not.toContain(mine);
     expect(carols.html).not.toContain("Alice&#39;s plans");
+  });
+
+  it("shows your unread and mention counts beside each room, here and in the room page's sidebar; 99+ above 99", async () => {
+    const alice = await person("cnt_alice");
+    const bob = await person("cnt_bob");
+    const room = await newPrivateRoom(alice, "Counted");
+    await addThroughSettings(alice, room, bob);
+    const { socket } = await connectAndJoin(alice.user, room);
+    const topic = `room:${room}`;
+    try {
+      for (const message of ["one", "two @cnt_bob"])
+        expect((await socket.push(topic, "new_post", { message })).status).toBe("ok");
+      const gone = (await socket.push(topic, "new_post", { message: "soon gone @cnt_bob" })).response.id;
+      expect((await socket.push(topic, "delete_post", { id: gone })).status).toBe("ok");
+    } finally {
+      await closeAll([socket]);
+    }
+    // A busy public room bob belongs to, from before rooms kept positions: 120 posts he has not read.
+    await seedRooms(bob.user, ["cnt_busy"]);
+    await seedPosts(
+      alice.user,
+      "cnt_busy",
+      Array.from({ length: 120 }, (_, n) => `busy ${n}`),
+    );
+    await batch(db, readPositionStatements("cnt_busy", [{ userId: bob.user.id, lastReadId: 0, at: Date.now() }]));
+
+    const counts = (html: string, id: string) => ({
+      unread: new RegExp(`<span class="unread-count" data-room="${id}" title="([^"]*)"( hidden="")?>([^<]*)</span>`)
+        .exec(html)
+        ?.slice(1),
+      mentions: new RegExp(`<span class="mention-count" data-room="${id}" title="([^"]*)"( hidden="")?>([^<]*)</span>`)
+        .exec(html)
+        ?.slice(1),
+    });
+    const bobs = section(await bob.visitor.get("/"), "your_rooms_heading");
+    // Deleted posts never count; the busy room stops counting at 100.
+    expect(counts(bobs, room)).toEqual({
+      unread: ["2 unread", undefined, "2"],
+      mentions: ["1 mention", undefined, "1"],
+    });
+    expect(counts(bobs, "cnt_busy")).toEqual({
+      unread: ["99+ unread", undefined, "99+"],
+      mentions: ["0 mentions", ' hidden=""', "0"],
+    });
+    // Her own posts never count for her: both hidden at 0.
+    const alices = section(await alice.visitor.get("/"), "your_rooms_heading");
+    expect(counts(alices, room)).toEqual({
+      unread: ["0 unread", ' hidden=""', "0"],
+      mentions: ["0 mentions", ' hidden=""', "0"],
+    });
+
+    // The room page's sidebar, from the same count.
+    const page = await bob.visitor.get("/rooms/cnt_busy");
+    expect(page.status).toBe(200);
+    expect(counts(sidebar(page), room)).toEqual(counts(bobs, room));
+    expect(counts(sidebar(page), "cnt_busy").unread?.[2]).toBe("99+");
   });
 
   it("still lists the busiest public rooms for everyone, and only public ones", async () => {

@@ -25,6 +25,7 @@ import {
   roomStorage,
   tokenOf,
 } from "../helpers/rooms";
+import { closeAll, connectAndJoin } from "../helpers/socket";
 import { db, makeUser, seedRooms } from "../helpers/users";
 import { LOCAL_ORIGIN, Visitor } from "../helpers/visitor";
 
@@ -206,13 +207,17 @@ describe("GET /api/rooms", () => {
     expect(Object.keys(listed.body)).toEqual(["rooms"]);
     const byId = new Map<string, unknown>(listed.body.rooms.map((room: { id: string }) => [room.id, room]));
     const stats = { post_count: 0, last_post_at: expect.stringMatching(ISO_TIME) };
+    // Her counts where she has a read position (every room she is in: made with the membership); none
+    // where she has never been.
+    const counted = { ...stats, unread: 0, mentions: 0 };
+    const uncounted = { ...stats, unread: null, mentions: null };
     expect(byId.get("list_pub_alice")).toEqual({
       id: "list_pub_alice",
       kind: "public",
       name: "list_pub_alice",
       title: null,
       role: "owner",
-      ...stats,
+      ...counted,
     });
     expect(byId.get("list_pub_bob")).toEqual({
       id: "list_pub_bob",
@@ -220,28 +225,28 @@ describe("GET /api/rooms", () => {
       name: "list_pub_bob",
       title: null,
       role: null,
-      ...stats,
+      ...uncounted,
     });
     expect(byId.get(alicePrivate.id)).toEqual({
       id: alicePrivate.id,
       kind: "private",
       title: "Alice's plans",
       role: "owner",
-      ...stats,
+      ...counted,
     });
     expect(byId.get(shared.id)).toEqual({
       id: shared.id,
       kind: "private",
       title: "Shared",
       role: "moderator",
-      ...stats,
+      ...counted,
     });
     expect(byId.get(dmId)).toEqual({
       id: dmId,
       kind: "dm",
       partner: { id: bob.user.id, username: bob.username },
       role: "member",
-      ...stats,
+      ...counted,
     });
     // Not listed, not even its title or id anywhere in the answer.
     expect(byId.has(bobSecret.id)).toBe(false);
@@ -254,6 +259,34 @@ describe("GET /api/rooms", () => {
     const carols = (await carol.get("/api/rooms")).body.rooms as Array<{ id: string; kind: string; role: unknown }>;
     expect(carols.every((room) => room.kind === "public" && room.role === null)).toBe(true);
     expect(carols.map((room) => room.id)).toEqual(expect.arrayContaining(["list_pub_alice", "list_pub_bob"]));
+  });
+
+  it("carries each room's unread and mentions: never your own posts or deleted ones; null where you have no read position", async () => {
+    const owner = await bearer("counts_owner");
+    const reader = await bearer("counts_reader");
+    const room = await createRoom(owner, { kind: "private", title: "Counted" });
+    await addMembers(owner, room.id, [reader]);
+    const { socket } = await connectAndJoin(owner.user, room.id);
+    try {
+      const topic = `room:${room.id}`;
+      for (const message of ["one", `two @${reader.username}`, `three @${reader.username}`]) {
+        expect((await socket.push(topic, "new_post", { message })).status).toBe("ok");
+      }
+      const last = (await socket.push(topic, "new_post", { message: "four" })).response.id;
+      expect((await socket.push(topic, "delete_post", { id: last })).status).toBe("ok");
+      const listed = async (client: ApiClient) =>
+        (await client.get("/api/rooms")).body.rooms.find((r: { id: string }) => r.id === room.id);
+      expect(await listed(reader)).toMatchObject({ id: room.id, unread: 3, mentions: 2 });
+      expect(await listed(owner)).toMatchObject({ id: room.id, unread: 0, mentions: 0 });
+      // A public room the reader never opened is listed without counts.
+      await createRoom(owner, { kind: "public", name: "counts_unvisited" });
+      const unvisited = (await reader.get("/api/rooms")).body.rooms.find(
+        (r: { id: string }) => r.id === "counts_unvisited",
+      );
+      expect(unvisited).toMatchObject({ unread: null, mentions: null });
+    } finally {
+      await closeAll([socket]);
+    }
   });
 
   it("a public room you join shows with role member, and with role null again once you leave", async () => {

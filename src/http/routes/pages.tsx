@@ -3,7 +3,9 @@ import { type Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { activeRooms } from "../../db/posts";
+import type { RoomCounts } from "../../db/read-states";
 import { roomsFor } from "../../db/rooms";
+import { logError } from "../../log";
 import { knownRoom, NO_SUCH_ROOM, type RoomView, roomPosts, YOU_ARE_BANNED } from "../../realtime/room/client";
 import { RECENT_POSTS_LIMIT } from "../../shared/room-contract";
 import { isRoomId, isRoomName } from "../../shared/rooms";
@@ -13,7 +15,7 @@ import { RoomPage } from "../../views/room";
 import { headingOf } from "../../views/rooms";
 import type { AppEnv, Viewer } from "../env";
 import { redirectToLogin } from "../middleware/session";
-import { acceptInvite } from "../rooms";
+import { acceptInvite, roomCounts } from "../rooms";
 
 export const pageRoutes = new Hono<AppEnv>();
 
@@ -41,7 +43,27 @@ export async function renderHome(c: Context<AppEnv>, forms: HomeForms = {}, stat
     viewer ? roomsFor(c.var.db, viewer.user.id) : Promise.resolve([]),
   ]);
   const yourRooms = listed.filter((room) => room.role !== null);
-  return render(c, <HomePage viewer={viewer} rooms={publicRooms} yourRooms={yourRooms} {...forms} />, status);
+  const counts = viewer
+    ? await countsOrNone(c, viewer, [...yourRooms.map((room) => room.id), ...publicRooms.map((room) => room.room)])
+    : undefined;
+  return render(
+    c,
+    <HomePage viewer={viewer} rooms={publicRooms} yourRooms={yourRooms} counts={counts} {...forms} />,
+    status,
+  );
+}
+
+/**
+ * The viewer's unread and mention counts in the rooms a page lists, in one query. A page still shows
+ * without them when D1 fails to count (the failure is logged); the page's script brings them live later.
+ */
+async function countsOrNone(c: Context<AppEnv>, viewer: Viewer, roomIds: string[]): Promise<Map<string, RoomCounts>> {
+  try {
+    return await roomCounts(c.var.db, viewer.user.id, roomIds);
+  } catch (problem) {
+    logError("the room lists' counts", problem);
+    return new Map();
+  }
 }
 
 /**
@@ -84,6 +106,12 @@ export async function renderRoom(
   ]);
   // Banned since the room answered the view: what the page of a room that banned you says.
   if (posts === "banned") throw new HTTPException(403, { message: YOU_ARE_BANNED });
+  const yourRooms = listed.filter((room) => room.role !== null);
+  const counts = await countsOrNone(
+    c,
+    viewer,
+    yourRooms.map((room) => room.id),
+  );
   const page = (
     <RoomPage
       viewer={viewer}
@@ -91,7 +119,8 @@ export async function renderRoom(
       heading={headingOf(view)}
       posts={posts ?? []}
       view={view}
-      yourRooms={listed.filter((room) => room.role !== null)}
+      yourRooms={yourRooms}
+      counts={counts}
       alert={alert?.message}
     />
   );

@@ -11,7 +11,7 @@ import { isRoomName } from "../../shared/rooms";
 import type { AppEnv } from "../env";
 import { isAllowedOrigin } from "../origin";
 import { requestUser } from "../request-user";
-import { acceptInvite, INVITE_LIMITS, openDirectMessage } from "../rooms";
+import { acceptInvite, INVITE_LIMITS, openDirectMessage, roomCounts } from "../rooms";
 import { type ApiEnv, answer, fail, jsonBody, roomOf, userNamed } from "./api-request";
 import { moderationApiRoutes, modesFrom } from "./moderation-api";
 
@@ -85,6 +85,12 @@ roomsApiRoutes.post("/api/rooms", async (c) => {
 
 roomsApiRoutes.get("/api/rooms", async (c) => {
   const rooms = await roomsFor(c.var.db, c.var.user.id);
+  // Every room's counts in one query; null where the asker has no read position (never joined it).
+  const counts = await roomCounts(
+    c.var.db,
+    c.var.user.id,
+    rooms.map((room) => room.id),
+  );
   return c.json({
     rooms: rooms.map((room) => ({
       id: room.id,
@@ -95,6 +101,8 @@ roomsApiRoutes.get("/api/rooms", async (c) => {
       role: room.role,
       post_count: room.postCount,
       last_post_at: room.lastPostAt.toISOString(),
+      unread: counts.get(room.id)?.unread ?? null,
+      mentions: counts.get(room.id)?.mentions ?? null,
     })),
   });
 });

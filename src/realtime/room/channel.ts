@@ -11,6 +11,7 @@ import {
   type PostDeleted,
   type PostUpdated,
   type PresenceMeta,
+  type ReadPositionReply,
   RoomErrorReason,
   RoomEvent,
   type TypingPayload,
@@ -21,7 +22,7 @@ import type { EncodedReply } from "../phoenix/serializer";
 import type { AllowanceTake } from "./allowance-slices";
 import type { Connection, ConnectionState, PresenceEntry } from "./connection";
 import type { Delivery } from "./fanout";
-import { missedMore } from "./join-replies";
+import { missedMore, withLastRead } from "./join-replies";
 import type { Role } from "./membership";
 import type { Speech, SpeechRefusal } from "./moderation";
 import { type Decision, decideDelete, decideEdit } from "./post-changes";
@@ -41,6 +42,16 @@ export interface RoomServices {
   moderationStateJson(userId: number): string | undefined;
   /** Resolves once the newest posts are in memory: the first join after the room wakes reads them. */
   recentReady(): Promise<void>;
+  /** Resolves once the room holds every read position (a room from before it kept them takes D1's, once). */
+  readPositionsReady(): Promise<void>;
+  /** `user`'s read position, made at the room's last seq if they have none (their first join). */
+  readPosition(user: Identity): number;
+  /** The room's last seq (every post and change up to it is logged); undefined until {@link postLogReady}. */
+  lastSeq(): number | undefined;
+  /** `mark_read`: moves `user`'s read position forward to `upToId` (never back); answers the position. */
+  markRead(user: Identity, upToId: number): number;
+  /** `mark_unread`: sets `user`'s read position to just before `fromId`; answers it. */
+  markUnread(user: Identity, fromId: number): number;
   /**
    * A join's `ok` reply from memory (the newest posts, or every change after `lastSeenSeq`), encoded once
    * per room state; undefined when memory does not reach back that far.
@@ -118,7 +129,8 @@ export interface ChannelResult {
 
 /**
  * A join that may go ahead carries a `snapshot` to take at the very moment the member is subscribed, so
- * no post can fall between the history in the reply and the first broadcast the member receives.
+ * no post can fall between the history in the reply and the first broadcast the member receives; it
+ * carries the member's read position as it is then (made on their first join).
  */
 export type JoinPlan =
   | ({ ok: false } & ChannelResult)
@@ -155,19 +167,21 @@ export async function join(
   try {
     const access = await services.admitToChannel(member.user);
     if (access !== "ok") return { ok: false, reply: refusedJoin(access) };
-    await services.recentReady();
+    await Promise.all([services.recentReady(), services.readPositionsReady()]);
+    // The shared reply, with this member's read position spliced in (not encoded with the posts).
+    const own = (shared: EncodedReply) => withLastRead(shared, services.readPosition(member.user));
     if (services.joinReply(lastSeenId) !== undefined) {
       // Memory may have moved past `lastSeenId` by subscription time; then the client pages over HTTP.
       return {
         ok: true,
         mentionsOnly,
-        snapshot: () => services.joinReply(lastSeenId) ?? missedMore(lastSeenId ?? 0),
+        snapshot: () => own(services.joinReply(lastSeenId) ?? missedMore(lastSeenId ?? 0)),
       };
     }
     // Memory does not reach back that far, so more posts were missed than a reply holds: the oldest of
     // them, and the client pages on from there (live posts arrive meanwhile, deduplicated by id).
     const oldest = await services.olderJoinReply(lastSeenId ?? 0);
-    return { ok: true, mentionsOnly, snapshot: () => oldest };
+    return { ok: true, mentionsOnly, snapshot: () => own(oldest) };
   } catch (problem) {
     services.log("RoomChannel:join", problem);
     return { ok: false, reply: error(RoomErrorReason.unavailable) };
@@ -242,6 +256,10 @@ export function handleIn(
       return deletePost(payload, connection, services);
     case RoomEvent.typing:
       return typing(connection, services);
+    case RoomEvent.markRead:
+      return moveReadPosition(payload, connection, services, "up_to_id", (user, id) => services.markRead(user, id));
+    case RoomEvent.markUnread:
+      return moveReadPosition(payload, connection, services, "from_id", (user, id) => services.markUnread(user, id));
     default:
       return { reply: error(RoomErrorReason.unknownEvent, { event }) };
   }
@@ -466,6 +484,43 @@ function typing(connection: Connection, services: RoomServices): ChannelResult {
     services.broadcast(RoomEvent.typing, { user: member.user } satisfies TypingPayload);
   }
   return { reply: ok() };
+}
+
+/**
+ * `mark_read {up_to_id}` (0 to the room's last seq) and `mark_unread {from_id}` (1 to it): the room moves
+ * the member's read position and answers `{last_read_id}` at once (D1 gets it with the room's next copy).
+ * Access is all it needs: a banned or removed member is refused as for a post, a muted one is not.
+ */
+function moveReadPosition(
+  payload: Payload | ArrayBuffer,
+  connection: Connection,
+  services: RoomServices,
+  field: "up_to_id" | "from_id",
+  move: (user: Identity, id: number) => number,
+): ChannelResult | Promise<ChannelResult> {
+  if (isBinary(payload)) return { reply: invalid({ [field]: "must be sent as JSON, not binary" }) };
+  const least = field === "up_to_id" ? 0 : 1;
+  const id = payload[field];
+  if (typeof id !== "number" || !Number.isSafeInteger(id) || id < least) {
+    return {
+      reply: invalid({ [field]: least === 0 ? "must be a non-negative integer" : "must be a positive integer" }),
+    };
+  }
+  const member = connection.state;
+  if (isExpired(member)) return endSession("token expired");
+  const decide = (): ChannelResult => {
+    const refused = services.speechRefusal(member.user.id, "read");
+    if (refused) return { reply: speechRefused(refused) };
+    const last = services.lastSeq() ?? 0;
+    if (id > last) return { reply: invalid({ [field]: `must be at most ${last}, the room's last seq` }) };
+    return { reply: ok({ last_read_id: move(member.user, id) } satisfies ReadPositionReply) };
+  };
+  if (services.lastSeq() !== undefined) return decide();
+  // A room that has just woken with an empty log asks D1 its last seq once.
+  return services.postLogReady().then(decide, (problem) => {
+    services.log("RoomChannel:handle_in read position", problem);
+    return { reply: error(RoomErrorReason.unavailable) };
+  });
 }
 
 /**

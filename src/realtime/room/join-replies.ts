@@ -3,7 +3,8 @@
  * the same history (the newest posts, or everything after the same seq) gets the same encoded reply, so a
  * burst of joins costs one encoding, not one per join. A join of a room of 500 long posts is a reply of a megabyte or
  * more; encoding it per join let one member's rejoins hold up everyone else's frames. A join from further
- * back than memory shares one D1 read and encoding the same way.
+ * back than memory shares one D1 read and encoding the same way. What differs per member (their read
+ * position) is spliced into the shared encoding ({@link withLastRead}), never encoded with the posts.
  */
 import type { Post } from "../../shared/post";
 import { CATCH_UP_LIMIT, type JoinResponse, RECENT_POSTS_LIMIT } from "../../shared/room-contract";
@@ -22,12 +23,25 @@ export const JOIN_REPLIES_MAX_CHARS = 4 * 1024 * 1024;
  */
 export const OLDER_REPLIES_KEPT = 2;
 
+/** A join reply as every joiner asking the same shares it: all but the member's own read position. */
+type SharedResponse = Omit<JoinResponse, "last_read_id">;
+
+/**
+ * The member's join reply: the shared one with their `last_read_id` put in front. Strings are not copied
+ * for this in V8 (a slice and a concatenation make ropes), and the frame is flattened once, when sent.
+ */
+export function withLastRead(shared: EncodedReply, lastReadId: number): EncodedReply {
+  const body = shared.responseJson;
+  const rest = body === "{}" ? "}" : `,${body.slice(1)}`;
+  return { status: shared.status, responseJson: `{"last_read_id":${lastReadId}${rest}` };
+}
+
 /**
  * The reply once memory has moved past a join's `last_seen_seq` while the join was on its way: page over
  * HTTP from where the member is.
  */
 export function missedMore(lastSeenSeq: number): EncodedReply {
-  const response: JoinResponse = { posts: [], has_more: true, seq: lastSeenSeq, changes: [] };
+  const response: SharedResponse = { posts: [], has_more: true, seq: lastSeenSeq, changes: [] };
   return { status: "ok", responseJson: JSON.stringify(response) };
 }
 
@@ -77,7 +91,7 @@ export class JoinReplies {
     const kept = this.#older.get(lastSeenId);
     if (kept) return kept;
     const reply = read().then((posts): EncodedReply => {
-      const response: JoinResponse = { posts, has_more: true, seq: lastSeenId, changes: [] };
+      const response: SharedResponse = { posts, has_more: true, seq: lastSeenId, changes: [] };
       return { status: "ok", responseJson: JSON.stringify(response) };
     });
     this.#older.set(lastSeenId, reply);
@@ -91,7 +105,7 @@ export class JoinReplies {
     return reply;
   }
 
-  #response(lastSeenId: number | null): JoinResponse | undefined {
+  #response(lastSeenId: number | null): SharedResponse | undefined {
     const seq = this.recent.lastSeq;
     if (lastSeenId === null) {
       return { posts: this.recent.newest(RECENT_POSTS_LIMIT), has_more: false, seq, changes: [] };

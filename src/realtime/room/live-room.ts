@@ -5,8 +5,10 @@
  * eviction lose nothing a member could notice.
  */
 import type { RoomLimits } from "../../config";
+import { batch } from "../../db/batch";
 import { createDatabase, type Database } from "../../db/client";
 import { type ChangesQuery, changesPage, copyLogged, lastSeq, postSeqsBy, postsPage } from "../../db/posts";
+import { type ReadPosition, readPositionStatements, roomReadPositions } from "../../db/read-states";
 import { mirrorBans } from "../../db/room-bans";
 import { insertRoomWithinAllowance, mirroredMembers, mirrorRoom, roomRow } from "../../db/rooms";
 import type { Post, PostsQuery } from "../../shared/post";
@@ -26,7 +28,7 @@ import { isRevoked, rememberRevocation } from "../access/remembered-revocations"
 import type { EncodedReply } from "../phoenix/serializer";
 import { CloseCode, closeQuietly } from "../phoenix/transport";
 import { wakeBy } from "../shell/alarms";
-import { leasePosts, releaseSlot } from "../user-sockets/client";
+import { leasePosts, readStatesChanged, releaseSlot } from "../user-sockets/client";
 import { AllowanceSlices, type AllowanceTake } from "./allowance-slices";
 import { announcement, handleOut, type PostChangeDraft, presenceMeta, type RoomServices } from "./channel";
 import { Connection, type ConnectionState } from "./connection";
@@ -48,6 +50,8 @@ import {
 } from "./post-log";
 import { Presence } from "./presence";
 import { RateLimits, type Take } from "./rate-limit";
+import { ReadPositions } from "./read-positions";
+import { ReadStateNotices } from "./read-state-notices";
 import { RecentPosts } from "./recent-posts";
 import { endChannelFor, endChannelOnSocketEnd, type RoomRouting } from "./router";
 import { TypingThrottle } from "./typing";
@@ -76,6 +80,13 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
   readonly moderation: Moderation;
   readonly #recent: RecentPosts;
   readonly #joinReplies: JoinReplies;
+  readonly #readPositions: ReadPositions;
+  readonly #notices: ReadStateNotices;
+  /**
+   * Members added since the last mirror to D1, to be given a read position by it; `founding`: one of a new
+   * room's first members, who start at its beginning (0) without the room asking D1 its last seq.
+   */
+  readonly #newMembers = new Map<number, { user: Identity; founding: boolean }>();
   #postLogInstance: PostLog | undefined;
   readonly #postLogOptions: ConstructorParameters<typeof PostLog>[1];
   #establishing: Promise<Outcome<RoomView>> | undefined;
@@ -99,7 +110,10 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
   ) {
     this.topic = roomTopic(name);
     this.#db = createDatabase(env.DB);
-    this.membership = new Membership(ctx.storage, (change) => this.#streamChange("member", { ...change }));
+    this.membership = new Membership(ctx.storage, (change) => {
+      this.#streamChange("member", { ...change });
+      if (change.action === "added") this.#newMembers.set(change.user.id, { user: change.user, founding: false });
+    });
     this.invites = new Invites(ctx.storage);
     this.moderation = new Moderation(
       ctx.storage,
@@ -111,9 +125,22 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
     this.#roomsPerUserPerDay = limits.roomsPerUserPerDay;
     this.editWindowMs = limits.editWindowMs;
     this.#presence = new Presence((diff) => this.#broadcastPresence(diff));
+    this.#readPositions = new ReadPositions(ctx.storage, {
+      readStored: () => roomReadPositions(this.#db, name),
+      changed: () => {
+        if (this.membership.record) this.#postLog.positionsChanged();
+      },
+      log,
+    });
+    this.#notices = new ReadStateNotices(this.#readPositions, {
+      mayRead: (userId) => this.mayPost(userId),
+      send: (userIds) => readStatesChanged(env, name, userIds, `Room ${name}`),
+    });
     this.#postLogOptions = {
       lastSeqInD1: () => lastSeq(this.#db, name),
-      copy: (logged) => copyLogged(this.#db, name, logged),
+      copy: (logged, positions) => copyLogged(this.#db, name, logged, positions),
+      positions: this.#readPositions,
+      committed: (logged, positions) => this.#notices.committed(logged, positions),
       log,
       timeoutMs: limits.postStoreTimeoutMs,
     };
@@ -230,7 +257,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
 
   /** Copies to D1 whatever the log holds that D1 does not (after a failure, or when the room wakes). */
   resumeCopying(): void {
-    if (this.membership.record && this.#postLog.uncopied) this.#postLog.resume();
+    if (this.membership.record && this.#postLog.copyPending) this.#postLog.resume();
   }
 
   // The room itself: created once, by its first joiner or through the API; then governed (governance.ts).
@@ -326,6 +353,11 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
       : [first];
     const pairNames = partner ? { [creator.id]: creator.username, [partner.id]: partner.username } : null;
     this.membership.establish({ id: this.name, kind, title, ownerId, createdAt: at, dmPair, pairNames }, members);
+    // A new room: D1 has no positions of it to take over; its first members start at its beginning.
+    this.#readPositions.startedEmpty();
+    for (const { userId, username } of members) {
+      this.#newMembers.set(userId, { user: { id: userId, username }, founding: true });
+    }
     await this.mirror();
     return { ok: true, value: viewOf(this, creator.id) as RoomView };
   }
@@ -372,6 +404,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
     if (!record || (pending.length === 0 && !recordChanged && bans.length === 0)) return;
     try {
       if (pending.length > 0 || recordChanged) {
+        const placed = await this.#placeNewMembers();
         await mirrorRoom(this.#db, this.name, {
           ownerId: record.ownerId,
           title: record.title,
@@ -384,6 +417,13 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
           }),
         });
         this.membership.mirrored(pending, recordChanged);
+        // With the membership, so the lists show a new member's counts (0) as soon as they are in.
+        if (placed.length > 0) {
+          await batch(this.#db, readPositionStatements(this.name, placed));
+          this.#readPositions.copied(placed);
+        }
+        // Who may read the room, as D1 counts it, changed for them.
+        this.#notices.accessChanged(pending);
       }
       if (bans.length > 0) {
         await mirrorBans(
@@ -395,6 +435,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
           }),
         );
         this.moderation.bansMirrored(bans);
+        this.#notices.accessChanged(bans);
       }
     } catch (problem) {
       this.log("Room:mirror to D1", problem);
@@ -561,11 +602,68 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
   storePostChange({ type, post, previous, idempotency }: PostChangeDraft): ChangeAppended {
     const at = new Date((type === "delete" ? post.deleted_at : post.edited_at) ?? Date.now());
     const event = type === "delete" ? RoomEvent.postDeleted : RoomEvent.postUpdated;
-    return this.appendChange({ type, post, at, ...(idempotency ? { idempotency } : {}) }, (seq) => ({
+    const appended = this.appendChange({ type, post, at, ...(idempotency ? { idempotency } : {}) }, (seq) => ({
       event,
       payload: announcement(post, seq),
       previous,
     }));
+    // Whom the text mentioned before counts too, once D1 has the edit.
+    if (appended.kind === "stored" && type === "edit") this.#notices.edited(appended.change.seq, previous);
+    return appended;
+  }
+
+  // Read positions (read-positions.ts): the room decides them; D1 counts from them.
+
+  readPositionsReady(): Promise<void> {
+    return this.#readPositions.ready();
+  }
+
+  readPosition(user: Identity): number {
+    return this.#readPositions.arrive(user, this.#lastSeq());
+  }
+
+  lastSeq(): number | undefined {
+    const logged = this.#postLog.lastSeq;
+    return logged === undefined ? undefined : Math.max(logged, this.#recent.lastSeq);
+  }
+
+  markRead(user: Identity, upToId: number): number {
+    return this.#readPositions.markRead(user, upToId);
+  }
+
+  markUnread(user: Identity, fromId: number): number {
+    return this.#readPositions.markUnread(user, fromId);
+  }
+
+  /** The room's last seq as far as it knows without asking D1: its log's, or its memory's. */
+  #lastSeq(): number {
+    return Math.max(this.#recent.lastSeq, this.#postLog.lastSeq ?? 0);
+  }
+
+  /**
+   * Gives the members added since the last mirror a read position at the room's last seq, and answers the
+   * positions to write with the membership. In a room they could not read before (private, a direct
+   * message) one kept from an earlier membership moves up to it; in a public room they may have been
+   * reading all along, so theirs stands.
+   */
+  async #placeNewMembers(): Promise<ReadPosition[]> {
+    if (this.#newMembers.size === 0) return [];
+    // The room's last seq, exactly: from its log, which asks D1 once if it has never held anything. Not for
+    // a new room's first members: it has said nothing yet.
+    if ([...this.#newMembers.values()].some(({ founding }) => !founding)) {
+      await Promise.all([this.postLogReady(), this.#readPositions.ready()]);
+    }
+    const placed: ReadPosition[] = [];
+    for (const [userId, { user, founding }] of this.#newMembers) {
+      this.#newMembers.delete(userId);
+      if (!this.membership.member(userId)) continue; // removed again meanwhile
+      const last = founding ? 0 : this.#lastSeq();
+      if (this.membership.record?.kind === "public") this.#readPositions.arrive(user, last);
+      else this.#readPositions.admitted(user, last);
+      const position = this.#readPositions.positionOf(userId);
+      if (position) placed.push(position);
+    }
+    return placed;
   }
 
   /**

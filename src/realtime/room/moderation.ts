@@ -46,8 +46,11 @@ export interface LogEntry {
   details: LogDetails;
 }
 
-/** What a post, an edit or a typing sign is. Slow mode counts posts only. */
-export type Speech = "post" | "edit" | "typing";
+/**
+ * What a post, an edit or a typing sign is. Slow mode counts posts only. `read` (moving one's read
+ * position) needs only access to the room: a muted member, or anyone in a read-only room, may mark read.
+ */
+export type Speech = "post" | "edit" | "typing" | "read";
 
 /** Why the room refuses a member's post, edit or typing now: the reason and fields of the error reply. */
 export type SpeechRefusal =
@@ -333,7 +336,8 @@ export class Moderation {
  * May `userId` post, edit or type here now? The one decision for all three (a muted member can do none of
  * them), taken at the moment of the act against the server's clock: undefined when they may, else why not.
  * In this order: banned; not in the room (a private room they are not in: as one that does not exist);
- * muted; read-only, and slow mode for posts (the owner and moderators are exempt from both).
+ * muted; read-only, and slow mode for posts (the owner and moderators are exempt from both). Marking read
+ * (`read`) stops after the first two: it needs access, not the right to speak.
  */
 export function speechRefusal(
   room: { readonly membership: Membership; readonly moderation: Moderation },
@@ -346,6 +350,7 @@ export function speechRefusal(
   const record = membership.record;
   const role = membership.roleOf(userId);
   if (!record || (record.kind !== "public" && role === undefined)) return { reason: "no such room" };
+  if (speech === "read") return undefined;
   const mute = moderation.muteOf(userId, now);
   if (mute) return { reason: "muted", until: new Date(mute.until).toISOString() };
   if (isExempt(role)) return undefined;

@@ -7,9 +7,11 @@
  * D1, and the copy's rules: docs/architecture.md#a-posts-path and #a-changes-path.
  */
 import { type CopyOutcome, type Logged, type LoggedChange, postOf } from "../../db/posts";
+import type { ReadPosition } from "../../db/read-states";
 import type { DeletedBy, Post, PostsQuery } from "../../shared/post";
 import type { Change } from "../../shared/room-contract";
 import { wakeBy } from "../shell/alarms";
+import { POSITIONS_PER_COPY } from "./read-positions";
 
 /** Posts kept after D1 has them: more than the room's memory holds, so a woken room needs no D1 read. */
 export const LOG_KEEP = 1_000;
@@ -33,11 +35,24 @@ const RETRY_MAX_MS = 5_000;
 export interface PostLogOptions {
   /** D1: the highest number the room gave a post before it had a log (once, for a room new to it). */
   lastSeqInD1(): Promise<number>;
-  /** D1: copies posts and other changes, in order, in one round trip. */
-  copy(logged: readonly Logged[]): Promise<CopyOutcome[]>;
+  /** D1: copies posts and other changes, in order, and read positions, in one round trip. */
+  copy(logged: readonly Logged[], positions: readonly ReadPosition[]): Promise<CopyOutcome[]>;
+  /** The read positions D1 does not have yet (read-positions.ts): they ride along with the log's copies. */
+  positions?: PositionsToCopy;
+  /** Told of each copy D1 took: what it carried. */
+  committed?(logged: readonly Logged[], positions: readonly ReadPosition[]): void;
   log(where: string, problem: unknown): void;
   /** How long a poster waits for D1 before being answered `unavailable`. */
   timeoutMs: number;
+}
+
+/** What the copy needs of the room's read positions. */
+export interface PositionsToCopy {
+  readonly pending: boolean;
+  /** The next positions to copy (a bounded number), as they are now. */
+  toCopy(): ReadPosition[];
+  /** D1 has these now. */
+  copied(positions: readonly ReadPosition[]): void;
 }
 
 export interface PostDraft {
@@ -422,6 +437,16 @@ export class PostLog {
     return this.#lastSeq !== undefined && this.#lastSeq > this.#copiedThrough;
   }
 
+  /** Whether D1 lacks anything: an entry of the log, or a read position. */
+  get copyPending(): boolean {
+    return this.uncopied || (this.options.positions?.pending ?? false);
+  }
+
+  /** A read position moved: it goes with the next copy (at once when none is under way, unless D1 is failing). */
+  positionsChanged(): void {
+    this.#copySoon();
+  }
+
   /** The next batch to copy: the oldest entries D1 does not have, posts and other changes in one order. */
   #nextBatch(): Array<{ seq: number; logged: Logged }> {
     const posts = this.storage.sql
@@ -445,21 +470,24 @@ export class PostLog {
       .finally(() => {
         this.#copying = false;
         // Logged while the last copy was finishing, or the loop ended on an error: go on (or wait).
-        if (this.uncopied && Date.now() >= this.#retryAt) this.#copySoon();
+        if (this.copyPending && Date.now() >= this.#retryAt) this.#copySoon();
       });
   }
 
   async #copyAll(): Promise<void> {
-    while (this.uncopied) {
+    while (this.copyPending) {
       const wait = this.#behind ? 0 : this.#lastCopyAt + COPY_INTERVAL_MS - Date.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       this.#lastCopyAt = Date.now();
       const rows = this.#nextBatch();
-      if (rows.length === 0) return;
-      this.#behind = rows.length === COPY_BATCH;
+      // Read positions ride along: those that moved since the last copy, in the same round trip.
+      const positions = this.options.positions?.toCopy() ?? [];
+      if (rows.length === 0 && positions.length === 0) return;
+      this.#behind = rows.length === COPY_BATCH || positions.length === POSITIONS_PER_COPY;
+      const logged = rows.map((row) => row.logged);
       let outcomes: CopyOutcome[];
       try {
-        outcomes = await this.options.copy(rows.map((row) => row.logged));
+        outcomes = await this.options.copy(logged, positions);
       } catch (problem) {
         this.options.log("PostLog:copy to D1", problem);
         // The posts stay in the log. A blip is retried soon, in memory; a longer outage is left to the
@@ -477,6 +505,13 @@ export class PostLog {
         if (outcome?.kind === "duplicate") this.#settleOtherwise(row.seq, { kind: "in D1", post: outcome.original });
         if (outcome?.kind === "gone") this.#settleOtherwise(row.seq, { kind: "gone" });
       });
+      if (positions.length > 0) this.options.positions?.copied(positions);
+      try {
+        this.options.committed?.(logged, positions);
+      } catch (problem) {
+        this.options.log("PostLog:after copy", problem);
+      }
+      if (rows.length === 0) continue;
       this.#copiedThrough = rows.at(-1)?.seq ?? this.#copiedThrough;
       this.storage.kv.put("copiedThrough", this.#copiedThrough);
       for (const waiter of [...this.#waiters]) if (waiter.seq <= this.#copiedThrough) waiter.settle(true);

@@ -133,7 +133,7 @@ describe("talking through a session", () => {
     const client = await session(polling);
     const joined = await client.join("lp_talk");
     expect(joined.status).toBe("ok");
-    expect(joined.response).toEqual({ posts: [], has_more: false, seq: 0, changes: [] });
+    expect(joined.response).toEqual({ posts: [], has_more: false, seq: 0, changes: [], last_read_id: 0 });
     await client.waitFor((f) => f[3] === "presence_state" && f[0] === joined.joinRef);
     expect((await client.push("phoenix", "heartbeat")).status).toBe("ok");
 

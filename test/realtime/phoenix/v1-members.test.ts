@@ -67,7 +67,13 @@ describe("a V1 member on a room-bound socket", () => {
     const joined = await pushNumbered(socket, 1, topic, "phx_join", { last_seen_id: 0 });
     expect(joined).toEqual({
       status: "ok",
-      response: { posts: [before.response], has_more: false, changes: [], seq: before.response.id },
+      response: {
+        posts: [before.response],
+        has_more: false,
+        changes: [],
+        seq: before.response.id,
+        last_read_id: before.response.id,
+      },
     });
     // Every frame is Phoenix's V1 object, the reply carrying the ref as it came: the number 1.
     expect(socket.texts[0]).toMatch(/^\{"topic":"room:v1_room","event":"phx_reply","payload":\{.*\},"ref":1\}$/);
@@ -164,7 +170,13 @@ describe("a V1 client on a multiplexed socket", () => {
     });
     expect(a).toEqual({
       status: "ok",
-      response: { posts: [early.response], has_more: false, changes: [], seq: early.response.id },
+      response: {
+        posts: [early.response],
+        has_more: false,
+        changes: [],
+        seq: early.response.id,
+        last_read_id: early.response.id,
+      },
     });
     expect((await pushNumbered(socket, 3, "room:v1_mux_b", "phx_join")).status).toBe("ok");
     await socket.waitFor((f) => f[2] === "room:v1_mux_a" && f[3] === "presence_state");

@@ -56,7 +56,13 @@ describe("catch-up", () => {
     await env.DB.exec("ALTER TABLE posts RENAME TO posts_elsewhere");
     try {
       const plain = await join(await makeUser("memory_plain"), "from_memory");
-      expect(plain).toEqual({ posts: expect.any(Array), has_more: false, seq: ids.at(-1), changes: [] });
+      expect(plain).toEqual({
+        posts: expect.any(Array),
+        has_more: false,
+        seq: ids.at(-1),
+        changes: [],
+        last_read_id: ids.at(-1),
+      });
       expect(plain.posts.map((post) => post.id)).toEqual(ids.slice(30));
       const short = await join(await makeUser("memory_short"), "from_memory", { last_seen_id: ids[69] });
       expect(short.posts.map((post) => post.id)).toEqual(ids.slice(70));

@@ -5,7 +5,8 @@
  * Over a real `RecentPosts` whose reader stands for the room's log and D1 (posts 1..N).
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { JoinReplies, OLDER_REPLIES_KEPT } from "../../../src/realtime/room/join-replies";
+import type { EncodedReply } from "../../../src/realtime/phoenix/serializer";
+import { JoinReplies, missedMore, OLDER_REPLIES_KEPT, withLastRead } from "../../../src/realtime/room/join-replies";
 import { RecentPosts } from "../../../src/realtime/room/recent-posts";
 import type { Post } from "../../../src/shared/post";
 import { CATCH_UP_LIMIT, type JoinResponse, RECENT_POSTS_LIMIT } from "../../../src/shared/room-contract";
@@ -51,6 +52,27 @@ describe("JoinReplies", () => {
     expect(idsOf(first)).toEqual(range(1, 500).map((p) => p.id));
     expect(parsed(first)?.has_more).toBe(false);
     expect(first?.responseJson.length).toBeGreaterThan(1_000_000);
+  });
+
+  it("splices each member's last_read_id into the shared reply, without encoding the posts again", async () => {
+    const recent = await memoryOf(500, CATCH_UP_LIMIT, 2_000);
+    const replies = new JoinReplies(recent);
+    const stringify = vi.spyOn(JSON, "stringify");
+    const own = Array.from({ length: 100 }, (_, n) => withLastRead(replies.reply(0) as EncodedReply, n * 5));
+    expect(stringify).toHaveBeenCalledTimes(1);
+    stringify.mockRestore();
+    const shared = parsed(replies.reply(0));
+    own.forEach((reply, n) => {
+      expect(reply.status).toBe("ok");
+      expect(JSON.parse(reply.responseJson)).toEqual({ ...shared, last_read_id: n * 5 });
+    });
+    expect(JSON.parse(withLastRead(missedMore(7), 3).responseJson)).toEqual({
+      last_read_id: 3,
+      posts: [],
+      has_more: true,
+      seq: 7,
+      changes: [],
+    });
   });
 
   it("builds a new reply once a post lands, and the same one again until the next", async () => {

@@ -145,7 +145,13 @@ describe("edit_post and delete_post through a room", () => {
     // A plain join and the history pages show the post as it is now.
     const c = await connectAndJoin(await makeUser("ed_cat"), "edits");
     open.push(c.socket);
-    expect(c.joined.response).toEqual({ posts: [broadcastPost(broadcast)], has_more: false, seq: id + 1, changes: [] });
+    expect(c.joined.response).toEqual({
+      posts: [broadcastPost(broadcast)],
+      has_more: false,
+      seq: id + 1,
+      changes: [],
+      last_read_id: id + 1,
+    });
   });
 
   it("deletes: the text is gone from the room's log, its memory and D1; a tombstone remains; everyone is told", async () => {

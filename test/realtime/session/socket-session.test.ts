@@ -66,6 +66,7 @@ describe("a socket without a room", () => {
       has_more: false,
       seq: expect.any(Number),
       changes: [],
+      last_read_id: expect.any(Number),
     });
     const state = await socket.waitFor((f) => f[3] === "presence_state");
     expect(state.slice(0, 3)).toEqual([joined.joinRef, null, "room:mx_join_room"]);
