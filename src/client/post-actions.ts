@@ -1,5 +1,5 @@
 /**
- * Edit and delete on the posts: the buttons each post shows (post-list.ts). Edit opens an inline editor
+ * Edit, delete and "Mark unread" on the posts: the buttons each post shows (post-list.ts). Edit opens an inline editor
  * (Enter saves, Escape cancels); Delete asks first ("Really delete?": a second click deletes, leaving the
  * button keeps the post). Sending and the room's answer are the page's business (`edit`, `remove`: null once
  * done, else why not, in words); the post is then redrawn as it now is, which closes the editor. Text goes
@@ -17,6 +17,8 @@ export interface PostActionsOptions {
   edit(id: number, message: string, clientId: string): Promise<string | null>;
   /** Sends `delete_post`. */
   remove(id: number): Promise<string | null>;
+  /** Marks this post and everything after it unread ("Mark unread"). */
+  markUnread(id: number): void;
   showError(message: string | null): void;
 }
 
@@ -30,6 +32,7 @@ export function enablePostActions(options: PostActionsOptions): void {
     if (!button || !item) return;
     const id = Number(item.dataset.id);
     if (button.dataset.action === "edit") return openEditor(item, id, options);
+    if (button.dataset.action === "unread") return options.markUnread(id);
     if (button.textContent !== ASK) {
       button.textContent = ASK;
       return;

@@ -30,6 +30,12 @@ export class PostList {
     return this.#items().map(postOf);
   }
 
+  get newestId(): number | undefined {
+    const items = this.#list.querySelectorAll<HTMLLIElement>("li[data-id]");
+    const last = items[items.length - 1];
+    return last ? Number(last.dataset.id) : undefined;
+  }
+
   get oldestId(): number | undefined {
     const first = this.#list.querySelector<HTMLLIElement>("li[data-id]");
     return first ? Number(first.dataset.id) : undefined;
@@ -79,7 +85,8 @@ export class PostList {
   #placeFor(id: number): Element | null {
     let next: Element | null = null;
     let child = this.#list.lastElementChild;
-    while (child && idOf(child) > id) {
+    // Past anything that is not a post (the "New messages" line).
+    while (child && (!(child as HTMLElement).dataset.id || idOf(child) > id)) {
       next = child;
       child = child.previousElementSibling;
     }

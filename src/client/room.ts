@@ -10,10 +10,13 @@ import {
   type DeletePostParams,
   type EditPostParams,
   type JoinResponse,
+  type MarkReadParams,
+  type MarkUnreadParams,
   type ModerationState,
   type PostDeleted,
   type PostUpdated,
   RECENT_POSTS_LIMIT,
+  type ReadPositionReply,
   RoomErrorReason,
   RoomEvent,
   SESSION_ENDED_CLOSE_CODE,
@@ -30,6 +33,7 @@ import { PendingList } from "./pending-list";
 import { enablePostActions } from "./post-actions";
 import { PostList } from "./post-list";
 import { PyreSocket } from "./pyre-socket";
+import { NewMessagesLine, ReadMarker, watchReadStates } from "./read-state";
 import { RoomFeed } from "./room-feed";
 import { fetchChanges, fetchPosts, HistoryError, type HistorySource } from "./room-posts";
 import { enableRoomsDrawer } from "./sidebar";
@@ -170,11 +174,53 @@ function start(): void {
         .receive("error", (response: RefusalResponse) => resolve(describeRefusal(response)))
         .receive("timeout", () => resolve("No answer: try again."));
     });
+  /** Pushes `mark_read` or `mark_unread`; the room's position after it, or null when not joined or refused. */
+  const moveReadPosition = (event: string, payload: MarkReadParams | MarkUnreadParams): Promise<number | null> =>
+    new Promise((resolve) => {
+      if (!joined) return resolve(null);
+      joined
+        .push(event, payload)
+        .receive("ok", ({ last_read_id }: ReadPositionReply) => resolve(last_read_id))
+        .receive("error", () => resolve(null))
+        .receive("timeout", () => resolve(null));
+    });
+  const newMessages = new NewMessagesLine(byId("posts"), reader.id);
+  const markReadButton = byId<HTMLButtonElement>("mark_read");
+  const marker = new ReadMarker({
+    timeline,
+    list: byId("posts"),
+    markRead: (upToId) => moveReadPosition(RoomEvent.markRead, { up_to_id: upToId }),
+  });
+  /** Where the "New messages" line stands (placed when the room opens, or by "Mark unread"). */
+  const showNewMessages = (lastReadId: number): boolean => {
+    const placed = newMessages.place(lastReadId);
+    markReadButton.hidden = !placed;
+    return placed;
+  };
+  markReadButton.addEventListener("click", async () => {
+    const newest = list.newestId;
+    if (newest === undefined) return;
+    const position = await moveReadPosition(RoomEvent.markRead, { up_to_id: newest });
+    if (position === null) return showError("Not marked as read: try again.");
+    marker.position = position;
+    marker.paused = false;
+    newMessages.remove();
+    markReadButton.hidden = true;
+  });
+
   enablePostActions({
     list: byId("posts"),
     text: (id) => feed.shown(id)?.message,
     edit: (id, message, clientId) => change(RoomEvent.editPost, { id, message, client_id: clientId }),
     remove: (id) => change(RoomEvent.deletePost, { id }),
+    markUnread: async (id) => {
+      const position = await moveReadPosition(RoomEvent.markUnread, { from_id: id });
+      if (position === null) return showError("Not marked unread: try again.");
+      // Stays unread until the reader says otherwise: seeing the posts no longer marks them read.
+      marker.paused = true;
+      marker.position = position;
+      showNewMessages(position);
+    },
     showError,
   });
 
@@ -236,6 +282,7 @@ function start(): void {
       if (!current()) return;
       typists.stopped(post.user.id);
       feed.received(post);
+      marker.check();
     });
     for (const event of [RoomEvent.postUpdated, RoomEvent.postDeleted]) {
       channel.on(event, (payload: PostUpdated | PostDeleted) => {
@@ -262,6 +309,15 @@ function start(): void {
         feed.joined(response);
         if (plainJoin) older.beginningShown = response.posts.length < RECENT_POSTS_LIMIT;
         joined = channel;
+        marker.position = Math.max(marker.position, response.last_read_id);
+        // The room opens at its first unread post, once: a rejoin leaves the reader where they are.
+        if (!opened) {
+          opened = true;
+          if (showNewMessages(response.last_read_id) && linked === undefined) {
+            newMessages.element.scrollIntoView({ block: "start" });
+          }
+        }
+        marker.check();
         status("live");
         // Nothing applies unless the room's push right after the reply says so.
         moderation.apply(null);
@@ -281,7 +337,11 @@ function start(): void {
     return channel;
   };
 
+  /** Whether the first join has placed the "New messages" line. */
+  let opened = false;
   activeChannel = joinRoom();
+  // The sidebar's counts for every room, kept current over the same socket (`user:ID`).
+  watchReadStates(socket, reader.id);
   socket.connect();
 
   mentionsToggle.addEventListener("change", () => {

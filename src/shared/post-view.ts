@@ -37,17 +37,18 @@ export function tombstoneText(post: Post): string {
   return post.deleted_by === "moderator" ? "removed by a moderator" : "message deleted";
 }
 
-export type PostAction = "edit" | "delete";
+export type PostAction = "edit" | "delete" | "unread";
 
 /**
  * What the reader may do to a post, as the room decides it: edit and delete their own; delete anyone's
- * when they moderate; nothing to a tombstone. (The room still decides: the edit window, a role just lost.)
+ * when they moderate; mark someone else's post and what follows it unread; nothing to a tombstone. (The
+ * room still decides: the edit window, a role just lost.)
  */
 export function postActions(post: Post, reader: Reader): PostAction[] {
   if (post.deleted_at !== undefined) return [];
   if (post.user.id === reader.id) return ["edit", "delete"];
-  return reader.moderates ? ["delete"] : [];
+  return reader.moderates ? ["unread", "delete"] : ["unread"];
 }
 
 /** A button's label for each action. */
-export const ACTION_LABELS: Record<PostAction, string> = { edit: "Edit", delete: "Delete" };
+export const ACTION_LABELS: Record<PostAction, string> = { edit: "Edit", delete: "Delete", unread: "Mark unread" };

@@ -60,6 +60,10 @@ export function RoomPage({ viewer, room, heading, posts, view, yourRooms, counts
               Rooms
             </button>
             <h1>{heading}</h1>
+            {/* Shown by the page's script while the room has a "New messages" line (src/client/read-state.ts). */}
+            <button type="button" class="button quiet" id="mark_read" hidden>
+              Mark as read
+            </button>
             <output id="connection" class="status" data-state="offline">
               Offline
             </output>
