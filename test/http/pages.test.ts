@@ -208,7 +208,7 @@ describe("GET /rooms/:room", () => {
     }
     const html = (await visitor.get("/rooms/as_now")).html;
     expect(html).toMatch(
-      /<time class="edited" datetime="2026-12-06T09:30:00.000Z">edited [^<]*09:30<\/time><p class="message">edited text, fixed<\/p><\/li>/,
+      /<time class="edited" datetime="2026-12-06T09:30:00.000Z">edited [^<]*09:30<\/time><p class="message">edited text, fixed<\/p><span class="actions"><button type="button" class="link" data-action="unread">Mark unread<\/button><\/span><\/li>/,
     );
     expect(html).toMatch(/<li class="post deleted"[^>]*>.*?<p class="message tombstone">message deleted<\/p><\/li>/);
     expect(html).toMatch(
@@ -216,11 +216,12 @@ describe("GET /rooms/:room", () => {
     );
     expect(html).not.toContain(">gone<");
     expect(html).not.toContain(">spam<");
-    // Their own post: Edit and Delete; nobody else's (they do not moderate this room).
+    // Their own post: Edit and Delete; on someone else's only Mark unread (they do not moderate this room);
+    // nothing on a tombstone.
     expect(html).toMatch(
       /<p class="message">mine<\/p><span class="actions"><button type="button" class="link" data-action="edit">Edit<\/button><button type="button" class="link" data-action="delete">Delete<\/button><\/span><\/li>/,
     );
-    expect(html.match(/data-action=/g)).toHaveLength(2);
+    expect(html.match(/data-action=/g)).toHaveLength(3);
   });
 });
 
