@@ -169,7 +169,12 @@ function parseFrame(text: string): PhoenixFrame | undefined {
  * Reads pyre's frames for one member: deliveries of `new_post` once joined, the join's reply, and replies to
  * this socket's posts (refs `p<seq>`). Every other event (presence, typing, ...) is ignored.
  */
-function pyreFrames(topic: string, onIncoming: OnIncoming, onJoin: (problem?: Error) => void) {
+function pyreFrames(
+  topic: string,
+  onIncoming: OnIncoming,
+  onJoin: (problem?: Error) => void,
+  onPostId: (id: number) => void = () => {},
+) {
   let joined = false;
   return (text: string, receivedAt: number) => {
     const frame = parseFrame(text);
@@ -178,6 +183,7 @@ function pyreFrames(topic: string, onIncoming: OnIncoming, onJoin: (problem?: Er
     if (frameTopic !== topic) return;
     if (event === "new_post") {
       if (!joined) return;
+      if (typeof payload.id === "number") onPostId(payload.id);
       const body = typeof payload.message === "string" ? decodeBody(payload.message) : undefined;
       if (body) onIncoming({ kind: "delivery", ...body }, receivedAt);
       return;
@@ -224,7 +230,14 @@ function postFrame(topic: string, seq: number): string {
   return JSON.stringify([JOIN_REF, `p${seq}`, topic, "new_post", payload]);
 }
 
-/** A pyre WebSocket, room-bound (`room=` in the URL) or multiplexed (no room), joined to `topic`. */
+/** How often a reading member (`pyre-reading`) reports its read position, as a visible room page does. */
+const MARK_READ_EVERY_MS = 2_000;
+
+/**
+ * A pyre WebSocket, room-bound (`room=` in the URL) or multiplexed (no room), joined to `topic`. A reading
+ * member sends `mark_read` up to the newest post it got every {@link MARK_READ_EVERY_MS} (when there is
+ * one newer than the last it sent), starting at a random point of the interval so members spread out.
+ */
 async function pyreWebSocket(
   url: string,
   token: string,
@@ -232,7 +245,9 @@ async function pyreWebSocket(
   onIncoming: OnIncoming,
   timeoutMs: number,
   vsn: Vsn = "2.0.0",
+  reading = false,
 ) {
+  let newest = 0;
   const bearer = `base64url.bearer.phx.${Buffer.from(token).toString("base64url")}`;
   const started = performance.now();
   const ws = await openSocket(url, ["phoenix", bearer], timeoutMs);
@@ -251,13 +266,32 @@ async function pyreWebSocket(
       } else resolve();
     };
     ws.once("close", (code, reason) => finish(new Error(`closed before the join reply: ${code} ${reason.toString()}`)));
-    const read = pyreFrames(topic, onIncoming, finish);
+    const read = pyreFrames(topic, onIncoming, finish, (id) => {
+      newest = Math.max(newest, id);
+    });
     ws.on("message", (data) => read(frameText(data), performance.now()));
     ws.send(joinFrame(topic, vsn));
   });
+  let marker: ReturnType<typeof setInterval> | undefined;
+  const start = reading
+    ? setTimeout(() => {
+        let sent = 0;
+        let ref = 0;
+        marker = setInterval(() => {
+          if (newest <= sent || ws.readyState !== WebSocket.OPEN) return;
+          sent = newest;
+          ref += 1;
+          ws.send(JSON.stringify([JOIN_REF, `r${ref}`, topic, "mark_read", { up_to_id: sent }]));
+        }, MARK_READ_EVERY_MS);
+      }, Math.random() * MARK_READ_EVERY_MS)
+    : undefined;
   return {
     post: (seq: number) => ws.send(postFrame(topic, seq)),
-    close: (closeTimeoutMs: number) => closeSocket(ws, closeTimeoutMs),
+    close: (closeTimeoutMs: number) => {
+      clearTimeout(start);
+      clearInterval(marker);
+      return closeSocket(ws, closeTimeoutMs);
+    },
   };
 }
 
@@ -342,6 +376,7 @@ export async function pyreAdapter(
   tokenSecret: string,
   way: PyreWay,
   v1Share = 0,
+  reading = false,
 ): Promise<Adapter> {
   const topic = `room:${config.room}`;
   const room = `room=${encodeURIComponent(config.room)}`;
@@ -364,7 +399,7 @@ export async function pyreAdapter(
       if (token === undefined) throw new Error(`no token for user ${userId}`);
       if (who.role === "sender") return pyreWebSocket(roomBound("2.0.0"), token, topic, onIncoming, timeoutMs);
       const vsn: Vsn = speaksV1(who.index, v1Share) ? "1.0.0" : "2.0.0";
-      if (way === "room-bound") return pyreWebSocket(roomBound(vsn), token, topic, onIncoming, timeoutMs, vsn);
+      if (way === "room-bound") return pyreWebSocket(roomBound(vsn), token, topic, onIncoming, timeoutMs, vsn, reading);
       if (way === "multiplexed") return pyreWebSocket(multiplexed(vsn), token, topic, onIncoming, timeoutMs, vsn);
       return pyreLongPoll(httpBase, token, topic, onIncoming, timeoutMs);
     },
@@ -384,6 +419,8 @@ export function adapterFor(config: LoadConfig, tokenSecret: string): Promise<Ada
       return pyreAdapter(config, tokenSecret, "room-bound", config.v1Share);
     case "pyre-mux-mixed":
       return pyreAdapter(config, tokenSecret, "multiplexed", config.v1Share);
+    case "pyre-reading":
+      return pyreAdapter(config, tokenSecret, "room-bound", 0, true);
     case "floor":
     case "ws":
       return Promise.resolve(rawAdapter(config));

@@ -11,6 +11,7 @@ const COLORS: Record<TargetName, string> = {
   "pyre-longpoll": "#ae3ec9",
   "pyre-mixed": "#e8590c",
   "pyre-mux-mixed": "#fab005",
+  "pyre-reading": "#c2255c",
   floor: "#1971c2",
   ws: "#2f9e44",
 };
@@ -20,6 +21,7 @@ const LABELS: Record<TargetName, string> = {
   "pyre-longpoll": "pyre, LongPoll",
   "pyre-mixed": "pyre, V1 and V2 members",
   "pyre-mux-mixed": "pyre, multiplexed, V1 and V2",
+  "pyre-reading": "pyre, members marking read",
   floor: "floor (bare DO)",
   ws: "ws (bare Node)",
 };

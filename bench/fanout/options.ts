@@ -34,7 +34,8 @@ export interface Options {
 export const USAGE = `npm run bench:fanout -- [flags]
 
   --targets LIST            targets to run, in order (default pyre,floor,ws; also pyre-mux, pyre-longpoll,
-                            pyre-mixed and pyre-mux-mixed: room-bound and multiplexed with a share of V1 members)
+                            pyre-mixed and pyre-mux-mixed: room-bound and multiplexed with a share of V1 members;
+                            pyre-reading: room-bound members that mark_read every 2 s, as open pages do)
   --v1-share X              the share of members speaking V1 on the -mixed targets, 0 to 1 (default 0.5)
   --members LIST            fan-out room sizes (default 100,500,1000)
   --rate N                  fan-out posts per second (default 20)

@@ -4,7 +4,16 @@
  * pyre's room-bound sockets, its multiplexed socket and LongPoll, and the first two with a share of V1
  * members (`-mixed`: the cost of a mixed room); the floor; the bare ws server.
  */
-export const TARGETS = ["pyre", "pyre-mux", "pyre-longpoll", "pyre-mixed", "pyre-mux-mixed", "floor", "ws"] as const;
+export const TARGETS = [
+  "pyre",
+  "pyre-mux",
+  "pyre-longpoll",
+  "pyre-mixed",
+  "pyre-mux-mixed",
+  "pyre-reading",
+  "floor",
+  "ws",
+] as const;
 export type TargetName = (typeof TARGETS)[number];
 
 /**

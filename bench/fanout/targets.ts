@@ -68,6 +68,7 @@ export function startTarget(name: TargetName, options: StartOptions): Promise<Ru
     case "pyre-longpoll":
     case "pyre-mixed":
     case "pyre-mux-mixed":
+    case "pyre-reading":
       return startPyre(name, options);
     case "floor":
       return startFloor(options);

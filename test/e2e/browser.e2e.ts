@@ -404,7 +404,12 @@ describe("editing and deleting", () => {
       });
     await on(owner, "spam spam spam").waitFor();
     await on(guest, "the owner's own").waitFor();
-    expect(await on(guest, "the owner's own").locator("button").count()).toBe(0);
+    // A guest may only mark the owner's post unread: no Edit, no Delete.
+    expect(
+      await on(guest, "the owner's own")
+        .locator("button")
+        .evaluateAll((buttons) => buttons.map((b) => b.dataset.action)),
+    ).toEqual(["unread"]);
     expect(await on(owner, "spam spam spam").locator('button[data-action="edit"]').count()).toBe(0);
     const remove = on(owner, "spam spam spam").locator('button[data-action="delete"]');
     await remove.click();
@@ -456,7 +461,7 @@ describe("editing and deleting", () => {
     const fresh = await openTab(a, room);
     const view = async (page: Page) =>
       (await page.$$eval("#posts li.post", (items) => items.map((li) => li.textContent))).map((text) =>
-        (text ?? "").replace(/(Edit|Delete)/g, ""),
+        (text ?? "").replace(/(Edit|Delete|Mark unread)/g, ""),
       );
     expect((await view(b.page)).slice(-5)).toEqual((await view(fresh)).slice(-5));
     await b.page.unrouteAll({ behavior: "ignoreErrors" });
