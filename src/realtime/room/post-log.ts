@@ -29,6 +29,14 @@ const COPY_BATCH = 100;
  * busy): members see a post as soon as the room has stored it.
  */
 export const COPY_INTERVAL_MS = 50;
+/**
+ * How long a moved read position waits for a copy of the log to ride along with before it is copied on its
+ * own. Members' pages report what they read every 2 s; in a room that is read more than written, copying
+ * each report at once cost a D1 write every 50 ms and took the post path's time (bench/README.md, "read
+ * positions on the post path"). Counts reach other tabs after D1 has the position, so this is part of
+ * the 2 s the issue allows them.
+ */
+export const POSITIONS_WAIT_MS = 500;
 const RETRY_FIRST_MS = 250;
 const RETRY_MAX_MS = 5_000;
 
@@ -131,6 +139,9 @@ export class PostLog {
   /** Not before this may a copy be tried again (after a failure); 0 when D1 answered last time. */
   #retryAt = 0;
   #lastCopyAt = 0;
+  /** When the read positions waiting now may be copied on their own; undefined: none is waiting (or now). */
+  #positionsDueAt: number | undefined;
+  #positionsTimer: ReturnType<typeof setTimeout> | undefined;
   /** The last copy was full: more were waiting, so the next goes at once. */
   #behind = false;
   readonly #waiters = new Set<Waiter>();
@@ -442,9 +453,28 @@ export class PostLog {
     return this.uncopied || (this.options.positions?.pending ?? false);
   }
 
-  /** A read position moved: it goes with the next copy (at once when none is under way, unless D1 is failing). */
+  /**
+   * A read position moved: it goes with the next copy of the log, or on its own once it has waited
+   * {@link POSITIONS_WAIT_MS} (unless D1 is failing).
+   */
   positionsChanged(): void {
-    this.#copySoon();
+    if (this.#positionsDueAt !== undefined) return;
+    this.#positionsDueAt = Date.now() + POSITIONS_WAIT_MS;
+    this.#positionsTimer = setTimeout(() => {
+      this.#positionsTimer = undefined;
+      if (Date.now() >= this.#retryAt) this.#copySoon();
+    }, POSITIONS_WAIT_MS);
+  }
+
+  /** Positions are waiting, and have waited long enough to be copied on their own (or a woken room has them). */
+  #positionsDue(): boolean {
+    if (!(this.options.positions?.pending ?? false)) return false;
+    return this.#positionsDueAt === undefined || Date.now() >= this.#positionsDueAt;
+  }
+
+  /** Something is to be copied now: an entry of the log, or positions that are due. */
+  #copyWanted(): boolean {
+    return this.uncopied || this.#positionsDue();
   }
 
   /** The next batch to copy: the oldest entries D1 does not have, posts and other changes in one order. */
@@ -470,18 +500,18 @@ export class PostLog {
       .finally(() => {
         this.#copying = false;
         // Logged while the last copy was finishing, or the loop ended on an error: go on (or wait).
-        if (this.copyPending && Date.now() >= this.#retryAt) this.#copySoon();
+        if (this.#copyWanted() && Date.now() >= this.#retryAt) this.#copySoon();
       });
   }
 
   async #copyAll(): Promise<void> {
-    while (this.copyPending) {
+    while (this.#copyWanted()) {
       const wait = this.#behind ? 0 : this.#lastCopyAt + COPY_INTERVAL_MS - Date.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       this.#lastCopyAt = Date.now();
       const rows = this.#nextBatch();
       // Read positions ride along: those that moved since the last copy, in the same round trip.
-      const positions = this.options.positions?.toCopy() ?? [];
+      const positions = rows.length > 0 || this.#positionsDue() ? (this.options.positions?.toCopy() ?? []) : [];
       if (rows.length === 0 && positions.length === 0) return;
       this.#behind = rows.length === COPY_BATCH || positions.length === POSITIONS_PER_COPY;
       const logged = rows.map((row) => row.logged);
@@ -505,7 +535,14 @@ export class PostLog {
         if (outcome?.kind === "duplicate") this.#settleOtherwise(row.seq, { kind: "in D1", post: outcome.original });
         if (outcome?.kind === "gone") this.#settleOtherwise(row.seq, { kind: "gone" });
       });
-      if (positions.length > 0) this.options.positions?.copied(positions);
+      if (positions.length > 0) {
+        this.options.positions?.copied(positions);
+        clearTimeout(this.#positionsTimer);
+        this.#positionsTimer = undefined;
+        this.#positionsDueAt = undefined;
+        // Moved while this copy was under way: they wait for the next.
+        if (this.options.positions?.pending) this.positionsChanged();
+      }
       try {
         this.options.committed?.(logged, positions);
       } catch (problem) {

@@ -162,11 +162,19 @@ export class ReadPositions {
   /** D1 has these positions now; one that moved since it was taken stays to be copied. */
   copied(positions: readonly ReadPosition[]): void {
     const holders = this.#loaded();
+    const clean: number[] = [];
     for (const position of positions) {
       const held = holders.get(position.userId);
       if (!held || held.lastReadId !== position.lastReadId || held.at !== position.at) continue;
-      this.storage.sql.exec("UPDATE read_positions SET dirty = 0 WHERE user_id = ?", position.userId);
+      clean.push(position.userId);
       this.#dirty.delete(position.userId);
+    }
+    // One statement for the whole copy, not one per position.
+    if (clean.length > 0) {
+      this.storage.sql.exec(
+        "UPDATE read_positions SET dirty = 0 WHERE user_id IN (SELECT value FROM json_each(?))",
+        JSON.stringify(clean),
+      );
     }
     if (this.#dirty.size === 0) this.storage.kv.delete(DIRTY_KEY);
   }

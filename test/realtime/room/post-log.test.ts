@@ -10,9 +10,17 @@ import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { copyLogged, type Logged, lastSeq } from "../../../src/db/posts";
+import type { ReadPosition } from "../../../src/db/read-states";
 import { changes, posts, users } from "../../../src/db/schema";
 import type { User } from "../../../src/db/users";
-import { CHANGE_LOG_KEEP, LOG_KEEP, type PostDraft, PostLog } from "../../../src/realtime/room/post-log";
+import {
+  CHANGE_LOG_KEEP,
+  LOG_KEEP,
+  POSITIONS_WAIT_MS,
+  type PositionsToCopy,
+  type PostDraft,
+  PostLog,
+} from "../../../src/realtime/room/post-log";
 import { type Post, tombstone } from "../../../src/shared/post";
 import { roomStub } from "../../helpers/socket";
 import { db, makeUser, seedPosts } from "../../helpers/users";
@@ -321,6 +329,64 @@ describe("PostLog", () => {
         at: new Date(),
       });
       expect(log.current(1)).toMatchObject({ message: "after", edited_at: expect.any(String) });
+    });
+  });
+
+  describe("read positions", () => {
+    /** Positions in memory standing in for the room's (read-positions.ts): what moved and is not in D1. */
+    function movingPositions(): PositionsToCopy & { move(userId: number, lastReadId: number): void } {
+      const dirty = new Map<number, ReadPosition>();
+      return {
+        get pending() {
+          return dirty.size > 0;
+        },
+        toCopy: () => [...dirty.values()],
+        copied: (positions) => {
+          for (const position of positions) if (dirty.get(position.userId) === position) dirty.delete(position.userId);
+        },
+        move: (userId, lastReadId) => dirty.set(userId, { userId, lastReadId, at: Date.now() }),
+      };
+    }
+
+    it("copies moved positions with the next post, or on their own once they have waited, several in one copy", async () => {
+      const room = "positions_ride_along";
+      const author = await makeUser("pos_author");
+      await runInDurableObject(roomStub(room), async (_room, state) => {
+        const copies: Array<{ posts: number; positions: number[] }> = [];
+        const positions = movingPositions();
+        const log = new PostLog(state.storage, {
+          lastSeqInD1: () => lastSeq(db, room),
+          copy: async (logged, moved) => {
+            copies.push({ posts: logged.length, positions: moved.map((position) => position.userId) });
+            return copyLogged(db, room, logged);
+          },
+          positions,
+          log: (_where, problem) => {
+            throw problem;
+          },
+          timeoutMs: 5_000,
+        });
+        await log.ready();
+
+        // Three reports in a row: nothing goes to D1 at once; after the wait, one copy carries all three.
+        const movedAt = Date.now();
+        for (const userId of [11, 12, 13]) {
+          positions.move(userId, 0);
+          log.positionsChanged();
+        }
+        expect(copies).toEqual([]);
+        while (positions.pending) await delay(10);
+        expect(Date.now() - movedAt).toBeGreaterThanOrEqual(POSITIONS_WAIT_MS - 5);
+        expect(copies).toEqual([{ posts: 0, positions: [11, 12, 13] }]);
+
+        // A report, then a post: the position rides along with the post's copy, without waiting.
+        positions.move(14, 0);
+        log.positionsChanged();
+        const posted = appendNew(log, draft(author, "with a position"));
+        await log.confirmed(posted.post);
+        expect(copies.slice(1)).toEqual([{ posts: 1, positions: [14] }]);
+        expect(positions.pending).toBe(false);
+      });
     });
   });
 });
