@@ -9,6 +9,7 @@ import { createDatabase, type Database } from "../../db/client";
 import { type ChangesQuery, changesPage, copyLogged, lastSeq, postSeqsBy, postsPage } from "../../db/posts";
 import { mirrorBans } from "../../db/room-bans";
 import { insertRoomWithinAllowance, mirroredMembers, mirrorRoom, roomRow } from "../../db/rooms";
+import { indexNewPosts } from "../../db/search-index";
 import type { Post, PostsQuery } from "../../shared/post";
 import {
   CATCH_UP_LIMIT,
@@ -50,6 +51,7 @@ import { Presence } from "./presence";
 import { RateLimits, type Take } from "./rate-limit";
 import { RecentPosts } from "./recent-posts";
 import { endChannelFor, endChannelOnSocketEnd, type RoomRouting } from "./router";
+import { SearchIndexing } from "./search-indexing";
 import { TypingThrottle } from "./typing";
 
 /** How many recent posts the room keeps in memory: enough for any join and most catch-ups. */
@@ -78,6 +80,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
   readonly #joinReplies: JoinReplies;
   #postLogInstance: PostLog | undefined;
   readonly #postLogOptions: ConstructorParameters<typeof PostLog>[1];
+  readonly #searchIndexing: SearchIndexing;
   #establishing: Promise<Outcome<RoomView>> | undefined;
   readonly #rateLimits: RateLimits;
   readonly #allowance: AllowanceSlices;
@@ -114,9 +117,11 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
     this.#postLogOptions = {
       lastSeqInD1: () => lastSeq(this.#db, name),
       copy: (logged) => copyLogged(this.#db, name, logged),
+      copied: (seq) => this.#searchIndexing.copied(seq),
       log,
       timeoutMs: limits.postStoreTimeoutMs,
     };
+    this.#searchIndexing = new SearchIndexing(ctx.storage, { index: () => indexNewPosts(this.#db), log });
     this.#recent = new RecentPosts(
       (limit) => this.#newestPosts(limit),
       RECENT_CAPACITY,
@@ -228,9 +233,14 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
     }
   }
 
-  /** Copies to D1 whatever the log holds that D1 does not (after a failure, or when the room wakes). */
+  /**
+   * Copies to D1 whatever the log holds that D1 does not, and indexes for search what D1 has but the index
+   * does not (after a failure, or when the room wakes).
+   */
   resumeCopying(): void {
-    if (this.membership.record && this.#postLog.uncopied) this.#postLog.resume();
+    if (!this.membership.record) return;
+    if (this.#postLog.uncopied) this.#postLog.resume();
+    this.#searchIndexing.resume(this.#postLog.copiedThrough);
   }
 
   // The room itself: created once, by its first joiner or through the API; then governed (governance.ts).
