@@ -1,11 +1,20 @@
 /**
  * Brings D1's search index up to the posts this room has copied there, after each copy and never in it: the
  * copy answers posters `ok` (post-log.ts), and indexing is no part of what an `ok` promises. One call at a
- * time (src/db/search-index.ts: it indexes whatever is waiting, so a call covers every copy finished before
- * it began); a failure is retried with backoff and by the room's alarm, and a room that wakes finishes what
- * it had not indexed, so search lags a post by about one copy and misses none. Why: docs/search.md.
+ * time, at most one a second (src/db/search-index.ts: it indexes whatever is waiting, so a call covers
+ * every copy finished before it began); a failure is retried with backoff and by the room's alarm, and a
+ * room that wakes finishes what it had not indexed, so search lags a post by about a second and misses
+ * none. Why: docs/search.md.
  */
 import { Backoff } from "../shell/alarms";
+
+/**
+ * An indexing call starts at least this long after the previous one started. Each call is a D1 round trip
+ * of its own, which costs more than the indexing it holds: one after every copy cost a post more than the
+ * trigger inside the copy had (bench/README.md, "Search off the post's path"). At most one a second, a busy
+ * room's posts share a call, and a quiet room's post still goes in right after its copy.
+ */
+export const INDEX_INTERVAL_MS = 1_000;
 
 export interface SearchIndexingOptions {
   /** D1: indexes what is waiting; true when more is (call again). */
@@ -19,6 +28,7 @@ export class SearchIndexing {
   /** What the room has copied to D1 through (its log's seq). */
   #copiedThrough = 0;
   #indexing = false;
+  #lastIndexAt = 0;
   readonly #backoff: Backoff;
 
   constructor(
@@ -59,6 +69,9 @@ export class SearchIndexing {
 
   async #indexAll(): Promise<void> {
     while (this.behind) {
+      const wait = this.#lastIndexAt + INDEX_INTERVAL_MS - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      this.#lastIndexAt = Date.now();
       const through = this.#copiedThrough;
       let more: boolean;
       try {
