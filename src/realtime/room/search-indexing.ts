@@ -51,12 +51,12 @@ export class SearchIndexing {
     this.copied(copiedThrough);
   }
 
-  get behind(): boolean {
+  get #behind(): boolean {
     return this.#copiedThrough > this.#indexedThrough;
   }
 
   #indexSoon(): void {
-    if (this.#indexing || !this.behind || this.#backoff.waiting) return;
+    if (this.#indexing || !this.#behind || this.#backoff.waiting) return;
     this.#indexing = true;
     void this.#indexAll()
       .catch((problem) => this.options.log("SearchIndexing", problem))
@@ -68,7 +68,7 @@ export class SearchIndexing {
   }
 
   async #indexAll(): Promise<void> {
-    while (this.behind) {
+    while (this.#behind) {
       const wait = this.#lastIndexAt + INDEX_INTERVAL_MS - Date.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       this.#lastIndexAt = Date.now();
