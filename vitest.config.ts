@@ -53,6 +53,7 @@ const NO_OBJECT_FILES = [
   "test/auth/token.test.ts",
   "test/db/mentions.test.ts",
   "test/db/read-states.test.ts",
+  "test/db/search-index.test.ts",
   "test/db/search.test.ts",
   "test/fuzz/decoder.test.ts",
   "test/http/client-address.test.ts",

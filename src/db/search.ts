@@ -1,8 +1,9 @@
 /**
- * Full-text search over posts (the FTS5 index `posts_fts`, kept in step with `posts` by triggers: migration
- * `search`), in the rooms the searcher can read, best match first (bm25, then newest). What a person types
- * is never FTS5 syntax: every word becomes an FTS5 string literal, so quotes, `*`, `-`, `:`, parentheses,
- * `AND`, `OR`, `NOT` and `NEAR` are only text, and the query is bound as a parameter like any other value.
+ * Full-text search over posts (the FTS5 index `posts_fts`: migration `search`; a new post goes in right
+ * after its copy to D1, search-index.ts), in the rooms the searcher can read, best match first (bm25, then
+ * newest). What a person types is never FTS5 syntax: every word becomes an FTS5 string literal, so quotes,
+ * `*`, `-`, `:`, parentheses, `AND`, `OR`, `NOT` and `NEAR` are only text, and the query is bound as a
+ * parameter like any other value.
  */
 import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "./client";

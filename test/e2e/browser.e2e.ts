@@ -742,7 +742,14 @@ describe("finding your way: mentions and search", () => {
     await waitForLive(bTab);
     await bTab.waitForSelector(`#post-${mention.id}.linked`);
 
-    // Search from the top bar finds the old post; its link loads older posts until it is on screen.
+    // Search from the top bar finds the old post; its link loads older posts until it is on screen. The
+    // index takes a post right after its ok, not before (docs/search.md): wait until it has this one.
+    await waitUntil("the search index has the old post", async () => {
+      const answer = await fetch(`${baseUrl}/search?q=${needle}`, {
+        headers: { Accept: "application/json", Authorization: `Bearer ${seeder.token}` },
+      });
+      return ((await answer.json()) as { results: unknown[] }).results.length > 0;
+    });
     await bTab.fill("#topbar_q", needle);
     await Promise.all([bTab.waitForURL(/\/search\?q=/), bTab.press("#topbar_q", "Enter")]);
     expect(await bTab.$$eval("#search_results mark", (marks) => marks.map((mark) => mark.textContent))).toEqual([

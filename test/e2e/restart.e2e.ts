@@ -2,7 +2,8 @@
  * A deploy drops every socket. Here the deploy is real enough: a `wrangler dev` of its own, stopped under a
  * connected browser page and a connected Node client and started again on the same port and the same
  * state. Posts made right after the restart, before the page has reconnected, must all reach the page,
- * once each and in order: the page reconnects with backoff and catches up with `last_seen_id`.
+ * once each and in order: the page reconnects with backoff and catches up with `last_seen_id`. A mute and a
+ * ban set before the restart still hold after it (the room keeps them in its own storage).
  */
 import { randomBytes } from "node:crypto";
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -12,8 +13,8 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchChromium, shownPosts, waitForLive } from "./chromium";
 import { E2E_VARS } from "./global-setup";
-import { registerUser, uniqueName, waitUntil } from "./helpers";
-import { enterRoom, OpenSockets, post, QUICK_RECONNECT } from "./phoenix";
+import { type RegisteredUser, registerUser, uniqueName, waitUntil } from "./helpers";
+import { enterRoom, OpenSockets, openSocket, post, push, QUICK_RECONNECT, tryJoin } from "./phoenix";
 import { freePort, startWranglerDev, type WranglerDev } from "./wrangler-dev";
 
 const stateDir = mkdtempSync(join(tmpdir(), "pyre-restart-"));
@@ -52,8 +53,9 @@ describe("a restart under connected clients (a deploy)", () => {
     if (!dev || !browser) throw new Error("not started");
     const baseUrl = dev.baseUrl;
     const room = uniqueName("deploy");
-    const reader = await registerUser(baseUrl, uniqueName("reader"));
-    const writer = await registerUser(baseUrl, uniqueName("writer"));
+    const [reader, writer, muted, banned] = (await Promise.all(
+      ["reader", "writer", "muted", "banned"].map((prefix) => registerUser(baseUrl, uniqueName(prefix))),
+    )) as [RegisteredUser, RegisteredUser, RegisteredUser, RegisteredUser];
 
     const context = await browser.newContext();
     const [name, value] = reader.cookie.split("=") as [string, string];
@@ -68,6 +70,18 @@ describe("a restart under connected clients (a deploy)", () => {
     await waitUntil("the page shows the posts from before", async () =>
       (await shownPosts(page)).some((shown) => shown.message === "before 3"),
     );
+    // The reader's page opened the room first, so the reader owns it: a mute and a ban before the deploy.
+    const moderate = async (path: string, body: object) => {
+      const answer = await fetch(`${baseUrl}/api/rooms/${room}/${path}`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${reader.token}`, "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      expect(answer.status).toBe(201);
+      return answer.json();
+    };
+    const { mute } = await moderate("mutes", { username: muted.username, seconds: 3600 });
+    await moderate("bans", { username: banned.username });
 
     // The deploy: every socket drops; the same state comes back on the same address.
     await dev.stop();
@@ -109,5 +123,18 @@ describe("a restart under connected clients (a deploy)", () => {
       ),
     );
     await context.close();
+
+    // The mute and the ban from before the restart hold: the same mute, until the same time.
+    const stillMuted = await enterRoom({ baseUrl, room, token: muted.token, sockets });
+    expect(await push(stillMuted.channel, "new_post", { message: "am I back?" })).toEqual({
+      status: "error",
+      response: { reason: "muted", until: mute.until },
+    });
+    const stillBanned = openSocket({ baseUrl, room, token: banned.token, sockets });
+    stillBanned.connect();
+    expect(await tryJoin(stillBanned.channel(`room:${room}`, {}))).toEqual({
+      status: "error",
+      response: { reason: "banned" },
+    });
   }, 90_000);
 });

@@ -1,11 +1,14 @@
 /** Users made straight in D1 (through the app's own query code), for tests that are not about signing up. */
 import { env } from "cloudflare:workers";
+import { sql } from "drizzle-orm";
+import { expect } from "vitest";
 import { hashPassword } from "../../src/auth/password";
 import { readTokenSecret, type TokenSecrets } from "../../src/auth/secret";
 import { signUserToken, type TokenOptions } from "../../src/auth/token";
 import { createDatabase } from "../../src/db/client";
 import { lastSeq } from "../../src/db/posts";
 import { posts, roomMembers, rooms } from "../../src/db/schema";
+import { indexAllPosts } from "../../src/db/search-index";
 import { createUser, type User } from "../../src/db/users";
 import type { Post } from "../../src/shared/post";
 
@@ -50,7 +53,23 @@ export async function seedPosts(
   const first = (await lastSeq(db, room)) + 1;
   const rows = texts.map((message, n) => ({ room, seq: first + n, userId: author.id, message, insertedAt }));
   for (let start = 0; start < rows.length; start += 10) await db.insert(posts).values(rows.slice(start, start + 10));
+  // Indexed for search, as a room's copy is right after it.
+  await indexAllPosts(db);
   return rows.map((row) => row.seq);
+}
+
+/**
+ * Resolves once the search index holds every post D1 has. Rooms index their posts right after each copy,
+ * off the poster's path, so a search just after an `ok` may not find the post yet (docs/search.md).
+ */
+export async function searchIndexCaughtUp(): Promise<void> {
+  const waiting = async () => {
+    const [row] = await db.all<{ waiting: number }>(
+      sql`SELECT EXISTS (SELECT 1 FROM posts WHERE id > (SELECT through FROM posts_fts_indexed)) AS waiting`,
+    );
+    return row?.waiting;
+  };
+  await expect.poll(waiting, { timeout: 5_000, interval: 20 }).toBe(0);
 }
 
 /** One post by `author`, written straight into D1 as {@link seedPosts} does; returns it as clients see it. */

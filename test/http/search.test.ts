@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { type ApiClient, addMembers, bearer, browser, createRoom } from "../helpers/rooms";
 import { closeAll, connectAndJoin, type TestSocket } from "../helpers/socket";
-import { makeUser, seedPosts } from "../helpers/users";
+import { makeUser, searchIndexCaughtUp, seedPosts } from "../helpers/users";
 import { Visitor } from "../helpers/visitor";
 
 const JSON_ACCEPT = { Accept: "application/json" };
@@ -14,7 +14,10 @@ const sockets: TestSocket[] = [];
 
 afterEach(() => closeAll(sockets));
 
-/** Posts through a real room, as a member does: stored in D1 (FTS and mentions included) before ok. */
+/**
+ * Posts through a real room, as a member does: in D1 (mentions included) before ok, and in the search index
+ * right after (the room indexes after each copy, off the poster's path).
+ */
 async function postIn(client: ApiClient, room: string, messages: string[]): Promise<void> {
   const { socket, joinRef } = await connectAndJoin(client.user, room);
   sockets.push(socket);
@@ -22,6 +25,7 @@ async function postIn(client: ApiClient, room: string, messages: string[]): Prom
     const reply = await socket.push(`room:${room}`, "new_post", { message }, joinRef);
     expect(reply.status, JSON.stringify(reply.response)).toBe("ok");
   }
+  await searchIndexCaughtUp();
 }
 
 async function searchJson(client: ApiClient, query: string) {

@@ -11,6 +11,7 @@ import { type ChangesQuery, changesPage, copyLogged, lastSeq, postSeqsBy, postsP
 import { type ReadPosition, readPositionStatements, roomReadPositions } from "../../db/read-states";
 import { mirrorBans } from "../../db/room-bans";
 import { insertRoomWithinAllowance, mirroredMembers, mirrorRoom, roomRow } from "../../db/rooms";
+import { indexNewPosts } from "../../db/search-index";
 import type { Post, PostsQuery } from "../../shared/post";
 import {
   CATCH_UP_LIMIT,
@@ -54,6 +55,7 @@ import { ReadPositions } from "./read-positions";
 import { ReadStateNotices } from "./read-state-notices";
 import { RecentPosts } from "./recent-posts";
 import { endChannelFor, endChannelOnSocketEnd, type RoomRouting } from "./router";
+import { SearchIndexing } from "./search-indexing";
 import { TypingThrottle } from "./typing";
 
 /** How many recent posts the room keeps in memory: enough for any join and most catch-ups. */
@@ -89,6 +91,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
   readonly #newMembers = new Map<number, { user: Identity; founding: boolean }>();
   #postLogInstance: PostLog | undefined;
   readonly #postLogOptions: ConstructorParameters<typeof PostLog>[1];
+  readonly #searchIndexing: SearchIndexing;
   #establishing: Promise<Outcome<RoomView>> | undefined;
   readonly #rateLimits: RateLimits;
   readonly #allowance: AllowanceSlices;
@@ -141,9 +144,11 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
       copy: (logged, positions) => copyLogged(this.#db, name, logged, positions),
       positions: this.#readPositions,
       committed: (logged, positions) => this.#notices.committed(logged, positions),
+      copied: (seq) => this.#searchIndexing.copied(seq),
       log,
       timeoutMs: limits.postStoreTimeoutMs,
     };
+    this.#searchIndexing = new SearchIndexing(ctx.storage, { index: () => indexNewPosts(this.#db), log });
     this.#recent = new RecentPosts(
       (limit) => this.#newestPosts(limit),
       RECENT_CAPACITY,
@@ -255,9 +260,14 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
     }
   }
 
-  /** Copies to D1 whatever the log holds that D1 does not (after a failure, or when the room wakes). */
+  /**
+   * Copies to D1 whatever the log holds that D1 does not, and indexes for search what D1 has but the index
+   * does not (after a failure, or when the room wakes).
+   */
   resumeCopying(): void {
-    if (this.membership.record && this.#postLog.copyPending) this.#postLog.resume();
+    if (!this.membership.record) return;
+    if (this.#postLog.copyPending) this.#postLog.resume();
+    this.#searchIndexing.resume(this.#postLog.copiedThrough);
   }
 
   // The room itself: created once, by its first joiner or through the API; then governed (governance.ts).

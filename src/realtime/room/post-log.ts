@@ -10,7 +10,7 @@ import { type CopyOutcome, type Logged, type LoggedChange, postOf } from "../../
 import type { ReadPosition } from "../../db/read-states";
 import type { DeletedBy, Post, PostsQuery } from "../../shared/post";
 import type { Change } from "../../shared/room-contract";
-import { wakeBy } from "../shell/alarms";
+import { Backoff } from "../shell/alarms";
 import { POSITIONS_PER_COPY } from "./read-positions";
 
 /** Posts kept after D1 has them: more than the room's memory holds, so a woken room needs no D1 read. */
@@ -37,8 +37,6 @@ export const COPY_INTERVAL_MS = 50;
  * the 2 s the issue allows them.
  */
 export const POSITIONS_WAIT_MS = 500;
-const RETRY_FIRST_MS = 250;
-const RETRY_MAX_MS = 5_000;
 
 export interface PostLogOptions {
   /** D1: the highest number the room gave a post before it had a log (once, for a room new to it). */
@@ -49,6 +47,8 @@ export interface PostLogOptions {
   positions?: PositionsToCopy;
   /** Told of each copy D1 took: what it carried. */
   committed?(logged: readonly Logged[], positions: readonly ReadPosition[]): void;
+  /** D1 has every change through `seq` now, and their waiters are answered (search indexes after this). */
+  copied?(seq: number): void;
   log(where: string, problem: unknown): void;
   /** How long a poster waits for D1 before being answered `unavailable`. */
   timeoutMs: number;
@@ -135,9 +135,8 @@ export class PostLog {
   #starting: Promise<void> | undefined;
   #copiedThrough: number;
   #copying = false;
-  #retryMs = RETRY_FIRST_MS;
-  /** Not before this may a copy be tried again (after a failure); 0 when D1 answered last time. */
-  #retryAt = 0;
+  /** While D1 is failing, the alarm (not every new post) decides when to try again. */
+  readonly #backoff: Backoff;
   #lastCopyAt = 0;
   /** When the read positions waiting now may be copied on their own; undefined: none is waiting (or now). */
   #positionsDueAt: number | undefined;
@@ -169,6 +168,7 @@ export class PostLog {
     )`);
     storage.sql.exec("CREATE INDEX IF NOT EXISTS client_ids_at ON client_ids (at)");
     this.#copiedThrough = storage.kv.get<number>("copiedThrough") ?? 0;
+    this.#backoff = new Backoff(storage, () => this.#copySoon());
     const last = storage.sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM post_log").one().seq;
     const lastChange = storage.sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM change_log").one().seq;
     this.#lastChangeSeq = lastChange ?? 0;
@@ -440,8 +440,13 @@ export class PostLog {
 
   /** Called by the room's alarm (or a woken room): copies whatever D1 does not have yet, now. */
   resume(): void {
-    this.#retryAt = 0;
+    this.#backoff.clear();
     this.#copySoon();
+  }
+
+  /** Every change through this seq is in D1. */
+  get copiedThrough(): number {
+    return this.#copiedThrough;
   }
 
   get uncopied(): boolean {
@@ -462,7 +467,7 @@ export class PostLog {
     this.#positionsDueAt = Date.now() + POSITIONS_WAIT_MS;
     this.#positionsTimer = setTimeout(() => {
       this.#positionsTimer = undefined;
-      if (Date.now() >= this.#retryAt) this.#copySoon();
+      this.#copySoon();
     }, POSITIONS_WAIT_MS);
   }
 
@@ -492,15 +497,14 @@ export class PostLog {
   }
 
   #copySoon(): void {
-    // While D1 is failing, the alarm (not every new post) decides when to try again.
-    if (this.#copying || Date.now() < this.#retryAt) return;
+    if (this.#copying || this.#backoff.waiting) return;
     this.#copying = true;
     void this.#copyAll()
       .catch((problem) => this.options.log("PostLog:copy", problem))
       .finally(() => {
         this.#copying = false;
         // Logged while the last copy was finishing, or the loop ended on an error: go on (or wait).
-        if (this.#copyWanted() && Date.now() >= this.#retryAt) this.#copySoon();
+        if (this.#copyWanted()) this.#copySoon();
       });
   }
 
@@ -520,16 +524,11 @@ export class PostLog {
         outcomes = await this.options.copy(logged, positions);
       } catch (problem) {
         this.options.log("PostLog:copy to D1", problem);
-        // The posts stay in the log. A blip is retried soon, in memory; a longer outage is left to the
-        // alarm, so a room need not stay awake through it (it may hibernate; the log has every post).
-        this.#retryAt = Date.now() + this.#retryMs;
-        await wakeBy(this.storage, this.#retryAt);
-        if (this.#retryMs < RETRY_MAX_MS) setTimeout(() => this.resume(), this.#retryMs);
-        this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS);
+        // The posts stay in the log (a room may hibernate through an outage: the log has every post).
+        await this.#backoff.failed();
         return;
       }
-      this.#retryMs = RETRY_FIRST_MS;
-      this.#retryAt = 0;
+      this.#backoff.succeeded();
       rows.forEach((row, index) => {
         const outcome = outcomes[index];
         if (outcome?.kind === "duplicate") this.#settleOtherwise(row.seq, { kind: "in D1", post: outcome.original });
@@ -552,6 +551,7 @@ export class PostLog {
       this.#copiedThrough = rows.at(-1)?.seq ?? this.#copiedThrough;
       this.storage.kv.put("copiedThrough", this.#copiedThrough);
       for (const waiter of [...this.#waiters]) if (waiter.seq <= this.#copiedThrough) waiter.settle(true);
+      this.options.copied?.(this.#copiedThrough);
       this.#prune();
     }
   }
