@@ -29,6 +29,8 @@ export interface Options {
   showOutput: boolean;
   /** The soak: every delivery exactly once and in order, or the run fails. */
   requireExact: boolean;
+  /** Where a CPU profile of each workerd target's scenario goes (`--profile`), or undefined. */
+  profileDir: string | undefined;
 }
 
 export const USAGE = `npm run bench:fanout -- [flags]
@@ -55,6 +57,9 @@ export const USAGE = `npm run bench:fanout -- [flags]
   --show-output             copy the targets' own output (wrangler, ws server) to stderr
   --require-exact           fail (exit 1) unless every member got every post exactly once and in order
                             (npm run soak)
+  --profile DIR             write a CPU profile of the worker (pyre targets and the floor) per scenario to DIR
+                            and print its top self times; profiling slows the target, so its figures are not
+                            comparable with an unprofiled run
   --help`;
 
 function positive(name: string, text: string | undefined, fallback: number, integer = true): number {
@@ -105,6 +110,7 @@ export function parseOptions(argv: string[]): Options | undefined {
       out: { type: "string" },
       "show-output": { type: "boolean" },
       "require-exact": { type: "boolean" },
+      profile: { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -135,6 +141,7 @@ export function parseOptions(argv: string[]): Options | undefined {
     out: values.out ?? "bench",
     showOutput: values["show-output"] ?? false,
     requireExact: values["require-exact"] ?? false,
+    profileDir: values.profile,
   };
   if (options.maxRateCap < options.maxRateStart) throw new Error("--max-rate-cap must be at least --max-rate-start");
   return options;

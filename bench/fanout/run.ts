@@ -12,6 +12,7 @@ import { ROOT } from "../../test/e2e/wrangler-dev.ts";
 import { p99Chart } from "./chart.ts";
 import { type Options, parseOptions, USAGE } from "./options.ts";
 import { treeUsage } from "./proc.ts";
+import { profileFile, startProfile } from "./profile.ts";
 import { consoleHeader, consoleRow, type RunInfo, resultsMarkdown } from "./report.ts";
 import { addRatios, failedRow, formatJson, mergeRuns, type ResultRow, toRow, type Usage } from "./results.ts";
 import { budgetMs, type LoadConfig, type LoadKind, type LoadResult } from "./scenario.ts";
@@ -118,8 +119,16 @@ async function measureOnce(target: RunningTarget, options: Options, scenario: Sc
     senderUserId: SENDER_USER_ID,
     firstMemberUserId: FIRST_MEMBER_USER_ID,
   };
+  const profiler =
+    options.profileDir !== undefined && target.inspectorUrl !== undefined
+      ? await startProfile(target.inspectorUrl)
+      : undefined;
   const atStart = treeUsage(target.rootPid);
   const run = await runLoad(config, target);
+  if (profiler !== undefined && options.profileDir !== undefined) {
+    mkdirSync(options.profileDir, { recursive: true });
+    await profiler.stop(profileFile(options.profileDir, target.name, scenario.kind, scenario.members));
+  }
   const row = run.result
     ? toRow({
         target: target.name,

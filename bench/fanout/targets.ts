@@ -29,6 +29,8 @@ export interface RunningTarget {
   rootPid: number;
   /** Environment the load generator needs (pyre's token secret). */
   loadEnv: Record<string, string>;
+  /** wrangler dev's DevTools inspector, for `--profile` (the workerd targets only). */
+  inspectorUrl?: string;
   /** Ends the target's processes and answers what it leaves behind to report (pyre: posts stored per room). */
   stop(): Promise<Map<string, number> | undefined>;
 }
@@ -113,6 +115,7 @@ async function startPyre(name: TargetName, { users, echo }: StartOptions): Promi
       wsBase: wsBase(dev.baseUrl),
       rootPid: pidOf(dev.child),
       loadEnv: { BENCH_TOKEN_SECRET: secret },
+      inspectorUrl: dev.inspectorUrl,
       async stop() {
         await dev.stop();
         try {
@@ -148,6 +151,7 @@ async function startFloor({ echo }: StartOptions): Promise<RunningTarget> {
       wsBase: wsBase(dev.baseUrl),
       rootPid: pidOf(dev.child),
       loadEnv: {},
+      inspectorUrl: dev.inspectorUrl,
       async stop() {
         await dev.stop();
         rmSync(stateDir, { recursive: true, force: true });

@@ -164,6 +164,8 @@ export interface WranglerDev {
   /** e.g. http://127.0.0.1:41234 (no trailing slash). */
   baseUrl: string;
   child: ChildProcess;
+  /** The DevTools inspector's HTTP base (`/json` lists its targets), e.g. for a CPU profile of the worker. */
+  inspectorUrl: string;
   /** The last {@link OUTPUT_LIMIT} characters wrangler wrote. */
   output(): string;
   /** Ends the whole process group; safe to call twice. */
@@ -217,5 +219,5 @@ export async function startWranglerDev(options: WranglerDevOptions): Promise<Wra
     await stop();
     throw problem;
   }
-  return { baseUrl, child, output: () => output, stop };
+  return { baseUrl, child, inspectorUrl: `http://127.0.0.1:${inspectorPort}`, output: () => output, stop };
 }
