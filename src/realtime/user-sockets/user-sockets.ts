@@ -12,7 +12,7 @@ import { roomStub } from "../room/client";
 import { sessionStub } from "../session/client";
 import { guardedAlarm } from "../shell/guarded-alarm";
 import { type Lease, PostAllowances } from "./allowance";
-import { type OpenResult, readSlotHolder, type SlotHolder, type SocketHolder } from "./client";
+import { type OpenResult, readSlotHolder, type SlotHolder, type SlotRequest, type SocketHolder } from "./client";
 
 /** How soon a holder that did not answer a revocation is asked again. */
 const REVOKE_RETRY_MS = 5_000;
@@ -59,6 +59,16 @@ export class UserSockets extends DurableObject<Env> {
     );
     this.#recount(userId, +1);
     return { ok: true, slot };
+  }
+
+  /**
+   * Slots for several sockets at once (a room's admissions that arrived together, client.ts `SlotBatches`),
+   * each decided as {@link open} decides it, in order: one call, and their rows in one write.
+   */
+  async openMany(requests: SlotRequest[]): Promise<OpenResult[]> {
+    const results: OpenResult[] = [];
+    for (const { userId, generation, holder } of requests) results.push(await this.open(userId, generation, holder));
+    return results;
   }
 
   /**
