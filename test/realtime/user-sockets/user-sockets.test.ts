@@ -96,6 +96,31 @@ describe("slots asked for together (SlotBatches)", () => {
     }
   });
 
+  it("keeps the cap when a reconciliation frees slots in the middle of a call", async () => {
+    const user = await makeUser("batched_stale");
+    // Five slots a room no longer holds (it was evicted without saying so), old enough to be asked about.
+    await runInDurableObject(userSockets(env, user.id), (_object, state) => {
+      for (let n = 0; n < 5; n++) {
+        state.storage.sql.exec(
+          "INSERT INTO slots (id, user_id, holder, generation, opened_at) VALUES (?, ?, ?, 0, ?)",
+          `stale-${n}`,
+          user.id,
+          roomSlotHolder("batched_gone"),
+          Date.now() - 60_000,
+        );
+      }
+    });
+    const batches = new SlotBatches(env);
+    const results = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        batches.open({ userId: user.id, generation: 0, holder: roomSlotHolder("batched_here") }),
+      ),
+    );
+    // The stale five were found and freed at the cap; what the call had granted before still counts.
+    expect(results.filter((result) => result.ok)).toHaveLength(DEFAULTS.SOCKETS_PER_USER);
+    expect(await slotsOf(user.id)).toHaveLength(DEFAULTS.SOCKETS_PER_USER);
+  });
+
   it("keeps the cap for a burst of one user's sockets to one room: the rest are refused with 429", async () => {
     const user = await makeUser("burst_tabs");
     const token = await tokenFor(user);
