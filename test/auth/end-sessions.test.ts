@@ -4,7 +4,7 @@
  * its way to a room when that happens is refused there. Ended sockets close with 4001 so the page can say
  * why (an expiring token: test/realtime/room/token-expiry.test.ts).
  */
-import { runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { revokeEverySession } from "../../src/auth/end-sessions";
@@ -53,6 +53,37 @@ describe("a session that ends while its socket is open", () => {
       }),
     );
     expect(admitted.status).toBe(403);
+  });
+
+  it("remembers a revocation heard while awake, and after an eviction reads it again from storage", async () => {
+    const user = await makeUser("remembered_awake");
+    const room = "remembered_room";
+    const admitted = async (generation: number) => {
+      const response = await roomStub(room).fetch(
+        admissionRequest({
+          room,
+          user: { id: user.id, username: user.username },
+          token: { generation, expiresAt: Date.now() + 60_000 },
+          slot: null,
+          phoenixSubprotocol: false,
+          vsn: "2.0.0",
+        }),
+      );
+      if (response.webSocket) {
+        response.webSocket.accept();
+        response.webSocket.close(1000, "done");
+      } else await response.text(); // read, so the request ends and the room can be evicted
+      return response.status;
+    };
+    // The room is awake and has looked for revocations (none) before it hears of one.
+    const stays = await connectAndJoin(await makeUser("remembered_stays"), room);
+    open.push(stays.socket);
+    await roomStub(room).endUserSockets(user.id, 1);
+    expect(await admitted(0)).toBe(403);
+
+    await evictDurableObject(roomStub(room));
+    expect(await admitted(0)).toBe(403);
+    expect(await admitted(1)).toBe(101);
   });
 
   it("refuses a socket session opened after its user's revocation reached it, and keeps nothing of it", async () => {

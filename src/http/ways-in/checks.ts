@@ -6,11 +6,11 @@
  */
 import type { Context } from "hono";
 import { currentHolder, SOCKET_AUDIENCE, usernameClaim, verifyClaims } from "../../auth/token";
-import { type SocketGrant, TOKEN_REVOKED } from "../../realtime/access/admission";
+import type { SocketGrant } from "../../realtime/access/admission";
 import type { Identity } from "../../realtime/access/identity";
 import type { Serializer } from "../../realtime/phoenix/serializer";
 import { negotiateSerializer, SUPPORTED_VSNS } from "../../realtime/phoenix/vsn";
-import { openSlot, releaseSlot, type SlotHolder } from "../../realtime/user-sockets/client";
+import { openSlot, type SlotHolder, withSlot } from "../../realtime/user-sockets/client";
 import type { AppEnv } from "../env";
 import { isAllowedOrigin } from "../origin";
 
@@ -69,26 +69,10 @@ function badToken(reason: string): { ok: false; refusal: Refusal } {
   return { ok: false, refusal: { status: 403, message: `Token ${reason}: reload the page to get a fresh one.` } };
 }
 
-/** One of the user's socket slots, for `holder`; refused at the cap or once the token was revoked. */
-async function takeSlot(env: Env, token: VerifiedToken, holder: SlotHolder): Promise<Checked<{ slot: string }>> {
-  const opened = await openSlot(env, token.user.id, token.generation, holder);
-  if (opened.ok) return { ok: true, slot: opened.slot };
-  if (opened.reason === "revoked") {
-    return { ok: false, refusal: { status: 403, message: TOKEN_REVOKED } };
-  }
-  return {
-    ok: false,
-    refusal: {
-      status: 429,
-      message: `Too many open sockets: at most ${opened.limit} per user across all rooms. Close a tab or another app's connection, then try again.`,
-    },
-  };
-}
-
 /**
- * Takes one of the user's slots for `holder`, then hands the connection to it. Unless the holder took it
- * (`taken`), the slot comes back here, the one place that knows it was not taken: a refusal, a failure, a
- * thrown error. `where` names the endpoint in the log if giving the slot back fails.
+ * Takes one of the user's slots for `holder` (refused at the cap or once the token was revoked), then hands
+ * the connection to it; the slot comes back unless the holder took it (`taken`). `where` names the
+ * endpoint in the log if giving the slot back fails.
  */
 export async function handOverWithSlot<T>(
   env: Env,
@@ -98,18 +82,9 @@ export async function handOverWithSlot<T>(
   handOver: (slot: string) => Promise<T>,
   taken: (result: T) => boolean,
 ): Promise<Checked<{ result: T }>> {
-  const { user } = token;
-  const slot = await takeSlot(env, token, holder);
-  if (!slot.ok) return slot;
-  let result: T;
-  try {
-    result = await handOver(slot.slot);
-  } catch (problem) {
-    await releaseSlot(env, user.id, slot.slot, where);
-    throw problem;
-  }
-  if (!taken(result)) await releaseSlot(env, user.id, slot.slot, where);
-  return { ok: true, result };
+  const { id } = token.user;
+  const opening = openSlot(env, id, token.generation, holder);
+  return withSlot(env, id, opening, where, handOver, taken);
 }
 
 /**

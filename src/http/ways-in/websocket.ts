@@ -1,14 +1,15 @@
 /**
  * `GET /socket/websocket`: the Phoenix socket endpoint (Phoenix.Socket's connect/3). Everything is checked
- * before any Durable Object is touched; then the socket goes, with a slot and the verified identity, to
- * its room (`room=ROOM`) or to a new SocketSession (docs/protocol.md#the-upgrade, docs/ways-in.md).
+ * before any Durable Object is touched; then the socket goes, with the verified identity, to its room
+ * (`room=ROOM`), which takes the user's socket slot itself, or with a slot to a new SocketSession
+ * (docs/protocol.md#the-upgrade, docs/ways-in.md).
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { isKnownRoomId } from "../../realtime/access/room-id";
 import { admitToRoom, NO_SUCH_ROOM } from "../../realtime/room/client";
 import { admitToSession, newSession } from "../../realtime/session/client";
-import { roomSlotHolder, type SlotHolder } from "../../realtime/user-sockets/client";
+import type { SlotHolder } from "../../realtime/user-sockets/client";
 import { isRoomId } from "../../shared/rooms";
 import type { AppEnv } from "../env";
 import {
@@ -45,7 +46,7 @@ socketRoutes.get(SOCKET_PATH, async (c) => {
   if (!credentials.ok) throw refusal(403, `Invalid token: ${credentials.problem}.`);
   const verified = await checkToken(c, credentials.token, "authToken or params.token");
   if (!verified.ok) throw refused(verified.refusal);
-  const grant = (slot: string) => socketGrant(verified, slot, credentials.phoenixSubprotocol, vsn.serializer);
+  const grant = (slot: string | null) => socketGrant(verified, slot, credentials.phoenixSubprotocol, vsn.serializer);
 
   if (room === undefined) {
     const session = newSession(c.env);
@@ -53,10 +54,12 @@ socketRoutes.get(SOCKET_PATH, async (c) => {
   }
   // An id nobody minted never reaches a Durable Object; a non-member of a real one gets the same answer there.
   if (!(await isKnownRoomId(c.env, room))) throw refusal(404, NO_SUCH_ROOM);
-  return admit(c.env, verified, roomSlotHolder(room), (slot) => admitToRoom(c.env, { room, ...grant(slot) }));
+  // The room takes the user's slot itself, with those of the sockets arriving at once (one call for a burst);
+  // its refusals (revoked, at the cap, not a member) come back as they are.
+  return admitToRoom(c.env, { room, ...grant(null), takeSlot: true });
 });
 
-/** Hands the socket to `holder` with one of the user's slots; the slot comes back unless it upgraded (101). */
+/** Hands the socket to a session with one of the user's slots; the slot comes back unless it upgraded (101). */
 async function admit(
   env: Env,
   token: VerifiedToken,

@@ -24,13 +24,18 @@ export interface Admission {
    * client's, so the room encodes for that client and the session relays frames as they are.
    */
   vsn: SerializerVersion;
+  /**
+   * The room takes the user's slot itself (`slot` is then null): the worker's room-bound sockets, whose
+   * slots a room asks for together when many arrive at once (user-sockets/client.ts `SlotBatches`).
+   */
+  takeSlot?: boolean;
 }
 
 /**
  * The same terms without a room: what the worker hands a socket session (session/), which then
  * admits itself to each room its client joins.
  */
-export type SocketGrant = Omit<Admission, "room">;
+export type SocketGrant = Omit<Admission, "room" | "takeSlot">;
 
 export function admissionRequest(admission: Admission | SocketGrant): Request {
   return new Request("https://room.internal/socket", {
@@ -42,7 +47,7 @@ export function readAdmission(request: Request): Admission | undefined {
   const value = readHeader(request);
   if (value === undefined || typeof value.room !== "string") return undefined;
   const grant = toGrant(value);
-  return grant && { room: value.room, ...grant };
+  return grant && { room: value.room, ...grant, takeSlot: value.takeSlot === true && grant.slot === null };
 }
 
 export function readSocketGrant(request: Request): SocketGrant | undefined {

@@ -6,8 +6,16 @@
  */
 import type { PresenceDiff, PresenceMeta, PresenceState } from "../../shared/room-contract";
 
-/** How long joins and leaves collect before they go out as one diff. */
+/** How long joins and leaves collect before they go out as one diff, at least. */
 export const PRESENCE_WINDOW_MS = 50;
+
+/**
+ * And at most. Between the two, the window is a millisecond per person present: a diff is a frame to every
+ * member, so a burst of joins and leaves costs a room of up to 1,000 people at most about 1,000 frames a
+ * second (20 diffs a second to 50 people, 2 to 500), not 20 a second to every member whatever its size.
+ */
+export const PRESENCE_WINDOW_MAX_MS = 1_000;
+const WINDOW_PER_PERSON_MS = 1;
 
 type Metas = Map<string, PresenceMeta>;
 
@@ -29,6 +37,7 @@ export class Presence {
   constructor(
     private readonly broadcastDiff: (diff: PresenceDiff) => void,
     private readonly windowMs = PRESENCE_WINDOW_MS,
+    private readonly maxWindowMs = PRESENCE_WINDOW_MAX_MS,
   ) {}
 
   /**
@@ -43,8 +52,10 @@ export class Presence {
   }
 
   track(key: string, meta: PresenceMeta): void {
+    const arrives = !this.#present.has(key);
     metasOf(this.#present, key).set(meta.phx_ref, meta);
-    this.#changed(key);
+    if (arrives) this.#appended(key);
+    else this.#changed(key);
     metasOf(this.#joins, key).set(meta.phx_ref, meta);
     this.#untold.add(meta.phx_ref);
     this.#schedule();
@@ -69,17 +80,20 @@ export class Presence {
     this.#untold.clear();
     if (this.#stateJson === undefined) {
       const entries: string[] = [];
-      for (const [key, metas] of this.#present) {
-        let json = this.#keyJson.get(key);
-        if (json === undefined) {
-          json = `${JSON.stringify(key)}:${JSON.stringify({ metas: [...metas.values()] })}`;
-          this.#keyJson.set(key, json);
-        }
-        entries.push(json);
-      }
+      for (const key of this.#present.keys()) entries.push(this.#encodedKey(key));
       this.#stateJson = `{${entries.join(",")}}`;
     }
     return this.#stateJson;
+  }
+
+  /** `"key":{metas}`, encoded once for as long as the key's metas stay the same. */
+  #encodedKey(key: string): string {
+    let json = this.#keyJson.get(key);
+    if (json === undefined) {
+      json = `${JSON.stringify(key)}:${JSON.stringify({ metas: [...(this.#present.get(key)?.values() ?? [])] })}`;
+      this.#keyJson.set(key, json);
+    }
+    return json;
   }
 
   /** Publishes what is pending now; the window's timer calls it. */
@@ -99,9 +113,25 @@ export class Presence {
     this.#stateJson = undefined;
   }
 
+  /**
+   * A key new to the state, which goes last in it as in {@link #present}: the state encoded so far gains one
+   * entry instead of being joined again from every key, so a burst of N joins costs O(N) encoding in all.
+   */
+  #appended(key: string): void {
+    this.#keyJson.delete(key);
+    if (this.#stateJson === undefined) return;
+    const entry = this.#encodedKey(key);
+    this.#stateJson = this.#stateJson === "{}" ? `{${entry}}` : `${this.#stateJson.slice(0, -1)},${entry}}`;
+  }
+
   /** Arms the window's timer on a change; no timer runs while nobody joins or leaves. */
   #schedule(): void {
-    this.#timer ??= setTimeout(() => this.flush(), this.windowMs);
+    this.#timer ??= setTimeout(() => this.flush(), this.windowFor(this.#present.size));
+  }
+
+  /** The window for a room with `people` present (keys: a person with two tabs is one). */
+  windowFor(people: number): number {
+    return Math.min(this.maxWindowMs, Math.max(this.windowMs, people * WINDOW_PER_PERSON_MS));
   }
 }
 

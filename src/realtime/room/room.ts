@@ -17,7 +17,7 @@ import { answerHeartbeat } from "../phoenix/socket-replies";
 import { CloseCode, closeQuietly } from "../phoenix/transport";
 import { wakeBy } from "../shell/alarms";
 import { SocketObject } from "../shell/socket-object";
-import type { ReadStatePush, SocketHolder } from "../user-sockets/client";
+import { type ReadStatePush, roomSlotHolder, SlotBatches, type SocketHolder, withSlot } from "../user-sockets/client";
 import { Connection } from "./connection";
 import {
   acceptInvite,
@@ -76,14 +76,35 @@ export class Room extends SocketObject implements SocketHolder {
   #live: LiveRoom | undefined;
   /** Its sockets' joins of their user's `user:ID` topic. */
   readonly #userTopics = new RoomUserTopics(this.env, (where, problem) => this.log(where, problem));
+  #slots: SlotBatches | undefined;
 
-  protected onAdmission(request: Request): Response {
+  protected async onAdmission(request: Request): Promise<Response> {
     const admission = readAdmission(request);
     if (!admission) return new Response("Not an admission from the socket endpoint", { status: 400 });
-    // Tagged with its user, so a `read_state` finds the user's sockets without reading every attachment.
-    return this.#liveRoom(admission.room).admit(admission, (attach) =>
-      this.acceptSocket(admission.phoenixSubprotocol, attach, [userSocketTag(admission.user.id)]),
+    const admit = (slot: string | null) =>
+      this.#liveRoom(admission.room).admit({ ...admission, slot }, (attach) =>
+        // Tagged with its user, so a `read_state` finds the user's sockets without reading every attachment.
+        this.acceptSocket(admission.phoenixSubprotocol, attach, [userSocketTag(admission.user.id)]),
+      );
+    if (!admission.takeSlot) return admit(admission.slot);
+    // The worker's room-bound socket: its slot is taken here, before the room reads anything (a refused one
+    // leaves nothing behind), with those of the sockets arriving at once: one call for a burst of connects.
+    const { user, token } = admission;
+    this.#slots ??= new SlotBatches(this.env);
+    const opening = this.#slots.open({
+      userId: user.id,
+      generation: token.generation,
+      holder: roomSlotHolder(admission.room),
+    });
+    const admitted = await withSlot(
+      this.env,
+      user.id,
+      opening,
+      `Room ${admission.room}`,
+      admit,
+      (r) => r.status === 101,
     );
+    return admitted.ok ? admitted.result : new Response(admitted.refusal.message, { status: admitted.refusal.status });
   }
 
   protected async onMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {

@@ -7,11 +7,11 @@
 import { configOf } from "../../config";
 import { SESSION_ENDED_CLOSE_CODE } from "../../shared/room-contract";
 import { readSocketGrant, type SocketGrant, TOKEN_REVOKED } from "../access/admission";
-import { isRevoked, rememberRevocation } from "../access/remembered-revocations";
+import { forgetRevocations, isRevoked, rememberRevocation } from "../access/remembered-revocations";
 import { CloseCode, closeQuietly, sendQuietly } from "../phoenix/transport";
 import { serializerOf } from "../phoenix/vsn";
 import { knownRoom } from "../room/client";
-import { wakeBy } from "../shell/alarms";
+import { forgetAlarm, setAlarm, wakeBy } from "../shell/alarms";
 import type { FrameClock } from "../shell/idle";
 import { SocketObject } from "../shell/socket-object";
 import { type ReadStatePush, releaseSlot, type SocketHolder } from "../user-sockets/client";
@@ -127,7 +127,7 @@ export class SocketSession extends SocketObject implements SocketHolder {
       onPollBegan: new Set(),
     };
     this.#live = this.#start(grant, transport);
-    await this.ctx.storage.setAlarm(Math.min(Date.now() + configOf(this.env).longPoll.idleMs, grant.token.expiresAt));
+    await setAlarm(this.ctx.storage, Math.min(Date.now() + configOf(this.env).longPoll.idleMs, grant.token.expiresAt));
     return true;
   }
 
@@ -164,7 +164,7 @@ export class SocketSession extends SocketObject implements SocketHolder {
   protected async onAlarm(): Promise<void> {
     const live = this.#live ?? this.#restore();
     if (!live) {
-      await this.ctx.storage.deleteAll();
+      await this.#clear();
       return;
     }
     const { expiresAt } = live.grant.token;
@@ -187,7 +187,7 @@ export class SocketSession extends SocketObject implements SocketHolder {
       return;
     }
     if (due <= now) due = now + idleMs;
-    await this.ctx.storage.setAlarm(Math.min(due, expiresAt));
+    await setAlarm(this.ctx.storage, Math.min(due, expiresAt));
   }
 
   // UserSockets.
@@ -328,13 +328,13 @@ export class SocketSession extends SocketObject implements SocketHolder {
     if (transport.kind === "websocket") {
       dropGrant(transport.ws);
       closeQuietly(transport.ws, code, reason);
-      void this.ctx.storage.deleteAll().catch((problem) => this.log("SocketSession:forget", problem));
+      void this.#clear().catch((problem) => this.log("SocketSession:forget", problem));
     } else {
       this.ctx.storage.kv.put(ENDED_KEY, ending);
       transport.buffer.clear();
-      void this.ctx.storage
-        .setAlarm(Date.now() + REMEMBER_ENDING_MS)
-        .catch((problem) => this.log("SocketSession:remember ending", problem));
+      void setAlarm(this.ctx.storage, Date.now() + REMEMBER_ENDING_MS).catch((problem) =>
+        this.log("SocketSession:remember ending", problem),
+      );
     }
     this.#release(grant);
   }
@@ -348,7 +348,7 @@ export class SocketSession extends SocketObject implements SocketHolder {
     }
     const grant = (ws.deserializeAttachment() as ClientAttachment | null)?.grant;
     if (grant) this.#release(grant);
-    void this.ctx.storage.deleteAll().catch((problem) => this.log("SocketSession:forget", problem));
+    void this.#clear().catch((problem) => this.log("SocketSession:forget", problem));
   }
 
   /**
@@ -356,7 +356,14 @@ export class SocketSession extends SocketObject implements SocketHolder {
    * its id is used once, so nothing else would ever clear it.
    */
   #forgetUnopened(): void {
-    void this.ctx.storage.deleteAll().catch((problem) => this.log("SocketSession:forget", problem));
+    void this.#clear().catch((problem) => this.log("SocketSession:forget", problem));
+  }
+
+  /** Clears the session's storage, and what this instance remembers of it (alarms.ts, remembered-revocations.ts). */
+  async #clear(): Promise<void> {
+    await this.ctx.storage.deleteAll();
+    forgetRevocations(this.ctx.storage);
+    await forgetAlarm(this.ctx.storage);
   }
 
   #release(grant: SocketGrant): void {

@@ -9,7 +9,7 @@ import { configOf } from "../../config";
 import { logError } from "../../log";
 import { HEARTBEAT_FRAME, HEARTBEAT_REPLY } from "../../shared/heartbeat";
 import { CloseCode, closeQuietly } from "../phoenix/transport";
-import { wakeBy } from "./alarms";
+import { forgetAlarm, wakeBy } from "./alarms";
 import { guardedAlarm } from "./guarded-alarm";
 import { IdleWatch } from "./idle";
 
@@ -90,19 +90,27 @@ export abstract class SocketObject extends DurableObject<Env> {
     }
   }
 
-  /** The object's one alarm (alarms.ts): the idle sweep, then the object's own jobs. */
+  /**
+   * The object's one alarm (alarms.ts): the idle sweep, then the object's own jobs. The alarm's time is
+   * read again from storage once the run begins (it is spent) and once it ends (a failed run is retried).
+   */
   override async alarm(): Promise<void> {
-    await guardedAlarm(
-      `${this.kind.label}:alarm`,
-      async () => {
-        try {
-          await this.#sweepIdle();
-        } finally {
-          await this.onAlarm();
-        }
-      },
-      (where, problem) => this.log(where, problem),
-    );
+    await forgetAlarm(this.ctx.storage);
+    try {
+      await guardedAlarm(
+        `${this.kind.label}:alarm`,
+        async () => {
+          try {
+            await this.#sweepIdle();
+          } finally {
+            await this.onAlarm();
+          }
+        },
+        (where, problem) => this.log(where, problem),
+      );
+    } finally {
+      await forgetAlarm(this.ctx.storage);
+    }
   }
 
   /**

@@ -5,6 +5,7 @@
  */
 import { logError } from "../../log";
 import type { RoomReadState, UserJoinResponse } from "../../shared/user-contract";
+import { TOKEN_REVOKED } from "../access/identity";
 import type { Lease } from "./allowance";
 
 export type { Lease } from "./allowance";
@@ -65,14 +66,124 @@ export type OpenResult =
   | { ok: false; reason: "limit"; limit: number }
   | { ok: false; reason: "revoked" };
 
+/** One socket's request for a slot: whose, with a token of which generation, for which holder. */
+export interface SlotRequest {
+  userId: number;
+  generation: number;
+  holder: SlotHolder;
+}
+
+/** A slot refused, as every way in answers it: 403 for a revoked token, 429 at the cap. */
+export interface SlotRefusal {
+  status: 403 | 429;
+  message: string;
+}
+
+function refusalOf(result: Exclude<OpenResult, { ok: true }>): SlotRefusal {
+  if (result.reason === "revoked") return { status: 403, message: TOKEN_REVOKED };
+  return {
+    status: 429,
+    message: `Too many open sockets: at most ${result.limit} per user across all rooms. Close a tab or another app's connection, then try again.`,
+  };
+}
+
+/**
+ * Takes one of `userId`'s slots (`opening`: {@link openSlot}, or a room's {@link SlotBatches}), then hands
+ * the socket over with it. Unless the holder took it (`taken`), the slot comes back here, the one place that
+ * knows it was not taken: a refusal, a failure, a thrown error. `where` names the caller in the log if giving
+ * the slot back fails.
+ */
+export async function withSlot<T>(
+  env: Env,
+  userId: number,
+  opening: Promise<OpenResult>,
+  where: string,
+  handOver: (slot: string) => T | Promise<T>,
+  taken: (result: T) => boolean,
+): Promise<{ ok: true; result: T } | { ok: false; refusal: SlotRefusal }> {
+  const opened = await opening;
+  if (!opened.ok) return { ok: false, refusal: refusalOf(opened) };
+  let result: T;
+  try {
+    result = await handOver(opened.slot);
+  } catch (problem) {
+    await releaseSlot(env, userId, opened.slot, where);
+    throw problem;
+  }
+  if (!taken(result)) await releaseSlot(env, userId, opened.slot, where);
+  return { ok: true, result };
+}
+
+type UserSocketsStub = ReturnType<Env["USER_SOCKETS"]["get"]>;
+
+/** The name of the object that serves `userId`. */
+function objectName(userId: number): string {
+  return `users:${Math.floor(userId / USERS_PER_OBJECT)}`;
+}
+
+function stubNamed(env: Env, name: string): UserSocketsStub {
+  return env.USER_SOCKETS.get(env.USER_SOCKETS.idFromName(name));
+}
+
 /** The object that serves `userId`. */
-export function userSockets(env: Env, userId: number): ReturnType<Env["USER_SOCKETS"]["get"]> {
-  return env.USER_SOCKETS.get(env.USER_SOCKETS.idFromName(`users:${Math.floor(userId / USERS_PER_OBJECT)}`));
+export function userSockets(env: Env, userId: number): UserSocketsStub {
+  return stubNamed(env, objectName(userId));
 }
 
 /** A slot for a new socket of `userId` with a token of `generation`; refused at the cap or once revoked. */
 export function openSlot(env: Env, userId: number, generation: number, holder: SlotHolder): Promise<OpenResult> {
   return userSockets(env, userId).open(userId, generation, holder);
+}
+
+interface Waiting {
+  request: SlotRequest;
+  resolve: (result: OpenResult) => void;
+  reject: (problem: unknown) => void;
+}
+
+/**
+ * Slots for one Durable Object's sockets (a room's), asked for as they arrive: the requests that arrive
+ * while a call to a UserSockets object is out go together in its next call (`openMany`), so a burst of
+ * connects costs a few calls and writes rather than one of each per socket, and a lone connect costs what
+ * {@link openSlot} does. Each object keeps its own: a call's answer belongs to the object that made it.
+ */
+export class SlotBatches {
+  readonly #waiting = new Map<string, Waiting[]>();
+  readonly #calling = new Set<string>();
+
+  constructor(private readonly env: Env) {}
+
+  open(request: SlotRequest): Promise<OpenResult> {
+    const name = objectName(request.userId);
+    return new Promise((resolve, reject) => {
+      const waiting = this.#waiting.get(name);
+      if (waiting) waiting.push({ request, resolve, reject });
+      else this.#waiting.set(name, [{ request, resolve, reject }]);
+      if (!this.#calling.has(name)) void this.#call(name);
+    });
+  }
+
+  /** Calls the object named `name` with whatever waits for it, again and again until nothing does. */
+  async #call(name: string): Promise<void> {
+    this.#calling.add(name);
+    try {
+      for (let batch = this.#waiting.get(name); batch !== undefined; batch = this.#waiting.get(name)) {
+        this.#waiting.delete(name);
+        try {
+          const results = await stubNamed(this.env, name).openMany(batch.map(({ request }) => request));
+          batch.forEach(({ resolve, reject }, i) => {
+            const result = results[i];
+            if (result) resolve(result);
+            else reject(new Error(`UserSockets ${name} answered ${results.length} of ${batch.length} slot requests`));
+          });
+        } catch (problem) {
+          for (const { reject } of batch) reject(problem);
+        }
+      }
+    } finally {
+      this.#calling.delete(name);
+    }
+  }
 }
 
 /**

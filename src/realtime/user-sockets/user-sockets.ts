@@ -22,6 +22,7 @@ import {
   type ReadStatePush,
   readSlotHolder,
   type SlotHolder,
+  type SlotRequest,
   type SocketHolder,
   type WatchAnswer,
 } from "./client";
@@ -31,6 +32,15 @@ const REVOKE_RETRY_MS = 5_000;
 
 /** A slot younger than this may still be on its way to its holder, so a reconciliation leaves it alone. */
 const RECONCILE_MIN_AGE_MS = 10_000;
+
+/** A slot's row, as written. */
+interface SlotRow {
+  id: string;
+  user_id: number;
+  holder: string;
+  generation: number;
+  opened_at: number;
+}
 
 export class UserSockets extends DurableObject<Env> {
   /**
@@ -61,23 +71,62 @@ export class UserSockets extends DurableObject<Env> {
 
   /** A slot for a new socket of token generation `generation`, held by `holder`; refused at the cap or if revoked. */
   async open(userId: number, generation: number, holder: SlotHolder): Promise<OpenResult> {
-    if (isRevoked(this.ctx.storage, userId, generation)) return { ok: false, reason: "revoked" };
+    const [result] = await this.openMany([{ userId, generation, holder }]);
+    if (!result) throw new Error("no answer to a slot request");
+    return result;
+  }
+
+  /**
+   * Slots for several sockets at once (a room's admissions that arrived together, client.ts `SlotBatches`),
+   * each decided in turn as if alone: one call, and their rows in one statement.
+   */
+  async openMany(requests: SlotRequest[]): Promise<OpenResult[]> {
     const limit = configOf(this.env).roomLimits.socketsPerUser;
-    if (this.#count(userId) >= limit) await this.#reconcile(userId);
-    // Checked again after the await: revocation or other opens may have landed meanwhile.
-    if (isRevoked(this.ctx.storage, userId, generation)) return { ok: false, reason: "revoked" };
-    if (this.#count(userId) >= limit) return { ok: false, reason: "limit", limit };
-    const slot = crypto.randomUUID();
-    this.ctx.storage.sql.exec(
-      "INSERT INTO slots (id, user_id, holder, generation, opened_at) VALUES (?, ?, ?, ?, ?)",
-      slot,
-      userId,
-      holder,
-      generation,
-      Date.now(),
-    );
-    this.#recount(userId, +1);
-    return { ok: true, slot };
+    const results: OpenResult[] = [];
+    const granted: SlotRow[] = [];
+    for (const { userId, generation, holder } of requests) {
+      if (isRevoked(this.ctx.storage, userId, generation)) {
+        results.push({ ok: false, reason: "revoked" });
+        continue;
+      }
+      if (this.#count(userId) >= limit) {
+        // The reconciliation reads the table: what this call granted so far goes in first.
+        this.#insert(granted.splice(0));
+        await this.#reconcile(userId);
+        // Checked again after the await: revocation or other opens may have landed meanwhile.
+        if (isRevoked(this.ctx.storage, userId, generation)) {
+          results.push({ ok: false, reason: "revoked" });
+          continue;
+        }
+      }
+      if (this.#count(userId) >= limit) {
+        results.push({ ok: false, reason: "limit", limit });
+        continue;
+      }
+      const slot = crypto.randomUUID();
+      granted.push({ id: slot, user_id: userId, holder, generation, opened_at: Date.now() });
+      this.#recount(userId, +1);
+      results.push({ ok: true, slot });
+    }
+    this.#insert(granted);
+    return results;
+  }
+
+  /** Writes slots in one statement, however many (one JSON parameter, turned back into rows by `json_each`). */
+  #insert(rows: SlotRow[]): void {
+    if (rows.length === 0) return;
+    try {
+      this.ctx.storage.sql.exec(
+        `INSERT INTO slots (id, user_id, holder, generation, opened_at)
+         SELECT value ->> 'id', value ->> 'user_id', value ->> 'holder', value ->> 'generation', value ->> 'opened_at'
+         FROM json_each(?)`,
+        JSON.stringify(rows),
+      );
+    } catch (problem) {
+      // They were counted already: the counts are read again from what the table holds.
+      this.#counts = undefined;
+      throw problem;
+    }
   }
 
   /**

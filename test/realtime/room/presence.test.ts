@@ -370,6 +370,24 @@ describe("Presence (the unit)", () => {
     expect(unit.stateJson()).toBe("{}");
   });
 
+  it("collects for longer in a larger room: a millisecond per person present, from the window up to a second", () => {
+    // People present before the newcomer; with the newcomer, one more.
+    for (const [people, windowMs] of [
+      [10, WINDOW_MS],
+      [199, 200],
+      [5_000, 1_000],
+    ] as const) {
+      const { unit, diffs } = presence();
+      unit.rebuild(Array.from({ length: people }, (_, n) => [String(n), meta(`user${n}`)] as [string, PresenceMeta]));
+      const newcomer = meta("newcomer");
+      unit.track("newcomer", newcomer);
+      vi.advanceTimersByTime(windowMs - 1);
+      expect(diffs).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(diffs).toEqual([{ joins: { newcomer: { metas: [newcomer] } }, leaves: {} }]);
+    }
+  });
+
   it("flush() publishes what is pending at once, and the window's timer then sends nothing more", () => {
     const { unit, diffs } = presence();
     const gus = meta("gus");

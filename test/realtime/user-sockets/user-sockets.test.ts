@@ -5,10 +5,16 @@
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEFAULTS } from "../../../src/config";
-import { roomSlotHolder, sessionSlotHolder, userSockets } from "../../../src/realtime/user-sockets/client";
-import { closeAll, connect, type TestSocket, upgrade } from "../../helpers/socket";
+import {
+  roomSlotHolder,
+  SlotBatches,
+  sessionSlotHolder,
+  USERS_PER_OBJECT,
+  userSockets,
+} from "../../../src/realtime/user-sockets/client";
+import { closeAll, connect, TestSocket, upgrade } from "../../helpers/socket";
 import { makeUser, tokenFor } from "../../helpers/users";
 
 const open: TestSocket[] = [];
@@ -60,6 +66,69 @@ describe("UserSockets", () => {
       ok: false,
       reason: "revoked",
     });
+  });
+});
+
+describe("slots asked for together (SlotBatches)", () => {
+  it("sends the requests that arrive while a call is out in one next call, each decided as alone", async () => {
+    const users = await Promise.all(Array.from({ length: 12 }, (_, n) => makeUser(`batched_${n}`)));
+    const capped = users[0];
+    if (!capped) throw new Error("no users");
+    const batches = new SlotBatches(env);
+    const calls = vi.spyOn(env.USER_SOCKETS, "get");
+    try {
+      // One user 12 times (two over the cap of 10), the others once each, all at once.
+      const requests = [...Array.from({ length: 12 }, () => capped), ...users.slice(1)].map((user) =>
+        batches.open({ userId: user.id, generation: 0, holder: roomSlotHolder("batched") }),
+      );
+      const results = await Promise.all(requests);
+      // For each object's block of users: the first request went alone, the rest together in one call.
+      const blocks = new Set(users.map((user) => Math.floor(user.id / USERS_PER_OBJECT)));
+      expect(calls).toHaveBeenCalledTimes(2 * blocks.size);
+      expect(results.filter((result) => result.ok)).toHaveLength(10 + 11);
+      expect(results.slice(10, 12)).toEqual([
+        { ok: false, reason: "limit", limit: DEFAULTS.SOCKETS_PER_USER },
+        { ok: false, reason: "limit", limit: DEFAULTS.SOCKETS_PER_USER },
+      ]);
+      expect(await slotsOf(capped.id)).toHaveLength(10);
+    } finally {
+      calls.mockRestore();
+    }
+  });
+
+  it("keeps the cap when a reconciliation frees slots in the middle of a call", async () => {
+    const user = await makeUser("batched_stale");
+    // Five slots a room no longer holds (it was evicted without saying so), old enough to be asked about.
+    await runInDurableObject(userSockets(env, user.id), (_object, state) => {
+      for (let n = 0; n < 5; n++) {
+        state.storage.sql.exec(
+          "INSERT INTO slots (id, user_id, holder, generation, opened_at) VALUES (?, ?, ?, 0, ?)",
+          `stale-${n}`,
+          user.id,
+          roomSlotHolder("batched_gone"),
+          Date.now() - 60_000,
+        );
+      }
+    });
+    const batches = new SlotBatches(env);
+    const results = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        batches.open({ userId: user.id, generation: 0, holder: roomSlotHolder("batched_here") }),
+      ),
+    );
+    // The stale five were found and freed at the cap; what the call had granted before still counts.
+    expect(results.filter((result) => result.ok)).toHaveLength(DEFAULTS.SOCKETS_PER_USER);
+    expect(await slotsOf(user.id)).toHaveLength(DEFAULTS.SOCKETS_PER_USER);
+  });
+
+  it("keeps the cap for a burst of one user's sockets to one room: the rest are refused with 429", async () => {
+    const user = await makeUser("burst_tabs");
+    const token = await tokenFor(user);
+    const responses = await Promise.all(Array.from({ length: 14 }, () => upgrade({ room: "burst_tabs", token })));
+    for (const response of responses) if (response.webSocket) open.push(new TestSocket(response.webSocket));
+    expect(responses.filter((response) => response.status === 101)).toHaveLength(10);
+    expect(responses.filter((response) => response.status === 429)).toHaveLength(4);
+    expect(await slotsOf(user.id)).toHaveLength(10);
   });
 });
 
