@@ -230,27 +230,10 @@ export class PostLog {
   append(draft: PostDraft): Appended {
     if (this.#lastSeq === undefined) throw new Error("PostLog.append before ready()");
     const seq = this.#lastSeq + 1;
-    if (draft.clientId !== null) {
-      const claimed = this.storage.sql
-        .exec(
-          "INSERT INTO client_ids (user_id, client_id, seq, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq",
-          draft.user.id,
-          draft.clientId,
-          seq,
-          draft.insertedAt.getTime(),
-        )
-        .toArray();
-      if (claimed.length === 0) {
-        const { seq: original } = this.storage.sql
-          .exec<{ seq: number }>(
-            "SELECT seq FROM client_ids WHERE user_id = ? AND client_id = ?",
-            draft.user.id,
-            draft.clientId,
-          )
-          .one();
-        const logged = this.storage.sql.exec<LogRow>("SELECT * FROM post_log WHERE seq = ?", original).toArray()[0];
-        return { kind: "duplicate", seq: original, post: logged && toPost(logged) };
-      }
+    if (draft.clientId !== null && !this.#claim(draft.user.id, draft.clientId, seq, draft.insertedAt.getTime())) {
+      const original = this.#claimedSeq(draft.user.id, draft.clientId);
+      const logged = this.storage.sql.exec<LogRow>("SELECT * FROM post_log WHERE seq = ?", original).toArray()[0];
+      return { kind: "duplicate", seq: original, post: logged && toPost(logged) };
     }
     this.storage.sql.exec(
       "INSERT INTO post_log (seq, user_id, username, message, inserted_at, client_id) VALUES (?, ?, ?, ?, ?, ?)",
@@ -285,26 +268,8 @@ export class PostLog {
     if (this.#lastSeq === undefined) throw new Error("PostLog.appendChange before ready()");
     const seq = this.#lastSeq + 1;
     const at = draft.at.getTime();
-    if (draft.idempotency) {
-      const claimed = this.storage.sql
-        .exec(
-          "INSERT INTO client_ids (user_id, client_id, seq, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq",
-          draft.idempotency.userId,
-          draft.idempotency.key,
-          seq,
-          at,
-        )
-        .toArray();
-      if (claimed.length === 0) {
-        const { seq: original } = this.storage.sql
-          .exec<{ seq: number }>(
-            "SELECT seq FROM client_ids WHERE user_id = ? AND client_id = ?",
-            draft.idempotency.userId,
-            draft.idempotency.key,
-          )
-          .one();
-        return { kind: "duplicate", seq: original };
-      }
+    if (draft.idempotency && !this.#claim(draft.idempotency.userId, draft.idempotency.key, seq, at)) {
+      return { kind: "duplicate", seq: this.#claimedSeq(draft.idempotency.userId, draft.idempotency.key) };
     }
     const post = draft.post ?? null;
     if (post) {
@@ -339,6 +304,29 @@ export class PostLog {
     this.#unsent = undefined;
     this.#copySoon();
     return { kind: "stored", change: { seq, type: draft.type, postSeq: post?.id ?? null, at, post, data } };
+  }
+
+  /**
+   * Claims `key` for `userId`'s change numbered `seq`: false when they used it before. Without RETURNING,
+   * which SQLite answers through a temporary table: the claim was a post's costliest statement.
+   */
+  #claim(userId: number, key: string, seq: number, at: number): boolean {
+    return (
+      this.storage.sql.exec(
+        "INSERT OR IGNORE INTO client_ids (user_id, client_id, seq, at) VALUES (?, ?, ?, ?)",
+        userId,
+        key,
+        seq,
+        at,
+      ).rowsWritten > 0
+    );
+  }
+
+  /** The seq a claim that failed found: the change `userId` made before with `key`. */
+  #claimedSeq(userId: number, key: string): number {
+    return this.storage.sql
+      .exec<{ seq: number }>("SELECT seq FROM client_ids WHERE user_id = ? AND client_id = ?", userId, key)
+      .one().seq;
   }
 
   /** The seq of the change `userId` made with this idempotency key (within the last day), if any. */
