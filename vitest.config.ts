@@ -75,6 +75,7 @@ const NO_OBJECT_FILES = [
   "test/realtime/room/join-replies.test.ts",
   "test/realtime/room/read-state-notices.test.ts",
   "test/realtime/room/recent-posts.test.ts",
+  "test/realtime/room/write-turns.test.ts",
   "test/realtime/session/join-tracker.test.ts",
   "test/realtime/session/poll-buffer.test.ts",
   "test/realtime/shell/guarded-alarm.test.ts",

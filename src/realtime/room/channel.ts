@@ -77,6 +77,11 @@ export interface RoomServices {
   takePostToken(connection: Connection): Take;
   /** Resolves once the post log can number posts. */
   postLogReady(): Promise<void>;
+  /**
+   * Runs `write` in the room's next write turn, with the other posts that arrived meanwhile (their rows
+   * share one commit: write-turns.ts); synchronously there, so a check in it still holds at the store.
+   */
+  inWriteTurn<T>(write: () => T): Promise<T>;
   /** Logs a post; a new one goes to every member at once, a repeated `client_id` finds the original's number. */
   storePost(draft: PostDraft): Appended;
   /** Resolves once D1 has the post, or it is clear it will not be confirmed. */
@@ -329,16 +334,20 @@ async function storeAndConfirm(
     services.log("RoomChannel:handle_in new_post", problem);
     return { reply: error(RoomErrorReason.unavailable) };
   }
-  // Closed or revoked while the room got ready: the post must not be stored for a member who is gone.
-  if (connection.gone) return { reply: error(RoomErrorReason.unavailable) };
-  const { user } = connection.state;
-  // Asked again with nothing awaited before the store: a mute or a slow mode post may have come meanwhile.
-  const refused = services.speechRefusal(user.id, "post");
-  if (refused) {
-    services.giveBackAllowance(connection);
-    return { reply: speechRefused(refused) };
-  }
-  const appended = services.storePost({ user, message, clientId, insertedAt: new Date() });
+  const decided = await services.inWriteTurn((): { appended: Appended } | { refused: ChannelResult } => {
+    // Closed or revoked while the room got ready: the post must not be stored for a member who is gone.
+    if (connection.gone) return { refused: { reply: error(RoomErrorReason.unavailable) } };
+    const { user } = connection.state;
+    // Asked again in the turn that stores it: a mute or a slow mode post may have come meanwhile.
+    const refused = services.speechRefusal(user.id, "post");
+    if (refused) {
+      services.giveBackAllowance(connection);
+      return { refused: { reply: speechRefused(refused) } };
+    }
+    return { appended: services.storePost({ user, message, clientId, insertedAt: new Date() }) };
+  });
+  if ("refused" in decided) return decided.refused;
+  const { appended } = decided;
   if (appended.kind === "stored") return answerConfirmation(await services.confirmed(appended.post));
   // A retry: the original, from the log or, once the log has let it go, from D1 (which has it by then).
   let original = appended.post;

@@ -57,6 +57,7 @@ import { RecentPosts } from "./recent-posts";
 import { endChannelFor, endChannelOnSocketEnd, type RoomRouting } from "./router";
 import { SearchIndexing } from "./search-indexing";
 import { TypingThrottle } from "./typing";
+import { WriteTurns } from "./write-turns";
 
 /** How many recent posts the room keeps in memory: enough for any join and most catch-ups. */
 export const RECENT_CAPACITY = CATCH_UP_LIMIT;
@@ -81,6 +82,8 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
   readonly invites: Invites;
   readonly moderation: Moderation;
   readonly #recent: RecentPosts;
+  /** New posts wait here for the room's next turn, so those that arrive together share a commit. */
+  readonly #writeTurns = new WriteTurns();
   readonly #joinReplies: JoinReplies;
   readonly #readPositions: ReadPositions;
   readonly #notices: ReadStateNotices;
@@ -690,6 +693,8 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
     draft: ChangeDraft,
     announce?: (seq: number) => { event: string; payload: object; previous?: Post },
   ): ChangeAppended {
+    // Numbered after the posts that came before it and wait for their turn.
+    this.#writeTurns.flush();
     const appended = this.#postLog.appendChange(draft);
     if (appended.kind === "stored") {
       // In seq order: into memory, then out to every member, before anyone hears of a later change.
@@ -715,6 +720,10 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
 
   copied(seq: number): Promise<boolean> {
     return this.#postLog.copied(seq);
+  }
+
+  inWriteTurn<T>(write: () => T): Promise<T> {
+    return this.#writeTurns.run(write);
   }
 
   storePost(draft: PostDraft): Appended {

@@ -122,8 +122,16 @@ interface ChangeRow extends Record<string, SqlStorageValue> {
 
 interface Waiter {
   seq: number;
-  settle(copied: boolean): void;
+  /** When the poster is answered `unavailable` if D1 has not taken the change by then. */
+  deadline: number;
+  resolve(copied: boolean): void;
 }
+
+/**
+ * How often (at most) day-old `client_id`s are dropped. They are recognised for a day; dropping them a
+ * minute late costs nothing, and a statement per copy cost a busy room's posts their share of it.
+ */
+const CLIENT_IDS_PRUNE_EVERY_MS = 60_000;
 
 /** Posts settled otherwise than "in D1 as numbered" are rare (a very old client_id, a deleted user). */
 const SETTLED_OTHERWISE_KEPT = 1_000;
@@ -143,7 +151,18 @@ export class PostLog {
   #positionsTimer: ReturnType<typeof setTimeout> | undefined;
   /** The last copy was full: more were waiting, so the next goes at once. */
   #behind = false;
+  /** In the order they came, so their deadlines ascend: one timer serves them all. */
   readonly #waiters = new Set<Waiter>();
+  #expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * The posts appended since D1's copy, in seq order, while nothing else is waiting to be copied: the next
+   * copy takes them from here instead of reading back what it just wrote. Undefined when the log holds
+   * entries memory does not (a woken room, a change other than a post): the copy then reads the log.
+   */
+  #unsent: Array<{ seq: number; logged: Logged }> | undefined;
+  /** Rows in `post_log`, so a copy deletes exactly those beyond LOG_KEEP without counting them. */
+  #logRows: number;
+  #clientIdsPrunedAt = 0;
   /** Posts that D1 refused to store under their own number, and what it holds for them instead. */
   readonly #settledOtherwise = new Map<number, Confirmation>();
 
@@ -173,6 +192,8 @@ export class PostLog {
     const lastChange = storage.sql.exec<{ seq: number | null }>("SELECT max(seq) AS seq FROM change_log").one().seq;
     this.#lastChangeSeq = lastChange ?? 0;
     if (last !== null || lastChange !== null) this.#lastSeq = Math.max(last ?? 0, lastChange ?? 0);
+    this.#logRows = storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM post_log").one().n;
+    this.#unsent = this.#lastSeq === undefined || this.#lastSeq <= this.#copiedThrough ? [] : undefined;
   }
 
   /** Resolves once the room knows its next number: at once, but for a room whose log is still empty. */
@@ -182,6 +203,7 @@ export class PostLog {
       (seq) => {
         this.#lastSeq ??= seq;
         this.#copiedThrough = Math.max(this.#copiedThrough, seq);
+        if (this.#lastSeq > this.#copiedThrough) this.#unsent = undefined;
       },
       (problem) => {
         this.#starting = undefined;
@@ -208,27 +230,10 @@ export class PostLog {
   append(draft: PostDraft): Appended {
     if (this.#lastSeq === undefined) throw new Error("PostLog.append before ready()");
     const seq = this.#lastSeq + 1;
-    if (draft.clientId !== null) {
-      const claimed = this.storage.sql
-        .exec(
-          "INSERT INTO client_ids (user_id, client_id, seq, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq",
-          draft.user.id,
-          draft.clientId,
-          seq,
-          draft.insertedAt.getTime(),
-        )
-        .toArray();
-      if (claimed.length === 0) {
-        const { seq: original } = this.storage.sql
-          .exec<{ seq: number }>(
-            "SELECT seq FROM client_ids WHERE user_id = ? AND client_id = ?",
-            draft.user.id,
-            draft.clientId,
-          )
-          .one();
-        const logged = this.storage.sql.exec<LogRow>("SELECT * FROM post_log WHERE seq = ?", original).toArray()[0];
-        return { kind: "duplicate", seq: original, post: logged && toPost(logged) };
-      }
+    if (draft.clientId !== null && !this.#claim(draft.user.id, draft.clientId, seq, draft.insertedAt.getTime())) {
+      const original = this.#claimedSeq(draft.user.id, draft.clientId);
+      const logged = this.storage.sql.exec<LogRow>("SELECT * FROM post_log WHERE seq = ?", original).toArray()[0];
+      return { kind: "duplicate", seq: original, post: logged && toPost(logged) };
     }
     this.storage.sql.exec(
       "INSERT INTO post_log (seq, user_id, username, message, inserted_at, client_id) VALUES (?, ?, ?, ?, ?, ?)",
@@ -241,11 +246,16 @@ export class PostLog {
     );
     if (seq === 1 && !this.storage.kv.get("complete")) this.storage.kv.put("complete", true);
     this.#lastSeq = seq;
-    this.#copySoon();
-    return {
-      kind: "stored",
-      post: { id: seq, message: draft.message, inserted_at: draft.insertedAt.toISOString(), user: draft.user },
+    this.#logRows += 1;
+    const post: Post = {
+      id: seq,
+      message: draft.message,
+      inserted_at: draft.insertedAt.toISOString(),
+      user: { id: draft.user.id, username: draft.user.username },
     };
+    this.#unsent?.push({ seq, logged: { post, clientId: draft.clientId } });
+    this.#copySoon();
+    return { kind: "stored", post };
   }
 
   /**
@@ -258,26 +268,8 @@ export class PostLog {
     if (this.#lastSeq === undefined) throw new Error("PostLog.appendChange before ready()");
     const seq = this.#lastSeq + 1;
     const at = draft.at.getTime();
-    if (draft.idempotency) {
-      const claimed = this.storage.sql
-        .exec(
-          "INSERT INTO client_ids (user_id, client_id, seq, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq",
-          draft.idempotency.userId,
-          draft.idempotency.key,
-          seq,
-          at,
-        )
-        .toArray();
-      if (claimed.length === 0) {
-        const { seq: original } = this.storage.sql
-          .exec<{ seq: number }>(
-            "SELECT seq FROM client_ids WHERE user_id = ? AND client_id = ?",
-            draft.idempotency.userId,
-            draft.idempotency.key,
-          )
-          .one();
-        return { kind: "duplicate", seq: original };
-      }
+    if (draft.idempotency && !this.#claim(draft.idempotency.userId, draft.idempotency.key, seq, at)) {
+      return { kind: "duplicate", seq: this.#claimedSeq(draft.idempotency.userId, draft.idempotency.key) };
     }
     const post = draft.post ?? null;
     if (post) {
@@ -308,8 +300,33 @@ export class PostLog {
     );
     this.#lastSeq = seq;
     this.#lastChangeSeq = seq;
+    // The copy reads the log again until it has caught up: posts as they now are, with this change in order.
+    this.#unsent = undefined;
     this.#copySoon();
     return { kind: "stored", change: { seq, type: draft.type, postSeq: post?.id ?? null, at, post, data } };
+  }
+
+  /**
+   * Claims `key` for `userId`'s change numbered `seq`: false when they used it before. Without RETURNING,
+   * which SQLite answers through a temporary table: the claim was a post's costliest statement.
+   */
+  #claim(userId: number, key: string, seq: number, at: number): boolean {
+    return (
+      this.storage.sql.exec(
+        "INSERT OR IGNORE INTO client_ids (user_id, client_id, seq, at) VALUES (?, ?, ?, ?)",
+        userId,
+        key,
+        seq,
+        at,
+      ).rowsWritten > 0
+    );
+  }
+
+  /** The seq a claim that failed found: the change `userId` made before with `key`. */
+  #claimedSeq(userId: number, key: string): number {
+    return this.storage.sql
+      .exec<{ seq: number }>("SELECT seq FROM client_ids WHERE user_id = ? AND client_id = ?", userId, key)
+      .one().seq;
   }
 
   /** The seq of the change `userId` made with this idempotency key (within the last day), if any. */
@@ -335,17 +352,38 @@ export class PostLog {
   copied(seq: number): Promise<boolean> {
     if (seq <= this.#copiedThrough) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => waiter.settle(false), this.options.timeoutMs);
-      const waiter: Waiter = {
-        seq,
-        settle: (copied) => {
-          clearTimeout(timer);
-          this.#waiters.delete(waiter);
-          resolve(copied);
-        },
-      };
-      this.#waiters.add(waiter);
+      this.#waiters.add({ seq, deadline: Date.now() + this.options.timeoutMs, resolve });
+      // One timer for every waiter rather than one each: a busy room's posts each paid for setting and
+      // clearing theirs.
+      this.#expiryTimer ??= setTimeout(() => this.#expire(), this.options.timeoutMs);
     });
+  }
+
+  /** Answers the waiters whose deadline passed, and sets the timer for the next one. */
+  #expire(): void {
+    this.#expiryTimer = undefined;
+    const now = Date.now();
+    for (const waiter of this.#waiters) {
+      if (waiter.deadline > now) {
+        this.#expiryTimer = setTimeout(() => this.#expire(), waiter.deadline - now);
+        return;
+      }
+      this.#waiters.delete(waiter);
+      waiter.resolve(false);
+    }
+  }
+
+  /** Answers the waiters D1 has every change for now. */
+  #answerCopied(): void {
+    for (const waiter of this.#waiters) {
+      if (waiter.seq > this.#copiedThrough) continue;
+      this.#waiters.delete(waiter);
+      waiter.resolve(true);
+    }
+    if (this.#waiters.size === 0 && this.#expiryTimer !== undefined) {
+      clearTimeout(this.#expiryTimer);
+      this.#expiryTimer = undefined;
+    }
   }
 
   /**
@@ -484,6 +522,7 @@ export class PostLog {
 
   /** The next batch to copy: the oldest entries D1 does not have, posts and other changes in one order. */
   #nextBatch(): Array<{ seq: number; logged: Logged }> {
+    if (this.#unsent) return this.#unsent.slice(0, COPY_BATCH);
     const posts = this.storage.sql
       .exec<LogRow>("SELECT * FROM post_log WHERE seq > ? ORDER BY seq LIMIT ?", this.#copiedThrough, COPY_BATCH)
       .toArray()
@@ -550,9 +589,11 @@ export class PostLog {
       if (rows.length === 0) continue;
       this.#copiedThrough = rows.at(-1)?.seq ?? this.#copiedThrough;
       this.storage.kv.put("copiedThrough", this.#copiedThrough);
-      for (const waiter of [...this.#waiters]) if (waiter.seq <= this.#copiedThrough) waiter.settle(true);
+      if (this.#unsent) this.#unsent.splice(0, rows.length);
+      else if (this.#lastSeq === this.#copiedThrough) this.#unsent = [];
+      this.#answerCopied();
       this.options.copied?.(this.#copiedThrough);
-      this.#prune();
+      this.#prune(logged.some((entry) => "change" in entry));
     }
   }
 
@@ -569,14 +610,28 @@ export class PostLog {
     }
   }
 
-  #prune(): void {
-    this.storage.sql.exec(
-      "DELETE FROM post_log WHERE seq <= ? AND seq <= (SELECT seq FROM post_log ORDER BY seq DESC LIMIT 1 OFFSET ?)",
-      this.#copiedThrough,
-      LOG_KEEP,
-    );
-    this.storage.sql.exec("DELETE FROM client_ids WHERE at < ?", Date.now() - CLIENT_ID_KEEP_MS);
-    if (this.#lastChangeSeq > 0) this.#pruneChanges();
+  /**
+   * Deletes the oldest posts D1 has beyond the newest LOG_KEEP (counted in memory: finding the LOG_KEEP-th
+   * newest on every copy walked a thousand rows each time), the day-old `client_id`s now and then, and the
+   * other changes beyond CHANGE_LOG_KEEP when the copy carried some (only then are there more).
+   */
+  #prune(copiedChanges: boolean): void {
+    const excess = this.#logRows - LOG_KEEP;
+    if (excess > 0) {
+      this.#logRows -= this.storage.sql
+        .exec(
+          "DELETE FROM post_log WHERE seq IN (SELECT seq FROM post_log WHERE seq <= ? ORDER BY seq LIMIT ?) RETURNING seq",
+          this.#copiedThrough,
+          excess,
+        )
+        .toArray().length;
+    }
+    const now = Date.now();
+    if (now - this.#clientIdsPrunedAt >= CLIENT_IDS_PRUNE_EVERY_MS) {
+      this.#clientIdsPrunedAt = now;
+      this.storage.sql.exec("DELETE FROM client_ids WHERE at < ?", now - CLIENT_ID_KEEP_MS);
+    }
+    if (copiedChanges) this.#pruneChanges();
   }
 
   /** Keeps the newest CHANGE_LOG_KEEP other changes once D1 has them, and says how far back the rest reach. */

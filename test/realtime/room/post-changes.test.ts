@@ -195,6 +195,29 @@ describe("edit_post and delete_post through a room", () => {
     expect(JSON.stringify(c.joined.response)).not.toContain("hunter");
   });
 
+  it("numbers a deletion sent right after posts after them, as they came, though a busy room's posts wait for its write turn", async () => {
+    const [ann, ben] = [await makeUser("turn_ann"), await makeUser("turn_ben")];
+    const a = await joined(ann, "turns");
+    const b = await joined(ben, "turns");
+    const earlier = (await a.push("room:turns", "new_post", { message: "earlier" })).response.id as number;
+    // The frames leave at once: the first post is stored at once, the second waits for the room's write
+    // turn (it came right after), and the deletion arrives while it waits.
+    const [first, second, deleted] = await Promise.all([
+      a.push("room:turns", "new_post", { message: "first" }),
+      a.push("room:turns", "new_post", { message: "second" }),
+      a.push("room:turns", "delete_post", { id: earlier }),
+    ]);
+    expect([first.status, second.status, deleted.status]).toEqual(["ok", "ok", "ok"]);
+    expect([second.response.id, deleted.response.seq]).toEqual([earlier + 2, earlier + 3]);
+    await b.waitFor((f) => f[3] === "post_deleted");
+    expect(b.frames.filter((f) => f[3] === "new_post" || f[3] === "post_deleted").map((f) => f[3])).toEqual([
+      "new_post",
+      "new_post",
+      "new_post",
+      "post_deleted",
+    ]);
+  });
+
   it("lets the owner and a moderator delete anyone's post as moderators (room-bound, multiplexed, LongPoll); a member may not", async () => {
     const owner = await bearer("mod_owner");
     const moderator = await bearer("mod_mod");

@@ -133,6 +133,29 @@ describe("PostLog", () => {
     );
   });
 
+  it("answers each waiting poster unavailable at its own deadline (one timer serves them all), and a copy answers the rest", async () => {
+    const user = await makeUser("log_deadlines");
+    await withLog(
+      "log_deadlines",
+      async ({ log }) => {
+        const first = appendNew(log, draft(user, "first"));
+        const answers: string[] = [];
+        const firstAnswer = log.confirmed(first.post).then((c) => answers.push(`first ${c.kind}`));
+        await delay(700);
+        const second = appendNew(log, draft(user, "second"));
+        const secondAnswer = log.confirmed(second.post).then((c) => answers.push(`second ${c.kind}`));
+        await firstAnswer;
+        expect(answers).toEqual(["first unavailable"]); // the second's deadline is 700 ms later
+        await secondAnswer;
+        expect(answers).toEqual(["first unavailable", "second unavailable"]);
+        // The copy came back meanwhile: a poster asking now is answered from D1.
+        await delay(1_000);
+        expect(await log.confirmed(second.post)).toEqual({ kind: "in D1", post: second.post });
+      },
+      { latency: [1_600, 0], timeoutMs: 500 },
+    );
+  });
+
   it("keeps posts while D1 fails and copies them, in order, once it is back", async () => {
     const user = await makeUser("log_failing");
     await env.DB.exec(
@@ -200,6 +223,14 @@ describe("PostLog", () => {
         seq: first.post.id,
         post: undefined,
       });
+    });
+    // A woken room counts its log again: it keeps the newest LOG_KEEP, no more, no fewer.
+    await withLog("log_prune", async ({ log }) => {
+      const more = Array.from({ length: 30 }, (_, n) => appendNew(log, draft(user, `q${n}`)));
+      await log.confirmed((more.at(-1) as (typeof more)[number]).post);
+      const kept = log.range({ limit: 10 * LOG_KEEP });
+      expect(kept).toHaveLength(LOG_KEEP);
+      expect(kept.at(-1)?.message).toBe("q29");
     });
   });
 

@@ -1,0 +1,67 @@
+/**
+ * WriteTurns: in a quiet room a write runs at once; writes that come close together run in one later
+ * turn, in the order they came; `flush` runs them at once (a change must not overtake posts that came
+ * before it); a failing write fails only its own caller.
+ */
+import { describe, expect, it } from "vitest";
+import { BUSY_WITHIN_MS, WriteTurns } from "../../../src/realtime/room/write-turns";
+
+/** A clock the test moves. */
+function clock(start = 1_000) {
+  let at = start;
+  return { now: () => at, advance: (ms: number) => (at += ms) };
+}
+
+describe("WriteTurns", () => {
+  it("runs a write at once in a quiet room, and queues the writes that follow within BUSY_WITHIN_MS for one later turn", async () => {
+    const time = clock();
+    const turns = new WriteTurns(time.now);
+    const ran: string[] = [];
+    const write = (name: string) => () => {
+      ran.push(name);
+      return name;
+    };
+    const first = turns.run(write("a"));
+    expect(ran).toEqual(["a"]); // quiet: in the caller's turn
+    time.advance(BUSY_WITHIN_MS - 1);
+    const second = turns.run(write("b"));
+    const third = turns.run(write("c"));
+    expect(ran).toEqual(["a"]);
+    await Promise.resolve();
+    expect(ran).toEqual(["a"]); // nor in the caller's microtasks: a frame arriving meanwhile still joins the turn
+    expect(await Promise.all([first, second, third])).toEqual(["a", "b", "c"]);
+    expect(ran).toEqual(["a", "b", "c"]);
+    time.advance(BUSY_WITHIN_MS);
+    void turns.run(write("d"));
+    expect(ran).toEqual(["a", "b", "c", "d"]); // quiet again
+  });
+
+  it("flush runs the queued writes at once, and the turn's timer then finds nothing to run again", async () => {
+    const turns = new WriteTurns(() => 0);
+    const ran: string[] = [];
+    void turns.run(() => ran.push("quiet"));
+    const queued = turns.run(() => ran.push("post"));
+    expect(ran).toEqual(["quiet"]);
+    turns.flush();
+    ran.push("change");
+    expect(ran).toEqual(["quiet", "post", "change"]);
+    await queued;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(ran).toEqual(["quiet", "post", "change"]);
+  });
+
+  it("fails only the caller whose write threw, at once or in a turn; the writes after it still run", async () => {
+    const turns = new WriteTurns(() => 0);
+    await expect(
+      turns.run(() => {
+        throw new Error("refused at once");
+      }),
+    ).rejects.toThrow("refused at once");
+    const failing = turns.run(() => {
+      throw new Error("refused in a turn");
+    });
+    const after = turns.run(() => "stored");
+    await expect(failing).rejects.toThrow("refused in a turn");
+    expect(await after).toBe("stored");
+  });
+});
