@@ -137,6 +137,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
         if (this.membership.record) this.#postLog.positionsChanged();
       },
       log,
+      defer: (write) => this.#writeTurns.later(write),
     });
     this.#notices = new ReadStateNotices(this.#readPositions, {
       mayRead: (userId) => this.mayPost(userId),

@@ -46,6 +46,8 @@ export class ReadPositions {
   /** Positions D1 does not have yet (as the `dirty` column says). */
   readonly #dirty = new Set<number>();
   #importing: Promise<void> | undefined;
+  /** This instance has stored DIRTY_KEY since the key was last deleted (so each move need not write it). */
+  #dirtyKeyStored = false;
 
   constructor(
     private readonly storage: DurableObjectStorage,
@@ -55,6 +57,13 @@ export class ReadPositions {
       /** A position now differs from D1's: the group commit should run. */
       changed(): void;
       log(where: string, problem: unknown): void;
+      /**
+       * Runs the write of a position made at the room's last seq a little later, with the others that come
+       * meanwhile (write-turns.ts), so a burst of first joins shares one commit. The position is in memory
+       * (and answered) before its row is written; were the room to stop before, the next join makes it
+       * again. Absent, it is written at once.
+       */
+      defer?(write: () => void): void;
     },
   ) {}
 
@@ -115,7 +124,7 @@ export class ReadPositions {
   arrive(user: { id: number; username: string }, lastSeq: number): number {
     const held = this.#loaded().get(user.id);
     if (held) return held.lastReadId;
-    return this.#move(user, lastSeq);
+    return this.#move(user, lastSeq, true);
   }
 
   /**
@@ -125,7 +134,7 @@ export class ReadPositions {
   admitted(user: { id: number; username: string }, lastSeq: number): number {
     const held = this.#loaded().get(user.id);
     if (held && held.lastReadId >= lastSeq) return held.lastReadId;
-    return this.#move(user, lastSeq);
+    return this.#move(user, lastSeq, true);
   }
 
   /** `mark_read`: forward only, so two tabs end at the furthest either has read. Answers the position. */
@@ -176,19 +185,42 @@ export class ReadPositions {
         JSON.stringify(clean),
       );
     }
-    if (this.#dirty.size === 0) this.storage.kv.delete(DIRTY_KEY);
+    if (this.#dirty.size === 0) {
+      this.storage.kv.delete(DIRTY_KEY);
+      this.#dirtyKeyStored = false;
+    }
   }
 
-  #move(user: { id: number; username: string }, lastReadId: number): number {
+  /**
+   * Moves a position in memory and stores it: at once for `mark_read` and `mark_unread` (durable before
+   * their answer), a little later for a position made at the room's last seq (`deferrable`: a first join,
+   * a new membership), so that a burst of them shares one commit.
+   */
+  #move(user: { id: number; username: string }, lastReadId: number, deferrable = false): number {
     const held = this.#loaded().get(user.id);
     // Two moves in one millisecond must still tell a copy taken between them from the position now.
     const at = Math.max(Date.now(), (held?.at ?? 0) + 1);
-    this.#write({ userId: user.id, username: user.username, lastReadId, at }, true);
+    const holder = { userId: user.id, username: user.username, lastReadId, at };
+    this.#remember(holder);
+    this.#dirty.add(holder.userId);
+    const store = () => {
+      // Moved again meanwhile: the later move's own write stores it. Copied meanwhile: stored clean.
+      if (this.#byUser?.get(holder.userId) === holder) this.#store(holder, this.#dirty.has(holder.userId));
+    };
+    if (deferrable && this.options.defer) this.options.defer(store);
+    else store();
     this.options.changed();
     return lastReadId;
   }
 
   #write(holder: Holder, dirty: boolean): void {
+    this.#remember(holder);
+    if (dirty) this.#dirty.add(holder.userId);
+    this.#store(holder, dirty);
+  }
+
+  /** The holder's row, and the key that tells a woken room some row is dirty. */
+  #store(holder: Holder, dirty: boolean): void {
     this.storage.sql.exec(
       `INSERT INTO read_positions (user_id, username, last_read_id, at, dirty) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (user_id) DO UPDATE SET username = excluded.username, last_read_id = excluded.last_read_id,
@@ -199,10 +231,9 @@ export class ReadPositions {
       holder.at,
       dirty ? 1 : 0,
     );
-    this.#remember(holder);
-    if (dirty) {
-      if (this.#dirty.size === 0) this.storage.kv.put(DIRTY_KEY, true);
-      this.#dirty.add(holder.userId);
+    if (dirty && !this.#dirtyKeyStored) {
+      this.storage.kv.put(DIRTY_KEY, true);
+      this.#dirtyKeyStored = true;
     }
   }
 

@@ -5,7 +5,7 @@
  * through real rooms, real sockets and real D1. Which users the room then tells (room/read-state-notices.ts)
  * is read off UserSockets' `readStatesChanged`, watched as it is called (it still runs).
  */
-import { evictDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { batch } from "../../../src/db/batch";
 import { type ReadState, readPositionStatements, readStates } from "../../../src/db/read-states";
@@ -88,6 +88,36 @@ describe("the read position on the room channel", () => {
     // A rejoin (and another tab's join) carries the position as it is now.
     const again = await joined(ann, "rp_basic", { last_seen_seq: 6 });
     expect(again.joined.response).toEqual({ posts: [], has_more: false, seq: 6, changes: [], last_read_id: 5 });
+  });
+
+  it("stores the positions a burst of first joins makes a little later, in one turn, and keeps them across an eviction", async () => {
+    const [ann, ben, cat] = [await makeUser("fj_ann"), await makeUser("fj_ben"), await makeUser("fj_cat")];
+    const topic = "room:rp_first_joins";
+    const poster = await joined(cat, "rp_first_joins");
+    for (let n = 1; n <= 2; n++) await poster.socket.push(topic, "new_post", { message: `post ${n}` });
+    const [a, b] = await Promise.all([joined(ann, "rp_first_joins"), joined(ben, "rp_first_joins")]);
+    // Answered from memory at once; stored within LATER_MS (write-turns.ts).
+    expect([a.joined.response.last_read_id, b.joined.response.last_read_id]).toEqual([2, 2]);
+    const stored = () =>
+      runInDurableObject(roomStub("rp_first_joins"), (_room, state) =>
+        state.storage.sql
+          .exec<{ user_id: number; last_read_id: number }>(
+            "SELECT user_id, last_read_id FROM read_positions WHERE user_id IN (?, ?) ORDER BY user_id",
+            ann.id,
+            ben.id,
+          )
+          .toArray(),
+      );
+    const deadline = Date.now() + 2_000;
+    while ((await stored()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(await stored()).toEqual([
+      { user_id: ann.id, last_read_id: 2 },
+      { user_id: ben.id, last_read_id: 2 },
+    ]);
+    await evictDurableObject(roomStub("rp_first_joins"));
+    await poster.socket.push(topic, "new_post", { message: "post 3" });
+    const back = await joined(ann, "rp_first_joins");
+    expect(back.joined.response.last_read_id).toBe(2); // post 3 is unread, not swallowed by a new position
   });
 
   it("resolves two tabs to the furthest either has read, and keeps the position across an eviction", async () => {

@@ -1,10 +1,11 @@
 /**
- * WriteTurns: in a quiet room a write runs at once; writes that come close together run in one later
- * turn, in the order they came; `flush` runs them at once (a change must not overtake posts that came
- * before it); a failing write fails only its own caller.
+ * WriteTurns: in a quiet room a post's write runs at once; posts that come close together run in one later
+ * turn, in the order they came; a write nobody waits for waits up to LATER_MS or rides with the next post;
+ * `flush` runs them at once (a change must not overtake posts that came before it); a failing write fails
+ * only its own caller.
  */
 import { describe, expect, it } from "vitest";
-import { BUSY_WITHIN_MS, WriteTurns } from "../../../src/realtime/room/write-turns";
+import { BUSY_WITHIN_MS, LATER_MS, WriteTurns } from "../../../src/realtime/room/write-turns";
 
 /** A clock the test moves. */
 function clock(start = 1_000) {
@@ -48,6 +49,22 @@ describe("WriteTurns", () => {
     await queued;
     await new Promise((resolve) => setTimeout(resolve, 5));
     expect(ran).toEqual(["quiet", "post", "change"]);
+  });
+
+  it("holds a write nobody waits for up to LATER_MS, or runs it before the next post, in the order they came", async () => {
+    const time = clock();
+    const turns = new WriteTurns(time.now);
+    const ran: string[] = [];
+    turns.later(() => ran.push("position 1"));
+    turns.later(() => ran.push("position 2"));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(ran).toEqual([]); // held for others to share the commit
+    void turns.run(() => ran.push("post"));
+    expect(ran).toEqual(["position 1", "position 2", "post"]); // a quiet room's post takes them along
+    turns.later(() => ran.push("position 3"));
+    const started = Date.now();
+    while (!ran.includes("position 3")) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(LATER_MS - 5);
   });
 
   it("fails only the caller whose write threw, at once or in a turn; the writes after it still run", async () => {
