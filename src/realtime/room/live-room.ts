@@ -83,7 +83,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
   readonly moderation: Moderation;
   readonly #recent: RecentPosts;
   /** New posts wait here for the room's next turn, so those that arrive together share a commit. */
-  readonly #writeTurns = new WriteTurns();
+  readonly #writeTurns: WriteTurns;
   readonly #joinReplies: JoinReplies;
   readonly #readPositions: ReadPositions;
   readonly #notices: ReadStateNotices;
@@ -115,6 +115,7 @@ export class LiveRoom implements RoomRouting, RoomServices, GovernedRoom, Modera
     readonly log: (where: string, problem: unknown) => void,
   ) {
     this.topic = roomTopic(name);
+    this.#writeTurns = new WriteTurns(log);
     this.#db = createDatabase(env.DB);
     this.membership = new Membership(ctx.storage, (change) => {
       this.#streamChange("member", { ...change });

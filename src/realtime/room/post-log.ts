@@ -21,6 +21,8 @@ export const CHANGE_LOG_KEEP = 1_000;
 export const CLIENT_ID_KEEP_MS = 24 * 60 * 60 * 1000;
 /** Posts per D1 copy at most. */
 const COPY_BATCH = 100;
+/** Posts waiting for a copy that memory keeps for it; beyond, the copy reads them from the log. */
+export const UNSENT_KEPT = 4 * COPY_BATCH;
 /**
  * A copy starts at least this long after the previous one started, unless that one was full (the log is
  * behind): a room writes to D1 at most about twenty times a second however fast its members post, and a
@@ -203,7 +205,6 @@ export class PostLog {
       (seq) => {
         this.#lastSeq ??= seq;
         this.#copiedThrough = Math.max(this.#copiedThrough, seq);
-        if (this.#lastSeq > this.#copiedThrough) this.#unsent = undefined;
       },
       (problem) => {
         this.#starting = undefined;
@@ -254,6 +255,8 @@ export class PostLog {
       user: { id: draft.user.id, username: draft.user.username },
     };
     this.#unsent?.push({ seq, logged: { post, clientId: draft.clientId } });
+    // D1 is behind (an outage): memory would grow with every post, so the copy reads the log again.
+    if (this.#unsent && this.#unsent.length > UNSENT_KEPT) this.#unsent = undefined;
     this.#copySoon();
     return { kind: "stored", post };
   }

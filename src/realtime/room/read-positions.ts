@@ -58,7 +58,7 @@ export class ReadPositions {
       changed(): void;
       log(where: string, problem: unknown): void;
       /**
-       * Runs the write of a position made at the room's last seq a little later, with the others that come
+       * Runs the write of the position a first join makes a little later, with the others that come
        * meanwhile (write-turns.ts), so a burst of first joins shares one commit. The position is in memory
        * (and answered) before its row is written; were the room to stop before, the next join makes it
        * again. Absent, it is written at once.
@@ -134,7 +134,7 @@ export class ReadPositions {
   admitted(user: { id: number; username: string }, lastSeq: number): number {
     const held = this.#loaded().get(user.id);
     if (held && held.lastReadId >= lastSeq) return held.lastReadId;
-    return this.#move(user, lastSeq, true);
+    return this.#move(user, lastSeq);
   }
 
   /** `mark_read`: forward only, so two tabs end at the furthest either has read. Answers the position. */
@@ -192,9 +192,10 @@ export class ReadPositions {
   }
 
   /**
-   * Moves a position in memory and stores it: at once for `mark_read` and `mark_unread` (durable before
-   * their answer), a little later for a position made at the room's last seq (`deferrable`: a first join,
-   * a new membership), so that a burst of them shares one commit.
+   * Moves a position in memory and stores it: at once, durable before its answer (`mark_read`,
+   * `mark_unread`, a membership that moves an older position up), or a little later for a position a first
+   * join makes (`deferrable`: none was stored before, and were the room to stop first, the next join would
+   * make it again), so that a burst of first joins shares one commit.
    */
   #move(user: { id: number; username: string }, lastReadId: number, deferrable = false): number {
     const held = this.#loaded().get(user.id);

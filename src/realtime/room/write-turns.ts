@@ -24,7 +24,11 @@ export class WriteTurns {
   #laterTimer = false;
   #lastPostAt = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    /** Where a write queued by {@link later} that throws is reported: nobody waits for it to hear. */
+    private readonly log: (where: string, problem: unknown) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /**
    * Runs `write` now in a quiet room (with any write queued for later), or else in the next write turn, and
@@ -64,7 +68,14 @@ export class WriteTurns {
 
   /** Queues a write nobody waits for: it runs within {@link LATER_MS}, or sooner with a post. */
   later(write: () => void): void {
-    this.#queued.push(write);
+    // Caught here: a write that throws must not stop the posts queued after it.
+    this.#queued.push(() => {
+      try {
+        write();
+      } catch (problem) {
+        this.log("WriteTurns:later", problem);
+      }
+    });
     if (this.#laterTimer) return;
     this.#laterTimer = true;
     setTimeout(() => {

@@ -20,6 +20,7 @@ import {
   type PositionsToCopy,
   type PostDraft,
   PostLog,
+  UNSENT_KEPT,
 } from "../../../src/realtime/room/post-log";
 import { type Post, tombstone } from "../../../src/shared/post";
 import { roomStub } from "../../helpers/socket";
@@ -165,15 +166,19 @@ describe("PostLog", () => {
       "log_failing",
       async ({ log, problems }) => {
         const first = appendNew(log, draft(user, "during the outage 1"));
-        const second = appendNew(log, draft(user, "during the outage 2"));
+        appendNew(log, draft(user, "during the outage 2"));
         expect(await log.confirmed(first.post)).toEqual({ kind: "unavailable" });
         expect(problems.length).toBeGreaterThan(0);
         expect(await inD1("log_failing")).toEqual([]);
+        // More than memory keeps for the copy: the copy reads the rest from the log.
+        const more = Array.from({ length: UNSENT_KEPT + 20 }, (_, n) => appendNew(log, draft(user, `later ${n}`)));
         await env.DB.exec("DROP TRIGGER fail_log_copies");
-        expect(await log.confirmed(second.post)).toEqual({ kind: "in D1", post: second.post });
+        const last = (more.at(-1) as (typeof more)[number]).post;
+        expect(await log.confirmed(last)).toEqual({ kind: "in D1", post: last });
         expect((await inD1("log_failing")).map((row) => row.message)).toEqual([
           "during the outage 1",
           "during the outage 2",
+          ...more.map(({ post }) => post.message),
         ]);
       },
       { timeoutMs: 1_500 },

@@ -7,6 +7,10 @@
 import { describe, expect, it } from "vitest";
 import { BUSY_WITHIN_MS, LATER_MS, WriteTurns } from "../../../src/realtime/room/write-turns";
 
+const noLog = (where: string, problem: unknown) => {
+  throw new Error(`unexpected log from ${where}: ${problem}`);
+};
+
 /** A clock the test moves. */
 function clock(start = 1_000) {
   let at = start;
@@ -16,7 +20,7 @@ function clock(start = 1_000) {
 describe("WriteTurns", () => {
   it("runs a write at once in a quiet room, and queues the writes that follow within BUSY_WITHIN_MS for one later turn", async () => {
     const time = clock();
-    const turns = new WriteTurns(time.now);
+    const turns = new WriteTurns(noLog, time.now);
     const ran: string[] = [];
     const write = (name: string) => () => {
       ran.push(name);
@@ -38,7 +42,7 @@ describe("WriteTurns", () => {
   });
 
   it("flush runs the queued writes at once, and the turn's timer then finds nothing to run again", async () => {
-    const turns = new WriteTurns(() => 0);
+    const turns = new WriteTurns(noLog, () => 0);
     const ran: string[] = [];
     void turns.run(() => ran.push("quiet"));
     const queued = turns.run(() => ran.push("post"));
@@ -53,7 +57,7 @@ describe("WriteTurns", () => {
 
   it("holds a write nobody waits for up to LATER_MS, or runs it before the next post, in the order they came", async () => {
     const time = clock();
-    const turns = new WriteTurns(time.now);
+    const turns = new WriteTurns(noLog, time.now);
     const ran: string[] = [];
     turns.later(() => ran.push("position 1"));
     turns.later(() => ran.push("position 2"));
@@ -67,8 +71,23 @@ describe("WriteTurns", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(LATER_MS - 5);
   });
 
+  it("logs a write nobody waits for that throws, and still runs the posts queued after it", async () => {
+    const logged: string[] = [];
+    const turns = new WriteTurns(
+      (where, problem) => logged.push(`${where}: ${(problem as Error).message}`),
+      () => 0,
+    );
+    void turns.run(() => "quiet");
+    turns.later(() => {
+      throw new Error("storage full");
+    });
+    const post = turns.run(() => "stored");
+    expect(await post).toBe("stored");
+    expect(logged).toEqual(["WriteTurns:later: storage full"]);
+  });
+
   it("fails only the caller whose write threw, at once or in a turn; the writes after it still run", async () => {
-    const turns = new WriteTurns(() => 0);
+    const turns = new WriteTurns(noLog, () => 0);
     await expect(
       turns.run(() => {
         throw new Error("refused at once");
