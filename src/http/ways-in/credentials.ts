@@ -29,12 +29,15 @@ export function readSocketCredentials(request: Request): SocketCredentials {
   return { ok: true, token: query ?? undefined, phoenixSubprotocol };
 }
 
+/** One decoder for every upgrade: without `stream`, each decode stands alone. */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
 /** The token is text: base64 that decodes to nothing, or to bytes that are not UTF-8, is refused. */
 function decodeToken(text: string): string | undefined {
   const bytes = decodeBase64(text);
   if (!bytes || bytes.byteLength === 0) return undefined;
   try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    return utf8.decode(bytes);
   } catch {
     return undefined;
   }

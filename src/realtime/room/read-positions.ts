@@ -46,6 +46,7 @@ export class ReadPositions {
   /** Positions D1 does not have yet (as the `dirty` column says). */
   readonly #dirty = new Set<number>();
   #importing: Promise<void> | undefined;
+  #imported = false;
   /** This instance has stored DIRTY_KEY since the key was last deleted (so each move need not write it). */
   #dirtyKeyStored = false;
 
@@ -74,7 +75,13 @@ export class ReadPositions {
    * meanwhile the room goes on with what it has.
    */
   ready(): Promise<void> {
-    if (this.storage.kv.get<boolean>(IMPORTED_KEY)) return Promise.resolve();
+    // Asked at every join: remembered once true (it never turns false), as a storage read each time cost a
+    // burst of joins a few percent of its time.
+    if (this.#imported) return Promise.resolve();
+    if (this.storage.kv.get<boolean>(IMPORTED_KEY)) {
+      this.#imported = true;
+      return Promise.resolve();
+    }
     this.#importing ??= this.options
       .readStored()
       .then((stored) => {
