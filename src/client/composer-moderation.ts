@@ -1,8 +1,9 @@
 /**
  * What moderation means for the composer, from the room's `moderation` push: muted ("You are muted until
  * 14:05", until then the composer is off), read-only for members ("Only moderators can post here"), slow
- * mode (a hint). Learnt at every join (the room pushes it when anything applies; a join without it means
- * nothing does) and whenever it changes; a mute's end is kept by the page's clock too.
+ * mode (a hint), a role changed since the page was drawn (reload for the moderator's menus). Learnt at every
+ * join (the room pushes it when anything applies; a join without it means nothing does) and whenever it
+ * changes; a mute's end is kept by the page's clock too.
  */
 import { type ModerationState, RoomErrorReason } from "../shared/room-contract";
 import { formatPostTime } from "../shared/time";
@@ -11,10 +12,14 @@ export class ComposerModeration {
   #state: ModerationState | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  /** `changed` is called whenever whether the composer may send changes (a mute ending included). */
+  /**
+   * `changed` is called whenever whether the composer may send changes (a mute ending included);
+   * `rendered` is whether the page was drawn for someone who moderates (undefined: a direct message).
+   */
   constructor(
     private readonly element: HTMLElement,
     private readonly changed: () => void,
+    private readonly rendered?: boolean,
   ) {}
 
   /** The room's latest word; null at a join, until (unless) a push says something applies. */
@@ -45,6 +50,9 @@ export class ComposerModeration {
     const state = this.#state;
     if (!state) return undefined;
     if (this.#muted()) return `You are muted until ${formatPostTime(state.muted_until as string)}.`;
+    // Promoted or demoted while the page is open: its moderator's menus are drawn at load.
+    if (this.rendered !== undefined && state.exempt !== this.rendered)
+      return "Your role in this room changed: reload the page to see what it lets you do.";
     if (state.exempt) return undefined;
     if (state.read_only) return "Only moderators can post here.";
     if (state.slow_mode_seconds > 0) return `Slow mode: one post every ${state.slow_mode_seconds} s.`;

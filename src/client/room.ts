@@ -105,7 +105,12 @@ function start(): void {
     input.disabled = !on;
     send.disabled = !on;
   };
-  const moderation = new ComposerModeration(byId("composer_state"), () => setComposerEnabled(composerOpen));
+  const rendered = roomElement.dataset.moderates;
+  const moderation = new ComposerModeration(
+    byId("composer_state"),
+    () => setComposerEnabled(composerOpen),
+    rendered === undefined ? undefined : rendered === "true",
+  );
 
   const feed = new RoomFeed({
     shownPosts: list.posts,

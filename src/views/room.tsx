@@ -47,7 +47,7 @@ export function RoomPage({ viewer, room, heading, posts, view, yourRooms, counts
           data-room={room}
           data-user-id={id}
           data-username={username}
-          data-moderates={moderates ? "true" : undefined}
+          data-moderates={view.kind === "dm" ? undefined : String(moderates)}
         >
           <header class="room-header">
             <button

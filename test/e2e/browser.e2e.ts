@@ -388,7 +388,7 @@ describe("editing and deleting", () => {
     }
   });
 
-  it("lets the room's owner delete anyone's post: shown to everyone as removed by a moderator", async () => {
+  it("lets the room's owner delete anyone's post (shown to everyone as removed by a moderator), and tells a promoted page", async () => {
     const ownedRoom = uniqueName("owned");
     const owner = await openTab(a, ownedRoom); // the first to open a public room owns it
     const guest = await openTab(b, ownedRoom);
@@ -418,6 +418,20 @@ describe("editing and deleting", () => {
       await page.locator("#posts li.post.deleted .message", { hasText: "removed by a moderator" }).waitFor();
       expect(await on(page, "spam spam spam").count()).toBe(0);
     }
+    // Made a moderator while their page is open: the page says so (its moderator's menus are drawn at load).
+    const promoted = await owner.evaluate(
+      async ([name, username]) =>
+        (
+          await fetch(`/api/rooms/${name}/members`, {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ username, role: "moderator" }),
+          })
+        ).status,
+      [ownedRoom, b.username],
+    );
+    expect(promoted).toBe(201);
+    await guest.locator("#composer_state", { hasText: "Your role in this room changed" }).waitFor();
   });
 
   it("shows an edit and a deletion made while the page was offline once it reconnects", async () => {

@@ -61,13 +61,12 @@ import { RoomUserTopics, userSocketTag } from "./user-topic";
 
 /**
  * A role decides whether read-only and slow mode apply to someone (the owner and moderators are exempt):
- * after a change that went through, each person it changed is told, when anything applies to them.
+ * after a change that went through, each person it changed is told on their open channels (`exempt` says
+ * whether they now moderate), as docs/protocol.md promises, even in a room where no mode is on.
  */
 function rolesChanged<T>(room: LiveRoom, outcome: Outcome<T>, userIds: number[]): Outcome<T> {
   if (!outcome.ok) return outcome;
-  for (const userId of userIds) {
-    if (room.moderationStateJson(userId) !== undefined) room.pushModeration(userId);
-  }
+  for (const userId of userIds) room.pushModeration(userId);
   return outcome;
 }
 

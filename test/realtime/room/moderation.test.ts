@@ -216,6 +216,29 @@ describe("read-only", () => {
   });
 });
 
+describe("a role change", () => {
+  it("is pushed to the person on all three ways in (exempt true, then false), in a room where no mode is on", async () => {
+    const owner = await bearer("role_owner");
+    const member = await bearer("role_member");
+    await createRoom(owner, { kind: "public", name: "role_room" });
+    const ways = await threeWays(member, "role_room");
+    expect(ways.flatMap((way) => way.frames.filter((f) => f[3] === "moderation"))).toEqual([]); // nothing applies
+    expect(
+      (await owner.post("/api/rooms/role_room/members", { username: member.username, role: "moderator" })).status,
+    ).toBe(201);
+    for (const way of ways) {
+      expect(await moderationPush(way, (state) => state.exempt === true), way.name).toEqual({
+        muted_until: null,
+        read_only: false,
+        slow_mode_seconds: 0,
+        exempt: true,
+      });
+    }
+    expect((await owner.patch(`/api/rooms/role_room/members/${member.username}`, { role: "member" })).status).toBe(200);
+    for (const way of ways) await moderationPush(way, (state) => state.exempt === false);
+  });
+});
+
 describe("slow mode", () => {
   it("takes one post per member per interval on all three ways in, answering slow_mode {retry_after_ms}; moderators are exempt; it survives an eviction", async () => {
     const owner = await bearer("slow_owner");
