@@ -18,6 +18,7 @@ const PBKDF2_ITERATIONS = 100_000;
 
 import { PASSWORD } from "../test/e2e/helpers";
 import { run, startWranglerDev } from "../test/e2e/wrangler-dev";
+import { Latencies } from "./latencies";
 
 const ROOMS = 200;
 const PRIVATE_ROOMS = 50;
@@ -100,7 +101,7 @@ async function logIn(): Promise<{ cookie: string; token: string }> {
 const reader = await logIn();
 
 /** Milliseconds of every request timed, per kind, for the p50 and p99 printed at the end. */
-const samples = new Map<string, number[]>();
+const samples = new Latencies();
 
 async function timed(kind: string, path: string, headers: Record<string, string>, check: (body: string) => boolean) {
   const started = performance.now();
@@ -108,22 +109,11 @@ async function timed(kind: string, path: string, headers: Record<string, string>
   const body = await response.text();
   const elapsed = performance.now() - started;
   if (response.status !== 200 || !check(body)) throw new Error(`GET ${path}: ${response.status} ${body.slice(0, 300)}`);
-  const list = samples.get(kind) ?? [];
-  list.push(elapsed);
-  samples.set(kind, list);
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+  samples.add(kind, elapsed);
 }
 
 afterAll(async () => {
-  for (const [kind, list] of samples) {
-    const sorted = [...list].sort((a, b) => a - b);
-    console.log(
-      `home bench: ${kind}: p50 ${percentile(sorted, 50).toFixed(1)} ms, p99 ${percentile(sorted, 99).toFixed(1)} ms (${sorted.length} requests)`,
-    );
-  }
+  for (const line of samples.lines("home bench", "requests")) console.log(line);
   await dev.stop();
   rmSync(stateDir, { recursive: true, force: true });
 }, 60_000);

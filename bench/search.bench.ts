@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { afterAll, describe, inject, test } from "vitest";
 import { registerUser, uniqueName } from "../test/e2e/helpers";
 import { run, startWranglerDev } from "../test/e2e/wrangler-dev";
+import { Latencies } from "./latencies";
 
 const POSTS = 100_000;
 const PUBLIC_ROOMS = 50;
@@ -83,7 +84,7 @@ const dev = await startWranglerDev({ persistTo, envFile, echo: Boolean(process.e
 const searcher = await registerUser(dev.baseUrl, uniqueName("searcher"));
 
 /** Milliseconds of every search timed, per query, for the p50 and p99 printed at the end. */
-const samples = new Map<string, number[]>();
+const samples = new Latencies();
 
 async function search(query: string, expectAtLeast: number): Promise<void> {
   const started = performance.now();
@@ -95,22 +96,11 @@ async function search(query: string, expectAtLeast: number): Promise<void> {
   if (response.status !== 200 || (body.results?.length ?? 0) < expectAtLeast) {
     throw new Error(`GET /search?${query}: ${response.status} ${JSON.stringify(body).slice(0, 300)}`);
   }
-  const list = samples.get(query) ?? [];
-  list.push(elapsed);
-  samples.set(query, list);
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+  samples.add(query, elapsed);
 }
 
 afterAll(async () => {
-  for (const [query, list] of samples) {
-    const sorted = [...list].sort((a, b) => a - b);
-    console.log(
-      `search bench: ${query}: p50 ${percentile(sorted, 50).toFixed(1)} ms, p99 ${percentile(sorted, 99).toFixed(1)} ms (${sorted.length} searches)`,
-    );
-  }
+  for (const line of samples.lines("search bench", "searches")) console.log(line);
   await dev.stop();
   rmSync(stateDir, { recursive: true, force: true });
 }, 60_000);

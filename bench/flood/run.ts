@@ -24,6 +24,7 @@ import { type Channel, Socket } from "phoenix";
 import { registerUser } from "../../test/e2e/helpers.ts";
 import { run, startWranglerDev } from "../../test/e2e/wrangler-dev.ts";
 import { treeUsage } from "../fanout/proc.ts";
+import { percentile } from "../latencies.ts";
 
 const { values } = parseArgs({
   options: {
@@ -106,11 +107,6 @@ function ticksByCommand(rootPid: number): Map<string, number> {
     if (inTree(pid)) byCommand.set(command, (byCommand.get(command) ?? 0) + ticks);
   }
   return byCommand;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
 function summary(latencies: number[]): string {
