@@ -7,12 +7,11 @@ import { and, eq } from "drizzle-orm";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { batch } from "../../src/db/batch";
-import { copyPosts, type LoggedPost } from "../../src/db/posts";
 import { COUNT_CAP, type ReadState, readPositionStatements, readStates } from "../../src/db/read-states";
 import { posts, roomBans, roomMembers, rooms } from "../../src/db/schema";
 import type { User } from "../../src/db/users";
 import { FUZZ_SEED, runsOr } from "../fuzz/settings";
-import { db, makeUser } from "../helpers/users";
+import { copiedPosts, db, makeUser } from "../helpers/users";
 
 let made = 0;
 /** A new public room, as creating one leaves it in D1: its row, before any post. */
@@ -21,20 +20,6 @@ async function roomName(prefix: string): Promise<string> {
   const id = `${prefix}_${made}`;
   await db.insert(rooms).values({ id, kind: "public", postCount: 0, lastPostAt: new Date() });
   return id;
-}
-
-/** Posts copied to D1 as a room copies its log, numbered from `first`. */
-async function copied(room: string, entries: Array<[User, string]>, first: number): Promise<void> {
-  const logged: LoggedPost[] = entries.map(([author, message], n) => ({
-    post: {
-      id: first + n,
-      message,
-      inserted_at: new Date(Date.now() + n).toISOString(),
-      user: { id: author.id, username: author.username },
-    },
-    clientId: null,
-  }));
-  await copyPosts(db, room, logged);
 }
 
 async function setPositions(room: string, positions: Array<[User, number]>): Promise<void> {
@@ -80,7 +65,7 @@ describe("counting what is new for each person", () => {
         for (const step of ops) {
           if (step.kind === "post") {
             const mention = step.mention === null ? "" : ` @${people[step.mention]?.username}`;
-            await copied(room, [[people[step.author] as User, `hello${mention}`]], model.length + 1);
+            await copiedPosts(room, [[people[step.author] as User, `hello${mention}`]], model.length + 1);
             model.push({ author: step.author, mention: step.mention, deleted: false });
           } else if (step.kind === "delete" && model.length > 0) {
             const index = step.pick % model.length;
@@ -117,12 +102,12 @@ describe("counting what is new for each person", () => {
     const busy = await roomName("busy");
     const quiet = await roomName("quiet");
     const untouched = await roomName("untouched");
-    await copied(
+    await copiedPosts(
       busy,
       Array.from({ length: COUNT_CAP + 20 }, () => [writer, `@rs_reader hi`]),
       1,
     );
-    await copied(
+    await copiedPosts(
       quiet,
       [
         [writer, "one"],
@@ -131,7 +116,7 @@ describe("counting what is new for each person", () => {
       ],
       1,
     );
-    await copied(untouched, [[writer, "never opened"]], 1);
+    await copiedPosts(untouched, [[writer, "never opened"]], 1);
     await setPositions(busy, [[reader, 0]]);
     await setPositions(quiet, [[reader, 1]]);
     const states = await readStates(db, { userIds: [reader.id] });
@@ -165,8 +150,8 @@ describe("counting what is new for each person", () => {
       { room: secret, userId: owner.id, role: "owner", addedAt: at },
     ]);
     const open = await roomName("open");
-    await copied(secret, [[owner, "@rs_member secret"]], 1);
-    await copied(open, [[owner, "@rs_member public"]], 1);
+    await copiedPosts(secret, [[owner, "@rs_member secret"]], 1);
+    await copiedPosts(open, [[owner, "@rs_member public"]], 1);
     await setPositions(secret, [[member, 0]]);
     await setPositions(open, [[member, 0]]);
     const rooms_ = async () => (await readStates(db, { userIds: [member.id] })).map((state) => state.room);

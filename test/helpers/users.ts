@@ -6,7 +6,7 @@ import { hashPassword } from "../../src/auth/password";
 import { readTokenSecret, type TokenSecrets } from "../../src/auth/secret";
 import { signUserToken, type TokenOptions } from "../../src/auth/token";
 import { createDatabase } from "../../src/db/client";
-import { lastSeq } from "../../src/db/posts";
+import { copyPosts, lastSeq } from "../../src/db/posts";
 import { posts, roomMembers, rooms } from "../../src/db/schema";
 import { indexAllPosts } from "../../src/db/search-index";
 import { createUser, type User } from "../../src/db/users";
@@ -56,6 +56,26 @@ export async function seedPosts(
   // Indexed for search, as a room's copy is right after it.
   await indexAllPosts(db);
   return rows.map((row) => row.seq);
+}
+
+/**
+ * Posts copied to D1 as a room copies its log (mentions included, unlike {@link seedPosts}), numbered from
+ * `first`, each a millisecond after the one before.
+ */
+export async function copiedPosts(room: string, entries: Array<[User, string]>, first: number): Promise<void> {
+  await copyPosts(
+    db,
+    room,
+    entries.map(([author, message], n) => ({
+      post: {
+        id: first + n,
+        message,
+        inserted_at: new Date(Date.now() + n).toISOString(),
+        user: { id: author.id, username: author.username },
+      },
+      clientId: null,
+    })),
+  );
 }
 
 /**

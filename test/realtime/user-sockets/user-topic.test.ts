@@ -10,7 +10,6 @@ import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { batch } from "../../../src/db/batch";
-import { copyPosts } from "../../../src/db/posts";
 import { readPositionStatements } from "../../../src/db/read-states";
 import { roomMembers, rooms } from "../../../src/db/schema";
 import type { User } from "../../../src/db/users";
@@ -19,7 +18,7 @@ import { sessionStub } from "../../../src/realtime/session/client";
 import { readSlotHolder, readStatesChanged, userSockets } from "../../../src/realtime/user-sockets/client";
 import { LongPollClient } from "../../helpers/longpoll";
 import { closeAll, connect, connectMultiplexed, type Frame, roomStub, type TestSocket } from "../../helpers/socket";
-import { db, makeUser, tokenFor } from "../../helpers/users";
+import { copiedPosts, db, makeUser, tokenFor } from "../../helpers/users";
 
 const open: TestSocket[] = [];
 afterEach(() => closeAll(open));
@@ -37,20 +36,12 @@ async function roomInD1(prefix: string, kind: "public" | "private" = "public", m
   return id;
 }
 
-/** Posts copied to D1 as a room copies its log, numbered from `first`. */
-async function posted(room: string, author: User, messages: string[], first: number): Promise<void> {
-  await copyPosts(
-    db,
+/** One author's posts copied to D1 as a room copies its log, numbered from `first`. */
+function posted(room: string, author: User, messages: string[], first: number): Promise<void> {
+  return copiedPosts(
     room,
-    messages.map((message, n) => ({
-      post: {
-        id: first + n,
-        message,
-        inserted_at: new Date(Date.now() + n).toISOString(),
-        user: { id: author.id, username: author.username },
-      },
-      clientId: null,
-    })),
+    messages.map((message): [User, string] => [author, message]),
+    first,
   );
 }
 
