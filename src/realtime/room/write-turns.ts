@@ -39,22 +39,21 @@ export class WriteTurns {
     const now = this.now();
     const quiet = !this.#postQueued && now - this.#lastPostAt >= BUSY_WITHIN_MS;
     this.#lastPostAt = now;
-    if (quiet) {
-      this.flush();
-      try {
-        return Promise.resolve(write());
-      } catch (problem) {
-        return Promise.reject(problem);
-      }
-    }
+    // The executor runs at once: a quiet room's write happens inside this call.
     return new Promise<T>((resolve, reject) => {
-      this.#queued.push(() => {
+      const settle = () => {
         try {
           resolve(write());
         } catch (problem) {
           reject(problem);
         }
-      });
+      };
+      if (quiet) {
+        this.flush();
+        settle();
+        return;
+      }
+      this.#queued.push(settle);
       this.#postQueued = true;
       if (!this.#soonTimer) {
         this.#soonTimer = true;
