@@ -325,11 +325,11 @@ export class PostLog {
     );
   }
 
-  /** The seq a claim that failed found: the change `userId` made before with `key`. */
+  /** The seq a claim that failed found: the change `userId` made before with `key` (its row exists). */
   #claimedSeq(userId: number, key: string): number {
-    return this.storage.sql
-      .exec<{ seq: number }>("SELECT seq FROM client_ids WHERE user_id = ? AND client_id = ?", userId, key)
-      .one().seq;
+    const seq = this.claimed(userId, key);
+    if (seq === undefined) throw new Error("PostLog: a client_id claim failed, yet no row holds it");
+    return seq;
   }
 
   /** The seq of the change `userId` made with this idempotency key (within the last day), if any. */
